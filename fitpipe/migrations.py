@@ -1,0 +1,158 @@
+"""Applying sql/NNNN_*.sql in order, once each, and copying the metric catalog into the database.
+
+Each migration runs in its own transaction under an advisory lock (two migrators never interleave),
+its version and checksum are recorded in schema_migrations, and a database whose schema is newer
+than this code is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from fitpipe.catalog import METRICS
+from fitpipe.errors import SchemaError
+
+__all__ = ["Migration", "available_migrations", "migrate", "schema_version", "check_schema_current"]
+
+MIGRATION_LOCK = 0x66697470  # "fitp"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def sql_dir() -> Path:
+    return Path(os.environ.get("FITPIPE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
+
+
+def available_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or sql_dir()
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise SchemaError(
+                f"{path}: migration files must be named NNNN_lowercase_name.sql",
+                hint="rename the file, e.g. 0007_add_contacts.sql",
+            )
+        found.append(Migration(int(match.group(1)), match.group(2), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise SchemaError(f"two migrations in {directory} share a version number")
+    return found
+
+
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE schema_migrations IS 'Migrations applied by `fitpipe migrate` (one row per sql/NNNN_*.sql).';
+COMMENT ON COLUMN schema_migrations.version IS 'NNNN of the file name.';
+COMMENT ON COLUMN schema_migrations.name IS 'Rest of the file name.';
+COMMENT ON COLUMN schema_migrations.checksum IS 'SHA-256 of the file when it was applied.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'When it was applied.';
+"""
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """Highest applied migration, 0 for an empty database."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_schema_current(conn: psycopg.Connection) -> int:
+    """Raise SchemaError unless the database has exactly the migrations this code knows."""
+    latest = max((m.version for m in available_migrations()), default=0)
+    current = schema_version(conn)
+    if current < latest:
+        raise SchemaError(
+            f"the database schema is at version {current}, this fitpipe needs {latest}",
+            hint="run `fitpipe migrate`",
+        )
+    if current > latest:
+        raise SchemaError(
+            f"the database schema is at version {current}, newer than this fitpipe knows ({latest})",
+            hint="upgrade fitpipe to the version that wrote this schema",
+        )
+    return current
+
+
+def migrate(conn: psycopg.Connection, directory: Path | None = None) -> list[Migration]:
+    """Apply pending migrations; return the ones applied. `conn` must be in autocommit mode."""
+    migrations = available_migrations(directory)
+    latest = max((m.version for m in migrations), default=0)
+    applied_now: list[Migration] = []
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        with conn.transaction():
+            conn.execute(_BOOKKEEPING)
+        rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+        applied = {int(v): c for v, c in rows}
+        newer = [v for v in applied if v > latest]
+        if newer:
+            raise SchemaError(
+                f"the database has migration {max(newer):04d}, newer than this fitpipe knows ({latest:04d})",
+                hint="upgrade fitpipe; refusing to touch a schema written by a newer version",
+            )
+        for migration in migrations:
+            if migration.version in applied:
+                if applied[migration.version] != migration.checksum:
+                    raise SchemaError(
+                        f"{migration.path.name} changed after it was applied to this database",
+                        hint="never edit an applied migration: add a new NNNN_*.sql file instead",
+                    )
+                continue
+            with conn.transaction():
+                conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file from sql/
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum),
+                )
+            applied_now.append(migration)
+        sync_catalog(conn)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied_now
+
+
+def sync_catalog(conn: psycopg.Connection) -> None:
+    """Copy fitpipe/catalog.py into the metrics table (insert new, update changed)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO metrics (id, name, unit, resolution, min_value, max_value, aggregation, daily, description)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO UPDATE SET
+                name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution,
+                min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
+                aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description
+            """,
+            [
+                (m.id, m.name, m.unit, m.resolution, m.min_value, m.max_value, m.aggregation, m.daily, m.description)
+                for m in METRICS
+            ],
+        )
