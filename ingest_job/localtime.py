@@ -7,16 +7,29 @@ back) is resolved by order of appearance: the first pass is daylight time, the r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["local_to_utc_us", "US_PER_SECOND", "US_PER_DAY", "NAT"]
+__all__ = ["local_to_utc_us", "us_to_datetime", "datetime_to_us", "US_PER_SECOND", "US_PER_DAY", "NAT"]
 
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 NAT = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def us_to_datetime(us: int) -> datetime:
+    """Unix microseconds to an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+def datetime_to_us(value: datetime) -> int:
+    """An aware datetime to Unix microseconds."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
 
 
 def local_to_utc_us(local_us: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:

@@ -70,6 +70,9 @@ class Rejected:
     reason: str
     raw: str
     participant: str | None = None
+    kind: str = ""
+    """Low-cardinality class of the reason for metrics (bad_timestamp, not_a_number, out_of_range,
+    nonexistent_local_time, missing_field, malformed, ...); derived from `reason` when left empty."""
 
 
 @dataclass

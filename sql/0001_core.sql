@@ -272,6 +272,7 @@ CREATE TABLE IF NOT EXISTS ingest_files (
     path            text NOT NULL,
     size            bigint NOT NULL,
     sha256          text NOT NULL,
+    max_ts          jsonb NOT NULL DEFAULT '{}'::jsonb,
     run_id          bigint REFERENCES ingest_runs (id),
     loaded_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (participant_id, path)
@@ -282,6 +283,7 @@ COMMENT ON COLUMN ingest_files.source IS 'Source (format) the file was read as.'
 COMMENT ON COLUMN ingest_files.path IS 'Path of the file relative to the participant''s inbox folder.';
 COMMENT ON COLUMN ingest_files.size IS 'Size in bytes when loaded.';
 COMMENT ON COLUMN ingest_files.sha256 IS 'SHA-256 of the content when loaded.';
+COMMENT ON COLUMN ingest_files.max_ts IS 'Newest sample per metric in the file when loaded ({metric: Unix microseconds}); a grown file is re-read from there minus the lag.';
 COMMENT ON COLUMN ingest_files.run_id IS 'The run that loaded it.';
 COMMENT ON COLUMN ingest_files.loaded_at IS 'When it was loaded.';
 

@@ -26,6 +26,10 @@ COMMANDS = {
     "estimate": "fitpipe.cli.estimate:estimate",
     "extract": "fitpipe.cli.extract:extract",
     "demo": "fitpipe.cli.demo:demo",
+    "serve": "fitpipe.cli.serve:serve",
+    "token": "fitpipe.cli.token:token",
+    "operator": "fitpipe_operator.cli:operator",
+    "monitoring": "fitpipe.cli.monitoring:monitoring",
 }
 
 

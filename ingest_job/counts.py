@@ -1,0 +1,93 @@
+"""Counters of what a load read and wrote, per metric and per file, summed up for a run's summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["MetricCounts", "FileResult", "IngestSummary"]
+
+
+@dataclass
+class MetricCounts:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    present: int = 0
+    """Already stored with the same value, or before the file's cursor window (loaded earlier)."""
+    duplicates: int = 0
+    """Repeated timestamps within the input (the last value read is kept)."""
+    quarantined: int = 0
+
+    def add(self, other: MetricCounts) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass
+class FileResult:
+    file: str
+    kind: str
+    source: str
+    status: str = "loaded"
+    """loaded, unchanged (same content loaded before; not read), unknown (format not known; skipped), failed."""
+    metrics: dict[str, MetricCounts] = field(default_factory=dict)
+    sleep_new: int = 0
+    sleep_present: int = 0
+    quarantined: int = 0
+    quarantine_kinds: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+    seconds: float = 0.0
+
+    def counts(self, metric: str) -> MetricCounts:
+        return self.metrics.setdefault(metric, MetricCounts())
+
+
+@dataclass
+class IngestSummary:
+    participants: set[str] = field(default_factory=set)
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def by_metric(self) -> dict[tuple[str, str], MetricCounts]:
+        """(metric, source) -> counts over all files."""
+        totals: dict[tuple[str, str], MetricCounts] = {}
+        for f in self.files:
+            for metric, counts in f.metrics.items():
+                totals.setdefault((metric, f.source), MetricCounts()).add(counts)
+        return dict(sorted(totals.items()))
+
+    def total(self) -> MetricCounts:
+        total = MetricCounts()
+        for counts in self.by_metric().values():
+            total.add(counts)
+        return total
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def quarantine_kinds(self) -> Counter[str]:
+        kinds: Counter[str] = Counter()
+        for f in self.files:
+            kinds.update(f.quarantine_kinds)
+        return kinds
+
+    def details(self) -> dict[str, object]:
+        """The JSON stored in ingest_runs.details (read by the API's metrics collector)."""
+        return {
+            "metrics": {
+                f"{metric}|{source}": {"metric": metric, "source": source, **asdict(c)}
+                for (metric, source), c in self.by_metric().items()
+            },
+            "quarantine_reasons": dict(self.quarantine_kinds),
+            "files": {
+                status: sum(1 for f in self.files if f.status == status)
+                for status in ("loaded", "unchanged", "unknown", "failed")
+            },
+            "sleep": {"new": sum(f.sleep_new for f in self.files),
+                      "present": sum(f.sleep_present for f in self.files)},
+            "failed_files": [{"file": f.file, "error": f.error} for f in self.failed][:50],
+            "unknown_files": [f.file for f in self.files if f.status == "unknown"][:200],
+        }

@@ -1,0 +1,118 @@
+"""Shared fixtures: a real PostgreSQL (+TimescaleDB when installed) for the whole session, a fresh migrated
+database per test, and the environment that points fitpipe's CLI at it.
+
+FITPIPE_TEST_DATABASE_URL may name an existing server (a URL to any database on it, as a role that can
+CREATE DATABASE); otherwise the session starts fitpipe's own embedded server in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from fitpipe.localdb.server import LocalDatabase
+from fitpipe.migrations import migrate
+from fitpipe.settings import reset_settings_cache
+
+TEMPLATE = "fitpipe_test_template"
+_counter = itertools.count()
+
+
+def _with_db(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the maintenance database of a running server."""
+    given = os.environ.get("FITPIPE_TEST_DATABASE_URL")
+    if given:
+        yield _with_db(given, "postgres")
+        return
+    home = Path(os.environ.get("FITPIPE_TEST_HOME") or tmp_path_factory.mktemp("pg"))
+    home.chmod(0o755)
+    for parent in home.parents:  # pytest's temp root is 0700; the postgres user must be able to enter it
+        if str(parent).startswith(str(tmp_path_factory.getbasetemp().parent)):
+            parent.chmod(parent.stat().st_mode | 0o011)
+    local = LocalDatabase(home)
+    local.start(install_extension=True)
+    try:
+        yield local.url("postgres")
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def timescaledb_loaded(pg_server_url: str) -> bool:
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        row = conn.execute("SHOW shared_preload_libraries").fetchone()
+    return bool(row and "timescaledb" in row[0])
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server_url: str) -> str:
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE,)).fetchone():
+            conn.execute(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS true")
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    url = _with_db(pg_server_url, TEMPLATE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+    # TimescaleDB's background scheduler connects to every database; a template must have no sessions.
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false")
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
+    return url
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_url: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"fitpipe_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for attempt in range(50):
+            try:
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 49:
+                    raise
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
+                time.sleep(0.1)
+    try:
+        yield _with_db(pg_server_url, name)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a fresh migrated database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def fitpipe_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point fitpipe (settings, CLI) at the test database and a private FITPIPE_HOME; yields that home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(("DB_", "FITPIPE_", "MAIL_")) and name not in ("FITPIPE_TEST_DATABASE_URL", "FITPIPE_TEST_HOME"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FITPIPE_HOME", str(home))
+    reset_settings_cache()
+    yield home
+    reset_settings_cache()
