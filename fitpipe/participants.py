@@ -11,7 +11,7 @@ from psycopg.rows import class_row
 
 from fitpipe.errors import ConflictError, InputError, NotFoundError
 
-__all__ = ["Participant", "add_participant", "get_participant", "find_participant", "list_participants",
+__all__ = ["Participant", "PARTICIPANT_SELECT", "add_participant", "get_participant", "find_participant", "list_participants",
            "ensure_study", "check_timezone"]
 
 
@@ -32,7 +32,7 @@ class Participant:
         return ZoneInfo(self.timezone)
 
 
-_SELECT = """
+PARTICIPANT_SELECT = """
 SELECT p.id, p.study_id, s.name AS study, p.external_id, p.timezone, p.email, p.status,
        p.enrolment_start, p.enrolment_end
 FROM participants p JOIN studies s ON s.id = p.study_id
@@ -127,8 +127,8 @@ def update_participant(
 def find_participant(conn: psycopg.Connection, external_id: str, study: str | None = None) -> Participant | None:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
-            return cur.execute(_SELECT + " WHERE p.external_id = %s AND s.name = %s", (external_id, study)).fetchone()
-        rows = cur.execute(_SELECT + " WHERE p.external_id = %s", (external_id,)).fetchall()
+            return cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s AND s.name = %s", (external_id, study)).fetchone()
+        rows = cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s", (external_id,)).fetchall()
     if len(rows) > 1:
         raise ConflictError(
             f"participant id {external_id} exists in several studies ({', '.join(r.study for r in rows)})",
@@ -151,5 +151,5 @@ def get_participant(conn: psycopg.Connection, external_id: str, study: str | Non
 def list_participants(conn: psycopg.Connection, study: str | None = None) -> list[Participant]:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
-            return cur.execute(_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)).fetchall()
-        return cur.execute(_SELECT + " ORDER BY s.name, p.external_id").fetchall()
+            return cur.execute(PARTICIPANT_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)).fetchall()
+        return cur.execute(PARTICIPANT_SELECT + " ORDER BY s.name, p.external_id").fetchall()

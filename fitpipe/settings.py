@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     # --- API / dashboard -------------------------------------------------------------------------
     fitpipe_api_url: str = "http://127.0.0.1:8000"
     fitpipe_api_token: SecretStr | None = None
+    fitpipe_api_point_budget: int = Field(default=2000, description="Points per series granularity=auto aims below.")
+    fitpipe_api_max_json_points: int = Field(
+        default=2_000_000, description="Largest JSON answer; bigger ones must use csv/parquet/arrow."
+    )
+    fitpipe_api_db_role: str | None = Field(
+        default="fitpipe_api", description="Role the API switches to after connecting (SET ROLE); empty: none."
+    )
+    fitpipe_api_pool_size: int = 10
+    fitpipe_contact_cooldown_hours: float = Field(default=72.0, description="No second email within this window.")
 
     @property
     def home(self) -> Path:

@@ -1,0 +1,1 @@
+"""fitpipe's read API (FastAPI): time series, adherence, participants, contact, pipeline health."""

@@ -1,0 +1,26 @@
+"""Writing the append-only audit log: every read of participant data, every contact."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import psycopg
+
+__all__ = ["Auditor"]
+
+
+class Auditor:
+    def __init__(self, conn: psycopg.Connection, token_id: int, request_id: str) -> None:
+        self.conn = conn
+        self.token_id = token_id
+        self.request_id = request_id
+
+    def record(self, action: str, participant_ids: Iterable[int | None], detail: dict[str, object] | None = None) -> None:
+        ids = sorted(set(participant_ids), key=lambda x: (x is None, x)) or [None]
+        payload = json.dumps(detail or {}, default=str)
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO audit_log (token_id, participant_id, action, detail, request_id) VALUES (%s, %s, %s, %s, %s)",
+                [(self.token_id, pid, action, payload, self.request_id) for pid in ids],
+            )

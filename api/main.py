@@ -1,0 +1,62 @@
+"""The FastAPI application: create_app() wires settings, the pool, error handlers and the routers."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from api.db import make_pool
+from api.errors import install_error_handlers
+from api.routes import catalog, health, ingest, timeseries
+from fitpipe import __version__
+from fitpipe.db import database_url
+from fitpipe.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+# routers written as their issues land; each optional one is included when its module exists
+OPTIONAL_ROUTERS = ("api.routes.participants", "api.routes.adherence", "api.routes.contact", "api.routes.sources")
+
+
+def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    pool = make_pool(url or database_url(settings), settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="fitpipe API",
+        version=__version__,
+        description="Wearable data of a clinical trial: time series, adherence, participants, contact. "
+        "Every route under /api/v1 needs `Authorization: Bearer <token>` (see `fitpipe token create`).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    install_error_handlers(app)
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (timeseries, catalog, ingest):
+        v1.include_router(module.router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,1 @@
+"""The API's SQL, one module per resource; parameterized always."""

@@ -1,0 +1,27 @@
+"""`fitpipe serve api|dashboard`: run the API or the dashboard in the foreground."""
+
+from __future__ import annotations
+
+import click
+
+from fitpipe.cli.output import say
+
+__all__ = ["serve"]
+
+
+@click.group()
+def serve() -> None:
+    """Serve the REST API or the dashboard."""
+
+
+@serve.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def api(host: str, port: int, workers: int) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)

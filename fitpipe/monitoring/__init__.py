@@ -1,0 +1,3 @@
+"""Monitoring of fitpipe: the Prometheus metrics it exports, its alert rules, the Alertmanager
+configuration and the Grafana dashboards, all generated from this one package.
+"""

@@ -1,0 +1,187 @@
+"""Every Prometheus metric family fitpipe exports, declared once: name, type, help, labels, buckets.
+
+The API's /metrics serves them all: HTTP timings it measures itself, pool gauges read from its
+connection pool, and the ingest job's and participants' figures read from the database at each scrape.
+
+    family                                        type       labels                 exported by
+    fitpipe_ingest_runs_total                     counter    trigger, status        IngestCollector
+    fitpipe_ingest_rows_total                     counter    metric, source         IngestCollector
+    fitpipe_ingest_quarantined_total              counter    reason                 IngestCollector
+    fitpipe_ingest_errors_total                   counter    kind                   IngestCollector
+    fitpipe_ingest_duration_seconds               histogram  trigger                IngestCollector
+    fitpipe_ingest_last_success_timestamp_seconds gauge      trigger                IngestCollector
+    fitpipe_ingest_last_run_status                gauge      trigger                IngestCollector
+    fitpipe_ingest_last_run_duration_seconds      gauge      trigger                IngestCollector
+    fitpipe_participants                          gauge      study, state           IngestCollector
+    fitpipe_token_refresh_failures_total          counter    study                  IngestCollector
+    fitpipe_database_up                           gauge      -                      IngestCollector
+    fitpipe_http_request_duration_seconds         histogram  route, method, status  HttpMetricsMiddleware
+    fitpipe_db_pool_*                             gauges and counters               PoolCollector
+
+Labels never hold a participant id, a raw URL path or free text: every label has a small, known set of values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from fitpipe.errors import NotFoundError
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+__all__ = [
+    "Family",
+    "FAMILIES",
+    "family",
+    "exposed_names",
+    "ApiMetrics",
+    "create_metrics",
+    "describe",
+    "INGEST_DURATION_BUCKETS",
+    "HTTP_DURATION_BUCKETS",
+]
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+# A nightly run over 1,000 participants takes minutes to hours; a manual ingest of one file, seconds.
+INGEST_DURATION_BUCKETS: tuple[float, ...] = (10, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+# The API answers from rollups in milliseconds; a year of 1 s heart rate takes seconds.
+HTTP_DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    """The name as exposed (counters end in _total, histograms get _bucket/_sum/_count)."""
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    def counter(self) -> CounterMetricFamily:
+        assert self.kind == "counter"
+        return CounterMetricFamily(self.name, self.help, labels=self.labels)
+
+    def gauge(self) -> GaugeMetricFamily:
+        assert self.kind == "gauge"
+        return GaugeMetricFamily(self.name, self.help, labels=self.labels)
+
+    def histogram(self) -> HistogramMetricFamily:
+        assert self.kind == "histogram"
+        return HistogramMetricFamily(self.name, self.help, labels=self.labels)
+
+    def series_names(self) -> tuple[str, ...]:
+        """The names of the time series Prometheus stores for this family."""
+        if self.kind == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+FAMILIES: tuple[Family, ...] = (
+    # --- the ingest job, read from ingest_runs ---------------------------------------------------------
+    Family("fitpipe_ingest_runs_total", "counter",
+           "Ingest runs that ended, by trigger (run: the daily job, ingest: the CLI, ...) and final status.",
+           ("trigger", "status")),
+    Family("fitpipe_ingest_rows_total", "counter",
+           "Samples written (inserted or changed) by ingest runs.", ("metric", "source")),
+    Family("fitpipe_ingest_quarantined_total", "counter",
+           "Input records sent to quarantine, by class of reason.", ("reason",)),
+    Family("fitpipe_ingest_errors_total", "counter",
+           "Ingest errors: kind=file (an input file failed), run (a whole run failed), aborted (the process died).",
+           ("kind",)),
+    Family("fitpipe_ingest_duration_seconds", "histogram",
+           "Wall-clock time of finished ingest runs (success, partial or failed).", ("trigger",),
+           INGEST_DURATION_BUCKETS),
+    Family("fitpipe_ingest_last_success_timestamp_seconds", "gauge",
+           "Unix time at which the newest successful ingest run finished.", ("trigger",)),
+    Family("fitpipe_ingest_last_run_status", "gauge",
+           "Outcome of the newest finished ingest run: 1 success, 0.5 partial, 0 failed or aborted.", ("trigger",)),
+    Family("fitpipe_ingest_last_run_duration_seconds", "gauge",
+           "How long the newest ingest run took, or has taken so far while it is still running.", ("trigger",)),
+    Family("fitpipe_participants", "gauge",
+           "Participants by study: state=active (enrolled and ingested), and of those not_syncing (no new data "
+           "for 48 h), needs_reconsent (a data source needs a new grant), flagged (adherence flag raised).",
+           ("study", "state")),
+    Family("fitpipe_token_refresh_failures_total", "counter",
+           "Failed refreshes of participants' data-source access tokens.", ("study",)),
+    Family("fitpipe_database_up", "gauge",
+           "1 when this process read fitpipe's database for this scrape, 0 when it could not."),
+    # --- the API -------------------------------------------------------------------------------------------
+    Family("fitpipe_http_request_duration_seconds", "histogram",
+           "Time to answer an HTTP request, by route template (not the raw path), method and status code.",
+           ("route", "method", "status"), HTTP_DURATION_BUCKETS),
+    Family("fitpipe_db_pool_connections", "gauge",
+           "Open connections of the database pool: state=idle or in_use.", ("state",)),
+    Family("fitpipe_db_pool_max_connections", "gauge", "Largest number of connections the pool may open."),
+    Family("fitpipe_db_pool_requests_waiting", "gauge", "Requests waiting for a connection right now."),
+    Family("fitpipe_db_pool_requests_total", "counter", "Connections handed out by the pool."),
+    Family("fitpipe_db_pool_request_wait_seconds_total", "counter",
+           "Total time requests spent waiting for a connection."),
+    Family("fitpipe_db_pool_request_errors_total", "counter",
+           "Requests for a connection that failed (timeout, queue full)."),
+)
+
+_BY_NAME = {f.name: f for f in FAMILIES}
+
+
+def family(name: str) -> Family:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise NotFoundError(f"no metric family {name!r} is declared in fitpipe.monitoring.metrics") from None
+
+
+def exposed_names() -> frozenset[str]:
+    """Every time-series name a Prometheus scraping fitpipe can hold (what dashboards and rules may use)."""
+    return frozenset(name for f in FAMILIES for name in f.series_names())
+
+
+@dataclass(frozen=True)
+class ApiMetrics:
+    """The families the API measures itself (the others are read by collectors at scrape time)."""
+
+    http_request_duration: Histogram
+
+
+def create_metrics(
+    registry: CollectorRegistry,
+    *,
+    connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
+    pool: ConnectionPool | None = None,
+) -> ApiMetrics:
+    """Create fitpipe's metrics on `registry`: the HTTP histogram always, the database-backed
+    families when `connect` is given, the pool families when `pool` is given.
+
+    The API calls this once with its registry; tests call it with a fresh CollectorRegistry.
+    """
+    http = family("fitpipe_http_request_duration_seconds")
+    metrics = ApiMetrics(
+        http_request_duration=Histogram(
+            http.name, http.help, labelnames=http.labels, buckets=http.buckets, registry=registry
+        )
+    )
+    if connect is not None:
+        from fitpipe.monitoring.ingest_collector import IngestCollector
+
+        registry.register(IngestCollector(connect))
+    if pool is not None:
+        from fitpipe.monitoring.pool import PoolCollector
+
+        registry.register(PoolCollector(pool))
+    return metrics
+
+
+def describe(names: tuple[str, ...]) -> Iterator[Metric]:
+    """Empty families for a collector's describe(): lets the registry catch duplicate names without a scrape."""
+    for name in names:
+        f = family(name)
+        yield {"counter": f.counter, "gauge": f.gauge, "histogram": f.histogram}[f.kind]()

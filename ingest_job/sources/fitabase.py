@@ -1,0 +1,702 @@
+"""Fitabase-style exports (`*_merged.csv`, the layout of Kaggle's "Fitbit Fitness Tracker Data"): a file source.
+
+Reads heart rate, minute steps and calories, minute sleep logs and daily activity minutes of many participants.
+
+Files and what they become
+    heartrate_seconds_merged.csv    Id,Time,Value                 -> heart_rate
+    minuteStepsNarrow_merged.csv    Id,ActivityMinute,Steps       -> steps (per minute)
+    minuteCaloriesNarrow_merged.csv Id,ActivityMinute,Calories    -> calories (per minute)
+    minuteSleep_merged.csv          Id,date,value,logId           -> sleep sessions (classic levels) + sleep_minutes
+    dailyActivity_merged.csv        Id,ActivityDate,...           -> very/moderately/lightly active and sedentary minutes
+    sleepDay_merged.csv             Id,SleepDay,...               -> read but redundant (see below)
+Every other file (hourly*, daily{Steps,Calories,Intensities}, *Wide*, minuteMETs, weightLogInfo, ...) is
+listed in Plan.unknown. A file may sit anywhere in the tree; Kaggle's copy holds two month folders.
+
+Participants. Each row names its participant in `Id`; samples, sleep sessions and rejected rows carry
+`str(Id)` (whitespace stripped), one SampleBatch per participant and metric. Ingested without
+--participant, every Id must exist as a participant's external id in the study. Ingested for one
+participant (ctx.participant set, the daily per-participant run), only rows whose Id equals that
+participant's external id are read; rows of other Ids are skipped silently (they are the other
+participants' data), so register each participant with their Fitabase Id as external id.
+
+Time. Times are floating local wall-clock time (`M/D/YYYY h:mm:ss AM`; 24-hour and minute-only variants
+are accepted too). ParseContext holds one time zone, so a whole export is read in one zone: the
+participant's when ingesting for one participant, else the zone given to `fitpipe ingest --timezone`
+(UTC by default). A study whose participants live in different zones should ingest per participant.
+Local times that do not exist (clocks went forward) are rejected; repeated ones (clocks went back) are
+resolved by order of appearance per participant (`ingest_job.localtime`).
+
+Double counting. dailyActivity's TotalSteps and Calories are the day sums of the minute files. The
+loader sums `steps` and `calories` into rollups whatever their resolution, so loading both would count
+each day twice: daily steps (calories) are emitted only when no minuteStepsNarrow (minuteCaloriesNarrow)
+file sits in the same folder, i.e. for exports without minute data, stored at local midnight.
+TotalDistance (km, stored in m) is emitted under the same rule with no minute counterpart: Fitabase
+exports have no minute distance file, so it cannot double count within an export.
+sleepDay_merged.csv is the day sum of minuteSleep (TotalMinutesAsleep = minutes with value 1): beside a
+minuteSleep file it is read for its header only and loads nothing; alone it gives sleep_minutes.
+
+Sleep. minuteSleep rows are grouped by (Id, logId) into one SleepSession each: start = first minute,
+end = last minute + 60 s, stages = runs of equal level (1 asleep, 2 restless, 3 awake) over consecutive
+minutes, local_date = the local date of the last minute, is_main_sleep = the longest log of that
+participant and local date, minutes_asleep = minutes with value 1, minutes_awake = minutes with 2 or 3.
+Rows repeated with the same minute in a log count once. sleep_minutes of a date is the sum of
+minutes_asleep of all its logs (naps included), like sleepDay's TotalMinutesAsleep.
+
+Bad input. A line with the wrong number of fields, an empty line, an unreadable time, a non-numeric value
+or an Id that cannot be a participant id becomes a Rejected record ('line N', 1-based, header = line 1,
+with the field, the reason and the raw line); the rest of the file loads. An empty file, a wrong header,
+binary or non-UTF-8 data, or a file in which no line has a readable time raise InputError.
+
+Speed. The CSV is parsed by pyarrow with quoting off and every column read as text; times are parsed by
+Arrow's strptime, numbers by Arrow casts, time zones by pandas, all vectorised: about 3 M rows/s for
+heart rate on two cores. Only files with malformed lines take a slower path (numpy splits the lines
+to number them), and only rejected rows are handled one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from fitpipe.errors import InputError
+from ingest_job.localtime import NAT, US_PER_DAY, US_PER_SECOND, local_to_utc_us, us_to_datetime
+from ingest_job.records import ParseContext, ParsedFile, Rejected, SampleBatch, SleepSession, SleepStage
+from ingest_job.sources.base import Plan
+from ingest_job.tree import InputTree
+
+__all__ = ["SOURCE", "FitabaseSource"]
+
+log = logging.getLogger(__name__)
+
+HEART_RATE = "heartrate_seconds_merged.csv"
+MINUTE_STEPS = "minuteStepsNarrow_merged.csv"
+MINUTE_CALORIES = "minuteCaloriesNarrow_merged.csv"
+MINUTE_SLEEP = "minuteSleep_merged.csv"
+DAILY_ACTIVITY = "dailyActivity_merged.csv"
+SLEEP_DAY = "sleepDay_merged.csv"
+
+# In load order. Names are matched case-insensitively (copies of the Kaggle set say SleepDay_merged.csv).
+HEADERS: dict[str, tuple[str, ...]] = {
+    HEART_RATE: ("Id", "Time", "Value"),
+    MINUTE_STEPS: ("Id", "ActivityMinute", "Steps"),
+    MINUTE_CALORIES: ("Id", "ActivityMinute", "Calories"),
+    MINUTE_SLEEP: ("Id", "date", "value", "logId"),
+    DAILY_ACTIVITY: (
+        "Id", "ActivityDate", "TotalSteps", "TotalDistance", "VeryActiveMinutes", "FairlyActiveMinutes",
+        "LightlyActiveMinutes", "SedentaryMinutes", "Calories",
+    ),
+    SLEEP_DAY: ("Id", "SleepDay", "TotalSleepRecords", "TotalMinutesAsleep", "TotalTimeInBed"),
+}
+_BY_LOWER = {name.lower(): name for name in HEADERS}
+
+# The same rule as participants.external_id in sql/0001_core.sql: an Id that fails it cannot be stored.
+_PARTICIPANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+_DATE_FORMATS = ("%m/%d/%Y", *_TIME_FORMATS)
+_TIME_SHAPE = "M/D/YYYY h:mm:ss AM/PM"
+_DATE_SHAPE = "M/D/YYYY"
+_FIRST_SECOND = -2_208_988_800  # 1900-01-01: earlier years come from two-digit years read as 00YY
+_MINUTE_US = 60 * US_PER_SECOND
+_SLEEP_LEVELS = {1: "asleep", 2: "restless", 3: "awake"}
+_BOM = b"\xef\xbb\xbf"
+
+
+# --------------------------------------------------------------------------------------------- CSV
+
+
+class _FastPathFailed(Exception):
+    """pyarrow met a line with the wrong number of fields: the file takes the slow path."""
+
+
+@dataclass
+class _Csv:
+    """The data rows of one CSV file as Arrow text columns, with the line each row came from."""
+
+    path: str
+    body: bytes
+    """Everything after the header line."""
+    columns: dict[str, pa.Array]
+    line: np.ndarray
+    """int64, 1-based line of each row (the header is line 1)."""
+    rejected: list[Rejected]
+    """Lines that are not rows: wrong field count, empty, stray carriage return."""
+    _starts: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.line.size)
+
+    def raw(self, line: int) -> str:
+        """The text of a line of the file, without its line break."""
+        if self._starts is None:
+            arr = np.frombuffer(self.body, np.uint8)
+            self._starts = np.concatenate([[0], np.flatnonzero(arr == 10) + 1])
+        i = line - 2
+        end = int(self._starts[i + 1]) if i + 1 < self._starts.size else len(self.body)
+        return self.body[int(self._starts[i]) : end].rstrip(b"\r\n").decode("utf-8", "replace")
+
+    def filter(self, keep: np.ndarray) -> None:
+        if keep.all():
+            return
+        mask = pa.array(keep)
+        self.columns = {name: col.filter(mask) for name, col in self.columns.items()}
+        self.line = self.line[keep]
+
+
+def _read_csv(tree: InputTree, path: str, expected: tuple[str, ...]) -> _Csv:
+    data = tree.read_bytes(path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("UTF-16 text, not a UTF-8 CSV", file=path, hint="re-export (or save from Excel) as CSV UTF-8")
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    if b"\0" in data[:65536]:
+        raise InputError(f"binary data, not a CSV file (expected the header {','.join(expected)})", file=path)
+    if not data.strip():
+        raise InputError(f"empty file (expected the header {','.join(expected)})", file=path)
+    end = data.find(b"\n")
+    header_bytes, body = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
+    try:
+        header_text = header_bytes.rstrip(b"\r").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=path, line=1, hint="re-export the file as CSV UTF-8") from None
+    header = [name.strip().strip('"').strip() for name in header_text.split(",")]
+    lower = [name.lower() for name in header]
+    missing = [name for name in expected if name.lower() not in lower]
+    if missing:
+        raise InputError(
+            f"header is {header_text[:200]!r}; expected {','.join(expected)} (missing {', '.join(missing)})",
+            file=path, line=1, hint=f"is this really Fitabase's {PurePosixPath(path).name}?",
+        )
+    index = {name: lower.index(name.lower()) for name in expected}
+    if not body.strip(b"\r\n"):
+        return _Csv(path, body, {name: pa.array([], pa.string()) for name in expected}, np.zeros(0, np.int64), [])
+    try:
+        if body.count(b"\r") != body.count(b"\r\n"):  # pyarrow ends a line at a lone CR too
+            raise _FastPathFailed
+        table = _arrow_read(body, len(header), index)
+        lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+        rejected: list[Rejected] = []
+    except _FastPathFailed:
+        table, lines, rejected = _read_line_by_line(path, body, len(header), index)
+    columns = {name: table.column(name).combine_chunks() for name in expected}
+    if b'"' in body:  # Excel quotes fields when it saves; the values never hold commas
+        columns = {name: pc.replace_substring(col, '"', "") for name, col in columns.items()}
+    return _Csv(path, body, columns, lines, rejected)
+
+
+def _arrow_read(body: bytes, width: int, index: dict[str, int]) -> pa.Table:
+    names = [f"c{i}" for i in range(width)]
+
+    def on_invalid_row(row: object) -> str:
+        return "error"  # abandon the fast path: this line must be numbered and reported
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(
+                quote_char=False, escape_char=False, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[names[i] for i in index.values()],
+                column_types={names[i]: pa.string() for i in index.values()},
+                strings_can_be_null=False, check_utf8=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _FastPathFailed from exc
+    return table.rename_columns(list(index))
+
+
+def _read_line_by_line(
+    path: str, body: bytes, width: int, index: dict[str, int]
+) -> tuple[pa.Table, np.ndarray, list[Rejected]]:
+    """Number every line with numpy, report the malformed ones and hand only the good ones to pyarrow."""
+    arr = np.frombuffer(body, np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    ends = newlines if body.endswith(b"\n") else np.append(newlines, len(body))
+    starts = np.concatenate([[0], newlines + 1])[: ends.size]
+    content_ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13))
+    commas = np.flatnonzero(arr == 44)
+    fields = np.searchsorted(commas, content_ends) - np.searchsorted(commas, starts) + 1
+    bad = fields != width
+    returns = np.flatnonzero(arr == 13)
+    stray = returns[np.searchsorted(content_ends, returns, side="right") <= np.arange(0)] if False else returns
+    stray = returns[~np.isin(returns, content_ends)]  # a CR that does not end its line
+    bad[np.searchsorted(starts, stray, side="right") - 1] = True
+    rejected = []
+    for i in np.flatnonzero(bad):
+        raw = body[starts[i] : content_ends[i]].decode("utf-8", "replace")
+        if not raw.strip():
+            reason = "empty line"
+        elif "\r" in raw:
+            reason = "carriage return inside the line"
+        else:
+            reason = f"{fields[i]} comma-separated fields, the header has {width}"
+        rejected.append(Rejected(file=path, record=f"line {i + 2}", field="line", reason=reason, raw=raw,
+                                 participant=_first_field_id(raw), kind="malformed"))
+    good = ~bad
+    if not good.any():
+        return pa.table({name: pa.array([], pa.string()) for name in index}), np.zeros(0, np.int64), rejected
+    spans = np.append(starts[1:], len(body)) - starts
+    clean = arr[np.repeat(good, spans)].tobytes()
+    if not clean.endswith(b"\n"):
+        clean += b"\n"
+    try:
+        table = _arrow_read(clean, width, index)
+    except _FastPathFailed as exc:  # pragma: no cover - every line left has `width` fields
+        raise InputError(f"cannot be read as CSV: {exc.__cause__}", file=path) from None
+    return table, np.flatnonzero(good).astype(np.int64) + 2, rejected
+
+
+def _first_field_id(raw: str) -> str | None:
+    first = raw.split(",", 1)[0].strip().strip('"')
+    return first if _PARTICIPANT_ID.fullmatch(first) else None
+
+
+# ------------------------------------------------------------------------------------ cell parsing
+
+
+def _strptime(col: pa.Array, fmt: str) -> np.ndarray:
+    parsed = pc.strptime(col, format=fmt, unit="s", error_is_null=True)
+    seconds = pc.fill_null(parsed.cast(pa.int64()), NAT).to_numpy(zero_copy_only=False).copy()
+    seconds[seconds < _FIRST_SECOND] = NAT
+    return seconds
+
+
+def _leading_month(col: pa.Array) -> np.ndarray:
+    """The number before the first '/' of each string (1-2 digits), read straight from Arrow's buffers."""
+    n = len(col)
+    _, offsets_buf, data_buf = col.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32)[col.offset : col.offset + n + 1]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, np.uint8)
+    start = offsets[:-1]
+    length = offsets[1:] - start
+
+    def byte(k: int) -> np.ndarray:
+        return np.where(length > k, data[np.minimum(start + k, data.size - 1)], 0).astype(np.int64)
+
+    b0, b1, b2 = byte(0) - 48, byte(1) - 48, byte(2)
+    one_digit = (b1 == ord("/") - 48) & (b0 >= 0) & (b0 <= 9)
+    two_digits = (b2 == ord("/")) & (b0 >= 0) & (b0 <= 9) & (b1 >= 0) & (b1 <= 9)
+    return np.where(one_digit, b0, np.where(two_digits, b0 * 10 + b1, -1))
+
+
+def _month_of(seconds: np.ndarray) -> np.ndarray:
+    months = seconds.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    return months % 12 + 1
+
+
+def _parse_with(col: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+    seconds = np.full(len(col), NAT, dtype=np.int64)
+    leading = _leading_month(col)
+    for fmt in formats:
+        todo = seconds == NAT
+        if not todo.any():
+            break
+        found = _strptime(col, fmt) if todo.all() else np.full(len(col), NAT, dtype=np.int64)
+        if not todo.all():
+            idx = np.flatnonzero(todo)
+            found[idx] = _strptime(col.take(pa.array(idx)), fmt)
+        # Arrow rolls 2/30 over to 3/1; the month written in the text tells
+        ok = todo & (found != NAT)
+        ok[ok] &= _month_of(found[ok]) == leading[ok]
+        seconds[ok] = found[ok]
+    return seconds
+
+
+def _local_seconds(col: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+    """Wall-clock seconds since 1970-01-01 (local) for each cell; NAT where unreadable."""
+    seconds = _parse_with(col, formats[:1])  # the shape real exports use: one Arrow pass
+    bad = np.flatnonzero(seconds == NAT)
+    if bad.size:
+        rest = pc.utf8_trim_whitespace(col.take(pa.array(bad)))
+        seconds[bad] = _parse_with(rest, formats)
+    return seconds
+
+
+def _numbers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values and a mask of cells that hold a number."""
+    try:
+        values = pc.cast(col, pa.float64())
+        return values.to_numpy(zero_copy_only=False), np.ones(len(col), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    trimmed = pc.utf8_trim_whitespace(col)
+    ok = pc.match_substring_regex(trimmed, _NUMBER)
+    values = pc.cast(pc.if_else(ok, trimmed, pa.scalar(None, pa.string())), pa.float64())
+    return pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), ok.to_numpy(zero_copy_only=False)
+
+
+# ------------------------------------------------------------------------------------------- rows
+
+
+@dataclass
+class _Rows:
+    """The rows of a file that belong to the participants being ingested; rejecting a row drops it."""
+
+    csv: _Csv
+    ctx: ParseContext
+    code: np.ndarray = field(init=False)
+    """Per row, the index of its participant in `names`."""
+    names: list[str] = field(init=False)
+    alive: np.ndarray = field(init=False)
+    rejected: list[Rejected] = field(init=False)
+
+    def __post_init__(self) -> None:
+        csv = self.csv
+        self.rejected = [r for r in csv.rejected if self.ctx.participant in (None, r.participant) or r.participant is None]
+        encoded = pc.dictionary_encode(csv.columns["Id"])
+        raw_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names: list[str] = []
+        remap = []
+        for value in encoded.dictionary.to_pylist():
+            name = value.strip().strip('"')
+            if not _PARTICIPANT_ID.fullmatch(name):
+                remap.append(-1)
+                continue
+            if name not in names:
+                names.append(name)
+            remap.append(names.index(name))
+        code = np.asarray(remap, dtype=np.int64)[raw_codes] if raw_codes.size else raw_codes
+        keep = np.ones(code.size, dtype=bool)
+        if self.ctx.participant is not None:
+            wanted = names.index(self.ctx.participant) if self.ctx.participant in names else -2
+            keep = (code == wanted) | (code == -1)  # an unreadable Id might be ours: report it
+            skipped = int((~keep).sum())
+            if skipped:
+                log.info("%s: %d rows of %d other participants skipped", csv.path, skipped, len(names) - (wanted >= 0))
+        csv.filter(keep)
+        self.code = code[keep]
+        self.names = names
+        self.alive = np.ones(self.code.size, dtype=bool)
+        self.reject(self.code == -1, "Id", self._id_problem, "missing_field")
+
+    def _id_problem(self, i: int) -> str:
+        value = self.cell("Id", i).strip()
+        if not value:
+            return "empty line" if not self.csv.raw(int(self.csv.line[i])).strip() else "missing Id"
+        return f"Id {value!r} cannot be a participant id (letters, digits and _ . @ -, first a letter or digit)"
+
+    def cell(self, column: str, i: int) -> str:
+        return str(self.csv.columns[column][i].as_py())
+
+    def participant(self, i: int) -> str | None:
+        return self.names[self.code[i]] if self.code[i] >= 0 else None
+
+    def reject(self, mask: np.ndarray, column: str, reason: Callable[[int], str], kind: str) -> None:
+        """Reject the alive rows under mask, once each: a row is reported for its first problem only."""
+        for i in np.flatnonzero(mask & self.alive):
+            why = reason(int(i))
+            field_name = "line" if why == "empty line" else column
+            self.rejected.append(Rejected(
+                file=self.csv.path, record=f"line {int(self.csv.line[i])}", field=field_name, reason=why,
+                raw=self.csv.raw(int(self.csv.line[i])), participant=self.participant(int(i)),
+                kind="malformed" if why == "empty line" else kind,
+            ))
+        self.alive &= ~mask
+
+    def local_seconds(self, column: str, formats: tuple[str, ...], shape: str) -> np.ndarray:
+        seconds = _local_seconds(self.csv.columns[column], formats)
+        self.reject(seconds == NAT, column, lambda i: f"{self.cell(column, i)!r} is not a {shape} time", "bad_timestamp")
+        if len(self.csv) and not self.alive.any() and not any(r.kind == "nonexistent_local_time" for r in self.rejected):
+            first = self.rejected[0] if self.rejected else None
+            raise InputError(
+                f"no line has a readable {column}" + (f" ({first.record}: {first.reason})" if first else ""),
+                file=self.csv.path, hint=f"Fitabase writes times as {_TIME_SHAPE} in the participant's local time",
+            )
+        return seconds
+
+    def numbers(self, column: str) -> np.ndarray:
+        values, ok = _numbers(self.csv.columns[column])
+        self.reject(~ok, column, lambda i: self._number_problem(column, i), "not_a_number")
+        return values
+
+    def _number_problem(self, column: str, i: int) -> str:
+        value = self.cell(column, i)
+        return f"no {column}" if not value.strip() else f"{value!r} is not a number"
+
+    def to_utc(self, local_us: np.ndarray, column: str) -> np.ndarray:
+        """UTC microseconds per row, converted per participant (DST repeats are resolved in file order)."""
+        utc = np.full(local_us.size, NAT, dtype=np.int64)
+        tz = self.ctx.timezone
+        for _, idx in self.by_participant(self.alive):
+            utc[idx], missing = local_to_utc_us(local_us[idx], tz)
+            gap = np.zeros(local_us.size, dtype=bool)
+            gap[idx[missing]] = True
+            self.reject(gap, column, lambda i: (
+                f"local time {self.cell(column, i).strip()} does not exist in {tz.key} (clocks went forward)"
+            ), "nonexistent_local_time")
+        return utc
+
+    def by_participant(self, mask: np.ndarray | None = None) -> Iterator[tuple[str, np.ndarray]]:
+        """(participant, row indices in file order) for the alive rows (under mask)."""
+        rows = np.flatnonzero(self.alive if mask is None else (self.alive & mask))
+        codes = self.code[rows]
+        order = np.argsort(codes, kind="stable") if np.any(codes[1:] < codes[:-1]) else np.arange(rows.size)
+        codes, rows = codes[order], rows[order]
+        bounds = np.flatnonzero(np.diff(codes)) + 1
+        for part in np.split(np.arange(rows.size), bounds):
+            if part.size:
+                yield self.names[codes[part[0]]], rows[part]
+
+    def parsed(self, kind: str, batches: list[SampleBatch], sleep: list[SleepSession] | None = None) -> ParsedFile:
+        sleep = sleep or []
+        read = sum(len(b) for b in batches) + len(sleep) + len(self.rejected)
+        return ParsedFile(file=self.csv.path, kind=kind, batches=batches, sleep=sleep, rejected=self.rejected,
+                          records_read=read)
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def _parse_series(tree: InputTree, path: str, ctx: ParseContext, name: str, metric: str) -> ParsedFile:
+    _, time_col, value_col = HEADERS[name]
+    rows = _Rows(_read_csv(tree, path, HEADERS[name]), ctx)
+    local = rows.local_seconds(time_col, _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
+    values = rows.numbers(value_col)
+    utc = rows.to_utc(local, time_col)
+    batches = [
+        SampleBatch(metric=metric, ts=utc[idx], value=values[idx], file=path, line=rows.csv.line[idx], participant=who)
+        for who, idx in rows.by_participant()
+    ]
+    return rows.parsed(f"{metric} (Fitabase {name})", batches)
+
+
+def _daily_batches(
+    rows: _Rows, path: str, day_us: np.ndarray, columns: dict[str, tuple[str, float]], date_col: str
+) -> list[SampleBatch]:
+    """One value per row and local date, stored at local midnight; a bad cell rejects only that metric."""
+    midnight = rows.to_utc(day_us, date_col)
+    batches = []
+    for metric, (column, scale) in columns.items():
+        values, ok = _numbers(rows.csv.columns[column])
+        for i in np.flatnonzero(~ok & rows.alive):
+            rows.rejected.append(Rejected(
+                file=path, record=f"line {int(rows.csv.line[i])}", field=column, reason=rows._number_problem(column, int(i)),
+                raw=rows.csv.raw(int(rows.csv.line[i])), participant=rows.participant(int(i)), kind="not_a_number",
+            ))
+        for who, idx in rows.by_participant(ok):
+            batches.append(SampleBatch(metric=metric, ts=midnight[idx], value=values[idx] * scale, file=path,
+                                       line=rows.csv.line[idx], participant=who))
+    return batches
+
+
+def _local_days(rows: _Rows, column: str) -> np.ndarray:
+    seconds = rows.local_seconds(column, _DATE_FORMATS, _DATE_SHAPE)
+    days = np.where(seconds == NAT, NAT, seconds // 86_400 * US_PER_DAY)
+    return days
+
+
+def _parse_daily_activity(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
+    rows = _Rows(_read_csv(tree, path, HEADERS[DAILY_ACTIVITY]), ctx)
+    day_us = _local_days(rows, "ActivityDate")
+    columns = {
+        "very_active_minutes": ("VeryActiveMinutes", 1.0),
+        "moderately_active_minutes": ("FairlyActiveMinutes", 1.0),
+        "lightly_active_minutes": ("LightlyActiveMinutes", 1.0),
+        "sedentary_minutes": ("SedentaryMinutes", 1.0),
+    }
+    beside = _names_beside(tree, path)
+    skipped = []
+    if MINUTE_STEPS.lower() in beside:
+        skipped.append("steps")
+    else:
+        columns["steps"] = ("TotalSteps", 1.0)
+    if MINUTE_CALORIES.lower() in beside:
+        skipped.append("calories")
+    else:
+        columns["calories"] = ("Calories", 1.0)
+    columns["distance"] = ("TotalDistance", 1000.0)  # Fitabase writes kilometres
+    batches = _daily_batches(rows, path, day_us, columns, "ActivityDate")
+    note = f"; daily {' and '.join(skipped)} left to the minute files" if skipped else ""
+    return rows.parsed(f"daily activity minutes (Fitabase {DAILY_ACTIVITY}{note})", batches)
+
+
+def _parse_sleep_day(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
+    if MINUTE_SLEEP.lower() in _names_beside(tree, path):
+        _read_header_only(tree, path)
+        return ParsedFile(file=path, kind=f"sleep day totals (redundant: {MINUTE_SLEEP} beside it is loaded instead)")
+    rows = _Rows(_read_csv(tree, path, HEADERS[SLEEP_DAY]), ctx)
+    day_us = _local_days(rows, "SleepDay")
+    batches = _daily_batches(rows, path, day_us, {"sleep_minutes": ("TotalMinutesAsleep", 1.0)}, "SleepDay")
+    return rows.parsed(f"sleep_minutes (Fitabase {SLEEP_DAY}, no {MINUTE_SLEEP} beside it)", batches)
+
+
+def _read_header_only(tree: InputTree, path: str) -> None:
+    with tree.open(path) as fh:
+        head = fh.read(4096)
+    first = head.split(b"\n", 1)[0]
+    _read_csv(_OneFile(path, first + b"\n"), path, HEADERS[SLEEP_DAY])
+
+
+class _OneFile(InputTree):
+    """A tree holding one in-memory file (to check a header without reading the rest)."""
+
+    def __init__(self, path: str, data: bytes) -> None:
+        self.label, self._path, self._data = path, path, data
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._data
+
+
+def _parse_minute_sleep(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
+    rows = _Rows(_read_csv(tree, path, HEADERS[MINUTE_SLEEP]), ctx)
+    local = rows.local_seconds("date", _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
+    levels = rows.numbers("value")
+    rows.reject(~np.isin(levels, list(_SLEEP_LEVELS)), "value",
+                lambda i: f"sleep value {rows.cell('value', i)!r} is not 1 (asleep), 2 (restless) or 3 (awake)",
+                "out_of_range")
+    log_ids = pc.utf8_trim_whitespace(rows.csv.columns["logId"])
+    rows.reject(pc.equal(log_ids, "").to_numpy(zero_copy_only=False), "logId", lambda i: "missing logId", "missing_field")
+    utc = rows.to_utc(local, "date")
+    log_codes = pc.dictionary_encode(log_ids)
+    log_code = log_codes.indices.to_numpy(zero_copy_only=False)
+    log_names = log_codes.dictionary.to_pylist()
+
+    sessions: list[SleepSession] = []
+    for who, idx in rows.by_participant():
+        mine = []
+        for log_index in np.unique(log_code[idx]):
+            members = idx[log_code[idx] == log_index]
+            mine.append(_session(rows, members, utc, local, levels, path, who, str(log_names[log_index])))
+        _mark_main_sleep(mine)
+        sessions.extend(mine)
+    batches = _sleep_minutes(rows, path, sessions)
+    return rows.parsed(f"sleep logs (Fitabase {MINUTE_SLEEP})", batches, sessions)
+
+
+def _session(
+    rows: _Rows, members: np.ndarray, utc: np.ndarray, local: np.ndarray, levels: np.ndarray,
+    path: str, who: str, log_id: str,
+) -> SleepSession:
+    order = np.lexsort((members, utc[members]))
+    members = members[order]
+    ts = utc[members]
+    last_of_minute = np.append(ts[1:] != ts[:-1], True)  # a repeated minute: the later line wins
+    members, ts = members[last_of_minute], ts[last_of_minute]
+    level = levels[members].astype(np.int64)
+    ends = np.append(np.minimum(ts[:-1] + _MINUTE_US, ts[1:]), ts[-1] + _MINUTE_US)
+    new_run = np.ones(ts.size, dtype=bool)
+    new_run[1:] = (level[1:] != level[:-1]) | (ts[1:] != ends[:-1])
+    starts = np.flatnonzero(new_run)
+    run_ends = np.append(starts[1:], ts.size) - 1
+    stages = [
+        SleepStage(start=us_to_datetime(int(ts[a])), seconds=int((ends[b] - ts[a]) // US_PER_SECOND),
+                   level=_SLEEP_LEVELS[int(level[a])])
+        for a, b in zip(starts, run_ends, strict=True)
+    ]
+    last_local = int(local[members].max())
+    lines = rows.csv.line[members]
+    asleep = int((level == 1).sum())
+    return SleepSession(
+        start=us_to_datetime(int(ts[0])), end=us_to_datetime(int(ends[-1])),
+        local_date=date.fromordinal(date(1970, 1, 1).toordinal() + last_local // US_PER_DAY),
+        is_main_sleep=False, file=path, record=f"logId {log_id}, lines {int(lines.min())}-{int(lines.max())}",
+        minutes_asleep=asleep, minutes_awake=int(level.size - asleep), sleep_type="classic",
+        log_id=log_id, stages=stages, participant=who,
+    )
+
+
+def _mark_main_sleep(sessions: list[SleepSession]) -> None:
+    """The longest log of each local date is the main sleep (ties: the one asleep longer, then the earlier)."""
+    best: dict[date, SleepSession] = {}
+    for s in sessions:
+        current = best.get(s.local_date)
+        key = (s.end - s.start, s.minutes_asleep or 0, -s.start.timestamp())
+        if current is None or key > (current.end - current.start, current.minutes_asleep or 0, -current.start.timestamp()):
+            best[s.local_date] = s
+    for s in best.values():
+        s.is_main_sleep = True
+
+
+def _sleep_minutes(rows: _Rows, path: str, sessions: list[SleepSession]) -> list[SampleBatch]:
+    totals: dict[tuple[str, date], list[int]] = {}
+    for s in sessions:
+        first_line = int(s.record.split("lines ")[1].split("-")[0])
+        entry = totals.setdefault((s.participant or "", s.local_date), [0, first_line])
+        entry[0] += s.minutes_asleep or 0
+        entry[1] = min(entry[1], first_line)
+    batches = []
+    for who in dict.fromkeys(p for p, _ in totals):
+        days = [(d, v) for (p, d), v in totals.items() if p == who]
+        local = np.array([(d - date(1970, 1, 1)).days * US_PER_DAY for d, _ in days], dtype=np.int64)
+        utc, missing = local_to_utc_us(local, rows.ctx.timezone)
+        for (d, (_, line)), gone in zip(days, missing, strict=True):
+            if gone:
+                rows.rejected.append(Rejected(
+                    file=path, record=f"line {line}", field="date", participant=who, raw=rows.csv.raw(line),
+                    reason=f"local midnight of {d} does not exist in {rows.ctx.timezone.key} (clocks went forward)",
+                    kind="nonexistent_local_time",
+                ))
+        keep = ~missing
+        batches.append(SampleBatch(
+            metric="sleep_minutes", ts=utc[keep], value=np.array([v[0] for _, v in days], dtype=np.float64)[keep],
+            file=path, line=np.array([v[1] for _, v in days], dtype=np.int64)[keep], participant=who,
+        ))
+    return batches
+
+
+def _names_beside(tree: InputTree, path: str) -> set[str]:
+    """Lower-case names of the files in the same folder as path: one export."""
+    folder = PurePosixPath(path).parent
+    return {PurePosixPath(p).name.lower() for p in tree.paths() if PurePosixPath(p).parent == folder}
+
+
+_PARSERS: dict[str, Callable[[InputTree, str, ParseContext], ParsedFile]] = {
+    HEART_RATE: lambda tree, path, ctx: _parse_series(tree, path, ctx, HEART_RATE, "heart_rate"),
+    MINUTE_STEPS: lambda tree, path, ctx: _parse_series(tree, path, ctx, MINUTE_STEPS, "steps"),
+    MINUTE_CALORIES: lambda tree, path, ctx: _parse_series(tree, path, ctx, MINUTE_CALORIES, "calories"),
+    MINUTE_SLEEP: _parse_minute_sleep,
+    DAILY_ACTIVITY: _parse_daily_activity,
+    SLEEP_DAY: _parse_sleep_day,
+}
+
+
+# ----------------------------------------------------------------------------------------- source
+
+
+def _known(path: str) -> str | None:
+    return _BY_LOWER.get(PurePosixPath(path).name.lower())
+
+
+class FitabaseSource:
+    name = "fitabase"
+    description = "Fitabase *_merged.csv exports (heart rate, minute steps/calories/sleep, daily activity), many participants by Id"
+
+    def detect(self, tree: InputTree) -> int:
+        paths = tree.paths()
+        known = {_known(p) for p in paths} - {None}
+        if known:
+            return 50 + 10 * len(known)
+        # only files this source does not read, but Fitabase's all the same: claim them so they are listed
+        return 5 if any(PurePosixPath(p).name.lower().endswith("_merged.csv") for p in paths) else 0
+
+    def plan(self, tree: InputTree) -> Plan:
+        order = {name: i for i, name in enumerate(HEADERS)}
+        files, unknown = [], []
+        for path in tree.paths():
+            (files if _known(path) else unknown).append(path)
+        files.sort(key=lambda p: (order[_known(p) or ""], p))
+        return Plan(files=files, unknown=unknown)
+
+    def parse(self, tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
+        name = _known(path)
+        if name is None:
+            raise InputError(
+                "not a file of a Fitabase export that fitpipe reads", file=path,
+                hint="fitpipe reads " + ", ".join(HEADERS),
+            )
+        return _PARSERS[name](tree, path, ctx)
+
+
+SOURCE = FitabaseSource()

@@ -1,0 +1,138 @@
+"""The database: a one-replica StatefulSet of timescaledb-ha with a volumeClaimTemplate, its headless
+Service, and a NetworkPolicy that lets only this pipeline's pods reach it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fitpipe_operator.children.pods import DB_NAME, DB_PORT, resources, secret_env
+from fitpipe_operator.children.secrets import db_credentials_name
+from fitpipe_operator.naming import child, metadata, selector
+
+__all__ = ["timescaledb_children"]
+
+COMPONENT = "timescaledb"
+# The timescaledb-ha image runs as `postgres` (uid 1000) and keeps PGDATA under /home/postgres/pgdata.
+POSTGRES_UID = 1000
+DATA_MOUNT = "/home/postgres/pgdata"
+
+
+def _service(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, namespace, COMPONENT, child(name, COMPONENT)),
+        "spec": {
+            "clusterIP": "None",
+            "selector": selector(name, COMPONENT),
+            "ports": [{"name": "postgresql", "port": DB_PORT, "targetPort": "postgresql"}],
+        },
+    }
+
+
+def _pg_isready() -> dict[str, Any]:
+    return {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(DB_PORT)]}}
+
+
+def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    db = spec["timescaledb"]
+    credentials = db_credentials_name(name, spec)
+    claim: dict[str, Any] = {
+        "metadata": {"name": "data", "labels": selector(name, COMPONENT)},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": db["storage"]["size"]}},
+        },
+    }
+    if db["storage"].get("storageClassName"):
+        claim["spec"]["storageClassName"] = db["storage"]["storageClassName"]
+    container = {
+        "name": "timescaledb",
+        "image": db["image"],
+        "ports": [{"name": "postgresql", "containerPort": DB_PORT}],
+        "env": [
+            secret_env("POSTGRES_USER", credentials, "username"),
+            secret_env("POSTGRES_PASSWORD", credentials, "password"),
+            {"name": "POSTGRES_DB", "value": DB_NAME},
+            {"name": "PGDATA", "value": f"{DATA_MOUNT}/data"},
+            {"name": "TIMESCALEDB_TELEMETRY", "value": "off"},
+        ],
+        "resources": resources(db["resources"]),
+        "startupProbe": {**_pg_isready(), "periodSeconds": 10, "failureThreshold": 60},
+        "readinessProbe": {**_pg_isready(), "periodSeconds": 10},
+        "livenessProbe": {**_pg_isready(), "periodSeconds": 30, "failureThreshold": 6},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "runAsUser": POSTGRES_UID,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "data", "mountPath": DATA_MOUNT},
+            {"name": "dshm", "mountPath": "/dev/shm"},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(name, namespace, COMPONENT, child(name, COMPONENT)),
+        "spec": {
+            "serviceName": child(name, COMPONENT),
+            "replicas": 1,
+            "selector": {"matchLabels": selector(name, COMPONENT)},
+            # The volume outlives the StatefulSet unless the user asked otherwise.
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete" if db["storage"]["deleteWithPipeline"] else "Retain",
+                "whenScaled": "Retain",
+            },
+            "template": {
+                "metadata": {"labels": metadata(name, namespace, COMPONENT, "")["labels"]},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 60,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": POSTGRES_UID,
+                        "runAsGroup": POSTGRES_UID,
+                        "fsGroup": POSTGRES_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    # PostgreSQL's shared memory; the container default of 64 MiB is too small for parallel queries.
+                    "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}],
+                },
+            },
+            "volumeClaimTemplates": [claim],
+        },
+    }
+
+
+def _network_policy(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(name, namespace, COMPONENT, child(name, COMPONENT)),
+        "spec": {
+            "podSelector": {"matchLabels": selector(name, COMPONENT)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "podSelector": {
+                                "matchLabels": {
+                                    "app.kubernetes.io/name": "fitpipe",
+                                    "app.kubernetes.io/instance": name,
+                                }
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": DB_PORT}],
+                }
+            ],
+        },
+    }
+
+
+def timescaledb_children(name: str, namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [_service(name, namespace), _statefulset(name, namespace, spec), _network_policy(name, namespace)]

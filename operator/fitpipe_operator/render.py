@@ -1,0 +1,51 @@
+"""The pure heart of the operator: render(name, namespace, spec) -> every child manifest of a
+FitbitPipeline, in the order they are applied. No cluster, no clock, no randomness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fitpipe_operator.children.ingest import ingest_children
+from fitpipe_operator.children.migration import migration_children
+from fitpipe_operator.children.monitoring import monitoring_children
+from fitpipe_operator.children.secrets import generated_secrets
+from fitpipe_operator.children.timescaledb import timescaledb_children
+from fitpipe_operator.children.web import api_children, dashboard_children
+from fitpipe_operator.spec import checked_spec
+
+__all__ = ["render", "render_document"]
+
+
+def render(name: str, namespace: str, spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every child of the pipeline `namespace/name`. Raises InputError (naming the field) for a bad spec.
+
+    Generated Secrets come without their random values (the operator fills them once, on creation);
+    owner references are added by the operator, which knows the owner's uid."""
+    full = checked_spec(name, spec)
+    return [
+        *generated_secrets(name, namespace, full),
+        *timescaledb_children(name, namespace, full),
+        *migration_children(name, namespace, full),
+        *ingest_children(name, namespace, full),
+        *api_children(name, namespace, full),
+        *dashboard_children(name, namespace, full),
+        *monitoring_children(name, namespace, full),
+    ]
+
+
+def render_document(document: dict[str, Any], default_namespace: str = "default") -> list[dict[str, Any]]:
+    """render() for a whole FitbitPipeline object as read from a YAML file."""
+    from fitpipe.errors import InputError
+    from fitpipe_operator.crd import API_VERSION, KIND
+
+    if not isinstance(document, dict) or document.get("kind") != KIND:
+        found = document.get("kind") if isinstance(document, dict) else type(document).__name__
+        raise InputError(f"expected a {KIND}, found {found!r}", field="kind")
+    if document.get("apiVersion") != API_VERSION:
+        raise InputError(
+            f"unsupported apiVersion {document.get('apiVersion')!r}", field="apiVersion", hint=f"use {API_VERSION}"
+        )
+    meta = document.get("metadata") or {}
+    if not meta.get("name"):
+        raise InputError("a FitbitPipeline needs metadata.name", field="metadata.name")
+    return render(meta["name"], meta.get("namespace") or default_namespace, document.get("spec") or {})

@@ -1,0 +1,70 @@
+"""API fixtures: the app on a fresh database, tokens of each role, a small loaded cohort."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from fitpipe.participants import add_participant
+from fitpipe.settings import Settings
+from fitpipe.tokens import create_token
+from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
+from ingest_job.records import ParsedFile, SampleBatch
+
+
+@dataclass
+class Tokens:
+    admin: str
+    coordinator_a: str
+    analyst_a: str
+    coordinator_b: str
+
+
+def load_heart_rate(conn: psycopg.Connection, participant, start: str, seconds: np.ndarray, values: np.ndarray,
+                    path: str = "hr.json") -> None:  # type: ignore[no-untyped-def]
+    t0 = int(pd.Timestamp(start).value // 1000)
+    batch = SampleBatch("heart_rate", t0 + seconds.astype(np.int64) * 1_000_000, values, path)
+    load_parsed_file(conn, ParsedFile(path, "test", [batch]), {None: participant}, FileIdentity(path, 1, path),
+                     LoadOptions(source="test", lag=timedelta(hours=1)))
+
+
+@pytest.fixture
+def cohort(db: psycopg.Connection):  # type: ignore[no-untyped-def]
+    """Study a: A1 (2 days of 5-second heart rate), A2 (nothing); study b: B1 (1 day)."""
+    a1, _ = add_participant(db, "A1", "a", timezone="America/New_York", email="a1@example.org")
+    a2, _ = add_participant(db, "A2", "a", timezone="Europe/London", email="a2@example.org")
+    b1, _ = add_participant(db, "B1", "b", timezone="UTC", email="b1@example.org")
+    secs = np.arange(0, 2 * 86_400, 5)
+    load_heart_rate(db, a1, "2024-01-01T05:00:00Z", secs, 60 + 20 * np.sin(secs / 3600.0))
+    secs_b = np.arange(0, 86_400, 10)
+    load_heart_rate(db, b1, "2024-01-01T00:00:00Z", secs_b, np.full(secs_b.size, 70.0))
+    return {"A1": a1, "A2": a2, "B1": b1}
+
+
+@pytest.fixture
+def tokens(db: psycopg.Connection) -> Tokens:
+    return Tokens(
+        admin=create_token(db, name="admin", role="admin", studies=[], all_studies=True)[1],
+        coordinator_a=create_token(db, name="ca", role="coordinator", studies=["a"])[1],
+        analyst_a=create_token(db, name="aa", role="analyst", studies=["a"])[1],
+        coordinator_b=create_token(db, name="cb", role="coordinator", studies=["b"])[1],
+    )
+
+
+@pytest.fixture
+def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings, url=database_url)) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

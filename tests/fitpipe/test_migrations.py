@@ -1,0 +1,86 @@
+"""The migrator on a real database: order, idempotence, refusing newer schemas and edited migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fitpipe.catalog import METRICS
+from fitpipe.errors import SchemaError
+from fitpipe.migrations import available_migrations, check_schema_current, migrate, schema_version
+
+pytestmark = pytest.mark.db
+
+
+def test_migrating_twice_applies_nothing_the_second_time(db: psycopg.Connection) -> None:
+    assert migrate(db) == []
+    assert schema_version(db) == max(m.version for m in available_migrations())
+    check_schema_current(db)
+
+
+def test_catalog_is_copied_into_metrics_table(db: psycopg.Connection) -> None:
+    rows = dict(db.execute("SELECT name, unit FROM metrics").fetchall())
+    assert rows == {m.name: m.unit for m in METRICS}
+
+
+def test_refuses_a_schema_newer_than_the_code(db: psycopg.Connection) -> None:
+    db.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')")
+    with pytest.raises(SchemaError, match="newer than this fitpipe"):
+        migrate(db)
+    with pytest.raises(SchemaError, match="newer than this fitpipe"):
+        check_schema_current(db)
+
+
+def test_refuses_an_applied_migration_that_was_edited(db: psycopg.Connection, tmp_path: Path) -> None:
+    for m in available_migrations():
+        (tmp_path / m.path.name).write_text(m.sql + "\n-- edited\n")
+    with pytest.raises(SchemaError, match="changed after it was applied"):
+        migrate(db, tmp_path)
+
+
+def test_applies_new_migrations_in_order(db: psycopg.Connection, tmp_path: Path) -> None:
+    for m in available_migrations():
+        (tmp_path / m.path.name).write_bytes(m.path.read_bytes())
+    latest = max(m.version for m in available_migrations())
+    (tmp_path / f"{latest + 2:04d}_second.sql").write_text("ALTER TABLE t_first ADD COLUMN IF NOT EXISTS b int;")
+    (tmp_path / f"{latest + 1:04d}_first.sql").write_text("CREATE TABLE IF NOT EXISTS t_first (a int);")
+    applied = migrate(db, tmp_path)
+    assert [m.name for m in applied] == ["first", "second"]
+    cols = [r[0] for r in db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 't_first' ORDER BY ordinal_position")]
+    assert cols == ["a", "b"]
+
+
+def test_badly_named_migration_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "1_x.sql").write_text("SELECT 1;")
+    with pytest.raises(SchemaError, match="NNNN_lowercase_name.sql"):
+        available_migrations(tmp_path)
+
+
+def test_every_table_and_column_has_a_comment(db: psycopg.Connection) -> None:
+    missing = db.execute(
+        """
+        SELECT c.relname || coalesce('.' || a.attname, '')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r'
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'p')
+          AND ((a.attname IS NULL AND obj_description(c.oid, 'pg_class') IS NULL)
+               OR (a.attname IS NOT NULL AND col_description(c.oid, a.attnum) IS NULL))
+        ORDER BY 1
+        """
+    ).fetchall()
+    assert [m[0] for m in missing] == []
+
+
+def test_samples_is_a_hypertable_with_one_index(db: psycopg.Connection, timescaledb_loaded: bool) -> None:
+    indexes = [r[0] for r in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'samples'")]
+    assert indexes == ["samples_key"]
+    if not timescaledb_loaded:
+        pytest.skip("TimescaleDB is not loaded in this server: samples is a plain table")
+    row = db.execute(
+        "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN "
+        "('samples', 'rollup_1m', 'rollup_1h', 'rollup_1d')"
+    ).fetchone()
+    assert row[0] == 4
