@@ -28,7 +28,7 @@ _SAMPLE = np.dtype(
     ]  # fmt: skip
 )
 
-# (bucket timestamptz, sum, min, max float8, participant_id int4, count int4, metric_id int2)
+# (bucket timestamptz, sum, min, max float8, participant_id int4, count int4, minutes int4, metric_id int2)
 _ROLLUP = np.dtype(
     [
         ("n", ">i2"),
@@ -38,6 +38,7 @@ _ROLLUP = np.dtype(
         ("l_hi", ">i4"), ("hi", ">f8"),
         ("l_p", ">i4"), ("p", ">i4"),
         ("l_c", ">i4"), ("c", ">i4"),
+        ("l_mi", ">i4"), ("mi", ">i4"),
         ("l_m", ">i4"), ("m", ">i2"),
     ]  # fmt: skip
 )
@@ -64,11 +65,12 @@ def rollup_rows(
     mins: np.ndarray,
     maxs: np.ndarray,
     counts: np.ndarray,
+    minutes: np.ndarray,
     participant_id: int,
     metric_id: int,
 ) -> bytes:
     rows = np.empty(bucket_us.size, dtype=_ROLLUP)
-    rows["n"] = 7
+    rows["n"] = 8
     rows["l_b"] = 8
     rows["b"] = bucket_us - PG_EPOCH_US
     for length, name, data in (("l_s", "s", sums), ("l_lo", "lo", mins), ("l_hi", "hi", maxs)):
@@ -78,6 +80,8 @@ def rollup_rows(
     rows["p"] = participant_id
     rows["l_c"] = 4
     rows["c"] = counts
+    rows["l_mi"] = 4
+    rows["mi"] = minutes
     rows["l_m"] = 2
     rows["m"] = metric_id
     return rows.tobytes()
@@ -107,7 +111,7 @@ def copy_samples(
 
 def copy_rollups(cur: psycopg.Cursor, table: str, parts: list[bytes]) -> None:
     with cur.copy(
-        f"COPY {table} (bucket, sum, min, max, participant_id, count, metric_id) FROM STDIN (FORMAT BINARY)"
+        f"COPY {table} (bucket, sum, min, max, participant_id, count, minutes, metric_id) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.write(_HEADER)
         for part in parts:

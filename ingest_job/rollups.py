@@ -15,7 +15,7 @@ import numpy as np
 import psycopg
 
 from ingest_job.copy import copy_rollups, rollup_rows
-from ingest_job.localtime import us_to_datetime
+from ingest_job.localtime import datetime_to_us, us_to_datetime
 
 __all__ = ["minute_aggregates", "add_minute_aggregates", "recompute_ranges", "hour_ranges"]
 
@@ -29,28 +29,28 @@ _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS _fitpipe_roll1m (
     bucket timestamptz NOT NULL, sum double precision NOT NULL, min double precision NOT NULL,
     max double precision NOT NULL, participant_id integer NOT NULL, count integer NOT NULL,
-    metric_id smallint NOT NULL
+    minutes integer NOT NULL, metric_id smallint NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 
 _ADD = """
-INSERT INTO {table} AS r (bucket, sum, min, max, participant_id, count, metric_id)
-SELECT {bucket} AS b, sum(sum), min(min), max(max), participant_id, sum(count), metric_id
+INSERT INTO {table} AS r (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT {bucket} AS b, sum(sum), min(min), max(max), participant_id, sum(count), {minutes}, metric_id
 FROM _fitpipe_roll1m GROUP BY b, participant_id, metric_id
 ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
-    count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
+    count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum, minutes = {merge_minutes},
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)
 """
 
 _REPLACE_SET = """
 ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
-    count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max
+    count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, minutes = EXCLUDED.minutes
 """
 
 _RECOMPUTE_1M = (
     """
-INSERT INTO rollup_1m (bucket, sum, min, max, participant_id, count, metric_id)
-SELECT date_bin('1 minute', ts, %(origin)s) AS b, sum(value), min(value), max(value), participant_id, count(*), metric_id
+INSERT INTO rollup_1m (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 minute', ts, %(origin)s) AS b, sum(value), min(value), max(value), participant_id, count(*), 1, metric_id
 FROM samples
 WHERE participant_id = %(p)s AND metric_id = %(m)s AND ts >= %(lo)s AND ts < %(hi)s
 GROUP BY b, participant_id, metric_id
@@ -60,8 +60,8 @@ GROUP BY b, participant_id, metric_id
 
 _RECOMPUTE_1H = (
     """
-INSERT INTO rollup_1h (bucket, sum, min, max, participant_id, count, metric_id)
-SELECT date_bin('1 hour', bucket, %(origin)s) AS b, sum(sum), min(min), max(max), participant_id, sum(count), metric_id
+INSERT INTO rollup_1h (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 hour', bucket, %(origin)s) AS b, sum(sum), min(min), max(max), participant_id, sum(count), count(*), metric_id
 FROM rollup_1m
 WHERE participant_id = %(p)s AND metric_id = %(m)s AND bucket >= %(lo)s AND bucket < %(hi)s
 GROUP BY b, participant_id, metric_id
@@ -79,10 +79,10 @@ WITH span AS (
     + "date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s) + interval '1 day'"
     + """) AT TIME ZONE %(tz)s AS hi
 )
-INSERT INTO rollup_1d (bucket, sum, min, max, participant_id, count, metric_id)
+INSERT INTO rollup_1d (bucket, sum, min, max, participant_id, count, minutes, metric_id)
 SELECT """
     + _LOCAL_DAY.format(col="r.bucket")
-    + """ AS b, sum(r.sum), min(r.min), max(r.max), r.participant_id, sum(r.count), r.metric_id
+    + """ AS b, sum(r.sum), min(r.min), max(r.max), r.participant_id, sum(r.count), count(*), r.metric_id
 FROM rollup_1m r, span
 WHERE r.participant_id = %(p)s AND r.metric_id = %(m)s AND r.bucket >= span.lo AND r.bucket < span.hi
 GROUP BY b, r.participant_id, r.metric_id
@@ -110,15 +110,32 @@ def add_minute_aggregates(
 ) -> None:
     """Additive path: fold a batch of brand-new samples into all three rollups."""
     bucket, sums, mins, maxs, counts = minute_aggregates(ts_sorted, value)
+    # Nothing was stored inside the batch's span, so only its first and last minute can already have a
+    # rollup_1m row (samples just outside the span): those minutes are not new minutes for 1h/1d.
+    fresh = np.ones(bucket.size, dtype=np.int32)
+    edges = sorted({int(bucket[0]), int(bucket[-1])})
+    existing = {
+        datetime_to_us(r[0])
+        for r in cur.execute(
+            "SELECT bucket FROM rollup_1m WHERE participant_id = %s AND metric_id = %s AND bucket = ANY(%s)",
+            (participant_id, metric_id, [us_to_datetime(e) for e in edges]),
+        ).fetchall()
+    }
+    if existing:
+        fresh[np.isin(bucket, np.array(sorted(existing), dtype=np.int64))] = 0
     cur.execute(_STAGE_DDL)
     cur.execute("DELETE FROM _fitpipe_roll1m")
-    copy_rollups(cur, "_fitpipe_roll1m", [rollup_rows(bucket, sums, mins, maxs, counts, participant_id, metric_id)])
-    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket"))  # type: ignore[arg-type]
+    copy_rollups(cur, "_fitpipe_roll1m", [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)])
+    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
+    new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
     cur.execute(
-        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)"),  # type: ignore[arg-type]
+        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),  # type: ignore[arg-type]
         {"origin": ORIGIN},
     )
-    cur.execute(_ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket")), {"tz": timezone})  # type: ignore[arg-type]
+    cur.execute(
+        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),  # type: ignore[arg-type]
+        {"tz": timezone},
+    )
 
 
 def hour_ranges(hours_us: np.ndarray) -> list[tuple[int, int]]:

@@ -88,7 +88,7 @@ COMMENT ON COLUMN samples.metric_id IS 'metrics.id (no FK constraint, for load s
 -- The unique key is also the one ascending index: lookups by participant, metric and time range.
 CREATE UNIQUE INDEX IF NOT EXISTS samples_key ON samples (participant_id, metric_id, ts);
 
--- Rollups: count/sum/min/max per participant x metric x bucket, maintained by the loader in the same
+-- Rollups: count/sum/min/max (and minutes with data) per participant x metric x bucket, maintained by the loader in the same
 -- transaction as the samples, for exactly the buckets a load touched. Mean = sum / count.
 CREATE TABLE IF NOT EXISTS rollup_1m (
     bucket          timestamptz NOT NULL,
@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS rollup_1m (
     max             double precision NOT NULL,
     participant_id  integer NOT NULL,
     count           integer NOT NULL,
+    minutes         integer NOT NULL,
     metric_id       smallint NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rollup_1m_key ON rollup_1m (participant_id, metric_id, bucket);
@@ -121,6 +122,7 @@ BEGIN
         EXECUTE format('COMMENT ON COLUMN %I.max IS %L', t, 'Largest value in the bucket.');
         EXECUTE format('COMMENT ON COLUMN %I.participant_id IS %L', t, 'participants.id.');
         EXECUTE format('COMMENT ON COLUMN %I.count IS %L', t, 'Number of samples in the bucket.');
+        EXECUTE format('COMMENT ON COLUMN %I.minutes IS %L', t, 'Number of minutes of the bucket with at least one sample (for heart rate: wear minutes). Free: it fills alignment padding.');
         EXECUTE format('COMMENT ON COLUMN %I.metric_id IS %L', t, 'metrics.id.');
     END LOOP;
 END
@@ -327,21 +329,21 @@ COMMENT ON VIEW raw_data IS 'Every sample with readable names: (user_id, timesta
 
 CREATE OR REPLACE VIEW data_1m AS
 SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
-       r.sum / NULLIF(r.count, 0) AS mean, st.name AS study
+       r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
 FROM rollup_1m r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
 JOIN metrics m ON m.id = r.metric_id;
-COMMENT ON VIEW data_1m IS 'Per-minute rollup with readable names: (user_id, metric_name, bucket, count, sum, min, max, mean, study).';
+COMMENT ON VIEW data_1m IS 'Per-minute rollup with readable names: (user_id, metric_name, bucket, count, sum, min, max, mean, minutes, study).';
 
 CREATE OR REPLACE VIEW data_1h AS
 SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
-       r.sum / NULLIF(r.count, 0) AS mean, st.name AS study
+       r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
 FROM rollup_1h r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
 JOIN metrics m ON m.id = r.metric_id;
-COMMENT ON VIEW data_1h IS 'Per-hour rollup with readable names: (user_id, metric_name, bucket, count, sum, min, max, mean, study).';
+COMMENT ON VIEW data_1h IS 'Per-hour rollup with readable names: (user_id, metric_name, bucket, count, sum, min, max, mean, minutes, study).';
 
 CREATE OR REPLACE VIEW data_1d AS
 SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
-       r.sum / NULLIF(r.count, 0) AS mean, st.name AS study
+       r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
 FROM rollup_1d r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
 JOIN metrics m ON m.id = r.metric_id;
-COMMENT ON VIEW data_1d IS 'Per-local-day rollup with readable names: (user_id, metric_name, bucket (local midnight), count, sum, min, max, mean, study).';
+COMMENT ON VIEW data_1d IS 'Per-local-day rollup with readable names: (user_id, metric_name, bucket (local midnight), count, sum, min, max, mean, minutes, study).';

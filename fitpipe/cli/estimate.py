@@ -60,17 +60,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1)
     return lines
 
 
-def _bytes_per_point_line(bytes_per_point: float, given: bool) -> str:
+def _bytes_per_point_lines(bytes_per_point: float, given: bool) -> list[str]:
     if given:
-        return f"bytes per point: {bytes_per_point:g} (given with --bytes-per-point)"
+        return [f"bytes per point: {bytes_per_point:g} (given with --bytes-per-point)"]
     row = cap.SAMPLE_ROW
     tuple_bytes = cap.heap_tuple_bytes(cap.SAMPLES)
     entry = cap.index_tuple_bytes(cap.SAMPLES, cap.SAMPLES.indexes[0])
-    return (
-        f"bytes per point: {row.total:.1f} = heap {row.heap:.1f} ({tuple_bytes}-byte tuple + 4-byte line pointer)"
-        f" + index {row.index:.1f} ({entry}-byte btree entry + 4-byte line pointer, leaves"
-        f" {cap.BTREE_LEAF_FILL:.0%} full)"
-    )
+    return [
+        f"bytes per point: {row.total:.1f} = heap {row.heap:.1f} + index {row.index:.1f}",
+        f"  heap: {tuple_bytes}-byte tuple + 4-byte line pointer, 8 kB pages;"
+        f" index: {entry}-byte btree entry + 4-byte line pointer, leaves {cap.BTREE_LEAF_FILL:.0%} full",
+    ]
 
 
 def _metrics_table(metric_set: cap.MetricSet, sampling: cap.Sampling) -> list[str]:
@@ -213,7 +213,7 @@ def estimate(
     days = cap.participant_days(participants, years)
     lines = [
         f"{chosen.title} ({chosen.name}), {sampling} sampling",
-        _bytes_per_point_line(bpp, given),
+        *_bytes_per_point_lines(bpp, given),
         "",
         *_metrics_table(chosen, sampling),
         "",

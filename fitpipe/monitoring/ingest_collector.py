@@ -30,9 +30,9 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import psycopg
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from fitpipe.catalog import BY_NAME
 from fitpipe.errors import FitpipeError
@@ -192,8 +192,8 @@ class IngestCollector(Collector):
     def _read(self) -> list[Metric]:
         with self._connect() as conn, conn.transaction():
             # SET LOCAL ends with the transaction, so a pooled connection goes back unchanged.
-            conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout_ms)}")
             conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout_ms)}")
             return [
                 self._runs(conn),
                 self._rows(conn),
@@ -236,15 +236,16 @@ class IngestCollector(Collector):
         return metric
 
     def _durations(self, conn: psycopg.Connection) -> Metric:
-        metric = family("fitpipe_ingest_duration_seconds").histogram()
-        per_trigger: dict[str, tuple[list[tuple[str, float]], float]] = {}
+        buckets: dict[str, list[tuple[str, float]]] = {}
+        sums: dict[str, float] = {}
         for trigger, le, below, count, total in conn.execute(DURATIONS_SQL, {"bounds": list(INGEST_DURATION_BUCKETS)}):
-            buckets, _ = per_trigger.setdefault(trigger, ([], float(total)))
-            buckets.append((_le(le), float(below)))
-            if len(buckets) == len(INGEST_DURATION_BUCKETS):
-                buckets.append(("+Inf", float(count)))
-        for trigger, (buckets, total) in sorted(per_trigger.items()):
-            metric.add_metric([trigger], buckets, sum_value=total)
+            buckets.setdefault(trigger, []).append((floatToGoString(le), float(below)))
+            if len(buckets[trigger]) == len(INGEST_DURATION_BUCKETS):
+                buckets[trigger].append(("+Inf", float(count)))
+            sums[trigger] = float(total)
+        metric = family("fitpipe_ingest_duration_seconds").histogram()
+        for trigger in sorted(buckets):
+            metric.add_metric([trigger], buckets[trigger], sum_value=sums[trigger])
         return metric
 
     def _last_run(self, conn: psycopg.Connection) -> list[Metric]:
@@ -259,7 +260,7 @@ class IngestCollector(Collector):
             duration.add_metric([trigger], max(seconds, 0.0))
         return [success, status, duration]
 
-    def _participants(self, conn: psycopg.Connection) -> list[GaugeMetricFamily | Metric]:
+    def _participants(self, conn: psycopg.Connection) -> list[Metric]:
         participants = family("fitpipe_participants").gauge()
         studies = []
         for study, active, not_syncing, reconsent in conn.execute(
@@ -281,6 +282,3 @@ class IngestCollector(Collector):
             tokens.add_metric([study], float(failures.get(study, 0)))
         return [participants, tokens]
 
-
-def _le(bound: float) -> str:
-    return f"{bound:g}" if bound != int(bound) else f"{int(bound)}.0"

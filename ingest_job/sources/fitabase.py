@@ -58,8 +58,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -91,8 +91,15 @@ HEADERS: dict[str, tuple[str, ...]] = {
     MINUTE_CALORIES: ("Id", "ActivityMinute", "Calories"),
     MINUTE_SLEEP: ("Id", "date", "value", "logId"),
     DAILY_ACTIVITY: (
-        "Id", "ActivityDate", "TotalSteps", "TotalDistance", "VeryActiveMinutes", "FairlyActiveMinutes",
-        "LightlyActiveMinutes", "SedentaryMinutes", "Calories",
+        "Id",
+        "ActivityDate",
+        "TotalSteps",
+        "TotalDistance",
+        "VeryActiveMinutes",
+        "FairlyActiveMinutes",
+        "LightlyActiveMinutes",
+        "SedentaryMinutes",
+        "Calories",
     ),
     SLEEP_DAY: ("Id", "SleepDay", "TotalSleepRecords", "TotalMinutesAsleep", "TotalTimeInBed"),
 }
@@ -109,6 +116,7 @@ _FIRST_SECOND = -2_208_988_800  # 1900-01-01: earlier years come from two-digit 
 _MINUTE_US = 60 * US_PER_SECOND
 _SLEEP_LEVELS = {1: "asleep", 2: "restless", 3: "awake"}
 _BOM = b"\xef\xbb\xbf"
+_EPOCH_DATE = date(1970, 1, 1)
 
 
 # --------------------------------------------------------------------------------------------- CSV
@@ -152,10 +160,12 @@ class _Csv:
         self.line = self.line[keep]
 
 
-def _read_csv(tree: InputTree, path: str, expected: tuple[str, ...]) -> _Csv:
-    data = tree.read_bytes(path)
+def _split_header(path: str, data: bytes, expected: tuple[str, ...]) -> tuple[dict[str, int], int, bytes]:
+    """Check the header line; return the column index of each expected name, the field count and the body."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError("UTF-16 text, not a UTF-8 CSV", file=path, hint="re-export (or save from Excel) as CSV UTF-8")
+        raise InputError(
+            "UTF-16 text, not a UTF-8 CSV", file=path, hint="re-export (or save from Excel) as CSV UTF-8"
+        )
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if b"\0" in data[:65536]:
@@ -167,28 +177,37 @@ def _read_csv(tree: InputTree, path: str, expected: tuple[str, ...]) -> _Csv:
     try:
         header_text = header_bytes.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=path, line=1, hint="re-export the file as CSV UTF-8") from None
-    header = [name.strip().strip('"').strip() for name in header_text.split(",")]
-    lower = [name.lower() for name in header]
-    missing = [name for name in expected if name.lower() not in lower]
+        raise InputError(
+            "not UTF-8 text", file=path, line=1, hint="re-export the file as CSV UTF-8"
+        ) from None
+    header = [name.strip().strip('"').strip().lower() for name in header_text.split(",")]
+    missing = [name for name in expected if name.lower() not in header]
     if missing:
         raise InputError(
             f"header is {header_text[:200]!r}; expected {','.join(expected)} (missing {', '.join(missing)})",
-            file=path, line=1, hint=f"is this really Fitabase's {PurePosixPath(path).name}?",
+            file=path,
+            line=1,
+            hint=f"is this really Fitabase's {PurePosixPath(path).name}?",
         )
-    index = {name: lower.index(name.lower()) for name in expected}
+    return {name: header.index(name.lower()) for name in expected}, len(header), body
+
+
+def _read_csv(tree: InputTree, path: str, expected: tuple[str, ...]) -> _Csv:
+    index, width, body = _split_header(path, tree.read_bytes(path), expected)
     if not body.strip(b"\r\n"):
-        return _Csv(path, body, {name: pa.array([], pa.string()) for name in expected}, np.zeros(0, np.int64), [])
+        return _Csv(
+            path, body, {name: pa.array([], pa.string()) for name in expected}, np.zeros(0, np.int64), []
+        )
     try:
         if body.count(b"\r") != body.count(b"\r\n"):  # pyarrow ends a line at a lone CR too
             raise _FastPathFailed
-        table = _arrow_read(body, len(header), index)
+        table = _arrow_read(body, width, index)
         lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
         rejected: list[Rejected] = []
     except _FastPathFailed:
-        table, lines, rejected = _read_line_by_line(path, body, len(header), index)
+        table, lines, rejected = _read_line_by_line(path, body, width, index)
     columns = {name: table.column(name).combine_chunks() for name in expected}
-    if b'"' in body:  # Excel quotes fields when it saves; the values never hold commas
+    if b'"' in body:  # Excel quotes fields when it saves; these values never hold commas
         columns = {name: pc.replace_substring(col, '"', "") for name, col in columns.items()}
     return _Csv(path, body, columns, lines, rejected)
 
@@ -204,12 +223,16 @@ def _arrow_read(body: bytes, width: int, index: dict[str, int]) -> pa.Table:
             pa.BufferReader(body),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(
-                quote_char=False, escape_char=False, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+                quote_char=False,
+                escape_char=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid_row,
             ),
             convert_options=pacsv.ConvertOptions(
                 include_columns=[names[i] for i in index.values()],
                 column_types={names[i]: pa.string() for i in index.values()},
-                strings_can_be_null=False, check_utf8=False,
+                strings_can_be_null=False,
+                check_utf8=False,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -230,7 +253,6 @@ def _read_line_by_line(
     fields = np.searchsorted(commas, content_ends) - np.searchsorted(commas, starts) + 1
     bad = fields != width
     returns = np.flatnonzero(arr == 13)
-    stray = returns[np.searchsorted(content_ends, returns, side="right") <= np.arange(0)] if False else returns
     stray = returns[~np.isin(returns, content_ends)]  # a CR that does not end its line
     bad[np.searchsorted(starts, stray, side="right") - 1] = True
     rejected = []
@@ -242,10 +264,25 @@ def _read_line_by_line(
             reason = "carriage return inside the line"
         else:
             reason = f"{fields[i]} comma-separated fields, the header has {width}"
-        rejected.append(Rejected(file=path, record=f"line {i + 2}", field="line", reason=reason, raw=raw,
-                                 participant=_first_field_id(raw), kind="malformed"))
+        rejected.append(
+            Rejected(
+                file=path,
+                record=f"line {i + 2}",
+                field="line",
+                reason=reason,
+                raw=raw,
+                participant=_first_field_id(raw),
+                kind="malformed",
+            )
+        )
     good = ~bad
     if not good.any():
+        if any(r.reason != "empty line" for r in rejected):
+            raise InputError(
+                f"no line has the {width} fields of the header ({rejected[0].record}: {rejected[0].reason})",
+                file=path,
+                hint="check the delimiter (Fitabase writes commas) and that the header matches the rows",
+            )
         return pa.table({name: pa.array([], pa.string()) for name in index}), np.zeros(0, np.int64), rejected
     spans = np.append(starts[1:], len(body)) - starts
     clean = arr[np.repeat(good, spans)].tobytes()
@@ -278,7 +315,9 @@ def _leading_month(col: pa.Array) -> np.ndarray:
     n = len(col)
     _, offsets_buf, data_buf = col.buffers()
     offsets = np.frombuffer(offsets_buf, np.int32)[col.offset : col.offset + n + 1]
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, np.uint8)
+    data = (
+        np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, np.uint8)
+    )
     start = offsets[:-1]
     length = offsets[1:] - start
 
@@ -340,120 +379,146 @@ def _numbers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------- rows
 
 
-@dataclass
 class _Rows:
-    """The rows of a file that belong to the participants being ingested; rejecting a row drops it."""
+    """The rows of a file that belong to the participants being ingested; a rejected row is dropped."""
 
-    csv: _Csv
-    ctx: ParseContext
-    code: np.ndarray = field(init=False)
-    """Per row, the index of its participant in `names`."""
-    names: list[str] = field(init=False)
-    alive: np.ndarray = field(init=False)
-    rejected: list[Rejected] = field(init=False)
-
-    def __post_init__(self) -> None:
-        csv = self.csv
-        self.rejected = [r for r in csv.rejected if self.ctx.participant in (None, r.participant) or r.participant is None]
+    def __init__(self, csv: _Csv, ctx: ParseContext) -> None:
+        self.csv, self.ctx = csv, ctx
         encoded = pc.dictionary_encode(csv.columns["Id"])
-        raw_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        names: list[str] = []
-        remap = []
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        self.names: list[str] = []
+        remap = []  # " 123" and "123" are one participant; -1: no participant id at all
         for value in encoded.dictionary.to_pylist():
-            name = value.strip().strip('"')
+            name = value.strip()
             if not _PARTICIPANT_ID.fullmatch(name):
                 remap.append(-1)
-                continue
-            if name not in names:
-                names.append(name)
-            remap.append(names.index(name))
-        code = np.asarray(remap, dtype=np.int64)[raw_codes] if raw_codes.size else raw_codes
-        keep = np.ones(code.size, dtype=bool)
-        if self.ctx.participant is not None:
-            wanted = names.index(self.ctx.participant) if self.ctx.participant in names else -2
-            keep = (code == wanted) | (code == -1)  # an unreadable Id might be ours: report it
-            skipped = int((~keep).sum())
-            if skipped:
-                log.info("%s: %d rows of %d other participants skipped", csv.path, skipped, len(names) - (wanted >= 0))
-        csv.filter(keep)
-        self.code = code[keep]
-        self.names = names
-        self.alive = np.ones(self.code.size, dtype=bool)
-        self.reject(self.code == -1, "Id", self._id_problem, "missing_field")
-
-    def _id_problem(self, i: int) -> str:
-        value = self.cell("Id", i).strip()
-        if not value:
-            return "empty line" if not self.csv.raw(int(self.csv.line[i])).strip() else "missing Id"
-        return f"Id {value!r} cannot be a participant id (letters, digits and _ . @ -, first a letter or digit)"
+            else:
+                if name not in self.names:
+                    self.names.append(name)
+                remap.append(self.names.index(name))
+        code = np.asarray(remap, dtype=np.int64)[codes] if codes.size else codes
+        self.rejected = list(csv.rejected)
+        if ctx.participant is not None:
+            wanted = self.names.index(ctx.participant) if ctx.participant in self.names else -2
+            keep = (code == wanted) | (code == -1)  # a row without a readable Id might be ours: report it
+            if not keep.all():
+                log.info("%s: %d rows of other participants skipped", csv.path, int((~keep).sum()))
+            csv.filter(keep)
+            code = code[keep]
+            self.rejected = [r for r in self.rejected if r.participant in (None, ctx.participant)]
+        self.code = code
+        """Per row, the index of its participant in `names` (-1: none)."""
+        self.alive = np.ones(code.size, dtype=bool)
+        self.reject(code == -1, "Id", self._id_problem, "missing_field")
 
     def cell(self, column: str, i: int) -> str:
         return str(self.csv.columns[column][i].as_py())
 
+    def raw(self, i: int) -> str:
+        return self.csv.raw(int(self.csv.line[i]))
+
     def participant(self, i: int) -> str | None:
         return self.names[self.code[i]] if self.code[i] >= 0 else None
 
-    def reject(self, mask: np.ndarray, column: str, reason: Callable[[int], str], kind: str) -> None:
-        """Reject the alive rows under mask, once each: a row is reported for its first problem only."""
+    def reject(
+        self, mask: np.ndarray, column: str, reason: Callable[[int], str], kind: str, *, drop: bool = True
+    ) -> None:
+        """Report the alive rows under mask; with drop, each row once (for its first problem) and no further."""
         for i in np.flatnonzero(mask & self.alive):
             why = reason(int(i))
-            field_name = "line" if why == "empty line" else column
-            self.rejected.append(Rejected(
-                file=self.csv.path, record=f"line {int(self.csv.line[i])}", field=field_name, reason=why,
-                raw=self.csv.raw(int(self.csv.line[i])), participant=self.participant(int(i)),
-                kind="malformed" if why == "empty line" else kind,
-            ))
-        self.alive &= ~mask
+            blank = why == "empty line"
+            self.rejected.append(
+                Rejected(
+                    file=self.csv.path,
+                    record=f"line {int(self.csv.line[i])}",
+                    field="line" if blank else column,
+                    reason=why,
+                    raw=self.raw(int(i)),
+                    participant=self.participant(int(i)),
+                    kind="malformed" if blank else kind,
+                )
+            )
+        if drop:
+            self.alive &= ~mask
+
+    def _id_problem(self, i: int) -> str:
+        value = self.cell("Id", i).strip()
+        if value:
+            return f"Id {value!r} cannot be a participant id (letters, digits and _ . @ -, first a letter or digit)"
+        return "missing Id" if self.raw(i).strip() else "empty line"
 
     def local_seconds(self, column: str, formats: tuple[str, ...], shape: str) -> np.ndarray:
+        """Wall-clock seconds of each row; rows without a readable time are rejected."""
+        readable_before = int(self.alive.sum())
         seconds = _local_seconds(self.csv.columns[column], formats)
-        self.reject(seconds == NAT, column, lambda i: f"{self.cell(column, i)!r} is not a {shape} time", "bad_timestamp")
-        if len(self.csv) and not self.alive.any() and not any(r.kind == "nonexistent_local_time" for r in self.rejected):
-            first = self.rejected[0] if self.rejected else None
+        self.reject(
+            seconds == NAT,
+            column,
+            lambda i: f"{self.cell(column, i)!r} is not a {shape} time",
+            "bad_timestamp",
+        )
+        if readable_before and not self.alive.any():
+            first = self.rejected[-1]
             raise InputError(
-                f"no line has a readable {column}" + (f" ({first.record}: {first.reason})" if first else ""),
-                file=self.csv.path, hint=f"Fitabase writes times as {_TIME_SHAPE} in the participant's local time",
+                f"no line has a readable {column} ({first.record}: {first.reason})",
+                file=self.csv.path,
+                hint=f"Fitabase writes {shape} in the participant's local time",
             )
         return seconds
 
-    def numbers(self, column: str) -> np.ndarray:
+    def numbers(self, column: str, *, drop: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """float64 values of a column and the mask of cells holding a number; the others are rejected."""
         values, ok = _numbers(self.csv.columns[column])
-        self.reject(~ok, column, lambda i: self._number_problem(column, i), "not_a_number")
-        return values
+        self.reject(~ok, column, lambda i: self._number_problem(column, i), "not_a_number", drop=drop)
+        return values, ok
 
     def _number_problem(self, column: str, i: int) -> str:
         value = self.cell(column, i)
-        return f"no {column}" if not value.strip() else f"{value!r} is not a number"
+        return f"missing {column}" if not value.strip() else f"{value!r} is not a number"
 
-    def to_utc(self, local_us: np.ndarray, column: str) -> np.ndarray:
-        """UTC microseconds per row, converted per participant (DST repeats are resolved in file order)."""
+    def to_utc(self, local_us: np.ndarray, column: str, what: str = "local time") -> np.ndarray:
+        """UTC microseconds per row, converted per participant (so DST repeats are resolved in each one's order)."""
         utc = np.full(local_us.size, NAT, dtype=np.int64)
-        tz = self.ctx.timezone
-        for _, idx in self.by_participant(self.alive):
-            utc[idx], missing = local_to_utc_us(local_us[idx], tz)
-            gap = np.zeros(local_us.size, dtype=bool)
+        gap = np.zeros(local_us.size, dtype=bool)
+        for _, idx in self.by_participant():
+            utc[idx], missing = local_to_utc_us(local_us[idx], self.ctx.timezone)
             gap[idx[missing]] = True
-            self.reject(gap, column, lambda i: (
-                f"local time {self.cell(column, i).strip()} does not exist in {tz.key} (clocks went forward)"
-            ), "nonexistent_local_time")
+        zone = self.ctx.timezone.key
+        self.reject(
+            gap,
+            column,
+            lambda i: f"{what} {self.cell(column, i).strip()} does not exist in {zone} (clocks went forward)",
+            "nonexistent_local_time",
+        )
         return utc
 
     def by_participant(self, mask: np.ndarray | None = None) -> Iterator[tuple[str, np.ndarray]]:
-        """(participant, row indices in file order) for the alive rows (under mask)."""
-        rows = np.flatnonzero(self.alive if mask is None else (self.alive & mask))
+        """(participant, indices of its alive rows under mask, in file order)."""
+        rows = np.flatnonzero(self.alive if mask is None else self.alive & mask)
         codes = self.code[rows]
-        order = np.argsort(codes, kind="stable") if np.any(codes[1:] < codes[:-1]) else np.arange(rows.size)
-        codes, rows = codes[order], rows[order]
-        bounds = np.flatnonzero(np.diff(codes)) + 1
-        for part in np.split(np.arange(rows.size), bounds):
+        if np.any(
+            codes[1:] < codes[:-1]
+        ):  # exports are sorted by Id; a stable sort keeps file order otherwise
+            order = np.argsort(codes, kind="stable")
+            codes, rows = codes[order], rows[order]
+        bounds = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        for part in np.split(rows, bounds):
             if part.size:
-                yield self.names[codes[part[0]]], rows[part]
+                yield self.names[self.code[part[0]]], part
 
-    def parsed(self, kind: str, batches: list[SampleBatch], sleep: list[SleepSession] | None = None) -> ParsedFile:
+    def parsed(
+        self, kind: str, batches: list[SampleBatch], sleep: list[SleepSession] | None = None
+    ) -> ParsedFile:
         sleep = sleep or []
         read = sum(len(b) for b in batches) + len(sleep) + len(self.rejected)
-        return ParsedFile(file=self.csv.path, kind=kind, batches=batches, sleep=sleep, rejected=self.rejected,
-                          records_read=read)
+        return ParsedFile(
+            file=self.csv.path,
+            kind=kind,
+            batches=batches,
+            sleep=sleep,
+            rejected=self.rejected,
+            records_read=read,
+        )
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -463,43 +528,43 @@ def _parse_series(tree: InputTree, path: str, ctx: ParseContext, name: str, metr
     _, time_col, value_col = HEADERS[name]
     rows = _Rows(_read_csv(tree, path, HEADERS[name]), ctx)
     local = rows.local_seconds(time_col, _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
-    values = rows.numbers(value_col)
+    values, _ = rows.numbers(value_col)
     utc = rows.to_utc(local, time_col)
     batches = [
-        SampleBatch(metric=metric, ts=utc[idx], value=values[idx], file=path, line=rows.csv.line[idx], participant=who)
+        SampleBatch(
+            metric=metric, ts=utc[idx], value=values[idx], file=path, line=rows.csv.line[idx], participant=who
+        )
         for who, idx in rows.by_participant()
     ]
     return rows.parsed(f"{metric} (Fitabase {name})", batches)
 
 
-def _daily_batches(
-    rows: _Rows, path: str, day_us: np.ndarray, columns: dict[str, tuple[str, float]], date_col: str
-) -> list[SampleBatch]:
-    """One value per row and local date, stored at local midnight; a bad cell rejects only that metric."""
-    midnight = rows.to_utc(day_us, date_col)
+def _parse_daily(
+    tree: InputTree, path: str, ctx: ParseContext, name: str, columns: dict[str, tuple[str, float]], kind: str
+) -> ParsedFile:
+    """One value per row and metric, at the local midnight of the row's date; a bad cell loses only its metric."""
+    date_col = HEADERS[name][1]
+    rows = _Rows(_read_csv(tree, path, HEADERS[name]), ctx)
+    seconds = rows.local_seconds(date_col, _DATE_FORMATS, _DATE_SHAPE)
+    midnight = rows.to_utc(seconds // 86_400 * US_PER_DAY, date_col, "local midnight of")
     batches = []
     for metric, (column, scale) in columns.items():
-        values, ok = _numbers(rows.csv.columns[column])
-        for i in np.flatnonzero(~ok & rows.alive):
-            rows.rejected.append(Rejected(
-                file=path, record=f"line {int(rows.csv.line[i])}", field=column, reason=rows._number_problem(column, int(i)),
-                raw=rows.csv.raw(int(rows.csv.line[i])), participant=rows.participant(int(i)), kind="not_a_number",
-            ))
-        for who, idx in rows.by_participant(ok):
-            batches.append(SampleBatch(metric=metric, ts=midnight[idx], value=values[idx] * scale, file=path,
-                                       line=rows.csv.line[idx], participant=who))
-    return batches
-
-
-def _local_days(rows: _Rows, column: str) -> np.ndarray:
-    seconds = rows.local_seconds(column, _DATE_FORMATS, _DATE_SHAPE)
-    days = np.where(seconds == NAT, NAT, seconds // 86_400 * US_PER_DAY)
-    return days
+        values, ok = rows.numbers(column, drop=False)
+        batches += [
+            SampleBatch(
+                metric=metric,
+                ts=midnight[idx],
+                value=values[idx] * scale,
+                file=path,
+                line=rows.csv.line[idx],
+                participant=who,
+            )
+            for who, idx in rows.by_participant(ok)
+        ]
+    return rows.parsed(kind, batches)
 
 
 def _parse_daily_activity(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
-    rows = _Rows(_read_csv(tree, path, HEADERS[DAILY_ACTIVITY]), ctx)
-    day_us = _local_days(rows, "ActivityDate")
     columns = {
         "very_active_minutes": ("VeryActiveMinutes", 1.0),
         "moderately_active_minutes": ("FairlyActiveMinutes", 1.0),
@@ -507,142 +572,171 @@ def _parse_daily_activity(tree: InputTree, path: str, ctx: ParseContext) -> Pars
         "sedentary_minutes": ("SedentaryMinutes", 1.0),
     }
     beside = _names_beside(tree, path)
-    skipped = []
-    if MINUTE_STEPS.lower() in beside:
-        skipped.append("steps")
-    else:
-        columns["steps"] = ("TotalSteps", 1.0)
-    if MINUTE_CALORIES.lower() in beside:
-        skipped.append("calories")
-    else:
-        columns["calories"] = ("Calories", 1.0)
-    columns["distance"] = ("TotalDistance", 1000.0)  # Fitabase writes kilometres
-    batches = _daily_batches(rows, path, day_us, columns, "ActivityDate")
-    note = f"; daily {' and '.join(skipped)} left to the minute files" if skipped else ""
-    return rows.parsed(f"daily activity minutes (Fitabase {DAILY_ACTIVITY}{note})", batches)
+    left = []
+    for metric, column, minute_file in (
+        ("steps", "TotalSteps", MINUTE_STEPS),
+        ("calories", "Calories", MINUTE_CALORIES),
+    ):
+        if minute_file.lower() in beside:
+            left.append(metric)  # the minute file holds the same day, minute by minute: one of them only
+        else:
+            columns[metric] = (column, 1.0)
+    columns["distance"] = ("TotalDistance", 1000.0)  # kilometres; no Fitabase file has distance per minute
+    note = f"; daily {' and '.join(left)} left to the minute files" if left else ""
+    return _parse_daily(
+        tree, path, ctx, DAILY_ACTIVITY, columns, f"daily activity (Fitabase {DAILY_ACTIVITY}{note})"
+    )
 
 
 def _parse_sleep_day(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
     if MINUTE_SLEEP.lower() in _names_beside(tree, path):
-        _read_header_only(tree, path)
-        return ParsedFile(file=path, kind=f"sleep day totals (redundant: {MINUTE_SLEEP} beside it is loaded instead)")
-    rows = _Rows(_read_csv(tree, path, HEADERS[SLEEP_DAY]), ctx)
-    day_us = _local_days(rows, "SleepDay")
-    batches = _daily_batches(rows, path, day_us, {"sleep_minutes": ("TotalMinutesAsleep", 1.0)}, "SleepDay")
-    return rows.parsed(f"sleep_minutes (Fitabase {SLEEP_DAY}, no {MINUTE_SLEEP} beside it)", batches)
-
-
-def _read_header_only(tree: InputTree, path: str) -> None:
-    with tree.open(path) as fh:
-        head = fh.read(4096)
-    first = head.split(b"\n", 1)[0]
-    _read_csv(_OneFile(path, first + b"\n"), path, HEADERS[SLEEP_DAY])
-
-
-class _OneFile(InputTree):
-    """A tree holding one in-memory file (to check a header without reading the rest)."""
-
-    def __init__(self, path: str, data: bytes) -> None:
-        self.label, self._path, self._data = path, path, data
-
-    def read_bytes(self, path: str) -> bytes:
-        return self._data
+        with tree.open(path) as fh:  # the header tells a wrong file; the rows are not needed
+            _split_header(path, fh.read(4096).split(b"\n", 1)[0] + b"\n", HEADERS[SLEEP_DAY])
+        return ParsedFile(
+            file=path, kind=f"sleep day totals (redundant: {MINUTE_SLEEP} beside it is loaded instead)"
+        )
+    return _parse_daily(
+        tree,
+        path,
+        ctx,
+        SLEEP_DAY,
+        {"sleep_minutes": ("TotalMinutesAsleep", 1.0)},
+        f"sleep_minutes (Fitabase {SLEEP_DAY}; no {MINUTE_SLEEP} beside it)",
+    )
 
 
 def _parse_minute_sleep(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
     rows = _Rows(_read_csv(tree, path, HEADERS[MINUTE_SLEEP]), ctx)
     local = rows.local_seconds("date", _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
-    levels = rows.numbers("value")
-    rows.reject(~np.isin(levels, list(_SLEEP_LEVELS)), "value",
-                lambda i: f"sleep value {rows.cell('value', i)!r} is not 1 (asleep), 2 (restless) or 3 (awake)",
-                "out_of_range")
+    levels, _ = rows.numbers("value")
+    rows.reject(
+        ~np.isin(levels, list(_SLEEP_LEVELS)),
+        "value",
+        lambda i: f"sleep value {rows.cell('value', i)!r} is not 1 (asleep), 2 (restless) or 3 (awake)",
+        "out_of_range",
+    )
     log_ids = pc.utf8_trim_whitespace(rows.csv.columns["logId"])
-    rows.reject(pc.equal(log_ids, "").to_numpy(zero_copy_only=False), "logId", lambda i: "missing logId", "missing_field")
+    rows.reject(
+        pc.equal(log_ids, "").to_numpy(zero_copy_only=False),
+        "logId",
+        lambda i: "missing logId",
+        "missing_field",
+    )
     utc = rows.to_utc(local, "date")
-    log_codes = pc.dictionary_encode(log_ids)
-    log_code = log_codes.indices.to_numpy(zero_copy_only=False)
-    log_names = log_codes.dictionary.to_pylist()
+    encoded = pc.dictionary_encode(log_ids)
+    log_code = encoded.indices.to_numpy(zero_copy_only=False)
+    log_names = encoded.dictionary.to_pylist()
 
     sessions: list[SleepSession] = []
+    first_lines: list[int] = []
     for who, idx in rows.by_participant():
         mine = []
         for log_index in np.unique(log_code[idx]):
             members = idx[log_code[idx] == log_index]
-            mine.append(_session(rows, members, utc, local, levels, path, who, str(log_names[log_index])))
+            mine.append(_session(members, utc, local, levels, path, who, str(log_names[log_index])))
+            first_lines.append(int(rows.csv.line[members].min()))
         _mark_main_sleep(mine)
-        sessions.extend(mine)
-    batches = _sleep_minutes(rows, path, sessions)
+        sessions += mine
+    batches = _sleep_minutes(rows, sessions, first_lines)
     return rows.parsed(f"sleep logs (Fitabase {MINUTE_SLEEP})", batches, sessions)
 
 
 def _session(
-    rows: _Rows, members: np.ndarray, utc: np.ndarray, local: np.ndarray, levels: np.ndarray,
-    path: str, who: str, log_id: str,
+    members: np.ndarray,
+    utc: np.ndarray,
+    local: np.ndarray,
+    levels: np.ndarray,
+    path: str,
+    who: str,
+    log_id: str,
 ) -> SleepSession:
-    order = np.lexsort((members, utc[members]))
-    members = members[order]
+    """One log's minutes (row indices, any order) as a session whose stages merge runs of one level."""
+    members = members[np.lexsort((members, utc[members]))]
     ts = utc[members]
-    last_of_minute = np.append(ts[1:] != ts[:-1], True)  # a repeated minute: the later line wins
+    last_of_minute = np.append(ts[1:] != ts[:-1], True)  # a minute written twice: the later line wins
     members, ts = members[last_of_minute], ts[last_of_minute]
     level = levels[members].astype(np.int64)
     ends = np.append(np.minimum(ts[:-1] + _MINUTE_US, ts[1:]), ts[-1] + _MINUTE_US)
     new_run = np.ones(ts.size, dtype=bool)
-    new_run[1:] = (level[1:] != level[:-1]) | (ts[1:] != ends[:-1])
-    starts = np.flatnonzero(new_run)
-    run_ends = np.append(starts[1:], ts.size) - 1
+    new_run[1:] = (level[1:] != level[:-1]) | (ts[1:] != ends[:-1])  # a level change or a gap in the minutes
+    firsts = np.flatnonzero(new_run)
+    lasts = np.append(firsts[1:], ts.size) - 1
     stages = [
-        SleepStage(start=us_to_datetime(int(ts[a])), seconds=int((ends[b] - ts[a]) // US_PER_SECOND),
-                   level=_SLEEP_LEVELS[int(level[a])])
-        for a, b in zip(starts, run_ends, strict=True)
+        SleepStage(
+            start=us_to_datetime(int(ts[a])),
+            seconds=int((ends[b] - ts[a]) // US_PER_SECOND),
+            level=_SLEEP_LEVELS[int(level[a])],
+        )
+        for a, b in zip(firsts, lasts, strict=True)
     ]
-    last_local = int(local[members].max())
-    lines = rows.csv.line[members]
     asleep = int((level == 1).sum())
     return SleepSession(
-        start=us_to_datetime(int(ts[0])), end=us_to_datetime(int(ends[-1])),
-        local_date=date.fromordinal(date(1970, 1, 1).toordinal() + last_local // US_PER_DAY),
-        is_main_sleep=False, file=path, record=f"logId {log_id}, lines {int(lines.min())}-{int(lines.max())}",
-        minutes_asleep=asleep, minutes_awake=int(level.size - asleep), sleep_type="classic",
-        log_id=log_id, stages=stages, participant=who,
+        start=us_to_datetime(int(ts[0])),
+        end=us_to_datetime(int(ends[-1])),
+        local_date=_EPOCH_DATE + timedelta(days=int(local[members].max() // US_PER_DAY)),
+        is_main_sleep=False,
+        file=path,
+        record=f"logId {log_id}",
+        minutes_asleep=asleep,
+        minutes_awake=int(level.size) - asleep,
+        sleep_type="classic",
+        log_id=log_id,
+        stages=stages,
+        participant=who,
     )
 
 
 def _mark_main_sleep(sessions: list[SleepSession]) -> None:
-    """The longest log of each local date is the main sleep (ties: the one asleep longer, then the earlier)."""
+    """Per local date, the longest log is the main sleep (ties: longer asleep, then the earlier one)."""
     best: dict[date, SleepSession] = {}
     for s in sessions:
-        current = best.get(s.local_date)
-        key = (s.end - s.start, s.minutes_asleep or 0, -s.start.timestamp())
-        if current is None or key > (current.end - current.start, current.minutes_asleep or 0, -current.start.timestamp()):
+        if s.local_date not in best or _length(s) > _length(best[s.local_date]):
             best[s.local_date] = s
     for s in best.values():
         s.is_main_sleep = True
 
 
-def _sleep_minutes(rows: _Rows, path: str, sessions: list[SleepSession]) -> list[SampleBatch]:
-    totals: dict[tuple[str, date], list[int]] = {}
-    for s in sessions:
-        first_line = int(s.record.split("lines ")[1].split("-")[0])
-        entry = totals.setdefault((s.participant or "", s.local_date), [0, first_line])
-        entry[0] += s.minutes_asleep or 0
-        entry[1] = min(entry[1], first_line)
+def _length(s: SleepSession) -> tuple[timedelta, int, float]:
+    return s.end - s.start, s.minutes_asleep or 0, -s.start.timestamp()
+
+
+def _sleep_minutes(rows: _Rows, sessions: list[SleepSession], first_lines: list[int]) -> list[SampleBatch]:
+    """sleep_minutes per participant and local date: minutes asleep of all logs ending that date."""
+    days: dict[str, dict[date, list[int]]] = {}
+    for s, line in zip(sessions, first_lines, strict=True):
+        total = days.setdefault(s.participant or "", {}).setdefault(s.local_date, [0, line])
+        total[0] += s.minutes_asleep or 0
+        total[1] = min(total[1], line)
     batches = []
-    for who in dict.fromkeys(p for p, _ in totals):
-        days = [(d, v) for (p, d), v in totals.items() if p == who]
-        local = np.array([(d - date(1970, 1, 1)).days * US_PER_DAY for d, _ in days], dtype=np.int64)
-        utc, missing = local_to_utc_us(local, rows.ctx.timezone)
-        for (d, (_, line)), gone in zip(days, missing, strict=True):
-            if gone:
-                rows.rejected.append(Rejected(
-                    file=path, record=f"line {line}", field="date", participant=who, raw=rows.csv.raw(line),
-                    reason=f"local midnight of {d} does not exist in {rows.ctx.timezone.key} (clocks went forward)",
+    zone = rows.ctx.timezone
+    for who, totals in days.items():
+        local = np.array([(d - _EPOCH_DATE).days * US_PER_DAY for d in totals], dtype=np.int64)
+        utc, missing = local_to_utc_us(local, zone)
+        minutes = np.array([t[0] for t in totals.values()], dtype=np.float64)
+        lines = np.array([t[1] for t in totals.values()], dtype=np.int64)
+        for d, line in zip(np.array(list(totals))[missing], lines[missing], strict=True):
+            rows.rejected.append(
+                Rejected(
+                    file=rows.csv.path,
+                    record=f"line {line}",
+                    field="date",
+                    raw=rows.csv.raw(int(line)),
+                    participant=who,
+                    reason=f"local midnight of {d} does not exist in {zone.key} (clocks went forward)",
                     kind="nonexistent_local_time",
-                ))
+                )
+            )
         keep = ~missing
-        batches.append(SampleBatch(
-            metric="sleep_minutes", ts=utc[keep], value=np.array([v[0] for _, v in days], dtype=np.float64)[keep],
-            file=path, line=np.array([v[1] for _, v in days], dtype=np.int64)[keep], participant=who,
-        ))
+        batches.append(
+            SampleBatch(
+                metric="sleep_minutes",
+                ts=utc[keep],
+                value=minutes[keep],
+                file=rows.csv.path,
+                line=lines[keep],
+                participant=who,
+            )
+        )
     return batches
 
 
@@ -683,7 +777,8 @@ class FitabaseSource:
 
     def plan(self, tree: InputTree) -> Plan:
         order = {name: i for i, name in enumerate(HEADERS)}
-        files, unknown = [], []
+        files: list[str] = []
+        unknown: list[str] = []
         for path in tree.paths():
             (files if _known(path) else unknown).append(path)
         files.sort(key=lambda p: (order[_known(p) or ""], p))
@@ -693,7 +788,8 @@ class FitabaseSource:
         name = _known(path)
         if name is None:
             raise InputError(
-                "not a file of a Fitabase export that fitpipe reads", file=path,
+                "not a file of a Fitabase export that fitpipe reads",
+                file=path,
                 hint="fitpipe reads " + ", ".join(HEADERS),
             )
         return _PARSERS[name](tree, path, ctx)

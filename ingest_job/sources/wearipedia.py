@@ -36,7 +36,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
@@ -57,7 +57,7 @@ _BOM = b"\xef\xbb\xbf"
 _RAW_MAX = 200
 """Characters of raw text kept in a quarantine record."""
 _MAX_CSV_FIELD = 2**31 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 _HALF_DAY_US = US_PER_DAY // 2
 
@@ -192,6 +192,9 @@ class _Collector:
             Rejected(self.file, record, field, reason, raw[:_RAW_MAX], participant=participant, kind=kind)
         )
 
+    def reject_at(self, row: _Row, item: int | None, field: str, reason: str, raw: str, kind: str) -> None:
+        self.reject(row.where(item), field, reason, raw, row.participant, kind)
+
     def add_daily(
         self, metric: str, day: date, value: float, line: int, item: int, participant: str | None
     ) -> None:
@@ -224,8 +227,15 @@ class _Collector:
         batches: list[SampleBatch] = []
         for (metric, participant), d in self.daily.items():
             batches.append(
-                SampleBatch(metric, np.array(d.ts, dtype=np.int64), np.array(d.value, dtype=np.float64),
-                            self.file, line=np.array(d.line), item=np.array(d.item), participant=participant)
+                SampleBatch(
+                    metric,
+                    np.array(d.ts, dtype=np.int64),
+                    np.array(d.value, dtype=np.float64),
+                    self.file,
+                    line=np.array(d.line),
+                    item=np.array(d.item),
+                    participant=participant,
+                )
             )
         for (metric, participant), p in self.points.items():
             local_us = np.concatenate(p.local_us)
@@ -246,11 +256,19 @@ class _Collector:
                 keep = ~missing
                 utc_us, value, line, item = utc_us[keep], value[keep], line[keep], item[keep]
             if utc_us.size:
-                batches.append(SampleBatch(metric, utc_us, value, self.file, line=line, item=item,
-                                           participant=participant))
+                batches.append(
+                    SampleBatch(
+                        metric, utc_us, value, self.file, line=line, item=item, participant=participant
+                    )
+                )
         samples = sum(len(b) for b in batches)
-        return ParsedFile(self.file, kind, batches=batches, rejected=self.rejected,
-                          records_read=samples + len(self.rejected))
+        return ParsedFile(
+            self.file,
+            kind,
+            batches=batches,
+            rejected=self.rejected,
+            records_read=samples + len(self.rejected),
+        )
 
 
 @dataclass
@@ -263,7 +281,9 @@ class _Row:
         try:
             return self.cells[column].decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _BadRow(column, f"not UTF-8 text (byte {exc.start})", repr(self.cells[column][:80])) from None
+            raise _BadRow(
+                column, f"not UTF-8 text (byte {exc.start})", repr(self.cells[column][:80])
+            ) from None
 
     def where(self, item: int | None = None) -> str:
         return f"line {self.line}" if item is None or item < 0 else f"line {self.line}, item {item}"
@@ -295,7 +315,7 @@ _DICT_ITEMS = _Layout(re.compile(r"\{'minute': '" + _TIME + r"', 'value': " + _I
 
 @lru_cache(maxsize=1024)
 def _inner_dict(text: str) -> dict[str, str] | None:
-    """"'a': 1, 'b': np.float64(2.5)" as {'a': '1', 'b': '2.5'}; None when it is not that simple."""
+    """ "'a': 1, 'b': np.float64(2.5)" as {'a': '1', 'b': '2.5'}; None when it is not that simple."""
     pairs = _KEY_VALUE.findall(text)
     if len(pairs) != text.count(":"):
         return None
@@ -312,14 +332,14 @@ def _split_items(body: str) -> list[str]:
     for m in _BRACE.finditer(body):
         if m.group() == "{":
             if depth == 0:
-                if body[last_end:m.start()].strip(", \t"):
-                    items.append(body[last_end:m.start()].strip(", \t"))
+                if body[last_end : m.start()].strip(", \t"):
+                    items.append(body[last_end : m.start()].strip(", \t"))
                 start = m.start()
             depth += 1
         elif depth > 0:
             depth -= 1
             if depth == 0:
-                items.append(body[start:m.end()])
+                items.append(body[start : m.end()])
                 last_end = m.end()
     if depth > 0:
         items.append(body[start:])
@@ -335,11 +355,16 @@ class _Items:
     index: list[int] = field(default_factory=list)
     time: list[str] = field(default_factory=list)
     value: list[object] = field(default_factory=list)
+    count: int = 0
+    """Items in the list, read or quarantined."""
 
 
-def _read_items(body: str, layout: _Layout, row: _Row, first_item: int, column: str, out: _Collector) -> _Items:
-    got = _Items()
-    for k, text in enumerate(_split_items(body), start=first_item):
+def _read_items(
+    body: str, layout: _Layout, row: _Row, first_item: int, column: str, out: _Collector
+) -> _Items:
+    texts = _split_items(body)
+    got = _Items(count=len(texts))
+    for k, text in enumerate(texts, start=first_item):
         m = layout.pattern.fullmatch(text)
         if m is not None:
             inner = m.groupdict().get("d")
@@ -352,16 +377,16 @@ def _read_items(body: str, layout: _Layout, row: _Row, first_item: int, column: 
         try:
             obj = _literal(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-            out.reject(row.where(k), column, f"unreadable item ({_why(exc)})", text, row.participant, "malformed")
+            out.reject_at(row, k, column, f"unreadable item ({_why(exc)})", text, "malformed")
             continue
         if not isinstance(obj, dict) or layout.time_key not in obj or "value" not in obj:
-            out.reject(row.where(k), column, f"item lacks '{layout.time_key}' or 'value'", text,
-                       row.participant, "missing_field")
+            out.reject_at(row, k, column, f"item lacks '{layout.time_key}' or 'value'", text, "missing_field")
             continue
         stamp = obj[layout.time_key]
         if not isinstance(stamp, str) or _TIME_TEXT.fullmatch(stamp.split(".")[0]) is None:
-            out.reject(row.where(k), f"{column}.{layout.time_key}", f"not a time: {stamp!r}", text,
-                       row.participant, "bad_timestamp")
+            out.reject_at(
+                row, k, f"{column}.{layout.time_key}", f"not a time: {stamp!r}", text, "bad_timestamp"
+            )
             continue
         got.index.append(k)
         got.time.append(stamp.split(".")[0])
@@ -395,8 +420,9 @@ def _local_times(
                 except ValueError:
                     ok[i] = False
     for i in np.flatnonzero(~ok):
-        out.reject(row.where(got.index[i]), field_name, f"not a valid time: {got.time[i]!r}", got.time[i],
-                   row.participant, "bad_timestamp")
+        out.reject_at(
+            row, got.index[i], field_name, f"not a valid time: {got.time[i]!r}", got.time[i], "bad_timestamp"
+        )
     return local, ok
 
 
@@ -409,7 +435,12 @@ def _clock_seconds(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _values(
-    got: _Items, keep: np.ndarray, key: str | None, row: _Row, field_name: str, out: _Collector,
+    got: _Items,
+    keep: np.ndarray,
+    key: str | None,
+    row: _Row,
+    field_name: str,
+    out: _Collector,
     required: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(positions in `got`, float values) of one key of each kept item; non-numbers are quarantined."""
@@ -419,19 +450,19 @@ def _values(
         raw = got.value[i]
         if key is not None:
             if not isinstance(raw, dict):
-                out.reject(row.where(got.index[i]), field_name, "value is not a dict", str(raw),
-                           row.participant, "malformed")
+                out.reject_at(row, got.index[i], field_name, "value is not a dict", str(raw), "malformed")
                 continue
             if key not in raw:
                 if required:
-                    out.reject(row.where(got.index[i]), field_name, f"missing key '{key}'", str(raw),
-                               row.participant, "missing_field")
+                    out.reject_at(
+                        row, got.index[i], field_name, f"missing key '{key}'", str(raw), "missing_field"
+                    )
                 continue
             raw = raw[key]
         try:
             values.append(_to_float(raw))
         except _NotANumber as exc:
-            out.reject(row.where(got.index[i]), field_name, str(exc), str(raw), row.participant, "not_a_number")
+            out.reject_at(row, got.index[i], field_name, str(exc), str(raw), "not_a_number")
             continue
         positions.append(int(i))
     return np.array(positions, dtype=np.int64), np.array(values, dtype=np.float64)
@@ -495,7 +526,11 @@ def _read_heart_rate_fast(body: bytes) -> _FastHeartRate | None:
     digits = head[:, _HR_DIGITS].astype(np.int64) - 48
     if ((digits < 0) | (digits > 9)).any():
         return None
-    hours, minutes, seconds = digits[:, 0] * 10 + digits[:, 1], digits[:, 2] * 10 + digits[:, 3], digits[:, 4] * 10 + digits[:, 5]
+    hours, minutes, seconds = (
+        digits[:, 0] * 10 + digits[:, 1],
+        digits[:, 2] * 10 + digits[:, 3],
+        digits[:, 4] * 10 + digits[:, 5],
+    )
     if ((hours > 23) | (minutes > 59) | (seconds > 59)).any():
         return None
     start = opens + width
@@ -505,7 +540,9 @@ def _read_heart_rate_fast(body: bytes) -> _FastHeartRate | None:
         cand = starts_n[end[starts_n] - start[starts_n] > prefix.size]
         if cand.size == 0:
             continue
-        match = (buf[start[cand, None] + np.arange(prefix.size)] == prefix).all(axis=1) & (buf[end[cand] - 1] == 0x29)
+        match = (buf[start[cand, None] + np.arange(prefix.size)] == prefix).all(axis=1) & (
+            buf[end[cand] - 1] == 0x29
+        )
         hit = cand[match]
         start[hit] += prefix.size
         end[hit] -= 1
@@ -536,22 +573,39 @@ def _read_heart_rate_fast(body: bytes) -> _FastHeartRate | None:
 # the six files
 
 
-def _list_bodies(cell: str, key: str, column: str) -> tuple[str, list[str]]:
-    """Cut every `'key': [ ... ]` list out of a cell: (the cell with the lists emptied, the list bodies)."""
-    marker = f"'{key}': ["
-    parts: list[str] = []
-    bodies: list[str] = []
+def _list_bodies(cell: bytes, key: str, column: str) -> tuple[str, list[bytes]]:
+    """Cut every `'key': [ ... ]` list out of a cell: (the rest as text, the list bodies as bytes).
+
+    The rest is small and read with `ast`; the bodies (86,400 items for heart rate) are read apart.
+    Items hold no lists, so the first ']' after the opening closes the list.
+    """
+    marker = f"'{key}': [".encode()
+    parts: list[bytes] = []
+    bodies: list[bytes] = []
     pos = 0
     while (a := cell.find(marker, pos)) >= 0:
         a += len(marker)
-        b = cell.find("]", a)
+        b = cell.find(b"]", a)
         if b < 0:
-            raise _BadRow(column, f"the '{key}' list is not closed: the row is cut off", cell[-_RAW_MAX:])
+            raise _BadRow(
+                column,
+                f"the '{key}' list is not closed: the row is cut off",
+                cell[-_RAW_MAX:].decode("utf-8", "replace"),
+            )
         parts.append(cell[pos:a])
         bodies.append(cell[a:b])
         pos = b
     parts.append(cell[pos:])
-    return "".join(parts), bodies
+    return _decode(b"".join(parts), column), bodies
+
+
+def _decode(data: bytes, column: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadRow(
+            column, f"not UTF-8 text (byte {exc.start})", repr(data[max(0, exc.start - 40) : exc.start + 40])
+        ) from None
 
 
 def _entries(obj: Any, column: str, text: str) -> list[dict[str, Any]]:
@@ -584,7 +638,7 @@ def _read_breathing_rate(row: _Row, out: _Collector) -> None:
         day = _parse_date(entry.get("dateTime"), "br.dateTime")
         summaries = entry.get("value")
         if not isinstance(summaries, dict):
-            out.reject(row.where(k), "br.value", "missing 'value'", str(entry), row.participant, "missing_field")
+            out.reject_at(row, k, "br.value", "missing 'value'", str(entry), "missing_field")
             continue
         for key, metric in _BREATHING.items():
             stage = summaries.get(key)
@@ -593,8 +647,9 @@ def _read_breathing_rate(row: _Row, out: _Collector) -> None:
             try:
                 out.add_daily(metric, day, _to_float(stage["breathingRate"]), row.line, k, row.participant)
             except _NotANumber as exc:
-                out.reject(row.where(k), f"br.{key}.breathingRate", str(exc), str(stage["breathingRate"]),
-                           row.participant, "not_a_number")
+                out.reject_at(
+                    row, k, f"br.{key}.breathingRate", str(exc), str(stage["breathingRate"]), "not_a_number"
+                )
 
 
 _HR_ZONES = {
@@ -608,36 +663,19 @@ _MINUTES_PER_DAY = 1440
 
 def _read_heart_rate(row: _Row, out: _Collector) -> None:
     column = "heart_rate_day"
-    cell = row.cells[column]
-    marker = b"'dataset': ["
-    a = cell.find(marker)
-    if a >= 0 and cell.find(marker, a + 1) < 0 and (b := cell.find(b"]", a + len(marker))) >= 0:
-        # the usual row: one day, one dataset; the 4.7 MB body stays bytes for the fast path
-        body_bytes: bytes | None = cell[a + len(marker):b]
-        head = (cell[:a + len(marker)] + cell[b:]).decode("utf-8", errors="replace")
-        bodies: list[str] = []
-    else:
-        body_bytes = None
-        head, bodies = _list_bodies(row.text(column), "dataset", column)
-    entries = _entries(_literal_or_bad(head, column), column, head)
+    head, bodies = _list_bodies(row.cells[column], "dataset", column)
     next_item = 0
-    for k, entry in enumerate(entries):
+    for k, entry in enumerate(_entries(_literal_or_bad(head, column), column, head)):
         summaries = entry.get("activities-heart")
         if not isinstance(summaries, list) or not summaries or not isinstance(summaries[0], dict):
             raise _BadRow(column, "missing 'activities-heart'", head)
         day = _parse_date(summaries[0].get("dateTime"), f"{column}.dateTime")
         intraday = entry.get("activities-heart-intraday")
-        has_dataset = isinstance(intraday, dict) and "dataset" in intraday
         dataset_type = intraday.get("datasetType") if isinstance(intraday, dict) else None
         for summary in summaries:
             _heart_rate_summary(summary, day, dataset_type, row, k, out)
-        if not has_dataset:
-            continue
-        if body_bytes is not None:
-            next_item = _heart_rate_points(body_bytes, day, row, next_item, out)
-            body_bytes = None
-        elif bodies:
-            next_item = _heart_rate_points(bodies.pop(0).encode("utf-8"), day, row, next_item, out)
+        if isinstance(intraday, dict) and "dataset" in intraday and bodies:
+            next_item = _heart_rate_points(bodies.pop(0), day, row, next_item, out)
 
 
 def _heart_rate_summary(
@@ -648,11 +686,18 @@ def _heart_rate_summary(
         return
     if "restingHeartRate" in value:
         try:
-            out.add_daily("resting_heart_rate", day, _to_float(value["restingHeartRate"]), row.line, k,
-                          row.participant)
+            out.add_daily(
+                "resting_heart_rate", day, _to_float(value["restingHeartRate"]), row.line, k, row.participant
+            )
         except _NotANumber as exc:
-            out.reject(row.where(k), "heart_rate_day.restingHeartRate", str(exc), str(value["restingHeartRate"]),
-                       row.participant, "not_a_number")
+            out.reject_at(
+                row,
+                k,
+                "heart_rate_day.restingHeartRate",
+                str(exc),
+                str(value["restingHeartRate"]),
+                "not_a_number",
+            )
     zones: list[tuple[str, float]] = []
     for zone in value.get("heartRateZones") or []:
         metric = _HR_ZONES.get(str(zone.get("name", "")).strip().lower()) if isinstance(zone, dict) else None
@@ -661,8 +706,14 @@ def _heart_rate_summary(
         try:
             zones.append((metric, _to_float(zone["minutes"])))
         except _NotANumber as exc:
-            out.reject(row.where(k), f"heart_rate_day.heartRateZones.{zone['name']}.minutes", str(exc),
-                       str(zone["minutes"]), row.participant, "not_a_number")
+            out.reject_at(
+                row,
+                k,
+                f"heart_rate_day.heartRateZones.{zone['name']}.minutes",
+                str(exc),
+                str(zone["minutes"]),
+                "not_a_number",
+            )
     # wearipedia counts 1-second samples per zone (the four sum to 86,400): no day has that many minutes
     as_seconds = dataset_type == "second" and sum(v for _, v in zones) > _MINUTES_PER_DAY
     for metric, minutes in zones:
@@ -675,20 +726,32 @@ def _heart_rate_points(body: bytes, day: date, row: _Row, first_item: int, out: 
     fast = _read_heart_rate_fast(body) if body else None
     if fast is not None:
         for i in fast.none_items:
-            out.reject(row.where(first_item + int(i)), "heart_rate_day.value", "no value (None)", "None",
-                       row.participant, "not_a_number")
-        out.add_points("heart_rate", day_us + fast.seconds * US_PER_SECOND, fast.values, row.line,
-                       (first_item + fast.items).astype(np.int32), row.participant, "heart_rate_day.time")
+            out.reject_at(
+                row, first_item + int(i), "heart_rate_day.value", "no value (None)", "None", "not_a_number"
+            )
+        out.add_points(
+            "heart_rate",
+            day_us + fast.seconds * US_PER_SECOND,
+            fast.values,
+            row.line,
+            (first_item + fast.items).astype(np.int32),
+            row.participant,
+            "heart_rate_day.time",
+        )
         return first_item + int(fast.items.size + fast.none_items.size)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _BadRow("heart_rate_day", f"not UTF-8 text (byte {exc.start})", repr(body[:80])) from None
-    got = _read_items(text, _HR_ITEMS, row, first_item, "heart_rate_day", out)
+    got = _read_items(_decode(body, "heart_rate_day"), _HR_ITEMS, row, first_item, "heart_rate_day", out)
     local, keep = _local_times(got, day_us, row, "heart_rate_day.time", out)
-    _emit_items(got, local, keep, {None: ("heart_rate", True)}, row, "heart_rate_day.value",
-                "heart_rate_day.time", out)
-    return first_item + len(_split_items(text)) if got.index else first_item
+    _emit_items(
+        got,
+        local,
+        keep,
+        {None: ("heart_rate", True)},
+        row,
+        "heart_rate_day.value",
+        "heart_rate_day.time",
+        out,
+    )
+    return first_item + got.count
 
 
 _AZM = {
@@ -701,36 +764,38 @@ _AZM = {
 
 def _read_active_zone_minutes(row: _Row, out: _Collector) -> None:
     column = "activities-active-zone-minutes-intraday"
-    head, bodies = _list_bodies(row.text(column), "minutes", column)
+    head, bodies = _list_bodies(row.cells[column], "minutes", column)
     first_item = 0
     for entry in _entries(_literal_or_bad(head, column), column, head):
-        if "minutes" not in entry:
+        if "minutes" not in entry or not bodies:
             continue
         day = _parse_date(entry.get("dateTime"), f"{column}.dateTime")
-        body = bodies.pop(0) if bodies else ""
-        got = _read_items(body, _DICT_ITEMS, row, first_item, column, out)
+        got = _read_items(_decode(bodies.pop(0), column), _DICT_ITEMS, row, first_item, column, out)
         local, keep = _local_times(got, _day_local_us(day), row, f"{column}.minute", out)
-        _emit_items(got, local, keep, dict(_AZM), row, column, f"{column}.minute", out)
-        first_item += len(_split_items(body))
+        _emit_items(got, local, keep, _AZM, row, column, f"{column}.minute", out)
+        first_item += got.count
 
 
-_HRV = {"rmssd": ("hrv_rmssd", True), "coverage": ("hrv_coverage", True), "hf": ("hrv_hf", True),
-        "lf": ("hrv_lf", True)}
+_HRV = {
+    "rmssd": ("hrv_rmssd", True),
+    "coverage": ("hrv_coverage", True),
+    "hf": ("hrv_hf", True),
+    "lf": ("hrv_lf", True),
+}
 
 
 def _read_hrv(row: _Row, out: _Collector) -> None:
-    head, bodies = _list_bodies(row.text("hrv"), "minutes", "hrv")
+    head, bodies = _list_bodies(row.cells["hrv"], "minutes", "hrv")
     first_item = 0
     for entry in _entries(_literal_or_bad(head, "hrv"), "hrv", head):
-        if "minutes" not in entry:
+        if "minutes" not in entry or not bodies:
             continue
         day = _parse_date(entry.get("dateTime"), "hrv.dateTime")
-        body = bodies.pop(0) if bodies else ""
-        got = _read_items(body, _DICT_ITEMS, row, first_item, "hrv", out)
+        got = _read_items(_decode(bodies.pop(0), "hrv"), _DICT_ITEMS, row, first_item, "hrv", out)
         local, keep = _local_times(got, _day_local_us(day), row, "hrv.minute", out)
         _roll_past_midnight(local, keep)
-        _emit_items(got, local, keep, dict(_HRV), row, "hrv", "hrv.minute", out)
-        first_item += len(_split_items(body))
+        _emit_items(got, local, keep, _HRV, row, "hrv", "hrv.minute", out)
+        first_item += got.count
 
 
 def _roll_past_midnight(local: np.ndarray, keep: np.ndarray) -> None:
@@ -754,8 +819,11 @@ def _read_spo2(row: _Row, out: _Collector) -> None:
     if text in ("", "[]", "None", "nan"):
         return
     if not (text.startswith("[") and text.endswith("]")):
-        raise _BadRow("minutes", "expected a list [...]" + (" (the row is cut off)" if text.startswith("[") else ""),
-                      text[-_RAW_MAX:])
+        raise _BadRow(
+            "minutes",
+            "expected a list [...]" + (" (the row is cut off)" if text.startswith("[") else ""),
+            text[-_RAW_MAX:],
+        )
     got = _read_items(text[1:-1], _SPO2_ITEMS, row, 0, "minutes", out)
     local, keep = _local_times(got, _day_local_us(day), row, "minutes.minute", out)
     _emit_items(got, local, keep, {None: ("spo2", True)}, row, "minutes.value", "minutes.minute", out)
@@ -784,15 +852,27 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("spo2", ("spo2.csv",), ("dateTime", "minutes"), _read_spo2),
     FileKind("hrv", ("hrv.csv",), ("hrv",), _read_hrv),
     FileKind("breathing_rate", ("breathing_rate.csv", "br.csv"), ("br",), _read_breathing_rate),
-    FileKind("active_zone_minutes", ("active_zone_minutes.csv", "azm.csv"),
-             ("activities-active-zone-minutes-intraday",), _read_active_zone_minutes),
+    FileKind(
+        "active_zone_minutes",
+        ("active_zone_minutes.csv", "azm.csv"),
+        ("activities-active-zone-minutes-intraday",),
+        _read_active_zone_minutes,
+    ),
 )
 _BY_FILE_NAME = {name: kind for kind in FILE_KINDS for name in kind.file_names}
 _USER_ID = "user_id"
 
 # every metric named above must be in the catalog; a typo fails at import, not at load time
-assert {"steps", "heart_rate", "resting_heart_rate", "spo2", *_BREATHING.values(), *_HR_ZONES.values(),
-        *(m for m, _ in _AZM.values()), *(m for m, _ in _HRV.values())} <= BY_NAME.keys()
+assert {
+    "steps",
+    "heart_rate",
+    "resting_heart_rate",
+    "spo2",
+    *_BREATHING.values(),
+    *_HR_ZONES.values(),
+    *(m for m, _ in _AZM.values()),
+    *(m for m, _ in _HRV.values()),
+} <= BY_NAME.keys()
 
 
 def _kind_of(path: str) -> FileKind | None:
@@ -808,10 +888,10 @@ def _split_csv_line(line: bytes) -> list[bytes]:
     if quotes == 2:
         p = line.index(b'"')
         e = line.index(b'"', p + 1)
-        before, after = line[:p], line[e + 1:]
+        before, after = line[:p], line[e + 1 :]
         if (not before or before.endswith(b",")) and (not after or after.startswith(b",")):
             cells = before[:-1].split(b",") if before else []
-            cells.append(line[p + 1:e])
+            cells.append(line[p + 1 : e])
             if after:
                 cells.extend(after[1:].split(b","))
             return cells
@@ -820,8 +900,11 @@ def _split_csv_line(line: bytes) -> list[bytes]:
         text = line.decode("utf-8")
         return [c.encode("utf-8") for c in next(csv.reader([text], strict=True))]
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise _BadRow("", f"not a CSV row ({exc}): quotes do not pair up, the row may be cut off",
-                      line[-_RAW_MAX:].decode("utf-8", "replace")) from None
+        raise _BadRow(
+            "",
+            f"not a CSV row ({exc}): quotes do not pair up, the row may be cut off",
+            line[-_RAW_MAX:].decode("utf-8", "replace"),
+        ) from None
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -842,8 +925,12 @@ def _header(data: bytes, path: str) -> list[str]:
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("the header is not UTF-8 text", file=path, line=1,
-                         hint="this is not a CSV written by pandas; re-run `fitpipe extract wearipedia`") from None
+        raise InputError(
+            "the header is not UTF-8 text",
+            file=path,
+            line=1,
+            hint="this is not a CSV written by pandas; re-run `fitpipe extract wearipedia`",
+        ) from None
     return next(csv.reader([text]), [])
 
 
@@ -872,7 +959,9 @@ class WearipediaSource:
                 continue
             with tree.open(path) as fh:
                 first = fh.readline(4096)
-            columns = next(csv.reader([first.removeprefix(_BOM).decode("utf-8", "replace").rstrip("\r\n")]), [])
+            columns = next(
+                csv.reader([first.removeprefix(_BOM).decode("utf-8", "replace").rstrip("\r\n")]), []
+            )
             score += 20 if all(c in columns for c in kind.columns) else 1
         return score
 
@@ -898,47 +987,57 @@ class WearipediaSource:
             )
         data = tree.read_bytes(path).removeprefix(_BOM)
         if not data.strip():
-            raise InputError("the file is empty", file=path,
-                             hint="re-copy it, or write it again with `fitpipe extract wearipedia`")
+            raise InputError(
+                "the file is empty",
+                file=path,
+                hint="re-copy it, or write it again with `fitpipe extract wearipedia`",
+            )
         columns = _header(data, path)
         _check_header(columns, kind, path)
         where = {column: columns.index(column) for column in kind.columns}
         user_col = columns.index(_USER_ID) if _USER_ID in columns else None
         out = _Collector(path, ctx.timezone)
-        ends_cleanly = data.endswith(b"\n")
+        # pandas ends every file with a newline: a last line without one that cannot be read was cut off
+        cut_line = None if data.endswith(b"\n") else data.count(b"\n") + 1
         lines = _lines(data)
         next(lines)  # the header
         for number, line in lines:
             if not line.strip():
                 continue
+            participant = None
             try:
                 cells = _split_csv_line(line)
-                participant = None
                 if user_col is not None and user_col < len(cells):
-                    participant = cells[user_col].decode("utf-8", "replace").strip() or None
-                    if participant in ("None", "nan"):
-                        participant = None
-                if len(cells) < len(columns) and any(i >= len(cells) for i in where.values()):
-                    raise _BadRow(kind.columns[-1], f"the row has {len(cells)} cells, the header {len(columns)}",
-                                  line[-_RAW_MAX:].decode("utf-8", "replace"))
-                row = _Row(number, {c: cells[i] for c, i in where.items()}, participant)
-                kind.read_row(row, out)
+                    participant = _participant(cells[user_col])
+                if any(i >= len(cells) for i in where.values()):
+                    raise _BadRow(
+                        kind.columns[-1],
+                        f"the row has {len(cells)} cells, the header {len(columns)}",
+                        line[-_RAW_MAX:].decode("utf-8", "replace"),
+                    )
+                kind.read_row(_Row(number, {c: cells[i] for c, i in where.items()}, participant), out)
             except _BadRow as bad:
-                if not ends_cleanly and number == _last_line_number(data):
+                if number == cut_line:
                     raise InputError(
                         f"the file ends inside line {number} ({bad.reason}): it looks truncated",
                         file=path,
                         line=number,
                         hint="copy the file again; pandas ends every file it writes with a newline",
                     ) from None
-                field_name = bad.field or ",".join(kind.columns)
-                out.reject(f"line {number}", field_name, bad.reason, bad.raw,
-                           participant if "participant" in locals() else None, bad.kind)
+                out.reject(
+                    f"line {number}",
+                    bad.field or ",".join(kind.columns),
+                    bad.reason,
+                    bad.raw,
+                    participant,
+                    bad.kind,
+                )
         return out.finish(kind.describe())
 
 
-def _last_line_number(data: bytes) -> int:
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+def _participant(cell: bytes) -> str | None:
+    text = cell.decode("utf-8", "replace").strip()
+    return None if text in ("", "None", "nan") else text
 
 
 SOURCE = WearipediaSource()

@@ -46,13 +46,21 @@ def _check_rollups_match_raw(conn: psycopg.Connection, tz: str) -> None:
         "rollup_1h": raw.groupby(raw["ts"].dt.floor("h"))["value"],
         "rollup_1d": raw.groupby(raw["ts"].dt.tz_convert(tz).dt.floor("D").dt.tz_convert("UTC"))["value"],
     }
+    raw["minute"] = raw["ts"].dt.floor("min")
+    keys = {
+        "rollup_1m": raw["minute"],
+        "rollup_1h": raw["ts"].dt.floor("h"),
+        "rollup_1d": raw["ts"].dt.tz_convert(tz).dt.floor("D").dt.tz_convert("UTC"),
+    }
     for table, grouped in expected.items():
         want = grouped.agg(["count", "sum", "min", "max"]).reset_index()
         want.columns = ["bucket", "count", "sum", "min", "max"]
+        want["minutes"] = raw.groupby(keys[table])["minute"].nunique().to_numpy()
         got = pd.DataFrame(
-            conn.execute(f"SELECT bucket, count, sum, min, max FROM {table} ORDER BY bucket").fetchall(),
-            columns=["bucket", "count", "sum", "min", "max"],
+            conn.execute(f"SELECT bucket, count, sum, min, max, minutes FROM {table} ORDER BY bucket").fetchall(),
+            columns=["bucket", "count", "sum", "min", "max", "minutes"],
         )
+        assert got["minutes"].tolist() == want["minutes"].tolist(), table
         got["bucket"] = pd.to_datetime(got["bucket"], utc=True)
         assert len(got) == len(want), table
         assert got["bucket"].tolist() == want["bucket"].tolist(), table
@@ -164,3 +172,12 @@ def test_daily_metric_lands_in_the_local_day_bucket(db, participant) -> None:  #
     assert bucket == pd.Timestamp("2024-03-01", tz="Asia/Kolkata").to_pydatetime()
     assert mean == 58.0
     assert BY_NAME["resting_heart_rate"].daily
+
+
+def test_appending_within_an_already_stored_minute_does_not_count_it_twice(db, participant) -> None:  # type: ignore[no-untyped-def]
+    first = np.arange(0, 90, 5)  # ends at 00:01:25
+    _load(db, participant, [_hr(first, np.full(first.size, 60.0))], path="a.json")
+    second = np.arange(95, 200, 5)  # starts inside the same minute, in another file: the fast path
+    result = _load(db, participant, [_hr(second, np.full(second.size, 80.0))], path="b.json")
+    assert result.metrics["heart_rate"].new == second.size
+    _check_rollups_match_raw(db, "Asia/Kolkata")
