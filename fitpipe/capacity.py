@@ -1,8 +1,5 @@
-"""How much data a study produces and what it costs to store: points, bytes per stored point, rollup rows.
-
-Pure arithmetic over the metric catalog and the row layout of sql/0001_core.sql (no database);
-`fitpipe estimate` prints it, docs/capacity.md explains it and bench/bytes_per_point.py checks it.
-"""
+"""How much data a study produces and what storing it costs: points, bytes per stored point, rollup rows.
+Pure arithmetic over the metric catalog and sql/0001_core.sql's row layout, printed by `fitpipe estimate`."""
 
 from __future__ import annotations
 
@@ -68,7 +65,7 @@ BTREE_INTERNAL_FILL = 0.70
 
 # --- time and study assumptions ----------------------------------------------------------------
 SECONDS_PER_DAY = 86_400
-DAYS_PER_YEAR = 365  # 1 participant x 1 year x 1 Hz = 31,536,000 points; leap days add 0.07 %
+DAYS_PER_YEAR = 365  # 1 participant x 1 year x 1 Hz = 31,536,000 points; leap years add 0.07 % on average
 SLEEP_HOURS = 7.5  # main sleep per night; SpO2 and HRV are recorded only then
 # Hours a night touches: a 7.5-hour night spans 8 or 9 clock hours, 8.5 on average.
 SLEEP_CLOCK_HOURS = SLEEP_HOURS + 1
@@ -127,6 +124,7 @@ ROLLUP = TableLayout(  # rollup_1m, rollup_1h and rollup_1d share it
         Column("max", 8, 8),
         Column("participant_id", 4, 4),
         Column("count", 4, 4),
+        Column("minutes", 4, 4),
         Column("metric_id", 2, 2),
     ),
     (("participant_id", "metric_id", "bucket"),),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import click
 
@@ -204,7 +205,7 @@ def estimate(
                         "rows_per_second": cap.INGEST_ROWS_PER_SECOND,
                         "chunk_bytes": load.chunk_bytes,
                     },
-                    "chart_1y_heart_rate": [r.__dict__ for r in cap.chart_reads()],
+                    "chart_1y_heart_rate": [asdict(r) for r in cap.chart_reads()],
                 },
                 indent=2,
             )
@@ -266,7 +267,7 @@ def _json(
             "source": "schema",
         },
         "compression": compression,
-        "metrics": [m.__dict__ | {"points_per_day": m.points(sampling)} for m in chosen.metrics],
+        "metrics": [asdict(m) | {"points_per_day": m.points(sampling)} for m in chosen.metrics],
     }
 
 

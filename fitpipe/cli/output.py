@@ -11,7 +11,8 @@ from rich.table import Table
 
 __all__ = ["say", "print_table", "console", "is_terminal"]
 
-console = Console(stderr=False, highlight=False, soft_wrap=True)
+# off a terminal (CronJob logs, pipes) rich would assume 80 columns and squeeze the tables
+console = Console(stderr=False, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def is_terminal() -> bool:

@@ -18,15 +18,19 @@ What it reads from `ingest_runs` (one row per run, written by ingest_job/runs.py
 Anything missing or not a number counts as 0, so an older or partial `details` never breaks a scrape.
 Counters are sums over every run in the table: they survive API restarts and are the same on every
 replica (aggregate them with max, not sum, across instances). A run still running contributes what
-it has recorded so far. The participants gauge reads `participants`, `participant_sources` and
-`ingest_cursors`; `flagged` is exported only when the adherence code is plugged in through `flagged=`.
+it has recorded so far. Runs that have ended do not change again, so the collector folds them into
+totals it keeps and reads only newer runs at each scrape (starting over if runs are deleted).
+The participants gauge reads `participants`, `participant_sources` and `ingest_cursors`; `flagged`
+is exported only when the adherence code is plugged in through `flagged=`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import psycopg
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 STATUS_VALUES: dict[str, float] = {"success": 1.0, "partial": 0.5, "failed": 0.0, "aborted": 0.0}
 """fitpipe_ingest_last_run_status for each final status of a run."""
+
+ERROR_KINDS = ("file", "run", "aborted")
 
 FlaggedCounter = Callable[[psycopg.Connection], Mapping[str, int]]
 """Given a connection, the number of active participants with an adherence flag, by study name."""
@@ -65,7 +71,7 @@ _NAMES = (
 
 def _number(expr: str) -> str:
     """SQL for a JSON value that counts as 0 unless it is a number."""
-    return f"(CASE WHEN jsonb_typeof({expr}) = 'number' THEN ({expr})::text::numeric ELSE 0 END)"
+    return f"(CASE WHEN jsonb_typeof({expr}) = 'number' THEN ({expr})::text::float8 ELSE 0 END)"
 
 
 def _object(expr: str) -> str:
@@ -73,52 +79,64 @@ def _object(expr: str) -> str:
     return f"(CASE WHEN jsonb_typeof({expr}) = 'object' THEN {expr} ELSE '{{}}'::jsonb END)"
 
 
-RUNS_SQL = "SELECT trigger, status, count(*) FROM ingest_runs WHERE status <> 'running' GROUP BY 1, 2"
-
-ROWS_SQL = f"""
-SELECT coalesce(m.value ->> 'metric', m.key) AS metric, coalesce(m.value ->> 'source', 'unknown') AS source,
-       sum({_number("m.value -> 'new'")} + {_number("m.value -> 'updated'")})
-FROM ingest_runs r, jsonb_each({_object("r.details -> 'metrics'")}) AS m
-WHERE jsonb_typeof(m.value) = 'object'
-GROUP BY 1, 2
+# Where runs may still change: the oldest running run. Runs before it have ended ("settled"). The count
+# of settled runs already folded in tells whether some were deleted since.
+WATERMARK_SQL = """
+SELECT coalesce((SELECT min(id) - 1 FROM ingest_runs WHERE status = 'running'),
+                (SELECT max(id) FROM ingest_runs), 0),
+       (SELECT count(*) FROM ingest_runs WHERE id <= %(after)s)
 """
 
-QUARANTINE_SQL = f"""
-SELECT q.key, sum({_number("q.value")})
-FROM ingest_runs r, jsonb_each({_object("r.details -> 'quarantine_reasons'")}) AS q
-GROUP BY 1
-"""
+_FAILED_FILES = _number("details -> 'files' -> 'failed'")
 
-ERRORS_SQL = f"""
-SELECT coalesce(sum({_number("details -> 'files' -> 'failed'")}), 0),
-       coalesce(sum(greatest(errors - {_number("details -> 'files' -> 'failed'")}, 0))
-                FILTER (WHERE status <> 'aborted'), 0),
-       count(*) FILTER (WHERE status = 'aborted')
-FROM ingest_runs
-"""
-
-DURATIONS_SQL = """
-SELECT trigger, b.le, count(*) FILTER (WHERE d.seconds <= b.le), count(*), coalesce(sum(d.seconds), 0)
-FROM (SELECT trigger, extract(epoch FROM finished_at - started_at)::float8 AS seconds
-      FROM ingest_runs WHERE status IN ('success', 'partial', 'failed') AND finished_at IS NOT NULL) AS d
-CROSS JOIN unnest(%(bounds)s::float8[]) AS b(le)
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-
-LAST_SUCCESS_SQL = """
-SELECT trigger, extract(epoch FROM max(finished_at))::float8 FROM ingest_runs
-WHERE status = 'success' AND finished_at IS NOT NULL GROUP BY 1
-"""
-
-# Newest by start: the outcome of the latest attempt, even if an older, longer run finished after it.
-LAST_STATUS_SQL = """
-SELECT DISTINCT ON (trigger) trigger, status FROM ingest_runs WHERE status <> 'running'
-ORDER BY trigger, started_at DESC, id DESC
-"""
-
-LAST_DURATION_SQL = """
-SELECT DISTINCT ON (trigger) trigger, extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8
-FROM ingest_runs ORDER BY trigger, started_at DESC, id DESC
+# Every figure of the runs after `after`, each row marked settled (id <= settle) or not. Columns:
+# settled, kind, label a, label b, value, and for the "newest" kinds the run's start and id (to compare).
+RUNS_SQL = f"""
+WITH r AS MATERIALIZED (
+    SELECT id, id <= %(settle)s AS settled, trigger, status, errors, details, started_at,
+           CASE WHEN status IN ('success', 'partial', 'failed') AND finished_at IS NOT NULL
+                THEN extract(epoch FROM finished_at - started_at)::float8 END AS seconds,
+           extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS elapsed,
+           extract(epoch FROM finished_at)::float8 AS finished
+    FROM ingest_runs WHERE id > %(after)s
+)
+SELECT settled, 'count', '', '', count(*)::float8, NULL::float8, NULL::bigint FROM r GROUP BY 1
+UNION ALL
+SELECT settled, 'runs', trigger, status, count(*)::float8, NULL, NULL FROM r WHERE status <> 'running' GROUP BY 1, 3, 4
+UNION ALL
+SELECT settled, 'rows', coalesce(m.value ->> 'metric', m.key), coalesce(m.value ->> 'source', 'unknown'),
+       sum({_number("m.value -> 'new'")} + {_number("m.value -> 'updated'")}), NULL, NULL
+FROM r, jsonb_each({_object("r.details -> 'metrics'")}) AS m WHERE jsonb_typeof(m.value) = 'object' GROUP BY 1, 3, 4
+UNION ALL
+SELECT settled, 'quarantined', q.key, '', sum({_number("q.value")}), NULL, NULL
+FROM r, jsonb_each({_object("r.details -> 'quarantine_reasons'")}) AS q GROUP BY 1, 3
+UNION ALL
+SELECT settled, 'tokens', t.key, '', sum({_number("t.value")}), NULL, NULL
+FROM r, jsonb_each({_object("r.details -> 'token_refresh_failures'")}) AS t GROUP BY 1, 3
+UNION ALL
+SELECT settled, 'errors', 'file', '', sum({_FAILED_FILES}), NULL, NULL FROM r GROUP BY 1
+UNION ALL
+SELECT settled, 'errors', 'run', '', coalesce(sum(greatest(errors - {_FAILED_FILES}, 0))
+       FILTER (WHERE status <> 'aborted'), 0), NULL, NULL FROM r GROUP BY 1
+UNION ALL
+SELECT settled, 'errors', 'aborted', '', count(*) FILTER (WHERE status = 'aborted'), NULL, NULL FROM r GROUP BY 1
+UNION ALL
+SELECT settled, 'le', trigger, b.le::text, count(*) FILTER (WHERE seconds <= b.le), NULL, NULL
+FROM r CROSS JOIN unnest(%(bounds)s::float8[]) AS b(le) WHERE seconds IS NOT NULL GROUP BY 1, 3, 4
+UNION ALL
+SELECT settled, 'duration_count', trigger, '', count(*), NULL, NULL FROM r WHERE seconds IS NOT NULL GROUP BY 1, 3
+UNION ALL
+SELECT settled, 'duration_sum', trigger, '', sum(seconds), NULL, NULL FROM r WHERE seconds IS NOT NULL GROUP BY 1, 3
+UNION ALL
+SELECT settled, 'last_success', trigger, '', max(finished), NULL, NULL FROM r WHERE status = 'success' GROUP BY 1, 3
+UNION ALL
+SELECT * FROM (SELECT DISTINCT ON (settled, trigger) settled, 'last_status', trigger, status, 0::float8,
+                      extract(epoch FROM started_at)::float8, id
+               FROM r WHERE status <> 'running' ORDER BY settled, trigger, started_at DESC, id DESC) AS s
+UNION ALL
+SELECT * FROM (SELECT DISTINCT ON (settled, trigger) settled, 'last_duration', trigger, '', elapsed,
+                      extract(epoch FROM started_at)::float8, id
+               FROM r ORDER BY settled, trigger, started_at DESC, id DESC) AS d
 """
 
 # A participant is "not syncing" when the newest sample loaded for them (over every source and metric) is
@@ -138,11 +156,52 @@ LEFT JOIN LATERAL (SELECT bool_or(status = 'needs_reconsent') AS reconsent
 GROUP BY s.name ORDER BY s.name
 """
 
-TOKEN_FAILURES_SQL = f"""
-SELECT t.key, sum({_number("t.value")})
-FROM ingest_runs r, jsonb_each({_object("r.details -> 'token_refresh_failures'")}) AS t
-GROUP BY 1
-"""
+# "Newest" figures keep the run that started last: (started_at, id) orders runs.
+_NEWEST = ("last_status", "last_duration")
+_MAXIMUM = ("last_success",)
+
+
+@dataclass
+class _RunFigures:
+    """The figures of a set of runs; figures of disjoint sets merge (sums add, newest wins)."""
+
+    runs: int = 0
+    sums: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    newest: dict[tuple[str, str], tuple[float, int, str, float]] = field(default_factory=dict)
+    """(kind, trigger) -> (started, id, status, value) of the newest run."""
+
+    def add_row(self, kind: str, a: str, b: str, value: float, started: float | None, run_id: int | None) -> None:
+        if kind == "count":
+            self.runs += int(value)
+        elif kind in _NEWEST:
+            assert started is not None and run_id is not None
+            self._keep_newest((kind, a), (started, run_id, b, value))
+        elif kind in _MAXIMUM:
+            self._keep_newest((kind, a), (value, 0, b, value))
+        else:
+            if kind == "le":
+                b = floatToGoString(float(b))  # the bucket bound as the exposition writes it
+            self.sums[(kind, a, b)] = self.sums.get((kind, a, b), 0.0) + float(value)
+
+    def _keep_newest(self, key: tuple[str, str], candidate: tuple[float, int, str, float]) -> None:
+        current = self.newest.get(key)
+        if current is None or candidate[:2] > current[:2]:
+            self.newest[key] = candidate
+
+    def merge(self, other: _RunFigures) -> _RunFigures:
+        merged = _RunFigures(self.runs, dict(self.sums), dict(self.newest))
+        merged.runs += other.runs
+        for key, value in other.sums.items():
+            merged.sums[key] = merged.sums.get(key, 0.0) + value
+        for nkey, candidate in other.newest.items():
+            merged._keep_newest(nkey, candidate)
+        return merged
+
+    def sums_of(self, kind: str) -> dict[tuple[str, str], float]:
+        return {(a, b): v for (k, a, b), v in sorted(self.sums.items()) if k == kind}
+
+    def newest_of(self, kind: str) -> dict[str, tuple[str, float]]:
+        return {t: (status, value) for (k, t), (_, _, status, value) in sorted(self.newest.items()) if k == kind}
 
 
 class IngestCollector(Collector):
@@ -166,6 +225,9 @@ class IngestCollector(Collector):
         self._flagged = flagged
         self._timeout_ms = statement_timeout_ms
         self._failing = False
+        self._lock = threading.Lock()  # scrapes may run concurrently; the settled figures are shared
+        self._settled = _RunFigures()
+        self._settled_upto = 0
 
     def describe(self) -> Iterator[Metric]:
         return describe(_NAMES)
@@ -173,10 +235,10 @@ class IngestCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = family("fitpipe_database_up").gauge()
         try:
-            families = self._read()
+            with self._lock:
+                families = self._read()
         except (psycopg.Error, FitpipeError) as exc:
-            # Logged once per outage, not at every scrape.
-            if not self._failing:
+            if not self._failing:  # once per outage, not at every scrape
                 log.warning("cannot read ingest metrics from the database: %s", str(exc).strip().splitlines()[-1:])
             self._failing = True
             up.add_metric([], 0)
@@ -191,76 +253,71 @@ class IngestCollector(Collector):
 
     def _read(self) -> list[Metric]:
         with self._connect() as conn, conn.transaction():
-            # SET LOCAL ends with the transaction, so a pooled connection goes back unchanged.
             conn.execute("SET TRANSACTION READ ONLY")
+            # SET LOCAL ends with the transaction, so a pooled connection goes back unchanged.
             conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout_ms)}")
-            return [
-                self._runs(conn),
-                self._rows(conn),
-                self._quarantined(conn),
-                self._errors(conn),
-                self._durations(conn),
-                *self._last_run(conn),
-                *self._participants(conn),
-            ]
+            figures = self._run_figures(conn)
+            return [*self._run_families(figures), *self._participants(conn, figures)]
 
-    def _runs(self, conn: psycopg.Connection) -> Metric:
-        metric = family("fitpipe_ingest_runs_total").counter()
-        for trigger, status, count in conn.execute(RUNS_SQL):
-            metric.add_metric([trigger, status], count)
-        return metric
+    def _run_figures(self, conn: psycopg.Connection) -> _RunFigures:
+        row = conn.execute(WATERMARK_SQL, {"after": self._settled_upto}).fetchone()
+        assert row is not None
+        settle, still_there = int(row[0]), int(row[1])
+        if still_there != self._settled.runs or settle < self._settled_upto:
+            # Runs were deleted (or ids reused): fold everything in again.
+            self._settled, self._settled_upto = _RunFigures(), 0
+        newly_settled, live = _RunFigures(), _RunFigures()
+        params = {"after": self._settled_upto, "settle": settle, "bounds": list(INGEST_DURATION_BUCKETS)}
+        for settled, kind, a, b, value, started, run_id in conn.execute(RUNS_SQL, params):
+            (newly_settled if settled else live).add_row(kind, a, b, value, started, run_id)
+        # Only now that every query has succeeded do the kept totals move.
+        self._settled = self._settled.merge(newly_settled)
+        self._settled_upto = max(self._settled_upto, settle)
+        return self._settled.merge(live)
 
-    def _rows(self, conn: psycopg.Connection) -> Metric:
+    def _run_families(self, figures: _RunFigures) -> list[Metric]:
+        runs = family("fitpipe_ingest_runs_total").counter()
+        for (trigger, status), value in figures.sums_of("runs").items():
+            runs.add_metric([trigger, status], value)
+
         totals: dict[tuple[str, str], float] = {}
-        for name, source, count in conn.execute(ROWS_SQL):
+        for (name, source), value in figures.sums_of("rows").items():
             # Label values must come from a known, small set: the catalog's names.
             key = (name if name in BY_NAME else "other", source)
-            totals[key] = totals.get(key, 0) + float(count)
-        metric = family("fitpipe_ingest_rows_total").counter()
+            totals[key] = totals.get(key, 0.0) + value
+        rows = family("fitpipe_ingest_rows_total").counter()
         for labels, value in sorted(totals.items()):
-            metric.add_metric(list(labels), value)
-        return metric
+            rows.add_metric(list(labels), value)
 
-    def _quarantined(self, conn: psycopg.Connection) -> Metric:
-        metric = family("fitpipe_ingest_quarantined_total").counter()
-        for reason, count in conn.execute(QUARANTINE_SQL):
-            metric.add_metric([reason], float(count))
-        return metric
+        quarantined = family("fitpipe_ingest_quarantined_total").counter()
+        for (reason, _), value in figures.sums_of("quarantined").items():
+            quarantined.add_metric([reason], value)
 
-    def _errors(self, conn: psycopg.Connection) -> Metric:
-        row = conn.execute(ERRORS_SQL).fetchone()
-        assert row is not None
-        metric = family("fitpipe_ingest_errors_total").counter()
-        for kind, value in zip(("file", "run", "aborted"), row, strict=True):
-            metric.add_metric([kind], float(value))
-        return metric
+        errors = family("fitpipe_ingest_errors_total").counter()
+        error_sums = figures.sums_of("errors")
+        for kind in ERROR_KINDS:
+            errors.add_metric([kind], error_sums.get((kind, ""), 0.0))
 
-    def _durations(self, conn: psycopg.Connection) -> Metric:
-        buckets: dict[str, list[tuple[str, float]]] = {}
-        sums: dict[str, float] = {}
-        for trigger, le, below, count, total in conn.execute(DURATIONS_SQL, {"bounds": list(INGEST_DURATION_BUCKETS)}):
-            buckets.setdefault(trigger, []).append((floatToGoString(le), float(below)))
-            if len(buckets[trigger]) == len(INGEST_DURATION_BUCKETS):
-                buckets[trigger].append(("+Inf", float(count)))
-            sums[trigger] = float(total)
-        metric = family("fitpipe_ingest_duration_seconds").histogram()
-        for trigger in sorted(buckets):
-            metric.add_metric([trigger], buckets[trigger], sum_value=sums[trigger])
-        return metric
+        durations = family("fitpipe_ingest_duration_seconds").histogram()
+        below = figures.sums_of("le")
+        sums = figures.sums_of("duration_sum")
+        for (trigger, _), count in figures.sums_of("duration_count").items():
+            buckets = [(floatToGoString(le), below.get((trigger, floatToGoString(le)), 0.0))
+                       for le in INGEST_DURATION_BUCKETS]
+            durations.add_metric([trigger], [*buckets, ("+Inf", count)], sum_value=sums.get((trigger, ""), 0.0))
 
-    def _last_run(self, conn: psycopg.Connection) -> list[Metric]:
         success = family("fitpipe_ingest_last_success_timestamp_seconds").gauge()
-        for trigger, ts in conn.execute(LAST_SUCCESS_SQL):
+        for trigger, (_, ts) in figures.newest_of("last_success").items():
             success.add_metric([trigger], ts)
         status = family("fitpipe_ingest_last_run_status").gauge()
-        for trigger, value in conn.execute(LAST_STATUS_SQL):
+        for trigger, (value, _) in figures.newest_of("last_status").items():
             status.add_metric([trigger], STATUS_VALUES.get(value, 0.0))
         duration = family("fitpipe_ingest_last_run_duration_seconds").gauge()
-        for trigger, seconds in conn.execute(LAST_DURATION_SQL):
+        for trigger, (_, seconds) in figures.newest_of("last_duration").items():
             duration.add_metric([trigger], max(seconds, 0.0))
-        return [success, status, duration]
+        return [runs, rows, quarantined, errors, durations, success, status, duration]
 
-    def _participants(self, conn: psycopg.Connection) -> list[Metric]:
+    def _participants(self, conn: psycopg.Connection, figures: _RunFigures) -> list[Metric]:
         participants = family("fitpipe_participants").gauge()
         studies = []
         for study, active, not_syncing, reconsent in conn.execute(
@@ -274,11 +331,10 @@ class IngestCollector(Collector):
             flagged = self._flagged(conn)
             for study in studies:
                 participants.add_metric([study, "flagged"], flagged.get(study, 0))
-        failures = dict(conn.execute(TOKEN_FAILURES_SQL).fetchall())
+        failures = figures.sums_of("tokens")
         tokens = family("fitpipe_token_refresh_failures_total").counter()
         # Every study gets a series from the start (0 until a failure): increase() cannot see a
         # counter's first value, so a series born at 3 would hide its first 3 failures.
         for study in studies:
-            tokens.add_metric([study], float(failures.get(study, 0)))
+            tokens.add_metric([study], failures.get((study, ""), 0.0))
         return [participants, tokens]
-

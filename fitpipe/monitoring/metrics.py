@@ -28,7 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 
@@ -163,6 +163,9 @@ def create_metrics(
 
     The API calls this once with its registry; tests call it with a fresh CollectorRegistry.
     """
+    # A `_created` series per label set doubles the series count and no fitpipe query reads it.
+    # (The switch is process-wide; the API is the only process that exports metrics.)
+    disable_created_metrics()
     http = family("fitpipe_http_request_duration_seconds")
     metrics = ApiMetrics(
         http_request_duration=Histogram(

@@ -29,9 +29,9 @@ resolved by order of appearance per participant (`ingest_job.localtime`).
 Double counting. dailyActivity's TotalSteps and Calories are the day sums of the minute files. The
 loader sums `steps` and `calories` into rollups whatever their resolution, so loading both would count
 each day twice: daily steps (calories) are emitted only when no minuteStepsNarrow (minuteCaloriesNarrow)
-file sits in the same folder, i.e. for exports without minute data, stored at local midnight.
-TotalDistance (km, stored in m) is emitted under the same rule with no minute counterpart: Fitabase
-exports have no minute distance file, so it cannot double count within an export.
+file sits in the same folder (one folder = one export), i.e. for exports without minute data, at local
+midnight. TotalDistance (km, stored in m) is always emitted at local midnight: Fitabase has no minute
+distance file, so within an export it cannot double count.
 sleepDay_merged.csv is the day sum of minuteSleep (TotalMinutesAsleep = minutes with value 1): beside a
 minuteSleep file it is read for its header only and loads nothing; alone it gives sleep_minutes.
 
@@ -44,17 +44,21 @@ minutes_asleep of all its logs (naps included), like sleepDay's TotalMinutesAsle
 
 Bad input. A line with the wrong number of fields, an empty line, an unreadable time, a non-numeric value
 or an Id that cannot be a participant id becomes a Rejected record ('line N', 1-based, header = line 1,
-with the field, the reason and the raw line); the rest of the file loads. An empty file, a wrong header,
-binary or non-UTF-8 data, or a file in which no line has a readable time raise InputError.
+with the field, the reason and the raw line; a line that is not UTF-8 too); the rest of the file loads.
+An empty file, a wrong header, binary or UTF-16 data, or a file in which no line has the header's
+number of fields or no line has a readable time raise InputError naming the file and what was expected.
 
 Speed. The CSV is parsed by pyarrow with quoting off and every column read as text; times are parsed by
-Arrow's strptime, numbers by Arrow casts, time zones by pandas, all vectorised: about 3 M rows/s for
-heart rate on two cores. Only files with malformed lines take a slower path (numpy splits the lines
-to number them), and only rejected rows are handled one by one.
+Arrow's strptime, numbers by Arrow casts, time zones by pandas, all vectorised. A 2.5 M-row, 91 MB
+heart-rate file (Kaggle's size) parses in 0.7-1.9 s on two cores (1.3-3.8 M rows/s), peak memory ~0.7 GB.
+Files with malformed lines take a slower path (numpy numbers the lines; ~1.5 s for the same file) and
+only rejected rows are handled one by one. A ParsedFile holds a whole file, so memory grows with it
+(~8x the file size at the peak): split multi-GB exports by participant or date range.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -110,12 +114,13 @@ _PARTICIPANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
 _DATE_FORMATS = ("%m/%d/%Y", *_TIME_FORMATS)
-_TIME_SHAPE = "M/D/YYYY h:mm:ss AM/PM"
-_DATE_SHAPE = "M/D/YYYY"
+_TIME_SHAPE = "M/D/YYYY h:mm:ss AM/PM time"
+_DATE_SHAPE = "M/D/YYYY date"
 _FIRST_SECOND = -2_208_988_800  # 1900-01-01: earlier years come from two-digit years read as 00YY
 _MINUTE_US = 60 * US_PER_SECOND
 _SLEEP_LEVELS = {1: "asleep", 2: "restless", 3: "awake"}
 _BOM = b"\xef\xbb\xbf"
+_NOT_BLANK = re.compile(rb"\S")
 _EPOCH_DATE = date(1970, 1, 1)
 
 
@@ -123,7 +128,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 
 
 class _FastPathFailed(Exception):
-    """pyarrow met a line with the wrong number of fields: the file takes the slow path."""
+    """pyarrow met a line with the wrong number of fields, or its rows are not the file's lines."""
 
 
 @dataclass
@@ -131,17 +136,14 @@ class _Csv:
     """The data rows of one CSV file as Arrow text columns, with the line each row came from."""
 
     path: str
-    body: bytes
-    """Everything after the header line."""
-    columns: dict[str, pa.Array]
+    body: memoryview
+    """Everything after the header line (a view of the file's bytes: no copy of a large file)."""
+    columns: dict[str, pa.ChunkedArray]
     line: np.ndarray
     """int64, 1-based line of each row (the header is line 1)."""
     rejected: list[Rejected]
     """Lines that are not rows: wrong field count, empty, stray carriage return."""
     _starts: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return int(self.line.size)
 
     def raw(self, line: int) -> str:
         """The text of a line of the file, without its line break."""
@@ -150,7 +152,7 @@ class _Csv:
             self._starts = np.concatenate([[0], np.flatnonzero(arr == 10) + 1])
         i = line - 2
         end = int(self._starts[i + 1]) if i + 1 < self._starts.size else len(self.body)
-        return self.body[int(self._starts[i]) : end].rstrip(b"\r\n").decode("utf-8", "replace")
+        return str(self.body[int(self._starts[i]) : end], "utf-8", "replace").rstrip("\r\n")
 
     def filter(self, keep: np.ndarray) -> None:
         if keep.all():
@@ -160,20 +162,22 @@ class _Csv:
         self.line = self.line[keep]
 
 
-def _split_header(path: str, data: bytes, expected: tuple[str, ...]) -> tuple[dict[str, int], int, bytes]:
+def _split_header(
+    path: str, data: bytes, expected: tuple[str, ...]
+) -> tuple[dict[str, int], int, memoryview]:
     """Check the header line; return the column index of each expected name, the field count and the body."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(
             "UTF-16 text, not a UTF-8 CSV", file=path, hint="re-export (or save from Excel) as CSV UTF-8"
         )
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
+    skip = len(_BOM) if data.startswith(_BOM) else 0
     if b"\0" in data[:65536]:
         raise InputError(f"binary data, not a CSV file (expected the header {','.join(expected)})", file=path)
-    if not data.strip():
+    if not _NOT_BLANK.search(data, skip):
         raise InputError(f"empty file (expected the header {','.join(expected)})", file=path)
     end = data.find(b"\n")
-    header_bytes, body = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
+    end = len(data) if end < 0 else end
+    header_bytes, body = data[skip:end], memoryview(data)[end + 1 :]
     try:
         header_text = header_bytes.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError:
@@ -193,26 +197,39 @@ def _split_header(path: str, data: bytes, expected: tuple[str, ...]) -> tuple[di
 
 
 def _read_csv(tree: InputTree, path: str, expected: tuple[str, ...]) -> _Csv:
-    index, width, body = _split_header(path, tree.read_bytes(path), expected)
-    if not body.strip(b"\r\n"):
-        return _Csv(
-            path, body, {name: pa.array([], pa.string()) for name in expected}, np.zeros(0, np.int64), []
-        )
+    data = tree.read_bytes(path)
+    index, width, body = _split_header(path, data, expected)
+    if not body:
+        empty = pa.chunked_array([], pa.string())
+        return _Csv(path, body, dict.fromkeys(expected, empty), np.zeros(0, np.int64), [])
     try:
-        if body.count(b"\r") != body.count(b"\r\n"):  # pyarrow ends a line at a lone CR too
+        if np.frombuffer(body, np.uint8).max() >= 0x80 and not _is_utf8(body):  # Arrow's kernels need UTF-8
             raise _FastPathFailed
         table = _arrow_read(body, width, index)
+        # pyarrow also ends a line at a lone CR: then its rows are not the file's lines
+        if table.num_rows != data.count(b"\n", len(data) - len(body)) + (not data.endswith(b"\n")):
+            raise _FastPathFailed
         lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
         rejected: list[Rejected] = []
     except _FastPathFailed:
         table, lines, rejected = _read_line_by_line(path, body, width, index)
-    columns = {name: table.column(name).combine_chunks() for name in expected}
-    if b'"' in body:  # Excel quotes fields when it saves; these values never hold commas
+    columns = {name: table.column(name) for name in expected}
+    if (
+        data.find(b'"', len(data) - len(body)) >= 0
+    ):  # Excel quotes fields when it saves; these values never hold commas
         columns = {name: pc.replace_substring(col, '"', "") for name, col in columns.items()}
     return _Csv(path, body, columns, lines, rejected)
 
 
-def _arrow_read(body: bytes, width: int, index: dict[str, int]) -> pa.Table:
+def _is_utf8(data: bytes | memoryview) -> bool:
+    try:
+        codecs.utf_8_decode(data, "strict", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _arrow_read(body: bytes | memoryview, width: int, index: dict[str, int]) -> pa.Table:
     names = [f"c{i}" for i in range(width)]
 
     def on_invalid_row(row: object) -> str:
@@ -220,7 +237,7 @@ def _arrow_read(body: bytes, width: int, index: dict[str, int]) -> pa.Table:
 
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(body),
+            pa.BufferReader(pa.py_buffer(body)),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(
                 quote_char=False,
@@ -241,25 +258,33 @@ def _arrow_read(body: bytes, width: int, index: dict[str, int]) -> pa.Table:
 
 
 def _read_line_by_line(
-    path: str, body: bytes, width: int, index: dict[str, int]
+    path: str, body: memoryview, width: int, index: dict[str, int]
 ) -> tuple[pa.Table, np.ndarray, list[Rejected]]:
     """Number every line with numpy, report the malformed ones and hand only the good ones to pyarrow."""
     arr = np.frombuffer(body, np.uint8)
     newlines = np.flatnonzero(arr == 10)
-    ends = newlines if body.endswith(b"\n") else np.append(newlines, len(body))
+    ends = newlines if arr[-1] == 10 else np.append(newlines, len(body))
     starts = np.concatenate([[0], newlines + 1])[: ends.size]
     content_ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13))
     commas = np.flatnonzero(arr == 44)
     fields = np.searchsorted(commas, content_ends) - np.searchsorted(commas, starts) + 1
     bad = fields != width
     returns = np.flatnonzero(arr == 13)
-    stray = returns[~np.isin(returns, content_ends)]  # a CR that does not end its line
+    after = arr[np.minimum(returns + 1, arr.size - 1)]
+    stray = returns[(after != 10) & (returns + 1 < arr.size)]  # a CR that does not end its line
     bad[np.searchsorted(starts, stray, side="right") - 1] = True
+    not_utf8 = set()
+    for i in np.unique(np.searchsorted(starts, np.flatnonzero(arr >= 0x80), side="right") - 1):
+        if not _is_utf8(body[starts[i] : content_ends[i]]):
+            not_utf8.add(int(i))
+    bad[list(not_utf8)] = True
     rejected = []
     for i in np.flatnonzero(bad):
-        raw = body[starts[i] : content_ends[i]].decode("utf-8", "replace")
+        raw = str(body[starts[i] : content_ends[i]], "utf-8", "replace")
         if not raw.strip():
             reason = "empty line"
+        elif i in not_utf8:
+            reason = "not UTF-8 text"
         elif "\r" in raw:
             reason = "carriage return inside the line"
         else:
@@ -303,57 +328,63 @@ def _first_field_id(raw: str) -> str | None:
 # ------------------------------------------------------------------------------------ cell parsing
 
 
-def _strptime(col: pa.Array, fmt: str) -> np.ndarray:
+def _strptime(col: pa.ChunkedArray, fmt: str) -> np.ndarray:
     parsed = pc.strptime(col, format=fmt, unit="s", error_is_null=True)
-    seconds = pc.fill_null(parsed.cast(pa.int64()), NAT).to_numpy(zero_copy_only=False).copy()
+    seconds = np.array(
+        pc.fill_null(parsed.cast(pa.int64()), NAT).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
     seconds[seconds < _FIRST_SECOND] = NAT
     return seconds
 
 
-def _leading_month(col: pa.Array) -> np.ndarray:
+def _leading_month(col: pa.ChunkedArray) -> np.ndarray:
     """The number before the first '/' of each string (1-2 digits), read straight from Arrow's buffers."""
-    n = len(col)
-    _, offsets_buf, data_buf = col.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int32)[col.offset : col.offset + n + 1]
+    arr = col.combine_chunks()
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32)[arr.offset : arr.offset + len(arr) + 1]
     data = (
         np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, np.uint8)
     )
     start = offsets[:-1]
     length = offsets[1:] - start
 
-    def byte(k: int) -> np.ndarray:
-        return np.where(length > k, data[np.minimum(start + k, data.size - 1)], 0).astype(np.int64)
+    def digit(k: int) -> np.ndarray:
+        return np.where(length > k, data[np.minimum(start + k, data.size - 1)], 0).astype(np.int64) - ord("0")
 
-    b0, b1, b2 = byte(0) - 48, byte(1) - 48, byte(2)
-    one_digit = (b1 == ord("/") - 48) & (b0 >= 0) & (b0 <= 9)
-    two_digits = (b2 == ord("/")) & (b0 >= 0) & (b0 <= 9) & (b1 >= 0) & (b1 <= 9)
-    return np.where(one_digit, b0, np.where(two_digits, b0 * 10 + b1, -1))
-
-
-def _month_of(seconds: np.ndarray) -> np.ndarray:
-    months = seconds.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
-    return months % 12 + 1
+    d0, d1, d2 = digit(0), digit(1), digit(2)
+    slash = ord("/") - ord("0")
+    one = (d1 == slash) & (d0 >= 0) & (d0 <= 9)
+    two = (d2 == slash) & (d0 >= 0) & (d0 <= 9) & (d1 >= 0) & (d1 <= 9)
+    return np.where(one, d0, np.where(two, d0 * 10 + d1, -1))
 
 
-def _parse_with(col: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+def _parse_with(col: pa.ChunkedArray, formats: tuple[str, ...]) -> np.ndarray:
     seconds = np.full(len(col), NAT, dtype=np.int64)
-    leading = _leading_month(col)
     for fmt in formats:
-        todo = seconds == NAT
-        if not todo.any():
+        todo = np.flatnonzero(seconds == NAT)
+        if not todo.size:
             break
-        found = _strptime(col, fmt) if todo.all() else np.full(len(col), NAT, dtype=np.int64)
-        if not todo.all():
-            idx = np.flatnonzero(todo)
-            found[idx] = _strptime(col.take(pa.array(idx)), fmt)
-        # Arrow rolls 2/30 over to 3/1; the month written in the text tells
-        ok = todo & (found != NAT)
-        ok[ok] &= _month_of(found[ok]) == leading[ok]
-        seconds[ok] = found[ok]
+        seconds[todo] = _strptime(col if todo.size == len(col) else col.take(pa.array(todo)), fmt)
+    # Arrow rolls 2/30 over to 3/1 (at most to the 3rd): for early days, check the month written in the text
+    month, day = _month_day(seconds // 86_400)
+    early = np.flatnonzero((seconds != NAT) & (day <= 3))
+    if early.size:
+        wrong = month[early] != _leading_month(col.take(pa.array(early)))
+        seconds[early[wrong]] = NAT
     return seconds
 
 
-def _local_seconds(col: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+def _month_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Month and day of month of days since 1970-01-01 (H. Hinnant's civil_from_days, in integers: fast)."""
+    z = days + 719_468
+    doe = z - np.floor_divide(z, 146_097) * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    return np.where(mp < 10, mp + 3, mp - 9), doy - (153 * mp + 2) // 5 + 1
+
+
+def _local_seconds(col: pa.ChunkedArray, formats: tuple[str, ...]) -> np.ndarray:
     """Wall-clock seconds since 1970-01-01 (local) for each cell; NAT where unreadable."""
     seconds = _parse_with(col, formats[:1])  # the shape real exports use: one Arrow pass
     bad = np.flatnonzero(seconds == NAT)
@@ -363,7 +394,7 @@ def _local_seconds(col: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
     return seconds
 
 
-def _numbers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """float64 values and a mask of cells that hold a number."""
     try:
         values = pc.cast(col, pa.float64())
@@ -376,6 +407,17 @@ def _numbers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), ok.to_numpy(zero_copy_only=False)
 
 
+def _encode(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes (int64 per row) and the distinct strings they stand for."""
+    encoded = pc.dictionary_encode(col).unify_dictionaries()
+    if not encoded.num_chunks:
+        return np.zeros(0, np.int64), []
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]).astype(
+        np.int64
+    )
+    return codes, encoded.chunk(0).dictionary.to_pylist()
+
+
 # ------------------------------------------------------------------------------------------- rows
 
 
@@ -384,11 +426,10 @@ class _Rows:
 
     def __init__(self, csv: _Csv, ctx: ParseContext) -> None:
         self.csv, self.ctx = csv, ctx
-        encoded = pc.dictionary_encode(csv.columns["Id"])
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes, values = _encode(csv.columns["Id"])
         self.names: list[str] = []
         remap = []  # " 123" and "123" are one participant; -1: no participant id at all
-        for value in encoded.dictionary.to_pylist():
+        for value in values:
             name = value.strip()
             if not _PARTICIPANT_ID.fullmatch(name):
                 remap.append(-1)
@@ -409,7 +450,7 @@ class _Rows:
         self.code = code
         """Per row, the index of its participant in `names` (-1: none)."""
         self.alive = np.ones(code.size, dtype=bool)
-        self.reject(code == -1, "Id", self._id_problem, "missing_field")
+        self.reject(code == -1, "Id", self._id_problem, "")  # kind from the reason: missing or malformed
 
     def cell(self, column: str, i: int) -> str:
         return str(self.csv.columns[column][i].as_py())
@@ -447,24 +488,28 @@ class _Rows:
             return f"Id {value!r} cannot be a participant id (letters, digits and _ . @ -, first a letter or digit)"
         return "missing Id" if self.raw(i).strip() else "empty line"
 
-    def local_seconds(self, column: str, formats: tuple[str, ...], shape: str) -> np.ndarray:
-        """Wall-clock seconds of each row; rows without a readable time are rejected."""
+    def local_us(
+        self, column: str, formats: tuple[str, ...], shape: str, *, days: bool = False
+    ) -> np.ndarray:
+        """Wall-clock microseconds of each row (of its local midnight with days); unreadable rows are rejected."""
         readable_before = int(self.alive.sum())
+        n_rejected = len(self.rejected)
         seconds = _local_seconds(self.csv.columns[column], formats)
-        self.reject(
-            seconds == NAT,
-            column,
-            lambda i: f"{self.cell(column, i)!r} is not a {shape} time",
-            "bad_timestamp",
-        )
+        self.reject(seconds == NAT, column, lambda i: self._time_problem(column, i, shape), "bad_timestamp")
         if readable_before and not self.alive.any():
-            first = self.rejected[-1]
+            first = self.rejected[n_rejected]
             raise InputError(
                 f"no line has a readable {column} ({first.record}: {first.reason})",
                 file=self.csv.path,
-                hint=f"Fitabase writes {shape} in the participant's local time",
+                hint=f"Fitabase writes each {shape} as the participant's local wall-clock time",
             )
-        return seconds
+        if days:
+            seconds = np.where(seconds == NAT, NAT, seconds - seconds % 86_400)
+        return np.where(seconds == NAT, NAT, seconds * US_PER_SECOND)
+
+    def _time_problem(self, column: str, i: int, shape: str) -> str:
+        value = self.cell(column, i)
+        return f"missing {column}" if not value.strip() else f"{value!r} is not a {shape}"
 
     def numbers(self, column: str, *, drop: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """float64 values of a column and the mask of cells holding a number; the others are rejected."""
@@ -496,9 +541,8 @@ class _Rows:
         """(participant, indices of its alive rows under mask, in file order)."""
         rows = np.flatnonzero(self.alive if mask is None else self.alive & mask)
         codes = self.code[rows]
-        if np.any(
-            codes[1:] < codes[:-1]
-        ):  # exports are sorted by Id; a stable sort keeps file order otherwise
+        # exports are sorted by Id; when one is not, a stable sort keeps each participant's file order
+        if np.any(codes[1:] < codes[:-1]):
             order = np.argsort(codes, kind="stable")
             codes, rows = codes[order], rows[order]
         bounds = np.flatnonzero(codes[1:] != codes[:-1]) + 1
@@ -527,7 +571,7 @@ class _Rows:
 def _parse_series(tree: InputTree, path: str, ctx: ParseContext, name: str, metric: str) -> ParsedFile:
     _, time_col, value_col = HEADERS[name]
     rows = _Rows(_read_csv(tree, path, HEADERS[name]), ctx)
-    local = rows.local_seconds(time_col, _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
+    local = rows.local_us(time_col, _TIME_FORMATS, _TIME_SHAPE)
     values, _ = rows.numbers(value_col)
     utc = rows.to_utc(local, time_col)
     batches = [
@@ -545,8 +589,8 @@ def _parse_daily(
     """One value per row and metric, at the local midnight of the row's date; a bad cell loses only its metric."""
     date_col = HEADERS[name][1]
     rows = _Rows(_read_csv(tree, path, HEADERS[name]), ctx)
-    seconds = rows.local_seconds(date_col, _DATE_FORMATS, _DATE_SHAPE)
-    midnight = rows.to_utc(seconds // 86_400 * US_PER_DAY, date_col, "local midnight of")
+    days = rows.local_us(date_col, _DATE_FORMATS, _DATE_SHAPE, days=True)
+    midnight = rows.to_utc(days, date_col, "local midnight of")
     batches = []
     for metric, (column, scale) in columns.items():
         values, ok = rows.numbers(column, drop=False)
@@ -607,7 +651,7 @@ def _parse_sleep_day(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFil
 
 def _parse_minute_sleep(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
     rows = _Rows(_read_csv(tree, path, HEADERS[MINUTE_SLEEP]), ctx)
-    local = rows.local_seconds("date", _TIME_FORMATS, _TIME_SHAPE) * US_PER_SECOND
+    local = rows.local_us("date", _TIME_FORMATS, _TIME_SHAPE)
     levels, _ = rows.numbers("value")
     rows.reject(
         ~np.isin(levels, list(_SLEEP_LEVELS)),
@@ -623,9 +667,7 @@ def _parse_minute_sleep(tree: InputTree, path: str, ctx: ParseContext) -> Parsed
         "missing_field",
     )
     utc = rows.to_utc(local, "date")
-    encoded = pc.dictionary_encode(log_ids)
-    log_code = encoded.indices.to_numpy(zero_copy_only=False)
-    log_names = encoded.dictionary.to_pylist()
+    log_code, log_names = _encode(log_ids)
 
     sessions: list[SleepSession] = []
     first_lines: list[int] = []

@@ -19,7 +19,8 @@ Values: a number, nan and inf included, goes into the batch as it is (the loader
 Inf and out-of-range values against the metric catalog). Anything that is not a number (None, text,
 a cut-off item) is quarantined here with its raw text. Absent optional keys (restingHeartRate, a
 sleep stage, a zone key) emit nothing; a missing required key (an HRV field, activeZoneMinutes) is
-quarantined.
+quarantined. A data cell that is empty, None or nan as a whole is pandas' mark of a missing day:
+the row is skipped. A file that is empty, has the wrong header or ends inside a row is an InputError.
 
 Quirks handled (see the formats notes): np.float64(…)/np.int64(…) wrappers; HRV minutes after
 midnight that keep the evening's date (rolled to the next day when the clock steps back 12–24 h);
@@ -33,8 +34,7 @@ from __future__ import annotations
 import ast
 import csv
 import re
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -43,6 +43,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fitpipe.catalog import BY_NAME
 from fitpipe.errors import InputError
@@ -59,6 +61,7 @@ _RAW_MAX = 200
 _MAX_CSV_FIELD = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 _HALF_DAY_US = US_PER_DAY // 2
 
 
@@ -151,7 +154,7 @@ def _day_start_utc_us(day: date, tz: ZoneInfo) -> int:
 
 
 def _fmt_local(local_us: int) -> str:
-    return (datetime(1970, 1, 1) + timedelta(microseconds=int(local_us))).isoformat()
+    return (_EPOCH_NAIVE + timedelta(microseconds=int(local_us))).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -416,12 +419,17 @@ def _local_times(
         except ValueError:  # one bad date among them: find it
             for i, t in zip(full, texts, strict=True):
                 try:
-                    local[i] = (datetime.fromisoformat(t) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+                    local[i] = (datetime.fromisoformat(t) - _EPOCH_NAIVE) // timedelta(microseconds=1)
                 except ValueError:
                     ok[i] = False
-    for i in np.flatnonzero(~ok):
+    for bad in np.flatnonzero(~ok):
         out.reject_at(
-            row, got.index[i], field_name, f"not a valid time: {got.time[i]!r}", got.time[i], "bad_timestamp"
+            row,
+            got.index[bad],
+            field_name,
+            f"not a valid time: {got.time[bad]!r}",
+            got.time[bad],
+            "bad_timestamp",
         )
     return local, ok
 
@@ -472,7 +480,7 @@ def _emit_items(
     got: _Items,
     local: np.ndarray,
     keep: np.ndarray,
-    metrics: dict[str | None, tuple[str, bool]],
+    metrics: Mapping[str | None, tuple[str, bool]],
     row: _Row,
     column: str,
     time_field: str,
@@ -486,13 +494,19 @@ def _emit_items(
         out.add_points(metric, local[pos], vals, row.line, index[pos], row.participant, time_field)
 
 
-# The exact text wearipedia writes before each heart-rate value; digits of HH:MM:SS at 10-11, 13-14, 16-17.
-_HR_TEMPLATE = np.frombuffer(b"{'time': '00:00:00', 'value': ", dtype=np.uint8)
-_HR_DIGITS = np.array([10, 11, 13, 14, 16, 17])
-_HR_FIXED = np.setdiff1d(np.arange(_HR_TEMPLATE.size), _HR_DIGITS)
-_HR_OFFSETS = np.arange(_HR_TEMPLATE.size)
-_NP_PREFIXES = [np.frombuffer(p, dtype=np.uint8) for p in (b"np.float64(", b"np.int64(")]
-_NONE = np.frombuffer(b"None", dtype=np.uint8)
+# The exact text wearipedia writes around each heart-rate value: {'time': 'HH:MM:SS', 'value': <v>}
+_HR_PIECES = ((0, b"{'time': '"), (12, b":"), (15, b":"), (18, b"', 'value': "))
+_HR_DIGITS = (10, 11, 13, 14, 16, 17)
+_HR_PREFIX = 30
+_NP_WRAPPERS = (b"np.float64(", b"np.int64(")
+
+
+def _bytes_at(buf: np.ndarray, positions: np.ndarray, pattern: bytes) -> np.ndarray:
+    """Whether `pattern` starts at each position (positions must leave room for it)."""
+    if positions.size == 0:
+        return np.zeros(0, dtype=bool)
+    windows = np.lib.stride_tricks.sliding_window_view(buf, len(pattern))
+    return (windows[positions] == np.frombuffer(pattern, dtype=np.uint8)).all(axis=1)
 
 
 @dataclass
@@ -506,67 +520,56 @@ class _FastHeartRate:
 def _read_heart_rate_fast(body: bytes) -> _FastHeartRate | None:
     """Every item of a heart-rate dataset at numpy speed, or None when any item departs from the exact layout.
 
-    Items are located by their braces, checked against the fixed 30-byte prefix, and the values
-    (numpy wrappers stripped) are masked into one space-separated text that numpy parses in C.
+    Items are found by their braces and checked against the fixed 30-byte prefix; the value texts
+    (numpy wrappers stripped) are packed end to end and parsed by Arrow's string-to-double cast,
+    about 30 ns a value against 300 ns for float() or np.fromstring.
     """
     buf = np.frombuffer(body, dtype=np.uint8)
     opens = np.flatnonzero(buf == 0x7B)
     closes = np.flatnonzero(buf == 0x7D)
     n = opens.size
-    width = _HR_TEMPLATE.size
     if n == 0 or closes.size != n or opens[0] != 0 or closes[-1] != buf.size - 1:
         return None
-    if not ((closes - opens > width).all() and (opens[1:] == closes[:-1] + 3).all()):
+    if not ((closes - opens > _HR_PREFIX).all() and (opens[1:] == closes[:-1] + 3).all()):
         return None
-    if not ((buf[closes[:-1] + 1] == 0x2C).all() and (buf[closes[:-1] + 2] == 0x20).all()):  # ", "
+    if not _bytes_at(buf, closes[:-1] + 1, b", ").all():
         return None
-    head = buf[opens[:, None] + _HR_OFFSETS]
-    if not (head[:, _HR_FIXED] == _HR_TEMPLATE[_HR_FIXED]).all():
+    if not all(_bytes_at(buf, opens + offset, piece).all() for offset, piece in _HR_PIECES):
         return None
-    digits = head[:, _HR_DIGITS].astype(np.int64) - 48
-    if ((digits < 0) | (digits > 9)).any():
+    d = [buf[opens + k].astype(np.int64) - 48 for k in _HR_DIGITS]
+    if any(((x < 0) | (x > 9)).any() for x in d):
         return None
-    hours, minutes, seconds = (
-        digits[:, 0] * 10 + digits[:, 1],
-        digits[:, 2] * 10 + digits[:, 3],
-        digits[:, 4] * 10 + digits[:, 5],
-    )
+    hours, minutes, seconds = d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5]
     if ((hours > 23) | (minutes > 59) | (seconds > 59)).any():
         return None
-    start = opens + width
+    start = opens + _HR_PREFIX
     end = closes.copy()
-    starts_n = np.flatnonzero(buf[start] == 0x6E)  # 'n': a numpy wrapper
-    for prefix in _NP_PREFIXES:
-        cand = starts_n[end[starts_n] - start[starts_n] > prefix.size]
-        if cand.size == 0:
-            continue
-        match = (buf[start[cand, None] + np.arange(prefix.size)] == prefix).all(axis=1) & (
-            buf[end[cand] - 1] == 0x29
-        )
-        hit = cand[match]
-        start[hit] += prefix.size
+    wrapped = np.flatnonzero(buf[start] == 0x6E)  # 'n'
+    for wrapper in _NP_WRAPPERS:
+        cand = wrapped[end[wrapped] - start[wrapped] > len(wrapper)]
+        hit = cand[_bytes_at(buf, start[cand], wrapper) & (buf[end[cand] - 1] == 0x29)]
+        start[hit] += len(wrapper)
         end[hit] -= 1
-    is_none = np.zeros(n, dtype=bool)
-    four = np.flatnonzero((end - start == 4) & (buf[start] == 0x4E))  # 'N'
-    if four.size:
-        is_none[four[(buf[start[four, None] + np.arange(4)] == _NONE).all(axis=1)]] = True
-        end[is_none] = start[is_none]
-    mark = np.zeros(buf.size + 1, dtype=np.int8)
-    mark[start] += 1
-    mark[end] -= 1
-    inside = np.cumsum(mark[:-1], dtype=np.int8).astype(bool)
-    text = np.where(inside, buf, np.uint8(0x20)).tobytes()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy < 2.3 warns (instead of raising) on text it cannot read
-        try:
-            values = np.fromstring(text, dtype=np.float64, sep=" ")
-        except (ValueError, DeprecationWarning):
-            return None
-    items = np.flatnonzero(~is_none)
-    if values.size != items.size:
+    four = np.flatnonzero(end - start == 4)
+    none_items = four[_bytes_at(buf, start[four], b"None")]
+    keep = np.ones(n, dtype=bool)
+    keep[none_items] = False
+    items = np.flatnonzero(keep)
+    start, end = start[items], end[items]
+    # value bytes end to end: a run mask from the (start, end) bounds, then one compress
+    bounds = np.empty(2 * items.size + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, buf.size
+    bounds[1:-1:2], bounds[2:-1:2] = start, end
+    inside = np.repeat(np.arange(2 * items.size + 1) % 2 == 1, np.diff(bounds))
+    offsets = np.zeros(items.size + 1, dtype=np.int32)
+    np.cumsum(end - start, out=offsets[1:])
+    texts = pa.StringArray.from_buffers(items.size, pa.py_buffer(offsets), pa.py_buffer(buf[inside]))
+    try:
+        values = pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # some value is not a number: the careful path names it
         return None
     secs = (hours * 3600 + minutes * 60 + seconds)[items]
-    return _FastHeartRate(secs, values, items, np.flatnonzero(is_none))
+    return _FastHeartRate(secs, values, items, none_items)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -754,7 +757,7 @@ def _heart_rate_points(body: bytes, day: date, row: _Row, first_item: int, out: 
     return first_item + got.count
 
 
-_AZM = {
+_AZM: dict[str | None, tuple[str, bool]] = {
     "activeZoneMinutes": ("active_zone_minutes", True),
     "fatBurnActiveZoneMinutes": ("azm_fat_burn", False),
     "cardioActiveZoneMinutes": ("azm_cardio", False),
@@ -776,7 +779,7 @@ def _read_active_zone_minutes(row: _Row, out: _Collector) -> None:
         first_item += got.count
 
 
-_HRV = {
+_HRV: dict[str | None, tuple[str, bool]] = {
     "rmssd": ("hrv_rmssd", True),
     "coverage": ("hrv_coverage", True),
     "hf": ("hrv_hf", True),
@@ -816,8 +819,6 @@ def _roll_past_midnight(local: np.ndarray, keep: np.ndarray) -> None:
 def _read_spo2(row: _Row, out: _Collector) -> None:
     day = _parse_date(row.text("dateTime"), "dateTime")
     text = row.text("minutes").strip()
-    if text in ("", "[]", "None", "nan"):
-        return
     if not (text.startswith("[") and text.endswith("]")):
         raise _BadRow(
             "minutes",
@@ -861,6 +862,8 @@ FILE_KINDS: tuple[FileKind, ...] = (
 )
 _BY_FILE_NAME = {name: kind for kind in FILE_KINDS for name in kind.file_names}
 _USER_ID = "user_id"
+_NO_DATA = (b"", b"None", b"nan", b"NaN")
+"""What pandas writes for a missing cell: the row holds no data (not an error)."""
 
 # every metric named above must be in the catalog; a typo fails at import, not at load time
 assert {
@@ -921,7 +924,8 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def _header(data: bytes, path: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).rstrip(b"\r")
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
@@ -986,7 +990,7 @@ class WearipediaSource:
                 hint="wearipedia files are named " + ", ".join(sorted(_BY_FILE_NAME)),
             )
         data = tree.read_bytes(path).removeprefix(_BOM)
-        if not data.strip():
+        if not data or data.isspace():
             raise InputError(
                 "the file is empty",
                 file=path,
@@ -1002,7 +1006,7 @@ class WearipediaSource:
         lines = _lines(data)
         next(lines)  # the header
         for number, line in lines:
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             participant = None
             try:
@@ -1015,6 +1019,8 @@ class WearipediaSource:
                         f"the row has {len(cells)} cells, the header {len(columns)}",
                         line[-_RAW_MAX:].decode("utf-8", "replace"),
                     )
+                if cells[where[kind.columns[-1]]].strip() in _NO_DATA:
+                    continue
                 kind.read_row(_Row(number, {c: cells[i] for c, i in where.items()}, participant), out)
             except _BadRow as bad:
                 if number == cut_line:

@@ -84,9 +84,9 @@ class Cluster:
             method=method, resource_path=path, query_params=query or [], header_params=headers,
             auth_settings=["BearerToken"],
         )
-        payload = json.dumps(body).encode() if body is not None else None
         try:
-            response = self.api.call_api(method, url, header_params=headers, body=payload, _request_timeout=self.timeout)
+            # The client serialises dict bodies as JSON for JSON and YAML content types alike.
+            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=self.timeout)
             response.read()
         except kubernetes.client.exceptions.ApiException as exc:
             raise ClusterError(f"{method} {path}: {exc.reason}", status=exc.status or 0) from exc

@@ -127,6 +127,23 @@ def _service(description: str, port: int) -> dict[str, Any]:
     )
 
 
+def _thresholds() -> dict[str, Any]:
+    # The alert rules' own thresholds, so a typo is refused by the API server, not at rule time.
+    from fitpipe.monitoring.alerts import THRESHOLDS
+
+    properties = {}
+    for threshold in THRESHOLDS:
+        schema: dict[str, Any] = {
+            "type": "number",
+            "description": f"{threshold.description} Default {threshold.default:g} ({threshold.unit}).",
+            "minimum": threshold.minimum,
+        }
+        if threshold.maximum is not None:
+            schema["maximum"] = threshold.maximum
+        properties[threshold.name] = schema
+    return _object("Alert thresholds; unset ones keep fitpipe's defaults.", properties)
+
+
 def spec_schema() -> dict[str, Any]:
     """The schema of `.spec`: what a user writes."""
     image = _object(
@@ -161,7 +178,7 @@ def spec_schema() -> dict[str, Any]:
             "storage": _object(
                 "The database volume.",
                 {
-                    "size": _quantity("Volume size; plan ~1 GiB per participant-year of 1 s heart rate, compressed.")
+                    "size": _quantity("Volume size; `fitpipe estimate` tells what a study needs.")
                     | {"default": "20Gi"},
                     "storageClassName": _secret_name("StorageClass of the volume; the cluster default if unset."),
                     "deleteWithPipeline": _boolean(
@@ -259,12 +276,7 @@ def spec_schema() -> dict[str, Any]:
                 "The alert rules (stale or failed loads, API errors and latency, database down).",
                 {"enabled": _boolean("Create the PrometheusRule.", True)},
             ),
-            "thresholds": {
-                "type": "object",
-                "description": "Overrides of the alert thresholds, by name (see docs/monitoring.md).",
-                "additionalProperties": {"type": "number"},
-                "maxProperties": 32,
-            },
+            "thresholds": _thresholds(),
             "labels": {
                 "type": "object",
                 "description": "Extra labels on the ServiceMonitor and PrometheusRule, so Prometheus selects them "

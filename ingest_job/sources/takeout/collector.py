@@ -27,7 +27,9 @@ class Collector:
 
     def reject(self, record: str, field: str, reason: str, raw: str, kind: str = "") -> None:
         self.parsed.rejected.append(
-            Rejected(file=self.path, record=record, field=field, reason=reason, raw=raw[:RAW_LIMIT], kind=kind)
+            Rejected(
+                file=self.path, record=record, field=field, reason=reason, raw=raw[:RAW_LIMIT], kind=kind
+            )
         )
 
     def add(

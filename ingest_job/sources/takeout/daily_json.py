@@ -16,7 +16,13 @@ from ingest_job.records import ParseContext, ParsedFile
 from ingest_job.sources.takeout.collector import Collector
 from ingest_job.sources.takeout.instants import US_PER_DAY, day_starts_utc
 from ingest_job.sources.takeout.intraday_json import GLOBAL_LAYOUT
-from ingest_job.sources.takeout.json_arrays import BadRecord, load_json_array, number, raw_json, read_json_bytes
+from ingest_job.sources.takeout.json_arrays import (
+    BadRecord,
+    load_json_array,
+    number,
+    raw_json,
+    read_json_bytes,
+)
 from ingest_job.sources.takeout.stamps import StampText, parse_stamps
 from ingest_job.tree import InputTree
 
@@ -53,15 +59,27 @@ def _zones(value: object) -> dict[str, float]:
     if not isinstance(zones, dict):
         raise BadRecord("value.valuesInZones", "value.valuesInZones is missing", "missing_field")
     # custom zones (IN_CUSTOM_ZONE_*) have no catalog metric and are left out
-    return {metric: number(zones[key], f"value.valuesInZones.{key}") for key, metric in _ZONES.items() if key in zones}
+    return {
+        metric: number(zones[key], f"value.valuesInZones.{key}")
+        for key, metric in _ZONES.items()
+        if key in zones
+    }
 
 
 DAILY: dict[str, tuple[str, Extractor]] = {
     "sedentary_minutes": ("sedentary minutes per day (Global Export JSON)", _plain("sedentary_minutes")),
-    "lightly_active_minutes": ("lightly active minutes per day (Global Export JSON)", _plain("lightly_active_minutes")),
-    "moderately_active_minutes": ("moderately active minutes per day (Global Export JSON)",
-                                  _plain("moderately_active_minutes")),
-    "very_active_minutes": ("very active minutes per day (Global Export JSON)", _plain("very_active_minutes")),
+    "lightly_active_minutes": (
+        "lightly active minutes per day (Global Export JSON)",
+        _plain("lightly_active_minutes"),
+    ),
+    "moderately_active_minutes": (
+        "moderately active minutes per day (Global Export JSON)",
+        _plain("moderately_active_minutes"),
+    ),
+    "very_active_minutes": (
+        "very active minutes per day (Global Export JSON)",
+        _plain("very_active_minutes"),
+    ),
     "resting_heart_rate": ("resting heart rate per day (Global Export JSON)", _resting),
     "time_in_heart_rate_zones": ("minutes in heart-rate zones per day (Global Export JSON)", _zones),
 }
@@ -82,8 +100,8 @@ def parse_daily(tree: InputTree, path: str, ctx: ParseContext, family: str) -> P
             if not isinstance(stamp, str):
                 raise BadRecord("dateTime", "dateTime is missing", "missing_field")
             values = extract(rec.get("value"))
-        except BadRecord as bad:
-            c.reject(f"record {k}", bad.field, bad.reason, raw_json(rec), bad.kind)
+        except BadRecord as problem:
+            c.reject(f"record {k}", problem.field, problem.reason, raw_json(rec), problem.kind)
             continue
         if values:
             stamps.append(stamp)
@@ -93,8 +111,13 @@ def parse_daily(tree: InputTree, path: str, ctx: ParseContext, family: str) -> P
     per_metric: dict[str, tuple[list[int], list[float], list[int]]] = defaultdict(lambda: ([], [], []))
     for i, (k, values) in enumerate(rows):
         if bad[i]:
-            c.reject(f"record {k}", "dateTime", f"dateTime {stamps[i][:40]!r} is not a {GLOBAL_LAYOUT} date",
-                     raw_json(records[k]), "bad_timestamp")
+            c.reject(
+                f"record {k}",
+                "dateTime",
+                f"dateTime {stamps[i][:40]!r} is not a {GLOBAL_LAYOUT} date",
+                raw_json(records[k]),
+                "bad_timestamp",
+            )
             continue
         for metric, v in values.items():
             ts, vals, items = per_metric[metric]

@@ -53,7 +53,7 @@ _TEXT = msgspec.json.Decoder(list[_TextRecord])
 class IntradaySpec:
     metric: str
     kind: str
-    scale: float = 1.0
+    divisor: float = 1.0
     heart: bool = False
     """value is {"bpm": n, "confidence": c} rather than a number (or numeric string)."""
 
@@ -62,7 +62,9 @@ INTRADAY = {
     "heart_rate": IntradaySpec("heart_rate", "heart rate (Global Export JSON, UTC)", heart=True),
     "steps": IntradaySpec("steps", "steps per minute (Global Export JSON, UTC)"),
     "calories": IntradaySpec("calories", "calories per minute (Global Export JSON, UTC)"),
-    "distance": IntradaySpec("distance", "distance per minute (Global Export JSON, UTC, cm → m)", scale=0.01),
+    "distance": IntradaySpec(
+        "distance", "distance per minute (Global Export JSON, UTC, cm → m)", divisor=100.0
+    ),
 }
 
 
@@ -82,7 +84,9 @@ def _fast(data: bytes, spec: IntradaySpec) -> tuple[list[str], np.ndarray] | Non
     return [r.dateTime for r in texts], values
 
 
-def _careful(records: list[object], spec: IntradaySpec, c: Collector) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _careful(
+    records: list[object], spec: IntradaySpec, c: Collector
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     stamps: list[str] = []
     values: list[float] = []
     items: list[int] = []
@@ -92,8 +96,11 @@ def _careful(records: list[object], spec: IntradaySpec, c: Collector) -> tuple[l
                 raise BadRecord("", f"record is a JSON {type(rec).__name__}, not an object", "malformed")
             stamp = rec.get("dateTime")
             if not isinstance(stamp, str):
-                raise BadRecord("dateTime", "dateTime is missing" if stamp is None else "dateTime is not text",
-                                "missing_field" if stamp is None else "bad_timestamp")
+                raise BadRecord(
+                    "dateTime",
+                    "dateTime is missing" if stamp is None else "dateTime is not text",
+                    "missing_field" if stamp is None else "bad_timestamp",
+                )
             value = rec.get("value")
             if spec.heart:
                 if not isinstance(value, dict):
@@ -129,9 +136,14 @@ def parse_intraday(tree: InputTree, path: str, ctx: ParseContext, spec: Intraday
             records = load_json_array(data, path)
         for i in np.flatnonzero(bad):
             k = int(items[i])
-            c.reject(f"record {k}", "dateTime", f"dateTime {stamps[i][:40]!r} is not a {GLOBAL_LAYOUT} time",
-                     raw_json(records[k]), "bad_timestamp")
+            c.reject(
+                f"record {k}",
+                "dateTime",
+                f"dateTime {stamps[i][:40]!r} is not a {GLOBAL_LAYOUT} time",
+                raw_json(records[k]),
+                "bad_timestamp",
+            )
         keep = ~bad
         us, values, items = us[keep], values[keep], items[keep]
-    c.add(spec.metric, us, values * spec.scale if spec.scale != 1.0 else values, item=items)
+    c.add(spec.metric, us, values / spec.divisor if spec.divisor != 1.0 else values, item=items)
     return c.result()

@@ -37,15 +37,19 @@ def read_json_bytes(tree: InputTree, path: str) -> bytes:
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if not data.strip():
-        raise InputError("the file is empty", file=path, hint="re-export it; an export file holds at least '[]'")
+        raise InputError(
+            "the file is empty", file=path, hint="re-export it; an export file holds at least '[]'"
+        )
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             raise InputError(
-                f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 4]!r})",
-                file=path, line=line, hint="re-export the file as UTF-8",
+                f"not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 4]!r})",
+                file=path,
+                line=line,
+                hint="re-export the file as UTF-8",
             ) from None
     return data
 
@@ -55,12 +59,16 @@ def load_json_array(data: bytes, path: str) -> list[Any]:
         records = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", file=path, line=exc.lineno,
+            f"invalid JSON: {exc.msg} (column {exc.colno})",
+            file=path,
+            line=exc.lineno,
             hint="the file is damaged or cut short; re-export it or remove it from the input",
         ) from None
     if not isinstance(records, list):
         raise InputError(
-            f"expected a JSON array of records, found a JSON {type(records).__name__}", file=path, line=1,
+            f"expected a JSON array of records, found a JSON {type(records).__name__}",
+            file=path,
+            line=1,
         )
     return records
 

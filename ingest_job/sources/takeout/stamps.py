@@ -3,7 +3,7 @@
 A layout spells every character: Y M D h m s f are digits of year, month, day, hour, minute, second
 and fraction; any other character must appear as written (so 'Z' or '+0000' suffixes are literals,
 and whether the time is UTC or wall clock is the caller's business). A two-digit year is 20YY.
-Strings are matched to a layout by their length, so the layouts of one call must differ in length.
+A string is read with the first layout of its length that it fits.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class StampText:
         arr = array if isinstance(array, pa.StringArray) else pa.array(array, type=pa.string())
         assert isinstance(arr, pa.StringArray)
         _, offsets_buf, data_buf = arr.buffers()
-        offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+        offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(
+            np.int64
+        )
         buf = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
         return cls(buf, offsets[:-1], np.diff(offsets))
 
@@ -77,10 +79,10 @@ def _compile(layout: str) -> _Layout:
     return _Layout(len(layout), {k: tuple(v) for k, v in digits.items()}, tuple(literals))
 
 
-def _number(m: np.ndarray, positions: tuple[int, ...]) -> np.ndarray:
-    out = np.zeros(m.shape[0], dtype=np.int64)
-    for p in positions:
-        out = out * 10 + m[:, p]
+def _number(d: np.ndarray, columns: list[int]) -> np.ndarray:
+    out = d[:, columns[0]].astype(np.int32)
+    for col in columns[1:]:
+        out = out * 10 + d[:, col]
     return out
 
 
@@ -103,38 +105,37 @@ def _parse_layout(m: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarra
     for pos, code in layout.literals:
         ok &= m[:, pos] == code
     digit_cols = [p for ps in layout.digits.values() for p in ps]
-    d = m[:, digit_cols].astype(np.int64) - 48
-    ok &= ((d >= 0) & (d <= 9)).all(axis=1)
-    d = np.where(ok[:, None], d, 0)
+    d = m[:, digit_cols] - np.uint8(48)  # wraps around below '0', so one comparison checks both ends
+    ok &= (d <= 9).all(axis=1)
+    d[~ok] = 0
     cols = {p: i for i, p in enumerate(digit_cols)}
-    fields = {k: _number(d, tuple(cols[p] for p in ps)) for k, ps in layout.digits.items()}
+    fields = {k: _number(d, [cols[p] for p in ps]) for k, ps in layout.digits.items()}
+    zeros = np.zeros(m.shape[0], dtype=np.int32)
     year = fields["Y"] + (2000 if len(layout.digits["Y"]) == 2 else 0)
     month, day = fields["M"], fields["D"]
-    hour = fields.get("h", np.zeros_like(year))
-    minute = fields.get("m", np.zeros_like(year))
-    second = fields.get("s", np.zeros_like(year))
+    hour, minute, second = fields.get("h", zeros), fields.get("m", zeros), fields.get("s", zeros)
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    ok &= day <= month_days
-    us = (_days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second) * US_PER_SECOND
+    ok &= day <= _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    seconds = _days_from_civil(year.astype(np.int64), month, day) * 86_400 + (
+        hour * 3600 + minute * 60 + second
+    )
+    us = seconds * US_PER_SECOND
     if "f" in layout.digits:
         places = len(layout.digits["f"])
-        frac = fields["f"]
+        frac = fields["f"].astype(np.int64)
         us += frac * 10 ** (6 - places) if places <= 6 else frac // 10 ** (places - 6)
-    return np.where(ok, us, 0), ~ok
+    us[~ok] = 0
+    return us, ~ok
 
 
 def parse_stamps(text: StampText, layouts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(int64 µs as written, mask of strings that fit no layout or name no real date and time)."""
-    compiled = [_compile(layout) for layout in layouts]
-    if len({c.length for c in compiled}) != len(compiled):
-        raise ValueError(f"layouts must differ in length: {layouts!r}")
     n = text.lengths.size
     us = np.zeros(n, dtype=np.int64)
     bad = np.ones(n, dtype=bool)
-    for layout in compiled:
-        rows = np.flatnonzero(text.lengths == layout.length)
+    for layout in map(_compile, layouts):
+        rows = np.flatnonzero(bad & (text.lengths == layout.length))
         if rows.size == 0:
             continue
         m = text.buf[text.starts[rows, None] + np.arange(layout.length)]

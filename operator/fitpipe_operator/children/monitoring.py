@@ -10,6 +10,7 @@ import re
 from types import ModuleType
 from typing import Any
 
+from fitpipe.errors import ConfigError, InputError
 from fitpipe_operator.naming import child, metadata, selector
 
 __all__ = ["monitoring_children", "alert_rule_groups", "grafana_dashboards"]
@@ -28,12 +29,17 @@ def _optional_module(module: str) -> ModuleType | None:
         raise
 
 
-def alert_rule_groups(name: str, thresholds: dict[str, float]) -> list[dict[str, Any]] | None:
-    """fitpipe's alert rules with this pipeline's thresholds, each alert labelled with the pipeline."""
+def alert_rule_groups(name: str, namespace: str, thresholds: dict[str, float]) -> list[dict[str, Any]] | None:
+    """fitpipe's alert rules with this pipeline's thresholds, reading only this pipeline's series (the
+    labels Prometheus gives targets of its ServiceMonitor), each alert labelled with the pipeline."""
     alerts = _optional_module("fitpipe.monitoring.alerts")
     if alerts is None:
         return None
-    groups = copy.deepcopy(alerts.rule_groups(dict(thresholds) or None))
+    selector = f'namespace="{namespace}", service="{child(name, "api")}"'
+    try:
+        groups = copy.deepcopy(alerts.rule_groups(dict(thresholds) or None, selector=selector))
+    except ConfigError as exc:
+        raise InputError(exc.message, field="spec.monitoring.thresholds", hint=exc.hint) from None
     for group in groups:
         for rule in group.get("rules", []):
             if "alert" in rule:
@@ -43,9 +49,10 @@ def alert_rule_groups(name: str, thresholds: dict[str, float]) -> list[dict[str,
 
 def grafana_dashboards() -> dict[str, dict[str, Any]] | None:
     dashboards = _optional_module("fitpipe.monitoring.dashboards")
-    if dashboards is None:
+    load = getattr(dashboards, "load_dashboards", None)
+    if load is None:
         return None
-    return dict(dashboards.load_dashboards())
+    return dict(load())
 
 
 def _service_monitor(name: str, namespace: str, spec: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
@@ -119,7 +126,7 @@ def monitoring_children(name: str, namespace: str, spec: dict[str, Any]) -> list
     if monitoring["serviceMonitor"]["enabled"]:
         out.append(_service_monitor(name, namespace, spec, extra))
     if monitoring["prometheusRule"]["enabled"]:
-        groups = alert_rule_groups(name, monitoring.get("thresholds") or {})
+        groups = alert_rule_groups(name, namespace, monitoring.get("thresholds") or {})
         if groups is not None:
             out.append(
                 {

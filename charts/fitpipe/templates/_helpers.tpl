@@ -1,0 +1,75 @@
+{{/* Names and labels shared by the chart's templates. */}}
+
+{{- define "fitpipe.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fitpipe.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fitpipe.labels" -}}
+app.kubernetes.io/name: {{ include "fitpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "fitpipe.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fitpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "fitpipe.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "fitpipe.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fitpipe.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* The operator's permissions: exactly what fitpipe_operator.cluster.PLURALS and kopf use. */}}
+{{- define "fitpipe.rules" -}}
+# Watching FitbitPipelines; patch for kopf's finalizer and progress annotations.
+- apiGroups: ["fitpipe.io"]
+  resources: ["fitbitpipelines"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["fitpipe.io"]
+  resources: ["fitbitpipelines/status"]
+  verbs: ["patch"]
+# Progress and errors as Kubernetes Events.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+# Generated credentials: created once when absent, never read back, changed or deleted.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create"]
+# Children: server-side apply (create, patch), status reads (get), pruning (list, delete).
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets", "deployments"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["servicemonitors", "prometheusrules", "alertmanagerconfigs"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+{{- end -}}

@@ -1,0 +1,3 @@
+from fitpipe.cli import main
+
+main()

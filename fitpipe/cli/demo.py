@@ -1,0 +1,164 @@
+"""`fitpipe demo`: the README's first command — local database, a synthetic cohort ingested, API and dashboard served."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+import httpx
+
+from fitpipe.cli.ingest import daily_run
+from fitpipe.cli.output import print_table, say
+from fitpipe.db import connect, database_url, redact
+from fitpipe.localdb.server import LocalDatabase
+from fitpipe.migrations import migrate
+from fitpipe.participants import add_participant
+from fitpipe.settings import get_settings
+from fitpipe.tokens import create_token
+
+__all__ = ["demo"]
+
+STUDY = "demo"
+
+
+def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) -> None:
+    from ingest_job.synth.cohort import CohortOptions, default_jobs, write_cohort
+
+    say(f"synthesizing {participants} participants x {days} days ({fmt}) into {out}")
+    started = time.perf_counter()
+    result = write_cohort(
+        CohortOptions(participants=participants, days=days, out=out, format=fmt, seed=seed,  # type: ignore[arg-type]
+                      start=date(2024, 1, 1), jobs=default_jobs()),
+        on_done=lambda r, done, total: say(f"  [{done}/{total}] {r.participant_id} ({r.kind}): "
+                                           f"{r.samples:,} heart-rate samples"),
+    )
+    say(f"wrote {result.bytes / 1e6:,.0f} MB, {result.samples:,} heart-rate samples in {time.perf_counter() - started:.0f} s")
+
+
+def _enrol(listing: Path) -> int:
+    with listing.open() as fh, connect(autocommit=True) as conn:
+        rows = list(csv.DictReader(fh))
+        for row in rows:
+            add_participant(conn, row["participant_id"], STUDY, timezone=row["timezone"], email=row["email"],
+                            enrolment_start=None)
+            conn.execute(
+                "UPDATE participants SET enrolment_start = coalesce(enrolment_start, %s::date::timestamp AT TIME ZONE timezone) "
+                "WHERE external_id = %s",
+                (row["enrolment_start"], row["participant_id"]),
+            )
+    return len(rows)
+
+
+def _overview() -> None:
+    with connect(autocommit=True) as conn:
+        rows = conn.execute(
+            """SELECT m.name, m.unit, count(DISTINCT r.participant_id), sum(r.count), min(r.bucket)::date, max(r.bucket)::date
+               FROM rollup_1d r JOIN metrics m ON m.id = r.metric_id GROUP BY m.name, m.unit ORDER BY 4 DESC"""
+        ).fetchall()
+        sleep = conn.execute("SELECT count(*), count(DISTINCT participant_id) FROM sleep_sessions").fetchone()
+    print_table("What is stored", ["metric", "unit", "participants", "samples", "first day", "last day"], rows)
+    if sleep:
+        say(f"sleep sessions: {sleep[0]:,} of {sleep[1]} participants")
+
+
+def _wait_http(url: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _serve(token: str, host: str, api_port: int, dashboard_port: int) -> None:
+    env = dict(os.environ, FITPIPE_API_URL=f"http://{host}:{api_port}", FITPIPE_API_TOKEN=token)
+    procs: list[subprocess.Popen[bytes]] = []
+    fitpipe = [sys.executable, "-m", "fitpipe.cli"]
+    procs.append(subprocess.Popen([*fitpipe, "serve", "api", "--host", host, "--port", str(api_port)], env=env))
+    if not _wait_http(f"http://{host}:{api_port}/readyz"):
+        say("the API did not become ready; see its output above")
+    dashboard_available = _has_dashboard()
+    if dashboard_available:
+        procs.append(subprocess.Popen([*fitpipe, "serve", "dashboard", "--host", host, "--port", str(dashboard_port)],
+                                      env=env))
+    say("")
+    say(f"API:       http://{host}:{api_port}/docs   (token below)")
+    if dashboard_available:
+        say(f"dashboard: http://{host}:{dashboard_port}/")
+    say(f"token:     {token}")
+    say("Ctrl-C stops the API and dashboard; `fitpipe db stop` stops the database.")
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _has_dashboard() -> bool:
+    try:
+        import dashboard.app  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+@click.command()
+@click.option("--participants", "-n", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--days", "-d", default=60, show_default=True, type=click.IntRange(1))
+@click.option("--format", "fmt", type=click.Choice(["takeout", "wearipedia"]), default="takeout", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the API and dashboard at the end.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--api-port", default=8000, show_default=True, type=int)
+@click.option("--dashboard-port", default=8050, show_default=True, type=int)
+def demo(participants: int, days: int, fmt: str, seed: int, serve: bool, host: str, api_port: int,
+         dashboard_port: int) -> None:
+    """Start the local database, synthesize and ingest a cohort, then serve the API and dashboard.
+
+    Safe to run again: the cohort is written once, and ingesting it again adds nothing.
+    """
+    settings = get_settings()
+    if settings.external_database_url() is None:
+        LocalDatabase(settings.home, say=say).start()
+    say(f"database: {redact(database_url())}")
+    with connect(autocommit=True) as conn:
+        for m in migrate(conn):
+            say(f"applied {m.path.name}")
+    out = settings.inbox / STUDY
+    listing = out / "participants.csv"
+    if not listing.exists():
+        _synthesize(out, participants, days, fmt, seed)
+    else:
+        say(f"using the cohort already in {out}")
+    say(f"enrolled {_enrol(listing)} participants in study {STUDY!r}")
+    daily_run(study=STUDY)
+    _overview()
+    say("")
+    say("Look at the data:")
+    say('  psql "$(fitpipe db url)" -c "SELECT user_id, metric_name, count(*) FROM raw_data GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20"')
+    say('  psql "$(fitpipe db url)" -c "SELECT user_id, bucket::date, round(mean) AS hr, minutes AS wear_minutes '
+        "FROM data_1d WHERE metric_name = 'heart_rate' ORDER BY 1, 2 LIMIT 20\"")
+    if not serve:
+        return
+    with connect(autocommit=True) as conn:
+        _, token = create_token(conn, name="demo dashboard", role="service", studies=[], all_studies=True)
+    _serve(token, host, api_port, dashboard_port)

@@ -1,0 +1,98 @@
+"""`fitpipe operator render|run|crd|reference`: preview a FitbitPipeline's children, run the operator,
+print the CRD or the CR reference. A thin layer: errors come from the library as FitpipeErrors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+import yaml
+
+from fitpipe.errors import InputError
+
+__all__ = ["operator"]
+
+
+@click.group()
+def operator() -> None:
+    """The Kubernetes operator: render a FitbitPipeline's children, or run the operator."""
+
+
+def _documents(stream: IO[str], source: str) -> list[dict]:
+    try:
+        documents = [d for d in yaml.safe_load_all(stream) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"not valid YAML: {exc}", file=source, line=mark.line + 1 if mark else None) from None
+    if not documents:
+        raise InputError("no FitbitPipeline in the input", file=source)
+    return documents
+
+
+@operator.command()
+@click.option("-f", "--filename", "filename", required=True, type=click.File("r"), help="FitbitPipeline YAML ('-' for stdin).")
+@click.option("-n", "--namespace", default=None, help="Namespace for pipelines that name none (default: default).")
+def render(filename: IO[str], namespace: str | None) -> None:
+    """Print the children the operator would create, as one multi-document YAML stream (a dry run)."""
+    from fitpipe_operator.render import render_document
+
+    source = getattr(filename, "name", "-")
+    manifests = []
+    for document in _documents(filename, source):
+        try:
+            manifests += render_document(document, namespace or "default")
+        except InputError as exc:
+            raise InputError(exc.message, file=source, hint=exc.hint) from None
+    click.echo(yaml.safe_dump_all(manifests, sort_keys=False, width=120), nl=False)
+
+
+@operator.command()
+@click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch this namespace (repeatable).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Watch every namespace.")
+@click.option("--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint.")
+@click.option("--status-interval", default=30.0, show_default=True, help="Seconds between status refreshes.")
+def run(namespaces: tuple[str, ...], all_namespaces: bool, liveness: str, status_interval: float) -> None:
+    """Run the operator (in a pod it uses its service account, elsewhere the kubeconfig)."""
+    import kopf
+
+    from fitpipe_operator.handlers import register
+
+    if bool(namespaces) == all_namespaces:
+        raise click.UsageError("pass --all-namespaces or at least one --namespace")
+    registry = kopf.SmartOperatorRegistry()
+    register(registry, status_interval=status_interval)
+    # One replica; no peering objects to create or watch (see the chart's Deployment strategy).
+    kopf.run(
+        registry=registry,
+        clusterwide=all_namespaces,
+        namespaces=list(namespaces),
+        standalone=True,
+        liveness_endpoint=liveness,
+    )
+
+
+@operator.command()
+@click.option("--write", is_flag=True, help="Write it to the chart's crds/ instead of printing it.")
+def crd(write: bool) -> None:
+    """Print the FitbitPipeline CustomResourceDefinition."""
+    from fitpipe_operator.crd import crd_yaml, write_chart_crd
+
+    if write:
+        click.echo(f"wrote {write_chart_crd()}")
+    else:
+        click.echo(crd_yaml(), nl=False)
+
+
+@operator.command()
+@click.option("--write", "target", type=click.Path(dir_okay=False, path_type=Path), help="Update this Markdown file's reference section.")
+def reference(target: Path | None) -> None:
+    """Print the FitbitPipeline field reference (Markdown), generated from the CRD schema."""
+    from fitpipe_operator.reference import reference_markdown, update_document
+
+    if target is None:
+        sys.stdout.write(reference_markdown())
+    else:
+        update_document(target)
+        click.echo(f"updated {target}")

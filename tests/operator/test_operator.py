@@ -1,0 +1,265 @@
+"""The whole operator (kopf, the handlers, the cluster client) running in-process against kmock, an
+in-memory Kubernetes API server over real HTTP: create, update, status, invalid specs, resume, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import importlib.resources
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import jsonpatch
+import kmock
+import kopf
+
+from fitpipe_operator.cluster import Cluster
+from fitpipe_operator.handlers import register
+from fitpipe_operator.naming import KEEP_ANNOTATION
+from fitpipe_operator.render import render
+from tests.operator.conftest import GOOGLE
+
+NS = "trial-a"
+PIPELINES = "fitpipe.io/v1alpha1/fitbitpipelines"
+COLLECTION = f"/apis/fitpipe.io/v1alpha1/namespaces/{NS}/fitbitpipelines"
+
+
+class ApiServer(kmock.KubernetesEmulator):
+    """kmock's emulator plus the bookkeeping of a real API server that kopf relies on: a new
+    resourceVersion on every write (kopf tells fresh watch events from stale ones by it), uid and
+    generation on creation, a new generation when the spec changes, 422 for a failed JSON-patch test."""
+
+    versions = itertools.count(1)
+
+    async def _handle(self, request: kmock.Request) -> Any:
+        if request.resource is not None and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
+            version = str(next(self.versions))
+            data = request.data
+            if isinstance(data, list):  # a JSON patch
+                data.append({"op": "replace", "path": "/metadata/resourceVersion", "value": version})
+            elif isinstance(data, dict) and request.action == kmock.action.CREATE:
+                meta = data.setdefault("metadata", {})
+                meta.update(resourceVersion=version, generation=1)
+                meta.setdefault("uid", f"uid-{meta.get('name')}")
+            elif isinstance(data, dict):
+                meta = data.setdefault("metadata", {})
+                meta["resourceVersion"] = version
+                current = stored(self, request.resource, request.name, request.namespace)
+                if current is not None and "spec" in data and request.subresource is None:
+                    meta["generation"] = int(current["metadata"].get("generation", 0)) + 1
+        try:
+            return await super()._handle(request)
+        except jsonpatch.JsonPatchTestFailed as exc:
+            # A real API server answers a failed resourceVersion test with 422; kopf then waits for fresher events.
+            raise kmock.KubernetesError(status=422, reason="Invalid", message=str(exc)) from None
+
+
+def pipeline(spec: dict[str, Any], *, name: str = "trial-a") -> dict[str, Any]:
+    return {"apiVersion": "fitpipe.io/v1alpha1", "kind": "FitbitPipeline", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def resource_of(manifest: dict[str, Any]) -> str:
+    from fitpipe_operator.cluster import PLURALS
+
+    return f"{manifest['apiVersion']}/{PLURALS[(manifest['apiVersion'], manifest['kind'])]}"
+
+
+def stored(server: kmock.KubernetesEmulator, resource: Any, name: str, namespace: str | None = NS) -> dict[str, Any] | None:
+    try:
+        obj = server.objects[resource, namespace, name]
+    except KeyError:
+        return None
+    return None if obj.deleted else dict(obj.raw)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until check() returns something truthy (and return it), or fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached in {timeout} s: {check.__doc__ or check}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def operator_against_kmock(*, before_start: Callable[[ApiServer], Awaitable[None]] | None = None) -> AsyncIterator[ApiServer]:
+    async with ApiServer() as server, kmock.Server(server):
+        # Discovery of the built-in groups (kopf asks /api/v1), plus the FitbitPipeline resource the CRD declares.
+        bundled = importlib.resources.files("kmock._internal") / "resources.json.gz"
+        server.resources.load_data(gzip.decompress(bundled.read_bytes()))
+        server.resources[PIPELINES] = kmock.ResourceInfo(
+            kind="FitbitPipeline", singular="fitbitpipeline", namespaced=True,
+            verbs={"list", "watch", "patch"}, subresources={"status"},
+        )
+        if before_start is not None:
+            await before_start(server)
+        url = str(server.url).rstrip("/")
+        registry = kopf.OperatorRegistry()
+        register(registry, status_interval=0.3)
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=url, insecure=True)
+
+        cluster = Cluster.at(url)
+        stop = asyncio.Event()
+        ready = asyncio.Event()
+        task = asyncio.create_task(
+            kopf.operator(
+                registry=registry, clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready,
+                memo=kopf.Memo(cluster=cluster),
+            )
+        )
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            yield server
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
+            cluster.close()
+
+
+def children_of(server: kmock.KubernetesEmulator, spec: dict[str, Any]) -> list[dict[str, Any] | None]:
+    return [stored(server, resource_of(m), m["metadata"]["name"]) for m in render("trial-a", NS, spec)]
+
+
+def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for cond in ((body or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def posted_events(server: kmock.KubernetesEmulator) -> list[dict[str, Any]]:
+    # kmock keeps events by name, and kopf posts them with generateName: read the requests instead.
+    return [request.data for request in server if request.method == "POST" and request.url.path.endswith("/events")]
+
+
+def test_applying_a_pipeline_creates_every_child_owned_by_it() -> None:
+    async def scenario() -> None:
+        async with operator_against_kmock() as server:
+            await server.post(COLLECTION, json=pipeline(GOOGLE))
+            children = await eventually(lambda: all(children_of(server, GOOGLE)) and children_of(server, GOOGLE))
+            assert len(children) == len(render("trial-a", NS, GOOGLE))
+            for child in children:
+                refs = child["metadata"].get("ownerReferences")
+                if child["metadata"].get("annotations", {}).get(KEEP_ANNOTATION) == "true":
+                    assert refs is None  # the credentials stay with the retained volume
+                else:
+                    assert refs == [
+                        {"apiVersion": "fitpipe.io/v1alpha1", "kind": "FitbitPipeline", "name": "trial-a",
+                         "uid": "uid-trial-a", "controller": True, "blockOwnerDeletion": True}
+                    ]
+            secret = stored(server, "v1/secrets", "trial-a-db-credentials")
+            assert secret is not None and len(secret["stringData"]["password"]) == 44
+            reasons = await eventually(lambda: {e["reason"] for e in posted_events(server)} >= {"Applied", "SecretGenerated"})
+            assert reasons
+
+    asyncio.run(scenario())
+
+
+def test_a_spec_change_updates_children_prunes_what_went_and_keeps_the_password() -> None:
+    changed = {**GOOGLE, "api": {"replicas": 3}, "ingest": {"schedule": "30 2 * * *"}, "dashboard": {"enabled": False}}
+
+    async def scenario() -> None:
+        async with operator_against_kmock() as server:
+            await server.post(COLLECTION, json=pipeline(GOOGLE))
+            await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-dashboard"))
+            password = stored(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"]  # type: ignore[index]
+
+            await server.patch(f"{COLLECTION}/trial-a", json={"spec": changed})
+
+            def updated() -> bool:
+                api = stored(server, "apps/v1/deployments", "trial-a-api") or {}
+                cron = stored(server, "batch/v1/cronjobs", "trial-a-ingest") or {}
+                return api.get("spec", {}).get("replicas") == 3 and cron.get("spec", {}).get("schedule") == "30 2 * * *"
+
+            await eventually(updated)
+            await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-dashboard") is None)
+            assert stored(server, "v1/services", "trial-a-dashboard") is None
+            assert stored(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"] == password  # type: ignore[index]
+            # The API server counted the spec change as generation 2; the status says it was handled.
+            await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled").get("observedGeneration") == 2)
+
+    asyncio.run(scenario())
+
+
+def test_ready_is_written_once_the_children_report_ready() -> None:
+    async def scenario() -> None:
+        async with operator_against_kmock() as server:
+            await server.post(COLLECTION, json=pipeline(GOOGLE))
+            not_ready = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Ready"))
+            assert not_ready["status"] == "False"
+            await eventually(lambda: all(children_of(server, GOOGLE)))
+
+            # What the StatefulSet, Job and Deployment controllers of a real cluster would report.
+            job = next(m["metadata"]["name"] for m in render("trial-a", NS, GOOGLE) if m["kind"] == "Job")
+            await server.patch(f"/apis/apps/v1/namespaces/{NS}/statefulsets/trial-a-timescaledb/status", json={"status": {"readyReplicas": 1}})
+            await server.patch(f"/apis/batch/v1/namespaces/{NS}/jobs/{job}/status", json={"status": {"succeeded": 1}})
+            for deployment in ("trial-a-api", "trial-a-dashboard"):
+                await server.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/{deployment}/status", json={"status": {"availableReplicas": 1}})
+
+            ready = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Ready").get("status") == "True"
+                                     and condition(stored(server, PIPELINES, "trial-a"), "Ready"))
+            assert ready["reason"] == "AllReady"
+            status = stored(server, PIPELINES, "trial-a")["status"]  # type: ignore[index]
+            assert status["observedGeneration"] == 1
+            assert {c["type"]: c["status"] for c in status["conditions"]} >= {
+                "DatabaseReady": "True", "SchemaMigrated": "True", "ApiReady": "True", "DashboardReady": "True",
+                "IngestScheduled": "True",
+            }
+
+    asyncio.run(scenario())
+
+
+def test_an_invalid_spec_is_reported_and_creates_nothing() -> None:
+    broken = {"ingest": {"source": {"type": "inbox"}}}  # the CEL rule a real API server would enforce
+
+    async def scenario() -> None:
+        async with operator_against_kmock() as server:
+            await server.post(COLLECTION, json=pipeline(broken))
+            reconciled = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled"))
+            assert (reconciled["status"], reconciled["reason"]) == ("False", "InvalidSpec")
+            assert "inboxClaimName" in reconciled["message"]
+            warning = await eventually(lambda: [e for e in posted_events(server) if e["reason"] == "InvalidSpec"])
+            assert warning[0]["type"] == "Warning"
+            assert stored(server, "apps/v1/statefulsets", "trial-a-timescaledb") is None
+
+    asyncio.run(scenario())
+
+
+def test_a_restarted_operator_resumes_existing_pipelines() -> None:
+    async def existing(server: kmock.KubernetesEmulator) -> None:
+        # Stored before the operator starts, as if it had been applied while the operator was down.
+        body = pipeline(GOOGLE)
+        body["metadata"].update(uid="uid-trial-a", generation=1, resourceVersion="0")
+        server.objects[PIPELINES, NS, "trial-a"] = body
+
+    async def scenario() -> None:
+        async with operator_against_kmock(before_start=existing) as server:
+            await eventually(lambda: all(children_of(server, GOOGLE)))
+
+    asyncio.run(scenario())
+
+
+def test_deleting_a_pipeline_is_handled_and_says_what_it_kept() -> None:
+    async def scenario() -> None:
+        async with operator_against_kmock() as server:
+            await server.post(COLLECTION, json=pipeline(GOOGLE))
+            finalizers = await eventually(lambda: (stored(server, PIPELINES, "trial-a") or {}).get("metadata", {}).get("finalizers"))
+            assert finalizers
+            await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-api"))
+
+            await server.delete(f"{COLLECTION}/trial-a")
+            await eventually(lambda: stored(server, PIPELINES, "trial-a") is None)
+            deleted = [e for e in posted_events(server) if e["reason"] == "Deleted"]
+            assert deleted and "kept the database volume data-trial-a-timescaledb-0" in deleted[0]["message"]
+            # Kept: the credentials that open the retained volume (not owned, so not garbage-collected).
+            assert "ownerReferences" not in stored(server, "v1/secrets", "trial-a-db-credentials")["metadata"]  # type: ignore[index]
+
+    asyncio.run(scenario())

@@ -1,0 +1,246 @@
+"""render(): what a FitbitPipeline's children look like for each spec variant, and how bad specs are refused."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from fitpipe.errors import InputError
+from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dashboards
+from fitpipe_operator.children.secrets import fill_generated
+from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION
+from fitpipe_operator.render import render
+from tests.operator.conftest import GOOGLE, VARIANTS
+
+NS = "trial-a"
+
+
+def by_kind(manifests: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in manifests:
+        out.setdefault(m["kind"], []).append(m)
+    return out
+
+
+def one(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "CronJob":
+        return dict(workload["spec"]["jobTemplate"]["spec"]["template"])
+    return dict(workload["spec"]["template"])
+
+
+def test_minimal_spec_renders_the_whole_stack() -> None:
+    manifests = render("trial-a", NS, GOOGLE)
+    kinds = {kind: len(items) for kind, items in by_kind(manifests).items()}
+    expected = {
+        "Secret": 2,  # database credentials, token key
+        "Service": 3,  # timescaledb (headless), api, dashboard
+        "StatefulSet": 1,
+        "NetworkPolicy": 1,
+        "Job": 1,
+        "CronJob": 1,
+        "Deployment": 2,
+        "ServiceMonitor": 1,
+    }
+    if alert_rule_groups("trial-a", NS, {}) is not None:
+        expected["PrometheusRule"] = 1
+    if dashboards := grafana_dashboards():
+        expected["ConfigMap"] = len(dashboards)
+    assert kinds == expected
+
+
+def test_render_is_pure(variant: tuple[str, dict[str, Any]]) -> None:
+    _, spec = variant
+    before = copy.deepcopy(spec)
+    assert render("trial-a", NS, spec) == render("trial-a", NS, spec)
+    assert spec == before
+
+
+def test_every_child_is_in_the_namespace_and_labelled_with_its_pipeline(variant: tuple[str, dict[str, Any]]) -> None:
+    _, spec = variant
+    for m in render("trial-a", NS, spec):
+        labels = m["metadata"]["labels"]
+        assert m["metadata"]["namespace"] == NS
+        assert labels["app.kubernetes.io/instance"] == "trial-a"
+        assert labels["app.kubernetes.io/managed-by"] == "fitpipe-operator"
+        assert m["metadata"]["name"].startswith("trial-a")
+        assert len(m["metadata"]["name"]) <= 63
+
+
+def test_generated_secrets_hold_no_password_until_the_operator_fills_them_once() -> None:
+    secrets = by_kind(render("trial-a", NS, GOOGLE))["Secret"]
+    db = next(s for s in secrets if s["metadata"]["name"] == "trial-a-db-credentials")
+    assert db["stringData"] == {"username": "postgres"}
+    assert db["metadata"]["annotations"][GENERATE_ANNOTATION] == "password"
+    first, second = fill_generated(db), fill_generated(db)
+    assert len(first["stringData"]["password"]) == 44  # 32 random bytes, base64
+    assert first["stringData"]["password"] != second["stringData"]["password"]
+    assert "password" not in db["stringData"]  # the rendered manifest is untouched
+
+
+def test_volume_and_its_secrets_outlive_the_pipeline_unless_asked() -> None:
+    kept = render("trial-a", NS, GOOGLE)
+    sts = one(kept, "StatefulSet", "trial-a-timescaledb")
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+    assert all(s["metadata"]["annotations"].get(KEEP_ANNOTATION) == "true" for s in by_kind(kept)["Secret"])
+
+    disposable = render("trial-a", NS, VARIANTS["disposable"])
+    sts = one(disposable, "StatefulSet", "trial-a-timescaledb")
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+    claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "1Gi" and claim["storageClassName"] == "fast"
+    assert not any(KEEP_ANNOTATION in s["metadata"]["annotations"] for s in by_kind(disposable)["Secret"])
+
+
+def test_named_secrets_replace_the_generated_ones() -> None:
+    manifests = render("trial-a", NS, VARIANTS["own-secrets"])
+    assert "Secret" not in by_kind(manifests)
+    api = one(manifests, "Deployment", "trial-a-api")["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(api)
+    assert env["DB_PASS"] == {"secretKeyRef": {"name": "db-admin", "key": "password"}}
+    assert env["FITPIPE_TOKEN_KEY"] == {"secretKeyRef": {"name": "token-key", "key": "key"}}
+    assert env["MAIL_PASSWORD"]["secretKeyRef"]["name"] == "smtp"
+    dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(dashboard)["FITPIPE_API_TOKEN"] == {"secretKeyRef": {"name": "dashboard-token", "key": "token"}}
+
+
+def test_dashboard_reads_the_api_never_the_database() -> None:
+    manifests = render("trial-a", NS, GOOGLE)
+    dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(dashboard)
+    assert env["FITPIPE_API_URL"] == "http://trial-a-api.trial-a.svc:8000"
+    assert env["FITPIPE_API_TOKEN"]["secretKeyRef"] == {"name": "trial-a-api-token", "key": "token", "optional": True}
+    assert not any(name.startswith(("DB_", "DATABASE_URL", "GOOGLE_")) for name in env)
+    assert dashboard["args"] == ["serve", "dashboard", "--host", "0.0.0.0", "--port", "8050"]
+
+
+def test_each_component_runs_its_fitpipe_command() -> None:
+    manifests = render("trial-a", NS, GOOGLE)
+    commands = {
+        m["metadata"]["name"]: pod_template(m)["spec"]["containers"][0]["args"]
+        for m in manifests
+        if m["kind"] in ("Job", "CronJob", "Deployment")
+    }
+    assert commands == {
+        next(m["metadata"]["name"] for m in manifests if m["kind"] == "Job"): ["migrate"],
+        "trial-a-ingest": ["run"],
+        "trial-a-api": ["serve", "api", "--host", "0.0.0.0", "--port", "8000"],
+        "trial-a-dashboard": ["serve", "dashboard", "--host", "0.0.0.0", "--port", "8050"],
+    }
+
+
+def test_api_has_probes_and_serves_metrics_on_the_port_the_service_monitor_scrapes() -> None:
+    manifests = render("trial-a", NS, GOOGLE)
+    api = one(manifests, "Deployment", "trial-a-api")["spec"]["template"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert api["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    service = one(manifests, "Service", "trial-a-api")
+    monitor = one(manifests, "ServiceMonitor", "trial-a-api")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert service["spec"]["ports"][0]["name"] == "http"
+
+
+def test_ingest_cronjob_never_overlaps_and_keeps_its_history_limits() -> None:
+    cron = one(render("trial-a", NS, VARIANTS["example"]), "CronJob", "trial-a-ingest")["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    assert (cron["schedule"], cron["timeZone"]) == ("0 1 * * *", "Europe/Berlin")
+    assert (cron["successfulJobsHistoryLimit"], cron["failedJobsHistoryLimit"]) == (3, 5)
+    assert cron["jobTemplate"]["spec"]["backoffLimit"] == 2
+    suspended = one(render("trial-a", NS, VARIANTS["disposable"]), "CronJob", "trial-a-ingest")["spec"]
+    assert suspended["suspend"] is True and suspended["schedule"] == "@daily"
+
+
+def test_inbox_source_mounts_its_claim_into_the_ingest_job() -> None:
+    cron = one(render("trial-a", NS, VARIANTS["inbox-source"]), "CronJob", "trial-a-ingest")
+    pod = pod_template(cron)["spec"]
+    assert {"name": "inbox", "persistentVolumeClaim": {"claimName": "trial-inbox"}} in pod["volumes"]
+    container = pod["containers"][0]
+    assert {"name": "inbox", "mountPath": "/inbox"} in container["volumeMounts"]
+    assert env_of(container)["FITPIPE_INBOX"] == "/inbox"
+    assert "GOOGLE_CLIENT_ID" not in env_of(container)
+
+
+def test_migration_job_is_renamed_when_the_image_changes() -> None:
+    def job_name(tag: str) -> str:
+        manifests = render("trial-a", NS, {**GOOGLE, "image": {"tag": tag}})
+        return next(m["metadata"]["name"] for m in manifests if m["kind"] == "Job")
+
+    assert job_name("0.1.0") == job_name("0.1.0")
+    assert job_name("0.1.0") != job_name("0.2.0")
+
+
+def test_disabled_parts_render_nothing() -> None:
+    kinds = by_kind(render("trial-a", NS, VARIANTS["lean"]))
+    assert "ServiceMonitor" not in kinds and "PrometheusRule" not in kinds and "ConfigMap" not in kinds
+    assert [d["metadata"]["name"] for d in kinds["Deployment"]] == ["trial-a-api"]
+    assert kinds["Deployment"][0]["spec"]["replicas"] == 0
+
+
+def test_alert_rules_read_only_this_pipelines_series() -> None:
+    if alert_rule_groups("trial-a", NS, {}) is None:
+        pytest.skip("fitpipe.monitoring.alerts is not in this build")
+    rule = one(render("trial-a", NS, VARIANTS["disposable"]), "PrometheusRule", "trial-a")
+    rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert rules and all('namespace="trial-a", service="trial-a-api"' in r["expr"] for r in rules)
+    assert all(r["labels"]["fitpipe_pipeline"] == "trial-a" for r in rules if "alert" in r)
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    default = one(render("trial-a", NS, GOOGLE), "PrometheusRule", "trial-a")
+    assert default["spec"] != rule["spec"]  # the thresholds reached the expressions
+
+
+def test_pods_run_as_non_root_without_a_service_account_token(variant: tuple[str, dict[str, Any]]) -> None:
+    _, spec = variant
+    for m in render("trial-a", NS, spec):
+        if m["kind"] not in ("StatefulSet", "Deployment", "Job", "CronJob"):
+            continue
+        pod = pod_template(m)["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert container["resources"]["requests"]
+
+
+def test_image_digest_wins_over_the_tag() -> None:
+    api = one(render("trial-a", NS, VARIANTS["disposable"]), "Deployment", "trial-a-api")
+    pod = api["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example.org/fitpipe@sha256:" + "ab" * 32
+    assert pod["imagePullSecrets"] == [{"name": "registry"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "field"),
+    [
+        ("Trial_A", GOOGLE, "metadata.name"),
+        ("a" * 41, GOOGLE, "metadata.name"),
+        ("trial-a", {**GOOGLE, "ingest": {"schedule": "every day"}}, "spec.ingest.schedule"),
+        ("trial-a", {**GOOGLE, "ingest": {"schedule": "61 1 * * *"}}, "spec.ingest.schedule"),
+        ("trial-a", {**GOOGLE, "ingest": {"timeZone": "Mars/Olympus_Mons"}}, "spec.ingest.timeZone"),
+        ("trial-a", {"ingest": {"source": {"type": "inbox"}}}, "spec.ingest.source.inboxClaimName"),
+        ("trial-a", {}, "spec.googleHealth.secretName"),
+        ("trial-a", {**GOOGLE, "api": {"replicas": -1}}, "spec.api.replicas"),
+        ("trial-a", {**GOOGLE, "timescaledb": {"storage": {"size": "lots"}}}, "spec.timescaledb.storage.size"),
+        ("trial-a", {**GOOGLE, "dashbord": {"enabled": False}}, "spec"),
+        ("trial-a", {**GOOGLE, "monitoring": {"thresholds": {"ingestStaleHours": 0}}}, "spec.monitoring.thresholds.ingestStaleHours"),
+        ("trial-a", {**GOOGLE, "monitoring": {"thresholds": {"stale": 3}}}, "spec.monitoring.thresholds"),
+        ("trial-a", {**GOOGLE, "monitoring": {"alertmanager": {"enabled": True}}}, "spec.monitoring.alertmanager.to"),
+    ],
+)
+def test_a_bad_spec_is_refused_naming_the_field(name: str, spec: dict[str, Any], field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        render(name, NS, spec)
+    assert caught.value.field == field
