@@ -31,7 +31,10 @@ class FileResult:
     source: str
     status: str = "loaded"
     """loaded, unchanged (same content loaded before; not read), unknown (format not known; skipped), failed."""
+    read: int = 0
+    """Samples read from the file."""
     metrics: dict[str, MetricCounts] = field(default_factory=dict)
+    """Per-metric counts when the file was loaded on its own (groups report counts to the summary only)."""
     sleep_new: int = 0
     sleep_present: int = 0
     quarantined: int = 0
@@ -39,23 +42,22 @@ class FileResult:
     error: str | None = None
     seconds: float = 0.0
 
-    def counts(self, metric: str) -> MetricCounts:
-        return self.metrics.setdefault(metric, MetricCounts())
-
 
 @dataclass
 class IngestSummary:
     participants: set[str] = field(default_factory=set)
     files: list[FileResult] = field(default_factory=list)
+    metrics: dict[tuple[str, str], MetricCounts] = field(default_factory=dict)
+    """(metric, source) -> counts, accumulated as loads commit."""
     seconds: float = 0.0
+
+    def add_counts(self, source: str, counts: dict[str, MetricCounts]) -> None:
+        for metric, c in counts.items():
+            self.metrics.setdefault((metric, source), MetricCounts()).add(c)
 
     def by_metric(self) -> dict[tuple[str, str], MetricCounts]:
         """(metric, source) -> counts over all files."""
-        totals: dict[tuple[str, str], MetricCounts] = {}
-        for f in self.files:
-            for metric, counts in f.metrics.items():
-                totals.setdefault((metric, f.source), MetricCounts()).add(counts)
-        return dict(sorted(totals.items()))
+        return dict(sorted(self.metrics.items()))
 
     def total(self) -> MetricCounts:
         total = MetricCounts()

@@ -8,6 +8,7 @@ participant whose load fails is recorded and skipped; the others go on. The run 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ def run_inbox(
     on_file: FileCallback | None = None,
     after_participant: Callable[[IngestSummary], None] | None = None,
 ) -> DailyResult:
+    started = time.perf_counter()
     participants = [p for p in list_participants(conn, study) if p.status == "active"]
     result = DailyResult(summary=IngestSummary(), participants_total=len(participants))
     for i, participant in enumerate(participants, 1):
@@ -113,4 +115,5 @@ def run_inbox(
         result.summary.participants.add(f"{participant.study}/{participant.external_id}")
         if after_participant:
             after_participant(result.summary)
+    result.summary.seconds = time.perf_counter() - started
     return result

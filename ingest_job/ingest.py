@@ -17,7 +17,7 @@ import psycopg
 from fitpipe.errors import FitpipeError, InputError, NotFoundError
 from fitpipe.participants import Participant, find_participant
 from ingest_job.counts import FileResult, IngestSummary
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
+from ingest_job.load import FileIdentity, LoadOptions, PendingFile, load_files
 from ingest_job.records import ParseContext, ParsedFile
 from ingest_job.sources.base import FileSource
 from ingest_job.sources.registry import detect_source, get_source
@@ -77,6 +77,32 @@ def _unchanged(conn: psycopg.Connection, participant: Participant | None, path: 
     return row is not None and row[0] == identity.sha256 and int(row[1]) == identity.size
 
 
+GROUP_ROWS = 1_000_000
+"""Samples per transaction before a group of small files is flushed (bounds memory)."""
+GROUP_FILES = 400
+
+
+def _flush(
+    conn: psycopg.Connection, pending: list[PendingFile], options: LoadOptions, summary: IngestSummary,
+) -> list[FileResult]:
+    """Load the group in one transaction; if it fails, load each file alone so only the bad one fails."""
+    if not pending:
+        return []
+    try:
+        summary.add_counts(options.source, load_files(conn, pending, options))
+        return [p.result for p in pending if p.result is not None]
+    except (FitpipeError, psycopg.DataError, psycopg.IntegrityError) as exc:
+        if len(pending) == 1:
+            message = exc.message if isinstance(exc, FitpipeError) else f"the database refused it: {exc}".splitlines()[0]
+            log.warning("%s: %s", pending[0].identity.path, message)
+            return [FileResult(file=pending[0].identity.path, kind=pending[0].parsed.kind, source=options.source,
+                               status="failed", error=message)]
+    results: list[FileResult] = []
+    for one in pending:
+        results.extend(_flush(conn, [one], options, summary))
+    return results
+
+
 def ingest_tree(
     conn: psycopg.Connection,
     tree: InputTree,
@@ -90,7 +116,7 @@ def ingest_tree(
     on_file: FileCallback | None = None,
 ) -> IngestSummary:
     if not conn.autocommit:
-        raise ValueError("ingest needs an autocommit connection: each file commits in its own transaction")
+        raise ValueError("ingest needs an autocommit connection: each group of files commits in its own transaction")
     plan = source.plan(tree)
     total = len(plan.files) + len(plan.unknown)
     done = 0
@@ -98,32 +124,46 @@ def ingest_tree(
                        participant=participant.external_id if participant else None)
     if participant is not None:
         summary.participants.add(f"{participant.study}/{participant.external_id}")
-    for path in plan.unknown:
-        result = FileResult(file=path, kind="not a known file", source=source.name, status="unknown")
+
+    def report(result: FileResult) -> None:
+        nonlocal done
         summary.files.append(result)
         done += 1
         if on_file:
             on_file(result, done, total)
+
+    for path in plan.unknown:
+        report(FileResult(file=path, kind="not a known file", source=source.name, status="unknown"))
+    pending: list[PendingFile] = []
+    pending_rows = 0
+    started = time.perf_counter()
     for path in plan.files:
-        started = time.perf_counter()
         try:
             identity = FileIdentity(path=path, size=tree.size(path), sha256=tree.sha256(path))
             if not options.full and _unchanged(conn, participant, path, identity):
-                result = FileResult(file=path, kind="loaded before", source=source.name, status="unchanged")
-            else:
-                parsed = source.parse(tree, path, ctx)
-                resolve = _resolver(conn, parsed, participant, study or (participant.study if participant else None))
-                result = load_parsed_file(conn, parsed, resolve, identity, options)
-                summary.participants.update(f"{p.study}/{p.external_id}" for p in resolve.values())
+                report(FileResult(file=path, kind="loaded before", source=source.name, status="unchanged"))
+                continue
+            parsed = source.parse(tree, path, ctx)
+            resolve = _resolver(conn, parsed, participant, study or (participant.study if participant else None))
         except FitpipeError as exc:
             log.warning("%s: %s", path, exc.message)
-            result = FileResult(file=path, kind="unreadable", source=source.name, status="failed", error=exc.message)
-        result.seconds = time.perf_counter() - started
-        summary.files.append(result)
-        done += 1
-        if on_file:
-            on_file(result, done, total)
+            report(FileResult(file=path, kind="unreadable", source=source.name, status="failed", error=exc.message))
+            continue
+        summary.participants.update(f"{p.study}/{p.external_id}" for p in resolve.values())
+        pending.append(PendingFile(parsed, resolve, identity))
+        pending_rows += sum(len(b) for b in parsed.batches)
+        if pending_rows >= GROUP_ROWS or len(pending) >= GROUP_FILES:
+            _report_group(_flush(conn, pending, options, summary), started, report)
+            pending, pending_rows, started = [], 0, time.perf_counter()
+    _report_group(_flush(conn, pending, options, summary), started, report)
     return summary
+
+
+def _report_group(results: list[FileResult], started: float, report: Callable[[FileResult], None]) -> None:
+    share = (time.perf_counter() - started) / max(len(results), 1)
+    for result in results:
+        result.seconds = share
+        report(result)
 
 
 def ingest_path(

@@ -1,21 +1,22 @@
-"""Loading one parsed file: samples, rollups, cursors, sleep, quarantine and the file manifest, in ONE transaction.
+"""Loading parsed files: samples, rollups, cursors, sleep, quarantine and the file manifest, in ONE transaction.
 
-Per (participant, metric) batch, after validation and de-duplication:
-- rows older than the file's previous newest sample minus the lag window are skipped (the file was
-  loaded before and has grown; `full=True` re-merges everything);
+Several small files (a Takeout export has one heart-rate file per day) are loaded together in one
+transaction, each still all-or-nothing; their batches are merged per (participant, metric) so a
+group costs one COPY and one rollup pass instead of one per file. Per (participant, metric), after
+validation and de-duplication:
+- rows of a file loaded before (it grew) that are older than its previous newest sample minus the
+  lag window are skipped (`full=True` re-merges everything);
 - if nothing is stored in the batch's time span, the rows are COPYed straight into `samples` and the
   rollups are updated additively (the fast path: new data);
 - otherwise they are COPYed into a staging table and merged with INSERT … ON CONFLICT (existing rows
-  with the same value are left alone; changed values are updated) and the touched hours are
-  re-aggregated.
+  with the same value are left alone; changed values are updated) and the touched hours re-aggregated.
 A per-participant advisory lock serialises concurrent loads of one participant, so the span check
-cannot race. A crash at any point rolls the whole file back; rerunning converges to the same rows.
+cannot race. A crash at any point rolls the whole group back; rerunning converges to the same rows.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,12 +31,12 @@ from ingest_job.copy import copy_samples
 from ingest_job.counts import FileResult, MetricCounts
 from ingest_job.localtime import us_to_datetime
 from ingest_job.quarantine import reason_kind, store_rejected
-from ingest_job.records import ParsedFile, Rejected, SampleBatch, SleepSession
+from ingest_job.records import ParsedFile, Rejected, SampleBatch
 from ingest_job.rollups import add_minute_aggregates, hour_ranges, recompute_ranges
 from ingest_job.sleep_store import store_sleep
 from ingest_job.validate import clean_batch
 
-__all__ = ["LoadOptions", "FileIdentity", "load_parsed_file", "PARTICIPANT_LOCK"]
+__all__ = ["LoadOptions", "FileIdentity", "PendingFile", "load_files", "load_parsed_file", "PARTICIPANT_LOCK"]
 
 PARTICIPANT_LOCK = 0x6670  # advisory lock class for "loading participant <id>"
 
@@ -58,6 +59,24 @@ SELECT (extract(epoch FROM date_bin('1 hour', ts, '2000-01-03T00:00:00+00')) * 1
 FROM up GROUP BY hour
 """
 
+_CURSOR = """
+INSERT INTO ingest_cursors AS c (participant_id, source, metric_id, initial_value, last_value, lag)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (participant_id, source, metric_id) DO UPDATE SET
+    initial_value = LEAST(c.initial_value, EXCLUDED.initial_value),
+    last_value = GREATEST(c.last_value, EXCLUDED.last_value),
+    lag = EXCLUDED.lag,
+    updated_at = CASE WHEN EXCLUDED.last_value > c.last_value THEN now() ELSE c.updated_at END
+"""
+
+_MANIFEST = """
+INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (participant_id, path) DO UPDATE SET
+    source = EXCLUDED.source, size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
+    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now()
+"""
+
 
 @dataclass(frozen=True)
 class LoadOptions:
@@ -78,10 +97,23 @@ class FileIdentity:
 
 
 @dataclass
-class _Group:
+class PendingFile:
+    """A parsed file waiting to be loaded, with the participants its names resolve to."""
+
+    parsed: ParsedFile
+    resolve: dict[str | None, Participant]
+    identity: FileIdentity
+    result: FileResult | None = None
+
+
+@dataclass
+class _Merged:
+    """One (participant, metric) of a group: cleaned arrays of each file, in file order."""
+
     participant: Participant
-    batches: dict[str, list[SampleBatch]] = field(default_factory=lambda: defaultdict(list))
-    sleep: list[SleepSession] = field(default_factory=list)
+    metric: Metric
+    ts: list[np.ndarray] = field(default_factory=list)
+    value: list[np.ndarray] = field(default_factory=list)
 
 
 def _concat(batches: list[SampleBatch]) -> SampleBatch:
@@ -92,7 +124,9 @@ def _concat(batches: list[SampleBatch]) -> SampleBatch:
         parts = [getattr(b, name) for b in batches]
         if all(p is None for p in parts):
             return None
-        return np.concatenate([p if p is not None else np.full(len(b), -1, np.int32) for p, b in zip(parts, batches, strict=True)])
+        return np.concatenate(
+            [p if p is not None else np.full(len(b), -1, np.int32) for p, b in zip(parts, batches, strict=True)]
+        )
 
     first = batches[0]
     return SampleBatch(
@@ -102,51 +136,22 @@ def _concat(batches: list[SampleBatch]) -> SampleBatch:
     )
 
 
-def _group(parsed: ParsedFile, resolve: dict[str | None, Participant]) -> dict[int, _Group]:
-    groups: dict[int, _Group] = {}
-
-    def group_of(name: str | None) -> _Group:
-        participant = resolve[name]
-        return groups.setdefault(participant.id, _Group(participant))
-
-    for batch in parsed.batches:
-        if batch.metric not in BY_NAME:
-            raise InputError(
-                f"parser emitted unknown metric {batch.metric!r}", file=parsed.file,
-                hint="this is a bug in the source module: metric names must come from fitpipe/catalog.py",
-            )
-        group_of(batch.participant).batches[batch.metric].append(batch)
-    for session in parsed.sleep:
-        group_of(session.participant).sleep.append(session)
-    return groups
+def _keep_last(ts: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sort by time; of equal timestamps keep the one that came last (later files win)."""
+    if ts.size < 2 or (np.diff(ts) > 0).all():
+        return ts, value, 0
+    order = np.argsort(ts, kind="stable")
+    ts, value = ts[order], value[order]
+    last = np.empty(ts.size, dtype=bool)
+    last[:-1] = ts[1:] != ts[:-1]
+    last[-1] = True
+    return ts[last], value[last], int(ts.size - last.sum())
 
 
-def _previous_manifest(cur: psycopg.Cursor, participant_id: int, path: str) -> tuple[str | None, dict[str, int]]:
-    row = cur.execute(
-        "SELECT sha256, max_ts FROM ingest_files WHERE participant_id = %s AND path = %s", (participant_id, path)
-    ).fetchone()
-    return (row[0], dict(row[1])) if row else (None, {})
-
-
-def _load_batch(
-    cur: psycopg.Cursor, participant: Participant, metric: Metric, batch: SampleBatch, options: LoadOptions,
-    file_cursor_us: int | None, counts: MetricCounts, rejected_out: list[Rejected],
-) -> int | None:
-    """Load one metric's samples of one participant; returns the newest timestamp loaded (µs) or None."""
-    clean = clean_batch(batch, metric, participant.external_id)
-    counts.read += clean.read
-    counts.duplicates += clean.duplicates
-    rejected_out.extend(clean.rejected)
-    ts, value = clean.ts, clean.value
-    if ts.size == 0:
-        return None
-    newest = int(ts[-1])
-    if file_cursor_us is not None and not options.full:
-        start = np.searchsorted(ts, file_cursor_us - int(options.lag.total_seconds() * 1_000_000), side="left")
-        counts.present += int(start)
-        ts, value = ts[start:], value[start:]
-        if ts.size == 0:
-            return newest
+def _write_samples(
+    cur: psycopg.Cursor, participant: Participant, metric: Metric, ts: np.ndarray, value: np.ndarray,
+    options: LoadOptions, counts: MetricCounts,
+) -> None:
     lo, hi = us_to_datetime(int(ts[0])), us_to_datetime(int(ts[-1]))
     occupied = cur.execute(
         "SELECT EXISTS (SELECT 1 FROM samples WHERE participant_id = %s AND metric_id = %s AND ts BETWEEN %s AND %s)",
@@ -169,19 +174,95 @@ def _load_batch(
         if touched:
             hours = np.array([int(r[0]) for r in touched], dtype=np.int64)
             recompute_ranges(cur, participant.id, metric.id, participant.timezone, hour_ranges(hours))
-    cur.execute(
-        """
-        INSERT INTO ingest_cursors AS c (participant_id, source, metric_id, initial_value, last_value, lag)
-        VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (participant_id, source, metric_id) DO UPDATE SET
-            initial_value = LEAST(c.initial_value, EXCLUDED.initial_value),
-            last_value = GREATEST(c.last_value, EXCLUDED.last_value),
-            lag = EXCLUDED.lag,
-            updated_at = CASE WHEN EXCLUDED.last_value > c.last_value THEN now() ELSE c.updated_at END
-        """,
-        (participant.id, options.source, metric.id, lo, hi, options.lag),
-    )
-    return newest
+    cur.execute(_CURSOR, (participant.id, options.source, metric.id, lo, hi, options.lag))
+
+
+def _previous_manifests(cur: psycopg.Cursor, keys: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, int]]:
+    if not keys:
+        return {}
+    pids, paths = zip(*sorted(keys), strict=True)
+    rows = cur.execute(
+        """SELECT f.participant_id, f.path, f.max_ts FROM ingest_files f
+           JOIN unnest(%s::int[], %s::text[]) AS k(pid, path) ON f.participant_id = k.pid AND f.path = k.path""",
+        (list(pids), list(paths)),
+    ).fetchall()
+    return {(int(r[0]), r[1]): dict(r[2]) for r in rows}
+
+
+def load_files(conn: psycopg.Connection, files: list[PendingFile], options: LoadOptions) -> dict[str, MetricCounts]:
+    """Write a group of parsed files in one transaction; fills each file's result, returns counts per metric.
+
+    `resolve` of each file maps the participant names it uses (None: the participant ingested for)
+    to participants; the caller resolves them, so an unknown participant fails before any write.
+    """
+    lag_us = int(options.lag.total_seconds() * 1_000_000)
+    counts: dict[str, MetricCounts] = defaultdict(MetricCounts)
+    for f in files:
+        for batch in f.parsed.batches:
+            if batch.metric not in BY_NAME:
+                raise InputError(
+                    f"parser emitted unknown metric {batch.metric!r}", file=f.parsed.file,
+                    hint="this is a bug in the source module: metric names must come from fitpipe/catalog.py",
+                )
+    participants = {p.id: p for f in files for p in f.resolve.values()}
+    with conn.transaction(), conn.cursor() as cur:
+        for pid in sorted(participants):
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
+        keys = {(p.id, f.identity.path) for f in files for p in f.resolve.values()}
+        previous = _previous_manifests(cur, keys)
+        merged: dict[tuple[int, str], _Merged] = {}
+        quarantine_rows: list[tuple[int | None, Rejected]] = []
+        for f in files:
+            result = f.result = FileResult(file=f.identity.path, kind=f.parsed.kind, source=options.source)
+            for r in f.parsed.rejected:
+                owner = f.resolve.get(r.participant) or f.resolve.get(None)
+                quarantine_rows.append((owner.id if owner else None, r))
+                result.quarantined += 1
+                result.quarantine_kinds[reason_kind(r)] += 1
+            by_key: dict[tuple[int, str], list[SampleBatch]] = defaultdict(list)
+            for batch in f.parsed.batches:
+                by_key[(f.resolve[batch.participant].id, batch.metric)].append(batch)
+            file_max: dict[int, dict[str, int]] = {}
+            for (pid, metric_name), batches in sorted(by_key.items()):
+                participant, metric = participants[pid], BY_NAME[metric_name]
+                c = counts[metric_name]
+                clean = clean_batch(_concat(batches), metric, participant.external_id)
+                c.read += clean.read
+                c.duplicates += clean.duplicates
+                c.quarantined += len(clean.rejected)
+                result.read += clean.read
+                result.quarantined += len(clean.rejected)
+                for r in clean.rejected:
+                    quarantine_rows.append((pid, r))
+                    result.quarantine_kinds[reason_kind(r)] += 1
+                ts, value = clean.ts, clean.value
+                if ts.size == 0:
+                    continue
+                maxes = file_max.setdefault(pid, dict(previous.get((pid, f.identity.path), {})))
+                before = previous.get((pid, f.identity.path), {}).get(metric_name)
+                maxes[metric_name] = max(int(ts[-1]), maxes.get(metric_name, int(ts[-1])))
+                if before is not None and not options.full:
+                    start = int(np.searchsorted(ts, before - lag_us, side="left"))
+                    c.present += start
+                    ts, value = ts[start:], value[start:]
+                if ts.size:
+                    m = merged.setdefault((pid, metric_name), _Merged(participant, metric))
+                    m.ts.append(ts)
+                    m.value.append(value)
+            for pid in {p.id for p in f.resolve.values()} | set(file_max):
+                cur.execute(_MANIFEST, (pid, options.source, f.identity.path, f.identity.size, f.identity.sha256,
+                                        json.dumps(file_max.get(pid, previous.get((pid, f.identity.path), {}))),
+                                        options.run_id))
+            if f.parsed.sleep:
+                new, present = store_sleep(cur, [(f.resolve[s.participant].id, s) for s in f.parsed.sleep], options.source)
+                result.sleep_new += new
+                result.sleep_present += present
+        for (_, metric_name), m in sorted(merged.items(), key=lambda kv: kv[0]):
+            ts, value, dups = _keep_last(np.concatenate(m.ts), np.concatenate(m.value))
+            counts[metric_name].duplicates += dups
+            _write_samples(cur, m.participant, m.metric, ts, value, options, counts[metric_name])
+        store_rejected(cur, quarantine_rows, options.source, options.run_id)
+    return dict(counts)
 
 
 def load_parsed_file(
@@ -191,52 +272,9 @@ def load_parsed_file(
     identity: FileIdentity,
     options: LoadOptions,
 ) -> FileResult:
-    """Write everything of one parsed file in one transaction; return what happened.
-
-    `resolve` maps the participant names the file uses (None: the participant ingested for) to
-    participants; resolving them is the caller's job, so an unknown participant fails before any write.
-    """
-    started = time.perf_counter()
-    result = FileResult(file=identity.path, kind=parsed.kind, source=options.source)
-    groups = _group(parsed, resolve)
-    with conn.transaction(), conn.cursor() as cur:
-        for pid in sorted(groups):
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
-        quarantine_rows: list[tuple[int | None, Rejected]] = []
-        for r in parsed.rejected:
-            owner = resolve.get(r.participant) or resolve.get(None)
-            quarantine_rows.append((owner.id if owner else None, r))
-        for pid, group in sorted(groups.items()):
-            previous_sha, previous_max = _previous_manifest(cur, pid, identity.path)
-            file_max: dict[str, int] = dict(previous_max)
-            rejected: list[Rejected] = []
-            for metric_name, batches in sorted(group.batches.items()):
-                metric = BY_NAME[metric_name]
-                counts = result.counts(metric_name)
-                cursor_us = previous_max.get(metric_name) if previous_sha is not None else None
-                n_rejected = len(rejected)
-                newest = _load_batch(cur, group.participant, metric, _concat(batches), options, cursor_us, counts, rejected)
-                counts.quarantined += len(rejected) - n_rejected
-                if newest is not None:
-                    file_max[metric_name] = max(newest, file_max.get(metric_name, newest))
-            if group.sleep:
-                new, present = store_sleep(cur, [(pid, s) for s in group.sleep], options.source)
-                result.sleep_new += new
-                result.sleep_present += present
-            quarantine_rows.extend((pid, r) for r in rejected)
-            cur.execute(
-                """
-                INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id)
-                VALUES (%s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (participant_id, path) DO UPDATE SET
-                    source = EXCLUDED.source, size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-                    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now()
-                """,
-                (pid, options.source, identity.path, identity.size, identity.sha256, json.dumps(file_max), options.run_id),
-            )
-        store_rejected(cur, quarantine_rows, options.source, options.run_id)
-        result.quarantined = len(quarantine_rows)
-        for _, r in quarantine_rows:
-            result.quarantine_kinds[reason_kind(r)] += 1
-    result.seconds = time.perf_counter() - started
-    return result
+    """Load one file on its own (a group of one); its result carries the per-metric counts."""
+    pending = PendingFile(parsed, resolve, identity)
+    counts = load_files(conn, [pending], options)
+    assert pending.result is not None
+    pending.result.metrics = counts
+    return pending.result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from types import TracebackType
 
 import psycopg
@@ -32,6 +33,7 @@ class RunRecorder:
         assert row is not None
         self.id = int(row[0])
         self.conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, self.id))
+        self._last_progress = 0.0
 
     def _abort_orphans(self) -> int:
         aborted = 0
@@ -50,8 +52,14 @@ class RunRecorder:
             log.warning("marked %d interrupted run(s) as aborted", aborted)
         return aborted
 
+    PROGRESS_EVERY = 2.0
+    """Seconds between progress writes: a run of thousands of files must not spend its time on bookkeeping."""
+
     def progress(self, summary: IngestSummary) -> None:
-        self._write(summary, status=None, error=None)
+        now = time.monotonic()
+        if now - self._last_progress >= self.PROGRESS_EVERY:
+            self._last_progress = now
+            self._write(summary, status=None, error=None)
 
     def finish(self, summary: IngestSummary, status: str, error: str | None = None) -> None:
         self._write(summary, status=status, error=error)

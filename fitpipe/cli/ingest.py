@@ -48,16 +48,14 @@ def _file_progress(label: str) -> Iterator[FileCallback]:
 
             def update(result: FileResult, done: int, total: int) -> None:
                 nonlocal rows
-                rows += sum(c.read for c in result.metrics.values())
+                rows += result.read
                 progress.update(task, completed=done, total=total, rows=rows, description=f"{label} {result.file[-40:]}")
 
             yield update
     else:
 
         def line(result: FileResult, done: int, total: int) -> None:
-            read = sum(c.read for c in result.metrics.values())
-            new = sum(c.new for c in result.metrics.values())
-            say(f"[{done}/{total}] {result.status:9} {result.file} read={read} new={new} "
+            say(f"[{done}/{total}] {result.status:9} {result.file} read={result.read} "
                 f"quarantined={result.quarantined} {result.seconds:.2f}s" + (f" error={result.error}" if result.error else ""))
 
         yield line

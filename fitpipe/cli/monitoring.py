@@ -22,7 +22,9 @@ __all__ = ["monitoring"]
 def _parse_threshold(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     if not sep:
-        raise ConfigError(f"--threshold {text!r} is not NAME=VALUE", hint="e.g. --threshold ingestStaleHours=30")
+        raise ConfigError(
+            f"--threshold {text!r} is not NAME=VALUE", hint="e.g. --threshold ingestStaleHours=30"
+        )
     try:
         return name.strip(), float(value)
     except ValueError:
@@ -35,13 +37,28 @@ def monitoring() -> None:
 
 
 @monitoring.command()
-@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
-              help="Override an alert threshold (repeatable): "
-              + ", ".join(f"{t.name} ({t.default:g} {t.unit})" for t in THRESHOLDS) + ".")
-@click.option("--selector", default="", metavar="MATCHERS",
-              help='Label matchers added to every series the rules read, e.g. \'namespace="alpha"\'.')
-@click.option("--runbook-base", default=DEFAULT_RUNBOOK_BASE, show_default=True, metavar="URL",
-              help="Where docs/operations.md is published; each alert's runbook_url is URL#alertname.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override an alert threshold (repeatable): "
+    + ", ".join(f"{t.name} ({t.default:g} {t.unit})" for t in THRESHOLDS)
+    + ".",
+)
+@click.option(
+    "--selector",
+    default="",
+    metavar="MATCHERS",
+    help="Label matchers added to every series the rules read, e.g. 'namespace=\"alpha\"'.",
+)
+@click.option(
+    "--runbook-base",
+    default=DEFAULT_RUNBOOK_BASE,
+    show_default=True,
+    metavar="URL",
+    help="Where docs/operations.md is published; each alert's runbook_url is URL#alertname.",
+)
 def rules(thresholds: tuple[str, ...], selector: str, runbook_base: str) -> None:
     """Print the Prometheus alert rules (YAML for Prometheus' rule_files) on stdout."""
     overrides = dict(_parse_threshold(t) for t in thresholds)
@@ -50,8 +67,11 @@ def rules(thresholds: tuple[str, ...], selector: str, runbook_base: str) -> None
 
 @monitoring.command("alertmanager-config")
 @click.option("--to", default=DEFAULT_RECIPIENT, show_default=True, help="Who receives the alert emails.")
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File Alertmanager reads the SMTP password from (instead of writing MAIL_PASSWORD into the output).")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File Alertmanager reads the SMTP password from (instead of writing MAIL_PASSWORD into the output).",
+)
 def alertmanager_config(to: str, password_file: Path | None) -> None:
     """Print the Alertmanager configuration on stdout: email via the MAIL_* settings, routing by severity,
     grouping by alertname and study, critical alerts muting warnings of the same study."""

@@ -73,20 +73,33 @@ def alertmanager_config(
             "group_interval": "5m",
             "repeat_interval": "12h",
             "routes": [
-                {"matchers": ['severity="critical"'], "receiver": "email-critical",
-                 "group_wait": "10s", "repeat_interval": "4h"},
-                {"matchers": ['severity="warning"'], "receiver": "email-warning",
-                 "group_wait": "2m", "repeat_interval": "24h"},
+                {
+                    "matchers": ['severity="critical"'],
+                    "receiver": "email-critical",
+                    "group_wait": "10s",
+                    "repeat_interval": "4h",
+                },
+                {
+                    "matchers": ['severity="warning"'],
+                    "receiver": "email-warning",
+                    "group_wait": "2m",
+                    "repeat_interval": "24h",
+                },
             ],
         },
         "inhibit_rules": [
             # A critical alert mutes the warnings of the same study; alerts without a study label (ingest,
             # API) count as one shared "study", as Alertmanager treats a missing label as equal.
-            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-             "equal": ["study"]},
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["study"],
+            },
             # A failed or stale daily ingest explains every study's participants looking out of sync.
-            {"source_matchers": ['severity="critical"', 'component="ingest"'],
-             "target_matchers": ['severity="warning"', 'component="participants"']},
+            {
+                "source_matchers": ['severity="critical"', 'component="ingest"'],
+                "target_matchers": ['severity="warning"', 'component="participants"'],
+            },
         ],
         "receivers": [
             {"name": "email-critical", "email_configs": [_email(to, send_resolved=True)]},

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from fitpipe.errors import ConfigError
 
-__all__ = ["Threshold", "THRESHOLDS", "DEFAULT_RUNBOOK_BASE", "resolve_thresholds", "rule_groups", "alert_names"]
+__all__ = [
+    "Threshold",
+    "THRESHOLDS",
+    "DEFAULT_RUNBOOK_BASE",
+    "resolve_thresholds",
+    "rule_groups",
+    "alert_names",
+]
 
 DEFAULT_RUNBOOK_BASE = "docs/operations.md"
 """Where runbook_url points when no published copy of the docs is named (`--runbook-base`)."""
@@ -32,24 +39,66 @@ class Threshold:
 
 
 THRESHOLDS: tuple[Threshold, ...] = (
-    Threshold("ingestStaleHours", 26, "hours",
-              "IngestStale fires when the daily job has not succeeded for this long (a day plus slack).", 1),
-    Threshold("ingestSlowHours", 2, "hours",
-              "IngestSlow fires when the newest daily run takes (or has been running) longer than this.", 0.01),
-    Threshold("apiErrorRatio", 0.05, "ratio",
-              "ApiErrorRatioHigh fires when more than this share of requests answer 5xx for 5 minutes.", 0.0001, 1),
-    Threshold("apiLatencyP95Seconds", 1.0, "seconds",
-              "ApiLatencyHigh fires when the 95th percentile of request time exceeds this for 10 minutes.", 0.001),
-    Threshold("apiMinRequestRate", 0.01, "requests/s",
-              "The API alerts judge only a 5-minute window with at least this request rate (0.01: 3 requests).", 0),
-    Threshold("notSyncingRatio", 0.2, "ratio",
-              "ParticipantsNotSyncing fires when more than this share of a study's active participants sent "
-              "no new data for 48 h.", 0.0001, 1),
-    Threshold("flaggedRatio", 0.3, "ratio",
-              "CohortAdherenceLow fires when more than this share of a study's active participants are flagged.",
-              0.0001, 1),
-    Threshold("tokenRefreshFailures", 0, "failures per 24 h",
-              "TokenRefreshFailures fires when a study has more failed token refreshes than this in 24 h.", 0),
+    Threshold(
+        "ingestStaleHours",
+        26,
+        "hours",
+        "IngestStale fires when the daily job has not succeeded for this long (a day plus slack).",
+        1,
+    ),
+    Threshold(
+        "ingestSlowHours",
+        2,
+        "hours",
+        "IngestSlow fires when the newest daily run takes (or has been running) longer than this.",
+        0.01,
+    ),
+    Threshold(
+        "apiErrorRatio",
+        0.05,
+        "ratio",
+        "ApiErrorRatioHigh fires when more than this share of requests answer 5xx for 5 minutes.",
+        0.0001,
+        1,
+    ),
+    Threshold(
+        "apiLatencyP95Seconds",
+        1.0,
+        "seconds",
+        "ApiLatencyHigh fires when the 95th percentile of request time exceeds this for 10 minutes.",
+        0.001,
+    ),
+    Threshold(
+        "apiMinRequestRate",
+        0.01,
+        "requests/s",
+        "The API alerts judge only a 5-minute window with at least this request rate (0.01: 3 requests).",
+        0,
+    ),
+    Threshold(
+        "notSyncingRatio",
+        0.2,
+        "ratio",
+        "ParticipantsNotSyncing fires when more than this share of a study's active participants sent "
+        "no new data for 48 h.",
+        0.0001,
+        1,
+    ),
+    Threshold(
+        "flaggedRatio",
+        0.3,
+        "ratio",
+        "CohortAdherenceLow fires when more than this share of a study's active participants are flagged.",
+        0.0001,
+        1,
+    ),
+    Threshold(
+        "tokenRefreshFailures",
+        0,
+        "failures per 24 h",
+        "TokenRefreshFailures fires when a study has more failed token refreshes than this in 24 h.",
+        0,
+    ),
 )
 
 _BY_NAME = {t.name: t for t in THRESHOLDS}
@@ -101,133 +150,166 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
     not_syncing = m("fitpipe_participants", 'state="not_syncing"')
     flagged = m("fitpipe_participants", 'state="flagged"')
     return [
-        ("fitpipe-ingest", {
-            "alert": "IngestFailed",
-            "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0",
-            "for": "0m",
-            "labels": {"severity": "critical", "component": "ingest"},
-            "annotations": {
-                "summary": "The daily ingest failed",
-                "description": "The newest daily ingest run (`fitpipe run`) failed or was aborted, so no new "
-                "wearable data was loaded. `fitpipe runs` shows its error.",
+        (
+            "fitpipe-ingest",
+            {
+                "alert": "IngestFailed",
+                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0",
+                "for": "0m",
+                "labels": {"severity": "critical", "component": "ingest"},
+                "annotations": {
+                    "summary": "The daily ingest failed",
+                    "description": "The newest daily ingest run (`fitpipe run`) failed or was aborted, so no new "
+                    "wearable data was loaded. `fitpipe runs` shows its error.",
+                },
             },
-        }),
-        ("fitpipe-ingest", {
-            "alert": "IngestPartiallyFailed",
-            "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0.5",
-            "for": "0m",
-            "labels": {"severity": "warning", "component": "ingest"},
-            "annotations": {
-                "summary": "The daily ingest finished with errors",
-                "description": "The newest daily ingest run loaded most data, but some files or participants "
-                "failed. `fitpipe runs` lists them.",
+        ),
+        (
+            "fitpipe-ingest",
+            {
+                "alert": "IngestPartiallyFailed",
+                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0.5",
+                "for": "0m",
+                "labels": {"severity": "warning", "component": "ingest"},
+                "annotations": {
+                    "summary": "The daily ingest finished with errors",
+                    "description": "The newest daily ingest run loaded most data, but some files or participants "
+                    "failed. `fitpipe runs` lists them.",
+                },
             },
-        }),
-        ("fitpipe-ingest", {
-            "alert": "IngestStale",
-            "expr": f"time() - max by (trigger) ({m('fitpipe_ingest_last_success_timestamp_seconds', daily)})"
-            f" > {_num(t['ingestStaleHours'] * 3600)}",
-            "for": "0m",
-            "labels": {"severity": "critical", "component": "ingest"},
-            "annotations": {
-                "summary": "No successful daily ingest for %s h" % _num(t["ingestStaleHours"]),
-                "description": "The last successful daily ingest run finished {{ $value | humanizeDuration }} "
-                "ago; the dashboard and API serve data that old.",
+        ),
+        (
+            "fitpipe-ingest",
+            {
+                "alert": "IngestStale",
+                "expr": f"time() - max by (trigger) ({m('fitpipe_ingest_last_success_timestamp_seconds', daily)})"
+                f" > {_num(t['ingestStaleHours'] * 3600)}",
+                "for": "0m",
+                "labels": {"severity": "critical", "component": "ingest"},
+                "annotations": {
+                    "summary": "No successful daily ingest for {} h".format(_num(t["ingestStaleHours"])),
+                    "description": "The last successful daily ingest run finished {{ $value | humanizeDuration }} "
+                    "ago; the dashboard and API serve data that old.",
+                },
             },
-        }),
-        ("fitpipe-ingest", {
-            "alert": "IngestSlow",
-            "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_duration_seconds', daily)})"
-            f" > {_num(t['ingestSlowHours'] * 3600)}",
-            "for": "0m",
-            "labels": {"severity": "warning", "component": "ingest"},
-            "annotations": {
-                "summary": "The daily ingest takes longer than %s h" % _num(t["ingestSlowHours"]),
-                "description": "The newest daily ingest run has taken {{ $value | humanizeDuration }} so far.",
+        ),
+        (
+            "fitpipe-ingest",
+            {
+                "alert": "IngestSlow",
+                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_duration_seconds', daily)})"
+                f" > {_num(t['ingestSlowHours'] * 3600)}",
+                "for": "0m",
+                "labels": {"severity": "warning", "component": "ingest"},
+                "annotations": {
+                    "summary": "The daily ingest takes longer than {} h".format(_num(t["ingestSlowHours"])),
+                    "description": "The newest daily ingest run has taken {{ $value | humanizeDuration }} so far.",
+                },
             },
-        }),
-        ("fitpipe-api", {
-            "alert": "ApiErrorRatioHigh",
-            "expr": f"(sum(rate({errors}[5m])) / sum(rate({requests}[5m])) > {_num(t['apiErrorRatio'])})"
-            f" and {busy}",
-            "for": "5m",
-            "labels": {"severity": "critical", "component": "api"},
-            "annotations": {
-                "summary": "The API answers errors",
-                "description": "{{ $value | humanizePercentage }} of API requests answered with a 5xx status "
-                "over the last 5 minutes.",
+        ),
+        (
+            "fitpipe-api",
+            {
+                "alert": "ApiErrorRatioHigh",
+                "expr": f"(sum(rate({errors}[5m])) / sum(rate({requests}[5m])) > {_num(t['apiErrorRatio'])})"
+                f" and {busy}",
+                "for": "5m",
+                "labels": {"severity": "critical", "component": "api"},
+                "annotations": {
+                    "summary": "The API answers errors",
+                    "description": "{{ $value | humanizePercentage }} of API requests answered with a 5xx status "
+                    "over the last 5 minutes.",
+                },
             },
-        }),
-        ("fitpipe-api", {
-            "alert": "ApiLatencyHigh",
-            "expr": "histogram_quantile(0.95, sum by (le) (rate("
-            f"{m('fitpipe_http_request_duration_seconds_bucket')}[5m]))) > {_num(t['apiLatencyP95Seconds'])}"
-            f" and {busy}",
-            "for": "10m",
-            "labels": {"severity": "warning", "component": "api"},
-            "annotations": {
-                "summary": "The API is slow",
-                "description": "95 % of API requests took up to {{ $value | humanizeDuration }} over the last "
-                "5 minutes.",
+        ),
+        (
+            "fitpipe-api",
+            {
+                "alert": "ApiLatencyHigh",
+                "expr": "histogram_quantile(0.95, sum by (le) (rate("
+                f"{m('fitpipe_http_request_duration_seconds_bucket')}[5m]))) > {_num(t['apiLatencyP95Seconds'])}"
+                f" and {busy}",
+                "for": "10m",
+                "labels": {"severity": "warning", "component": "api"},
+                "annotations": {
+                    "summary": "The API is slow",
+                    "description": "95 % of API requests took up to {{ $value | humanizeDuration }} over the last "
+                    "5 minutes.",
+                },
             },
-        }),
-        ("fitpipe-api", {
-            "alert": "ApiDown",
-            "expr": f"absent({m('fitpipe_database_up')})",
-            "for": "5m",
-            "labels": {"severity": "critical", "component": "api"},
-            "annotations": {
-                "summary": "Prometheus gets no metrics from the fitpipe API",
-                "description": "No fitpipe API has been scraped for 5 minutes: it is down, or Prometheus "
-                "cannot reach it. Ingest and participant alerts cannot fire meanwhile.",
+        ),
+        (
+            "fitpipe-api",
+            {
+                "alert": "ApiDown",
+                "expr": f"absent({m('fitpipe_database_up')})",
+                "for": "5m",
+                "labels": {"severity": "critical", "component": "api"},
+                "annotations": {
+                    "summary": "Prometheus gets no metrics from the fitpipe API",
+                    "description": "No fitpipe API has been scraped for 5 minutes: it is down, or Prometheus "
+                    "cannot reach it. Ingest and participant alerts cannot fire meanwhile.",
+                },
             },
-        }),
-        ("fitpipe-api", {
-            "alert": "DatabaseUnreachable",
-            "expr": f"min({m('fitpipe_database_up')}) == 0",
-            "for": "2m",
-            "labels": {"severity": "critical", "component": "database"},
-            "annotations": {
-                "summary": "The API cannot read the database",
-                "description": "An API process could not read fitpipe's database for 2 minutes; the API answers "
-                "errors and the ingest and participant alerts cannot fire meanwhile.",
+        ),
+        (
+            "fitpipe-api",
+            {
+                "alert": "DatabaseUnreachable",
+                "expr": f"min({m('fitpipe_database_up')}) == 0",
+                "for": "2m",
+                "labels": {"severity": "critical", "component": "database"},
+                "annotations": {
+                    "summary": "The API cannot read the database",
+                    "description": "An API process could not read fitpipe's database for 2 minutes; the API answers "
+                    "errors and the ingest and participant alerts cannot fire meanwhile.",
+                },
             },
-        }),
-        ("fitpipe-participants", {
-            "alert": "ParticipantsNotSyncing",
-            "expr": f"max by (study) ({not_syncing}) / max by (study) ({active}) > {_num(t['notSyncingRatio'])}",
-            "for": "30m",
-            "labels": {"severity": "warning", "component": "participants"},
-            "annotations": {
-                "summary": "Many participants of study {{ $labels.study }} are not syncing",
-                "description": "{{ $value | humanizePercentage }} of the active participants of study "
-                "{{ $labels.study }} sent no new data for 48 hours.",
+        ),
+        (
+            "fitpipe-participants",
+            {
+                "alert": "ParticipantsNotSyncing",
+                "expr": f"max by (study) ({not_syncing}) / max by (study) ({active}) > {_num(t['notSyncingRatio'])}",
+                "for": "30m",
+                "labels": {"severity": "warning", "component": "participants"},
+                "annotations": {
+                    "summary": "Many participants of study {{ $labels.study }} are not syncing",
+                    "description": "{{ $value | humanizePercentage }} of the active participants of study "
+                    "{{ $labels.study }} sent no new data for 48 hours.",
+                },
             },
-        }),
-        ("fitpipe-participants", {
-            "alert": "CohortAdherenceLow",
-            "expr": f"max by (study) ({flagged}) / max by (study) ({active}) > {_num(t['flaggedRatio'])}",
-            "for": "30m",
-            "labels": {"severity": "warning", "component": "participants"},
-            "annotations": {
-                "summary": "Adherence is low in study {{ $labels.study }}",
-                "description": "{{ $value | humanizePercentage }} of the active participants of study "
-                "{{ $labels.study }} have an adherence flag.",
+        ),
+        (
+            "fitpipe-participants",
+            {
+                "alert": "CohortAdherenceLow",
+                "expr": f"max by (study) ({flagged}) / max by (study) ({active}) > {_num(t['flaggedRatio'])}",
+                "for": "30m",
+                "labels": {"severity": "warning", "component": "participants"},
+                "annotations": {
+                    "summary": "Adherence is low in study {{ $labels.study }}",
+                    "description": "{{ $value | humanizePercentage }} of the active participants of study "
+                    "{{ $labels.study }} have an adherence flag.",
+                },
             },
-        }),
-        ("fitpipe-participants", {
-            "alert": "TokenRefreshFailures",
-            "expr": f"max by (study) (increase({m('fitpipe_token_refresh_failures_total')}[1d]))"
-            f" > {_num(t['tokenRefreshFailures'])}",
-            "for": "0m",
-            "labels": {"severity": "warning", "component": "tokens"},
-            "annotations": {
-                "summary": "Data-source token refreshes fail in study {{ $labels.study }}",
-                # increase() extrapolates (1.0055 failures): print whole failures.
-                "description": "Refreshing participants' access tokens failed {{ printf \"%.0f\" $value }} time(s) "
-                "in study {{ $labels.study }} in the last 24 hours; their data stops arriving until they re-consent.",
+        ),
+        (
+            "fitpipe-participants",
+            {
+                "alert": "TokenRefreshFailures",
+                "expr": f"max by (study) (increase({m('fitpipe_token_refresh_failures_total')}[1d]))"
+                f" > {_num(t['tokenRefreshFailures'])}",
+                "for": "0m",
+                "labels": {"severity": "warning", "component": "tokens"},
+                "annotations": {
+                    "summary": "Data-source token refreshes fail in study {{ $labels.study }}",
+                    # increase() extrapolates (1.0055 failures): print whole failures.
+                    "description": 'Refreshing participants\' access tokens failed {{ printf "%.0f" $value }} time(s) '
+                    "in study {{ $labels.study }} in the last 24 hours; their data stops arriving until they re-consent.",
+                },
             },
-        }),
+        ),
     ]
 
 

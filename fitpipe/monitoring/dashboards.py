@@ -48,10 +48,12 @@ def dashboard_configmaps(
         metadata: dict[str, Any] = {"name": prefix + name, "labels": {**SIDECAR_LABEL, **(labels or {})}}
         if namespace:
             metadata["namespace"] = namespace
-        maps.append({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": metadata,
-            "data": {f"fitpipe-{name}.json": json.dumps(dashboard, indent=1)},
-        })
+        maps.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": metadata,
+                "data": {f"fitpipe-{name}.json": json.dumps(dashboard, indent=1)},
+            }
+        )
     return maps

@@ -26,7 +26,7 @@ def route_template(scope: Scope, root_path: str) -> str:
     router leaves the route in the scope). Mount prefixes come from the scope's root_path, so they are
     literal: fitpipe mounts nothing with path parameters."""
     route = scope.get("route")
-    mounted = scope.get("root_path", "")[len(root_path):]
+    mounted = scope.get("root_path", "")[len(root_path) :]
     if isinstance(route, Mount):
         # A mounted app that is not a router (static files, a WSGI app) handled it: everything below is one route.
         return mounted + "/{path}"

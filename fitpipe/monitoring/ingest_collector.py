@@ -170,7 +170,9 @@ class _RunFigures:
     newest: dict[tuple[str, str], tuple[float, int, str, float]] = field(default_factory=dict)
     """(kind, trigger) -> (started, id, status, value) of the newest run."""
 
-    def add_row(self, kind: str, a: str, b: str, value: float, started: float | None, run_id: int | None) -> None:
+    def add_row(
+        self, kind: str, a: str, b: str, value: float, started: float | None, run_id: int | None
+    ) -> None:
         if kind == "count":
             self.runs += int(value)
         elif kind in _NEWEST:
@@ -201,7 +203,9 @@ class _RunFigures:
         return {(a, b): v for (k, a, b), v in sorted(self.sums.items()) if k == kind}
 
     def newest_of(self, kind: str) -> dict[str, tuple[str, float]]:
-        return {t: (status, value) for (k, t), (_, _, status, value) in sorted(self.newest.items()) if k == kind}
+        return {
+            t: (status, value) for (k, t), (_, _, status, value) in sorted(self.newest.items()) if k == kind
+        }
 
 
 class IngestCollector(Collector):
@@ -239,7 +243,9 @@ class IngestCollector(Collector):
                 families = self._read()
         except (psycopg.Error, FitpipeError) as exc:
             if not self._failing:  # once per outage, not at every scrape
-                log.warning("cannot read ingest metrics from the database: %s", str(exc).strip().splitlines()[-1:])
+                log.warning(
+                    "cannot read ingest metrics from the database: %s", str(exc).strip().splitlines()[-1:]
+                )
             self._failing = True
             up.add_metric([], 0)
             yield up
@@ -277,8 +283,8 @@ class IngestCollector(Collector):
 
     def _run_families(self, figures: _RunFigures) -> list[Metric]:
         runs = family("fitpipe_ingest_runs_total").counter()
-        for (trigger, status), value in figures.sums_of("runs").items():
-            runs.add_metric([trigger, status], value)
+        for (trigger, final), value in figures.sums_of("runs").items():
+            runs.add_metric([trigger, final], value)
 
         totals: dict[tuple[str, str], float] = {}
         for (name, source), value in figures.sums_of("rows").items():
@@ -302,16 +308,20 @@ class IngestCollector(Collector):
         below = figures.sums_of("le")
         sums = figures.sums_of("duration_sum")
         for (trigger, _), count in figures.sums_of("duration_count").items():
-            buckets = [(floatToGoString(le), below.get((trigger, floatToGoString(le)), 0.0))
-                       for le in INGEST_DURATION_BUCKETS]
-            durations.add_metric([trigger], [*buckets, ("+Inf", count)], sum_value=sums.get((trigger, ""), 0.0))
+            buckets = [
+                (floatToGoString(le), below.get((trigger, floatToGoString(le)), 0.0))
+                for le in INGEST_DURATION_BUCKETS
+            ]
+            durations.add_metric(
+                [trigger], [*buckets, ("+Inf", count)], sum_value=sums.get((trigger, ""), 0.0)
+            )
 
         success = family("fitpipe_ingest_last_success_timestamp_seconds").gauge()
         for trigger, (_, ts) in figures.newest_of("last_success").items():
             success.add_metric([trigger], ts)
         status = family("fitpipe_ingest_last_run_status").gauge()
-        for trigger, (value, _) in figures.newest_of("last_status").items():
-            status.add_metric([trigger], STATUS_VALUES.get(value, 0.0))
+        for trigger, (outcome, _) in figures.newest_of("last_status").items():
+            status.add_metric([trigger], STATUS_VALUES.get(outcome, 0.0))
         duration = family("fitpipe_ingest_last_run_duration_seconds").gauge()
         for trigger, (_, seconds) in figures.newest_of("last_duration").items():
             duration.add_metric([trigger], max(seconds, 0.0))

@@ -46,18 +46,20 @@ class PoolCollector(Collector):
         connections.add_metric(["idle"], available)
         connections.add_metric(["in_use"], max(size - available, 0))
         yield connections
-        for name, value in (
+        gauges: tuple[tuple[str, float], ...] = (
             ("fitpipe_db_pool_max_connections", stats.get("pool_max", 0)),
             ("fitpipe_db_pool_requests_waiting", stats.get("requests_waiting", 0)),
-        ):
+        )
+        for name, value in gauges:
             gauge = family(name).gauge()
             gauge.add_metric([], value)
             yield gauge
-        for name, value in (
+        counters: tuple[tuple[str, float], ...] = (
             ("fitpipe_db_pool_requests_total", stats.get("requests_num", 0)),
             ("fitpipe_db_pool_request_wait_seconds_total", stats.get("requests_wait_ms", 0) / 1000),
             ("fitpipe_db_pool_request_errors_total", stats.get("requests_errors", 0)),
-        ):
+        )
+        for name, value in counters:
             counter = family(name).counter()
             counter.add_metric([], value)
             yield counter

@@ -34,8 +34,9 @@ def test_rules_prints_the_generated_rules() -> None:
 
 
 def test_rules_take_threshold_overrides_and_a_selector() -> None:
-    result = CliRunner().invoke(cli, ["monitoring", "rules", "--threshold", "ingestStaleHours=30",
-                                      "--selector", 'namespace="alpha"'])
+    result = CliRunner().invoke(
+        cli, ["monitoring", "rules", "--threshold", "ingestStaleHours=30", "--selector", 'namespace="alpha"']
+    )
     assert result.exit_code == 0, result.output
     assert result.output == rules_yaml({"ingestStaleHours": 30}, selector='namespace="alpha"')
     assert "> 108000" in result.output
@@ -43,8 +44,11 @@ def test_rules_take_threshold_overrides_and_a_selector() -> None:
 
 @pytest.mark.parametrize(
     ("argument", "message"),
-    [("ingestStaleHours", "is not NAME=VALUE"), ("ingestStaleHours=soon", "is not a number"),
-     ("staleHours=30", "unknown alert threshold 'staleHours'")],
+    [
+        ("ingestStaleHours", "is not NAME=VALUE"),
+        ("ingestStaleHours=soon", "is not a number"),
+        ("staleHours=30", "unknown alert threshold 'staleHours'"),
+    ],
 )
 def test_bad_threshold_is_a_config_error(argument: str, message: str) -> None:
     result = CliRunner().invoke(cli, ["monitoring", "rules", "--threshold", argument])

@@ -24,11 +24,14 @@ def _tool(name: str) -> Tool:
     def run(
         *args: str | Path, cwd: Path | None = None, check: bool = True, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([path, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd,
-                                input=input)
+        result = subprocess.run(
+            [path, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd, input=input
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{name} {' '.join(map(str, args))} exited {result.returncode}:\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"{name} {' '.join(map(str, args))} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     return run

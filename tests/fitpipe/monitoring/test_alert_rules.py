@@ -53,18 +53,32 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_ingest_last_run_status{trigger="ingest", instance="a"}': "0x30",
             },
             quiet=["5m", "25m"],
-            firing={"15m": [alert(INGEST, "The daily ingest failed",
-                                  "The newest daily ingest run (`fitpipe run`) failed or was aborted, so no new "
-                                  "wearable data was loaded. `fitpipe runs` shows its error.")]},
+            firing={
+                "15m": [
+                    alert(
+                        INGEST,
+                        "The daily ingest failed",
+                        "The newest daily ingest run (`fitpipe run`) failed or was aborted, so no new "
+                        "wearable data was loaded. `fitpipe runs` shows its error.",
+                    )
+                ]
+            },
         ),
     ],
     "IngestPartiallyFailed": [
         Scenario(
             series={'fitpipe_ingest_last_run_status{trigger="run"}': "1x9 0.5x10 0x10"},
             quiet=["5m", "25m"],
-            firing={"15m": [alert(INGEST_WARN, "The daily ingest finished with errors",
-                                  "The newest daily ingest run loaded most data, but some files or participants "
-                                  "failed. `fitpipe runs` lists them.")]},
+            firing={
+                "15m": [
+                    alert(
+                        INGEST_WARN,
+                        "The daily ingest finished with errors",
+                        "The newest daily ingest run loaded most data, but some files or participants "
+                        "failed. `fitpipe runs` lists them.",
+                    )
+                ]
+            },
         ),
     ],
     "IngestStale": [
@@ -75,9 +89,16 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_ingest_last_success_timestamp_seconds{trigger="ingest"}': "0+60x1700",
             },
             quiet=["25h"],
-            firing={"27h": [alert(INGEST, "No successful daily ingest for 26 h",
-                                  "The last successful daily ingest run finished 1d 3h 0m 0s ago; the dashboard "
-                                  "and API serve data that old.")]},
+            firing={
+                "27h": [
+                    alert(
+                        INGEST,
+                        "No successful daily ingest for 26 h",
+                        "The last successful daily ingest run finished 1d 3h 0m 0s ago; the dashboard "
+                        "and API serve data that old.",
+                    )
+                ]
+            },
         ),
     ],
     "IngestSlow": [
@@ -88,8 +109,15 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_ingest_last_run_duration_seconds{trigger="ingest"}': "30000x140",
             },
             quiet=["110m"],
-            firing={"130m": [alert(INGEST_WARN, "The daily ingest takes longer than 2 h",
-                                   "The newest daily ingest run has taken 2h 10m 0s so far.")]},
+            firing={
+                "130m": [
+                    alert(
+                        INGEST_WARN,
+                        "The daily ingest takes longer than 2 h",
+                        "The newest daily ingest run has taken 2h 10m 0s so far.",
+                    )
+                ]
+            },
         ),
     ],
     "ApiErrorRatioHigh": [
@@ -100,8 +128,15 @@ CASES: dict[str, list[Scenario]] = {
                 f'{HTTP}_count{{route="/x", method="GET", status="500"}}': "0x10 0+10x30",
             },
             quiet=["8m", "14m"],
-            firing={"25m": [alert(API, "The API answers errors",
-                                  "14.29% of API requests answered with a 5xx status over the last 5 minutes.")]},
+            firing={
+                "25m": [
+                    alert(
+                        API,
+                        "The API answers errors",
+                        "14.29% of API requests answered with a 5xx status over the last 5 minutes.",
+                    )
+                ]
+            },
         ),
         Scenario(
             # Nearly idle: one failing request in a quarter of an hour is not a high error ratio.
@@ -123,8 +158,15 @@ CASES: dict[str, list[Scenario]] = {
                 f"{HTTP}_count": "0+60x50",
             },
             quiet=["8m", "18m"],
-            firing={"30m": [alert({"severity": "warning", "component": "api"}, "The API is slow",
-                                  "95 % of API requests took up to 2.425s over the last 5 minutes.")]},
+            firing={
+                "30m": [
+                    alert(
+                        {"severity": "warning", "component": "api"},
+                        "The API is slow",
+                        "95 % of API requests took up to 2.425s over the last 5 minutes.",
+                    )
+                ]
+            },
         ),
     ],
     "ApiDown": [
@@ -132,19 +174,35 @@ CASES: dict[str, list[Scenario]] = {
             # Scraped for 10 minutes, then nothing: absent 5 minutes later (lookback), firing 5 minutes after.
             series={"fitpipe_database_up": "1x10"},
             quiet=["5m", "18m"],
-            firing={"22m": [alert(API, "Prometheus gets no metrics from the fitpipe API",
-                                  "No fitpipe API has been scraped for 5 minutes: it is down, or Prometheus cannot "
-                                  "reach it. Ingest and participant alerts cannot fire meanwhile.")]},
+            firing={
+                "22m": [
+                    alert(
+                        API,
+                        "Prometheus gets no metrics from the fitpipe API",
+                        "No fitpipe API has been scraped for 5 minutes: it is down, or Prometheus cannot "
+                        "reach it. Ingest and participant alerts cannot fire meanwhile.",
+                    )
+                ]
+            },
         ),
     ],
     "DatabaseUnreachable": [
         Scenario(
-            series={'fitpipe_database_up{instance="a"}': "1x30", 'fitpipe_database_up{instance="b"}': "1x9 0x10 1x10"},
+            series={
+                'fitpipe_database_up{instance="a"}': "1x30",
+                'fitpipe_database_up{instance="b"}': "1x9 0x10 1x10",
+            },
             quiet=["5m", "11m", "25m"],
-            firing={"15m": [alert({"severity": "critical", "component": "database"},
-                                  "The API cannot read the database",
-                                  "An API process could not read fitpipe's database for 2 minutes; the API answers "
-                                  "errors and the ingest and participant alerts cannot fire meanwhile.")]},
+            firing={
+                "15m": [
+                    alert(
+                        {"severity": "critical", "component": "database"},
+                        "The API cannot read the database",
+                        "An API process could not read fitpipe's database for 2 minutes; the API answers "
+                        "errors and the ingest and participant alerts cannot fire meanwhile.",
+                    )
+                ]
+            },
         ),
     ],
     "ParticipantsNotSyncing": [
@@ -157,9 +215,15 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_participants{study="beta", state="not_syncing"}': "1x60",
             },
             quiet=["30m"],
-            firing={"50m": [alert({"severity": "warning", "component": "participants", "study": "alpha"},
-                                  "Many participants of study alpha are not syncing",
-                                  "50% of the active participants of study alpha sent no new data for 48 hours.")]},
+            firing={
+                "50m": [
+                    alert(
+                        {"severity": "warning", "component": "participants", "study": "alpha"},
+                        "Many participants of study alpha are not syncing",
+                        "50% of the active participants of study alpha sent no new data for 48 hours.",
+                    )
+                ]
+            },
         ),
     ],
     "CohortAdherenceLow": [
@@ -171,9 +235,15 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_participants{study="beta", state="flagged"}': "2x60",
             },
             quiet=["30m"],
-            firing={"50m": [alert({"severity": "warning", "component": "participants", "study": "alpha"},
-                                  "Adherence is low in study alpha",
-                                  "40% of the active participants of study alpha have an adherence flag.")]},
+            firing={
+                "50m": [
+                    alert(
+                        {"severity": "warning", "component": "participants", "study": "alpha"},
+                        "Adherence is low in study alpha",
+                        "40% of the active participants of study alpha have an adherence flag.",
+                    )
+                ]
+            },
         ),
         Scenario(
             # Before the adherence code exports `flagged`, there is nothing to judge: no alert, not a fake one.
@@ -188,10 +258,16 @@ CASES: dict[str, list[Scenario]] = {
                 'fitpipe_token_refresh_failures_total{study="beta"}': "0x120",
             },
             quiet=["30m"],
-            firing={"90m": [alert({"severity": "warning", "component": "tokens", "study": "alpha"},
-                                  "Data-source token refreshes fail in study alpha",
-                                  "Refreshing participants' access tokens failed 1 time(s) in study alpha in the "
-                                  "last 24 hours; their data stops arriving until they re-consent.")]},
+            firing={
+                "90m": [
+                    alert(
+                        {"severity": "warning", "component": "tokens", "study": "alpha"},
+                        "Data-source token refreshes fail in study alpha",
+                        "Refreshing participants' access tokens failed 1 time(s) in study alpha in the "
+                        "last 24 hours; their data stops arriving until they re-consent.",
+                    )
+                ]
+            },
         ),
     ],
 }
@@ -208,20 +284,38 @@ def _test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text:
     runbook = rule["annotations"]["runbook_url"]  # type: ignore[index]
     tests = []
     for s in scenarios:
-        checks = [{"eval_time": t, "alertname": name, "exp_alerts": []} for t in s.quiet]
+        checks: list[dict[str, object]] = [
+            {"eval_time": t, "alertname": name, "exp_alerts": []} for t in s.quiet
+        ]
         for t, expected in s.firing.items():
-            checks.append({"eval_time": t, "alertname": name, "exp_alerts": [
-                {"exp_labels": e.labels,
-                 "exp_annotations": {"summary": e.summary, "description": e.description, "runbook_url": runbook}}
-                for e in expected
-            ]})
-        tests.append({
-            "interval": "1m",
-            "input_series": [{"series": k, "values": v} for k, v in s.series.items()],
-            "alert_rule_test": checks,
-        })
+            checks.append(
+                {
+                    "eval_time": t,
+                    "alertname": name,
+                    "exp_alerts": [
+                        {
+                            "exp_labels": e.labels,
+                            "exp_annotations": {
+                                "summary": e.summary,
+                                "description": e.description,
+                                "runbook_url": runbook,
+                            },
+                        }
+                        for e in expected
+                    ],
+                }
+            )
+        tests.append(
+            {
+                "interval": "1m",
+                "input_series": [{"series": k, "values": v} for k, v in s.series.items()],
+                "alert_rule_test": checks,
+            }
+        )
     path = tmp_path / "test.yml"
-    path.write_text(yaml.safe_dump({"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests}))
+    path.write_text(
+        yaml.safe_dump({"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests})
+    )
     return path
 
 
@@ -249,10 +343,17 @@ def test_alert_fires_when_it_should_and_not_otherwise(promtool, tmp_path: Path, 
 @pytest.mark.monitoring
 def test_unit_tests_catch_a_wrong_expectation(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # Guards the harness itself: promtool must fail when we expect an alert that does not fire.
-    wrong = Scenario(series={'fitpipe_ingest_last_run_status{trigger="run"}': "1x20"},
-                     firing={"10m": [alert(INGEST, "x", "y")]})
-    result = promtool("test", "rules", _test_file(tmp_path, "IngestFailed", [wrong], rules_yaml()),
-                      cwd=tmp_path, check=False)
+    wrong = Scenario(
+        series={'fitpipe_ingest_last_run_status{trigger="run"}': "1x20"},
+        firing={"10m": [alert(INGEST, "x", "y")]},
+    )
+    result = promtool(
+        "test",
+        "rules",
+        _test_file(tmp_path, "IngestFailed", [wrong], rules_yaml()),
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode != 0
     assert "FAILED" in result.stdout + result.stderr
 
@@ -262,9 +363,16 @@ def test_overridden_threshold_moves_when_ingest_stale_fires(promtool, tmp_path: 
     later = Scenario(
         series={'fitpipe_ingest_last_success_timestamp_seconds{trigger="run"}': "0x2000"},
         quiet=["27h"],
-        firing={"31h": [alert(INGEST, "No successful daily ingest for 30 h",
-                              "The last successful daily ingest run finished 1d 7h 0m 0s ago; the dashboard "
-                              "and API serve data that old.")]},
+        firing={
+            "31h": [
+                alert(
+                    INGEST,
+                    "No successful daily ingest for 30 h",
+                    "The last successful daily ingest run finished 1d 7h 0m 0s ago; the dashboard "
+                    "and API serve data that old.",
+                )
+            ]
+        },
     )
     text = rules_yaml({"ingestStaleHours": 30})
     promtool("test", "rules", _test_file(tmp_path, "IngestStale", [later], text), cwd=tmp_path)
@@ -296,7 +404,7 @@ def test_every_rule_has_severity_component_and_annotations() -> None:
         labels, annotations = rule["labels"], rule["annotations"]
         assert labels["severity"] in ("critical", "warning")  # type: ignore[index]
         assert labels["component"]  # type: ignore[index]
-        assert set(annotations) == {"summary", "description", "runbook_url"}  # type: ignore[arg-type]
+        assert set(annotations) == {"summary", "description", "runbook_url"}  # type: ignore[call-overload]
 
 
 def test_runbook_urls_use_the_given_base() -> None:

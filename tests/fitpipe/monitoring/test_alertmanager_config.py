@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from fitpipe.errors import ConfigError
 from fitpipe.monitoring.alertmanager import DEFAULT_RECIPIENT, alertmanager_config
@@ -46,8 +47,14 @@ def test_default_config_passes_amtool_check(amtool, tmp_path: Path, settings: Se
 
 @pytest.mark.monitoring
 def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(mail_server="smtp.example.org", mail_port=587, mail_username="alerts",
-                        mail_password="s3cret", mail_starttls=True, mail_from="fitpipe@example.org")
+    settings = Settings(
+        mail_server="smtp.example.org",
+        mail_port=587,
+        mail_username="alerts",
+        mail_password=SecretStr("s3cret"),
+        mail_starttls=True,
+        mail_from="fitpipe@example.org",
+    )
     text = alertmanager_yaml(settings, password_file=tmp_path / "smtp-password")
     amtool("check-config", _write(tmp_path, text))
     assert "s3cret" not in text
@@ -55,8 +62,14 @@ def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> N
 
 
 def test_smtp_comes_from_the_mail_settings() -> None:
-    settings = Settings(mail_server="smtp.example.org", mail_port=587, mail_username="alerts",
-                        mail_password="s3cret", mail_starttls=True, mail_from="fitpipe@example.org")
+    settings = Settings(
+        mail_server="smtp.example.org",
+        mail_port=587,
+        mail_username="alerts",
+        mail_password=SecretStr("s3cret"),
+        mail_starttls=True,
+        mail_from="fitpipe@example.org",
+    )
     smtp = alertmanager_config(settings)["global"]
     assert smtp == {
         "smtp_smarthost": "smtp.example.org:587",
@@ -70,7 +83,8 @@ def test_smtp_comes_from_the_mail_settings() -> None:
 def test_implicit_tls_on_a_port_alertmanager_cannot_use_is_refused() -> None:
     with pytest.raises(ConfigError, match="port 465"):
         alertmanager_config(Settings(mail_ssl_tls=True, mail_port=587))
-    assert alertmanager_config(Settings(mail_ssl_tls=True, mail_port=465))["global"]["smtp_require_tls"] is False  # type: ignore[index]
+    smtp = alertmanager_config(Settings(mail_ssl_tls=True, mail_port=465))["global"]
+    assert smtp["smtp_require_tls"] is False  # type: ignore[index]
 
 
 def test_recipient_must_be_an_address(settings: Settings) -> None:
@@ -95,7 +109,9 @@ def test_every_receiver_mails_the_chosen_recipient(settings: Settings) -> None:
         ({"alertname": "SomethingElse", "severity": "info"}, "email-warning"),
     ],
 )
-def test_routes_by_severity(amtool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str) -> None:  # type: ignore[no-untyped-def]
+def test_routes_by_severity(
+    amtool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
+) -> None:  # type: ignore[no-untyped-def]
     path = _write(tmp_path, alertmanager_yaml(settings))
     pairs = [f"{k}={v}" for k, v in labels.items()]
     out = amtool("config", "routes", "test", f"--config.file={path}", *pairs).stdout
@@ -103,17 +119,34 @@ def test_routes_by_severity(amtool, tmp_path: Path, settings: Settings, labels: 
 
 
 @pytest.mark.monitoring
-def test_email_subject_names_status_severity_alert_and_study(amtool, tmp_path: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_email_subject_names_status_severity_alert_and_study(
+    amtool, tmp_path: Path, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
     email = alertmanager_config(settings)["receivers"][0]["email_configs"][0]  # type: ignore[index]
-    alert = {"status": "firing", "labels": {"alertname": "ParticipantsNotSyncing", "severity": "warning",
-                                            "study": "alpha"},
-             "annotations": {"summary": "Many participants of study alpha are not syncing", "description": "50%",
-                             "runbook_url": "docs/operations.md#participantsnotsyncing"},
-             "startsAt": "2024-05-01T06:00:00Z"}
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "ParticipantsNotSyncing", "severity": "warning", "study": "alpha"},
+        "annotations": {
+            "summary": "Many participants of study alpha are not syncing",
+            "description": "50%",
+            "runbook_url": "docs/operations.md#participantsnotsyncing",
+        },
+        "startsAt": "2024-05-01T06:00:00Z",
+    }
     data = tmp_path / "data.json"
-    data.write_text(json.dumps({"receiver": "email-warning", "status": "firing", "alerts": [alert],
-                                "groupLabels": {}, "commonLabels": alert["labels"], "commonAnnotations": {},
-                                "externalURL": "http://127.0.0.1:9093"}))
+    data.write_text(
+        json.dumps(
+            {
+                "receiver": "email-warning",
+                "status": "firing",
+                "alerts": [alert],
+                "groupLabels": {},
+                "commonLabels": alert["labels"],
+                "commonAnnotations": {},
+                "externalURL": "http://127.0.0.1:9093",
+            }
+        )
+    )
     render = ("template", "render", "--template.glob=/dev/null", f"--template.data={data}")
     subject = amtool(*render, f"--template.text={email['headers']['Subject']}").stdout
     assert subject.strip() == "[fitpipe] FIRING warning: ParticipantsNotSyncing (study alpha)"
@@ -138,9 +171,15 @@ def alertmanager_url(alertmanager_binary: str, tmp_path: Path, settings: Setting
     log = tmp_path / "alertmanager.log"
     with log.open("w") as stderr:
         proc = subprocess.Popen(
-            [alertmanager_binary, f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            stdout=subprocess.DEVNULL, stderr=stderr,
+            [
+                alertmanager_binary,
+                f"--config.file={path}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -189,8 +228,10 @@ def test_real_alertmanager_inhibits_warnings_a_critical_alert_explains(alertmana
     }
     deadline = time.monotonic() + 10
     while True:
-        got = {a["labels"]["alertname"]: a["status"]["state"]
-               for a in httpx.get(f"{alertmanager_url}/api/v2/alerts", timeout=5).json()}
+        got = {
+            a["labels"]["alertname"]: a["status"]["state"]
+            for a in httpx.get(f"{alertmanager_url}/api/v2/alerts", timeout=5).json()
+        }
         if got == expected or time.monotonic() > deadline:
             break
         time.sleep(0.2)

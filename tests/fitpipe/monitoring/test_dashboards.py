@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import httpx
-import promql_parser
 import pytest
 import yaml
 
@@ -22,23 +21,52 @@ from fitpipe.monitoring.dashboards import SIDECAR_LABEL, dashboard_configmaps, l
 from fitpipe.monitoring.metrics import exposed_names
 
 # Metrics of the exporters kube-prometheus-stack scrapes, as their documentation and /metrics name them.
-NODE_EXPORTER = frozenset({
-    "node_cpu_seconds_total", "node_load1", "node_load5", "node_load15", "node_memory_MemAvailable_bytes",
-    "node_memory_MemTotal_bytes", "node_memory_MemFree_bytes", "node_memory_Cached_bytes", "node_memory_Buffers_bytes",
-    "node_filesystem_avail_bytes", "node_filesystem_size_bytes", "node_filesystem_free_bytes",
-    "node_disk_read_bytes_total", "node_disk_written_bytes_total", "node_disk_io_time_seconds_total",
-    "node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_uname_info", "node_boot_time_seconds",
-})
-CADVISOR = frozenset({
-    "container_cpu_usage_seconds_total", "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total",
-    "container_memory_working_set_bytes", "container_memory_rss", "container_memory_usage_bytes",
-    "container_network_receive_bytes_total", "container_network_transmit_bytes_total",
-    "container_fs_reads_bytes_total", "container_fs_writes_bytes_total",
-})
-KUBELET = frozenset({
-    "kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes", "kubelet_volume_stats_available_bytes",
-    "kubelet_volume_stats_inodes_used", "kubelet_running_pods",
-})
+NODE_EXPORTER = frozenset(
+    {
+        "node_cpu_seconds_total",
+        "node_load1",
+        "node_load5",
+        "node_load15",
+        "node_memory_MemAvailable_bytes",
+        "node_memory_MemTotal_bytes",
+        "node_memory_MemFree_bytes",
+        "node_memory_Cached_bytes",
+        "node_memory_Buffers_bytes",
+        "node_filesystem_avail_bytes",
+        "node_filesystem_size_bytes",
+        "node_filesystem_free_bytes",
+        "node_disk_read_bytes_total",
+        "node_disk_written_bytes_total",
+        "node_disk_io_time_seconds_total",
+        "node_network_receive_bytes_total",
+        "node_network_transmit_bytes_total",
+        "node_uname_info",
+        "node_boot_time_seconds",
+    }
+)
+CADVISOR = frozenset(
+    {
+        "container_cpu_usage_seconds_total",
+        "container_cpu_cfs_periods_total",
+        "container_cpu_cfs_throttled_periods_total",
+        "container_memory_working_set_bytes",
+        "container_memory_rss",
+        "container_memory_usage_bytes",
+        "container_network_receive_bytes_total",
+        "container_network_transmit_bytes_total",
+        "container_fs_reads_bytes_total",
+        "container_fs_writes_bytes_total",
+    }
+)
+KUBELET = frozenset(
+    {
+        "kubelet_volume_stats_used_bytes",
+        "kubelet_volume_stats_capacity_bytes",
+        "kubelet_volume_stats_available_bytes",
+        "kubelet_volume_stats_inodes_used",
+        "kubelet_running_pods",
+    }
+)
 KNOWN = exposed_names() | NODE_EXPORTER | CADVISOR | KUBELET
 
 # Grafana's variables are not PromQL: stand-ins that keep each query's shape.
@@ -64,7 +92,14 @@ def all_queries() -> list[tuple[str, str, str]]:
     return queries
 
 
+def parser():  # type: ignore[no-untyped-def]
+    return pytest.importorskip(
+        "promql_parser", reason="promql-parser is not installed (a test extra: pip install promql-parser)"
+    )
+
+
 def metric_names(expr: str) -> set[str]:
+    promql_parser = parser()
     names: set[str] = set()
 
     def visit(node: object) -> bool:
@@ -99,7 +134,7 @@ def test_every_query_is_promql_that_promtool_accepts(promtool, tmp_path: Path) -
 
 def test_metric_name_parser_refuses_broken_promql() -> None:
     with pytest.raises(ValueError):
-        promql_parser.parse("sum(rate(fitpipe_ingest_rows_total[5m])")
+        parser().parse("sum(rate(fitpipe_ingest_rows_total[5m])")
 
 
 @pytest.mark.parametrize(("dashboard", "title", "expr"), all_queries(), ids=lambda v: str(v)[:60])
@@ -107,7 +142,9 @@ def test_every_metric_a_query_names_exists(dashboard: str, title: str, expr: str
     names = metric_names(expr)
     assert names, f"{dashboard} / {title}: the query reads no metric"
     unknown = names - KNOWN
-    assert not unknown, f"{dashboard} / {title} reads {sorted(unknown)}: not exported by fitpipe or a known exporter"
+    assert not unknown, (
+        f"{dashboard} / {title} reads {sorted(unknown)}: not exported by fitpipe or a known exporter"
+    )
 
 
 def test_every_panel_uses_the_datasource_variable() -> None:
@@ -137,8 +174,11 @@ def test_listed_node_exporter_metrics_exist_in_the_real_node_exporter(tmp_path: 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -152,5 +192,7 @@ def test_listed_node_exporter_metrics_exist_in_the_real_node_exporter(tmp_path: 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
-    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    exported = {
+        line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")
+    }
     assert NODE_EXPORTER - exported == set()

@@ -14,8 +14,10 @@ from fitpipe.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 FOLDER = REPO / "monitoring"
-REGENERATE = "regenerate with `fitpipe monitoring rules > monitoring/rules.yml` and " \
-             "`fitpipe monitoring alertmanager-config > monitoring/alertmanager.yml` (MAIL_* unset)"
+REGENERATE = (
+    "regenerate with `fitpipe monitoring rules > monitoring/rules.yml` and "
+    "`fitpipe monitoring alertmanager-config > monitoring/alertmanager.yml` (MAIL_* unset)"
+)
 
 
 def test_committed_rules_are_the_generated_rules() -> None:

@@ -63,7 +63,9 @@ def test_requests_are_labelled_by_route_template(registry: CollectorRegistry) ->
 
 def test_duration_is_the_time_the_request_took(registry: CollectorRegistry) -> None:
     TestClient(fastapi_app(registry)).get("/studies/alpha/slow")
-    total = registry.get_sample_value(f"{NAME}_sum", {"route": "/studies/{study}/slow", "method": "GET", "status": "200"})
+    total = registry.get_sample_value(
+        f"{NAME}_sum", {"route": "/studies/{study}/slow", "method": "GET", "status": "200"}
+    )
     assert total is not None and 0.05 <= total < 5
 
 
@@ -95,10 +97,12 @@ def test_mounted_routers_and_apps_get_their_prefix(registry: CollectorRegistry) 
     def item(request: object) -> PlainTextResponse:
         return PlainTextResponse("item")
 
-    app = Starlette(routes=[
-        Mount("/v1", app=Router(routes=[Route("/items/{item_id}", item)])),
-        Mount("/static", app=static),
-    ])
+    app = Starlette(
+        routes=[
+            Mount("/v1", app=Router(routes=[Route("/items/{item_id}", item)])),
+            Mount("/static", app=static),
+        ]
+    )
     app.add_middleware(HttpMetricsMiddleware, histogram=create_metrics(registry).http_request_duration)
     client = TestClient(app)
     assert client.get("/v1/items/42").status_code == 200

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -21,7 +21,7 @@ from fitpipe.monitoring.metrics import INGEST_DURATION_BUCKETS
 
 pytestmark = pytest.mark.db
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def registry_for(database_url: str, **options: object) -> CollectorRegistry:
@@ -31,8 +31,14 @@ def registry_for(database_url: str, **options: object) -> CollectorRegistry:
 
 
 def add_run(
-    db: psycopg.Connection, *, trigger: str = "run", status: str = "success", started: datetime,
-    seconds: float | None = 60, errors: int = 0, details: dict[str, object] | None = None,
+    db: psycopg.Connection,
+    *,
+    trigger: str = "run",
+    status: str = "success",
+    started: datetime,
+    seconds: float | None = 60,
+    errors: int = 0,
+    details: dict[str, object] | None = None,
 ) -> None:
     finished = None if seconds is None else started + timedelta(seconds=seconds)
     db.execute(
@@ -45,19 +51,41 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
     return registry.get_sample_value(name, labels)
 
 
-def test_counters_sum_rows_quarantine_and_errors_over_every_run(db: psycopg.Connection, database_url: str) -> None:
+def test_counters_sum_rows_quarantine_and_errors_over_every_run(
+    db: psycopg.Connection, database_url: str
+) -> None:
     # The loader's shape ("metric|source" keys) and the plain one (the key is the metric) both count.
-    add_run(db, started=NOW - timedelta(days=2), details={
-        "metrics": {"heart_rate|wearipedia": {"metric": "heart_rate", "source": "wearipedia", "new": 1000,
-                                              "updated": 5, "present": 70}},
-        "quarantine_reasons": {"out_of_range": 3, "bad_timestamp": 1},
-        "files": {"loaded": 4, "failed": 0},
-    })
-    add_run(db, status="partial", started=NOW - timedelta(days=1), errors=2, details={
-        "metrics": {"heart_rate": {"source": "wearipedia", "new": 200}, "steps": {"source": "takeout", "new": 40}},
-        "quarantine_reasons": {"out_of_range": 2},
-        "files": {"failed": 2},
-    })
+    add_run(
+        db,
+        started=NOW - timedelta(days=2),
+        details={
+            "metrics": {
+                "heart_rate|wearipedia": {
+                    "metric": "heart_rate",
+                    "source": "wearipedia",
+                    "new": 1000,
+                    "updated": 5,
+                    "present": 70,
+                }
+            },
+            "quarantine_reasons": {"out_of_range": 3, "bad_timestamp": 1},
+            "files": {"loaded": 4, "failed": 0},
+        },
+    )
+    add_run(
+        db,
+        status="partial",
+        started=NOW - timedelta(days=1),
+        errors=2,
+        details={
+            "metrics": {
+                "heart_rate": {"source": "wearipedia", "new": 200},
+                "steps": {"source": "takeout", "new": 40},
+            },
+            "quarantine_reasons": {"out_of_range": 2},
+            "files": {"failed": 2},
+        },
+    )
     add_run(db, status="failed", started=NOW - timedelta(hours=2), errors=1, details={})
     add_run(db, status="aborted", started=NOW - timedelta(hours=1), details={})
     registry = registry_for(database_url)
@@ -73,15 +101,21 @@ def test_counters_sum_rows_quarantine_and_errors_over_every_run(db: psycopg.Conn
         assert value(registry, "fitpipe_ingest_runs_total", trigger="run", status=status) == 1
 
 
-def test_counters_survive_a_new_collector_like_an_api_restart(db: psycopg.Connection, database_url: str) -> None:
-    add_run(db, started=NOW - timedelta(hours=3), details={"metrics": {"steps": {"source": "takeout", "new": 7}}})
+def test_counters_survive_a_new_collector_like_an_api_restart(
+    db: psycopg.Connection, database_url: str
+) -> None:
+    add_run(
+        db, started=NOW - timedelta(hours=3), details={"metrics": {"steps": {"source": "takeout", "new": 7}}}
+    )
     first = registry_for(database_url)
     assert value(first, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 7
     restarted = registry_for(database_url)
     assert value(restarted, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 7
 
 
-def test_last_run_gauges_follow_the_newest_run_of_each_trigger(db: psycopg.Connection, database_url: str) -> None:
+def test_last_run_gauges_follow_the_newest_run_of_each_trigger(
+    db: psycopg.Connection, database_url: str
+) -> None:
     success_start = NOW - timedelta(days=2)
     add_run(db, started=success_start, seconds=300)
     add_run(db, status="partial", started=NOW - timedelta(days=1), seconds=120)
@@ -94,7 +128,9 @@ def test_last_run_gauges_follow_the_newest_run_of_each_trigger(db: psycopg.Conne
     assert value(registry, "fitpipe_ingest_last_run_status", trigger="run") == 0.0
     assert value(registry, "fitpipe_ingest_last_run_status", trigger="ingest") == 1.0
     success_end = (success_start + timedelta(seconds=300)).timestamp()
-    assert value(registry, "fitpipe_ingest_last_success_timestamp_seconds", trigger="run") == pytest.approx(success_end)
+    assert value(registry, "fitpipe_ingest_last_success_timestamp_seconds", trigger="run") == pytest.approx(
+        success_end
+    )
     # ... but its elapsed time is what IngestSlow watches.
     running = value(registry, "fitpipe_ingest_last_run_duration_seconds", trigger="run")
     assert running == pytest.approx(3 * 3600, abs=120)
@@ -106,24 +142,46 @@ def test_partial_run_reports_half(db: psycopg.Connection, database_url: str) -> 
     assert value(registry_for(database_url), "fitpipe_ingest_last_run_status", trigger="run") == 0.5
 
 
-def test_duration_histogram_counts_finished_runs_into_buckets(db: psycopg.Connection, database_url: str) -> None:
+def test_duration_histogram_counts_finished_runs_into_buckets(
+    db: psycopg.Connection, database_url: str
+) -> None:
     durations = [30, 400, 5000]
     for i, seconds in enumerate(durations):
-        add_run(db, status=("success", "partial", "failed")[i], started=NOW - timedelta(days=i + 1), seconds=seconds)
+        add_run(
+            db,
+            status=("success", "partial", "failed")[i],
+            started=NOW - timedelta(days=i + 1),
+            seconds=seconds,
+        )
     add_run(db, status="aborted", started=NOW - timedelta(days=9), seconds=99_999)  # no real duration
     add_run(db, status="running", started=NOW - timedelta(hours=1), seconds=None)
     registry = registry_for(database_url)
 
     for bound in INGEST_DURATION_BUCKETS:
         expected = sum(1 for d in durations if d <= bound)
-        assert value(registry, "fitpipe_ingest_duration_seconds_bucket", trigger="run", le=f"{bound:.1f}") == expected
-    assert value(registry, "fitpipe_ingest_duration_seconds_bucket", trigger="run", le="+Inf") == len(durations)
+        assert (
+            value(registry, "fitpipe_ingest_duration_seconds_bucket", trigger="run", le=f"{bound:.1f}")
+            == expected
+        )
+    assert value(registry, "fitpipe_ingest_duration_seconds_bucket", trigger="run", le="+Inf") == len(
+        durations
+    )
     assert value(registry, "fitpipe_ingest_duration_seconds_count", trigger="run") == len(durations)
-    assert value(registry, "fitpipe_ingest_duration_seconds_sum", trigger="run") == pytest.approx(sum(durations))
+    assert value(registry, "fitpipe_ingest_duration_seconds_sum", trigger="run") == pytest.approx(
+        sum(durations)
+    )
 
 
-def _participant(db: psycopg.Connection, study_id: int, name: str, *, status: str = "active",
-                 created: datetime, newest_sample: datetime | None = None, reconsent: bool = False) -> None:
+def _participant(
+    db: psycopg.Connection,
+    study_id: int,
+    name: str,
+    *,
+    status: str = "active",
+    created: datetime,
+    newest_sample: datetime | None = None,
+    reconsent: bool = False,
+) -> None:
     row = db.execute(
         "INSERT INTO participants (study_id, external_id, status, created_at) VALUES (%s, %s, %s, %s) RETURNING id",
         (study_id, name, status, created),
@@ -183,11 +241,20 @@ def test_flagged_comes_from_the_adherence_seam(db: psycopg.Connection, database_
 def test_not_syncing_window_is_configurable(db: psycopg.Connection, database_url: str) -> None:
     alpha = _study(db, "alpha")
     _participant(db, alpha, "p1", created=NOW - timedelta(days=30), newest_sample=NOW - timedelta(days=3))
-    assert value(registry_for(database_url, not_syncing_after=timedelta(days=7)),
-                 "fitpipe_participants", study="alpha", state="not_syncing") == 0
+    assert (
+        value(
+            registry_for(database_url, not_syncing_after=timedelta(days=7)),
+            "fitpipe_participants",
+            study="alpha",
+            state="not_syncing",
+        )
+        == 0
+    )
 
 
-def test_token_refresh_failures_start_at_zero_for_every_study(db: psycopg.Connection, database_url: str) -> None:
+def test_token_refresh_failures_start_at_zero_for_every_study(
+    db: psycopg.Connection, database_url: str
+) -> None:
     _study(db, "alpha")
     _study(db, "beta")
     add_run(db, started=NOW - timedelta(days=1), details={"token_refresh_failures": {"alpha": 2}})
@@ -197,14 +264,26 @@ def test_token_refresh_failures_start_at_zero_for_every_study(db: psycopg.Connec
     assert value(registry, "fitpipe_token_refresh_failures_total", study="beta") == 0
 
 
-def test_malformed_details_count_as_zero_and_do_not_break_the_scrape(db: psycopg.Connection, database_url: str) -> None:
-    add_run(db, started=NOW - timedelta(days=1), details={
-        "metrics": ["not", "an", "object"], "quarantine_reasons": {"out_of_range": "many"},
-        "files": {"failed": None}, "token_refresh_failures": 5,
-    })
-    add_run(db, started=NOW - timedelta(hours=1), details={
-        "metrics": {"heart_rate": {"source": "wearipedia", "new": "12"}, "nonsense": {"new": 4}},
-    })
+def test_malformed_details_count_as_zero_and_do_not_break_the_scrape(
+    db: psycopg.Connection, database_url: str
+) -> None:
+    add_run(
+        db,
+        started=NOW - timedelta(days=1),
+        details={
+            "metrics": ["not", "an", "object"],
+            "quarantine_reasons": {"out_of_range": "many"},
+            "files": {"failed": None},
+            "token_refresh_failures": 5,
+        },
+    )
+    add_run(
+        db,
+        started=NOW - timedelta(hours=1),
+        details={
+            "metrics": {"heart_rate": {"source": "wearipedia", "new": "12"}, "nonsense": {"new": 4}},
+        },
+    )
     registry = registry_for(database_url)
     assert value(registry, "fitpipe_database_up") == 1
     assert value(registry, "fitpipe_ingest_quarantined_total", reason="out_of_range") == 0
@@ -213,7 +292,9 @@ def test_malformed_details_count_as_zero_and_do_not_break_the_scrape(db: psycopg
     assert value(registry, "fitpipe_ingest_rows_total", metric="other", source="unknown") == 4
 
 
-def test_unreachable_database_exports_database_up_zero_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_unreachable_database_exports_database_up_zero_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     registry = registry_for("postgresql://nobody@127.0.0.1:9/none")
     with caplog.at_level(logging.WARNING, logger="fitpipe.monitoring.ingest_collector"):
         first = generate_latest(registry).decode()
@@ -240,7 +321,9 @@ def test_collector_reads_as_the_api_role(db: psycopg.Connection, database_url: s
     assert value(registry, "fitpipe_ingest_last_run_status", trigger="run") == 1
 
 
-def registry_for_connect(factory: Callable[[], AbstractContextManager[psycopg.Connection]]) -> CollectorRegistry:
+def registry_for_connect(
+    factory: Callable[[], AbstractContextManager[psycopg.Connection]],
+) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(IngestCollector(factory))
     return registry
@@ -249,16 +332,28 @@ def registry_for_connect(factory: Callable[[], AbstractContextManager[psycopg.Co
 def test_ended_runs_are_read_once_and_later_changes_to_running_runs_are_seen(
     db: psycopg.Connection, database_url: str
 ) -> None:
-    add_run(db, started=NOW - timedelta(days=1), details={"metrics": {"steps": {"source": "takeout", "new": 100}}})
-    add_run(db, status="running", started=NOW - timedelta(minutes=5), seconds=None,
-            details={"metrics": {"steps": {"source": "takeout", "new": 10}}})  # progress so far
+    add_run(
+        db, started=NOW - timedelta(days=1), details={"metrics": {"steps": {"source": "takeout", "new": 100}}}
+    )
+    add_run(
+        db,
+        status="running",
+        started=NOW - timedelta(minutes=5),
+        seconds=None,
+        details={"metrics": {"steps": {"source": "takeout", "new": 10}}},
+    )  # progress so far
     registry = registry_for(database_url)
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 110
     # The running run finishes with more rows; a third run starts.
     db.execute("""UPDATE ingest_runs SET status = 'success', finished_at = now(),
                   details = '{"metrics": {"steps": {"source": "takeout", "new": 50}}}' WHERE status = 'running'""")
-    add_run(db, status="running", started=NOW, seconds=None,
-            details={"metrics": {"steps": {"source": "takeout", "new": 1}}})
+    add_run(
+        db,
+        status="running",
+        started=NOW,
+        seconds=None,
+        details={"metrics": {"steps": {"source": "takeout", "new": 1}}},
+    )
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 151
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 151
     assert value(registry, "fitpipe_ingest_runs_total", trigger="run", status="success") == 2
@@ -267,7 +362,11 @@ def test_ended_runs_are_read_once_and_later_changes_to_running_runs_are_seen(
 
 def test_deleting_runs_makes_the_collector_count_again(db: psycopg.Connection, database_url: str) -> None:
     for days in (3, 2, 1):
-        add_run(db, started=NOW - timedelta(days=days), details={"metrics": {"steps": {"source": "takeout", "new": 5}}})
+        add_run(
+            db,
+            started=NOW - timedelta(days=days),
+            details={"metrics": {"steps": {"source": "takeout", "new": 5}}},
+        )
     registry = registry_for(database_url)
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 15
     db.execute("DELETE FROM ingest_runs WHERE id = (SELECT min(id) FROM ingest_runs)")
@@ -275,13 +374,20 @@ def test_deleting_runs_makes_the_collector_count_again(db: psycopg.Connection, d
     assert value(registry, "fitpipe_ingest_runs_total", trigger="run", status="success") == 2
 
 
-def test_scrapes_after_the_first_stay_fast_with_years_of_runs(db: psycopg.Connection, database_url: str) -> None:
+def test_scrapes_after_the_first_stay_fast_with_years_of_runs(
+    db: psycopg.Connection, database_url: str
+) -> None:
     # 20,000 runs (years of daily runs and manual ingests) with per-metric details like the loader writes.
-    details = json.dumps({
-        "metrics": {f"{m}|wearipedia": {"metric": m, "source": "wearipedia", "new": 86_400, "updated": 0}
-                    for m in ("heart_rate", "steps", "spo2", "hrv_rmssd", "calories", "distance")},
-        "quarantine_reasons": {"out_of_range": 3}, "files": {"failed": 0, "loaded": 1000},
-    })
+    details = json.dumps(
+        {
+            "metrics": {
+                f"{m}|wearipedia": {"metric": m, "source": "wearipedia", "new": 86_400, "updated": 0}
+                for m in ("heart_rate", "steps", "spo2", "hrv_rmssd", "calories", "distance")
+            },
+            "quarantine_reasons": {"out_of_range": 3},
+            "files": {"failed": 0, "loaded": 1000},
+        }
+    )
     runs = 20_000
     db.execute(
         """INSERT INTO ingest_runs (trigger, status, started_at, finished_at, details)
@@ -297,7 +403,10 @@ def test_scrapes_after_the_first_stay_fast_with_years_of_runs(db: psycopg.Connec
     start = time.perf_counter()
     generate_latest(registry)
     elapsed = time.perf_counter() - start
-    assert value(registry, "fitpipe_ingest_rows_total", metric="heart_rate", source="wearipedia") == runs * 86_400
+    assert (
+        value(registry, "fitpipe_ingest_rows_total", metric="heart_rate", source="wearipedia")
+        == runs * 86_400
+    )
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 1
     # Re-reading 20,000 runs takes over a second here; reading the new ones, a few tens of milliseconds.
     assert elapsed < 0.3, f"a scrape took {elapsed:.2f} s"

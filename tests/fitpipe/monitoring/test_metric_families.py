@@ -5,7 +5,7 @@ nothing to complain about in it (naming, units, types).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -60,7 +60,7 @@ def test_full_exposition_holds_every_family_and_passes_promtool(  # type: ignore
     db: psycopg.Connection, database_url: str, pool: ConnectionPool, promtool
 ) -> None:
     db.execute("INSERT INTO studies (name) VALUES ('alpha')")
-    started = datetime.now(timezone.utc) - timedelta(hours=1)
+    started = datetime.now(UTC) - timedelta(hours=1)
     db.execute(
         """INSERT INTO ingest_runs (trigger, status, started_at, finished_at, details) VALUES
            ('run', 'success', %s, %s, '{"metrics": {"steps": {"source": "takeout", "new": 3}},
@@ -84,6 +84,10 @@ def test_full_exposition_holds_every_family_and_passes_promtool(  # type: ignore
 
 
 def test_promtool_check_metrics_does_complain_about_bad_names(promtool) -> None:  # type: ignore[no-untyped-def]
-    lint = promtool("check", "metrics", input="# HELP x_count_total c\n# TYPE x_count_total gauge\nx_count_total 1\n",
-                    check=False)
+    lint = promtool(
+        "check",
+        "metrics",
+        input="# HELP x_count_total c\n# TYPE x_count_total gauge\nx_count_total 1\n",
+        check=False,
+    )
     assert lint.returncode != 0

@@ -14,6 +14,7 @@ import pytest
 
 from ingest_job.synth.cohort import CohortResult
 from ingest_job.synth.participant import plan_participant
+from ingest_job.synth.writers.fitbit_json import dumps
 
 from .conftest import REAL_TAKEOUT, heart_rate_times, utc_seconds
 
@@ -82,9 +83,9 @@ def test_json_files_parse_and_use_the_export_timestamp_styles(takeout: tuple[Pat
     folder = out / "P0001" / "Fitbit" / "Global Export Data"
     for path in folder.glob("*.json"):
         raw = path.read_text()
-        assert not raw.endswith("\n")
         records = json.loads(raw)
         assert isinstance(records, list) and records
+        assert dumps(records) == raw, f"{path.name} is not in the export's JSON style"
     hr = json.loads(next(folder.glob("heart_rate-*.json")).read_text())
     assert list(hr[0]) == ["dateTime", "value"] and list(hr[0]["value"]) == ["bpm", "confidence"]
     assert all(isinstance(r["value"]["bpm"], int) and r["value"]["confidence"] in (1, 2, 3) for r in hr)
@@ -94,6 +95,32 @@ def test_json_files_parse_and_use_the_export_timestamp_styles(takeout: tuple[Pat
     resting = json.loads(next(folder.glob("resting_heart_rate-*.json")).read_text())
     assert [r["dateTime"] for r in resting] == ["01/01/24 00:00:00", "01/02/24 00:00:00", "01/03/24 00:00:00"]
     assert all(set(r["value"]) == {"date", "value", "error"} for r in resting)
+
+
+@pytest.mark.skipif(
+    not REAL_TAKEOUT.exists(), reason="the real Takeout export in /work/shared/realdata is not present"
+)
+def test_sleep_logs_have_the_keys_of_real_ones(takeout: tuple[Path, CohortResult]) -> None:
+    out, _ = takeout
+
+    def keys(log: dict[str, object]) -> list[object]:
+        levels = log["levels"]
+        assert isinstance(levels, dict)
+        summary = levels["summary"]
+        return [
+            list(log),
+            list(levels),
+            list(summary),
+            [list(v) for v in summary.values()],
+            list(levels["data"][0]),
+        ]
+
+    real = json.loads((REAL_TAKEOUT / "Global Export Data" / "sleep-2025-07-05.json").read_text())
+    ours = [
+        log for p in _files(out / "P0001", "Global Export Data/sleep-") for log in json.loads(p.read_text())
+    ]
+    real_stages = next(log for log in real if log["type"] == "stages")
+    assert all(keys(log) == keys(real_stages) for log in ours if log["type"] == "stages")
 
 
 def test_heart_rate_files_are_bounded_by_the_local_day(takeout: tuple[Path, CohortResult]) -> None:

@@ -44,6 +44,30 @@ def test_six_files_with_the_challenge_headers(wearipedia: tuple[Path, CohortResu
             assert (REAL_WEARIPEDIA / name).read_bytes().split(b"\n")[0] == header.encode()
 
 
+def _shapes(path: Path) -> set[str]:
+    """The distinct record shapes of a file: numbers as N, one entry per list item."""
+    return set(re.split(r", (?=\{)|\n", re.sub(r"\d+(\.\d+)?", "N", path.read_text())))
+
+
+# shapes the trimmed real sample lacks only because of what it holds: empty days and the other zones
+KNOWN_EXTRA_SHAPES = {
+    "[]",
+    "N-N-N,[]",
+    "{'minute': 'N:N:N', 'value': {'cardioActiveZoneMinutes': N, 'activeZoneMinutes': N}}",
+    "{'minute': 'N:N:N', 'value': {'peakActiveZoneMinutes': N, 'activeZoneMinutes': N}}",
+}
+
+
+@pytest.mark.skipif(
+    not REAL_WEARIPEDIA.exists(), reason="the wearipedia sample in /work/shared/formats is not present"
+)
+def test_every_record_shape_is_one_the_real_generator_writes(wearipedia: tuple[Path, CohortResult]) -> None:
+    out, _ = wearipedia
+    for name in FILES:
+        extra = _shapes(out / "P0001" / name) - _shapes(REAL_WEARIPEDIA / name)
+        assert extra <= KNOWN_EXTRA_SHAPES, name
+
+
 def test_cells_are_python_literals_with_numpy_wrappers(wearipedia: tuple[Path, CohortResult]) -> None:
     out, _ = wearipedia
     folder = out / "P0001"
