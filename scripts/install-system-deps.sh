@@ -4,7 +4,7 @@
 # Debian 12); Prometheus/Alertmanager/Pushgateway for the monitoring tests; Chromium for the browser tests.
 set -euo pipefail
 packages=(postgresql postgresql-contrib postgresql-server-dev-all cmake dpkg-dev gcc make libssl-dev
-          prometheus prometheus-alertmanager chromium chromium-driver)
+          prometheus prometheus-alertmanager prometheus-node-exporter chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

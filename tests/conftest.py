@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,23 +34,25 @@ def _with_db(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """URL of the maintenance database of a running server."""
     given = os.environ.get("FITPIPE_TEST_DATABASE_URL")
     if given:
         yield _with_db(given, "postgres")
         return
-    home = Path(os.environ.get("FITPIPE_TEST_HOME") or tmp_path_factory.mktemp("pg"))
-    home.chmod(0o755)
-    for parent in home.parents:  # pytest's temp root is 0700; the postgres user must be able to enter it
-        if str(parent).startswith(str(tmp_path_factory.getbasetemp().parent)):
-            parent.chmod(parent.stat().st_mode | 0o011)
+    # Not under pytest's basetemp: pytest deletes old basetemp folders, which would pull the data
+    # directory from under a server another test session still runs.
+    given_home = os.environ.get("FITPIPE_TEST_HOME")
+    home = Path(given_home) if given_home else Path(tempfile.mkdtemp(prefix="fitpipe-test-pg-"))
+    home.chmod(0o755)  # the postgres user runs the server when tests run as root
     local = LocalDatabase(home)
     local.start(install_extension=True)
     try:
         yield local.url("postgres")
     finally:
         local.stop()
+        if not given_home:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,9 @@ WEARIPEDIA = "wearipedia==0.1.7"
 _SUPPORTED_PYTHON = ((3, 10), (3, 12))
 """wearipedia 0.1.7 declares Requires-Python >=3.10,<3.13."""
 _SCRIPT = Path(__file__).with_name("wearipedia_notebook.py")
+_CONSTRAINTS = Path(__file__).with_name("wearipedia-constraints.txt")
+_CONSTRAINTS_FROM = (3, 11)
+"""The pinned set holds numpy 2.4 and pandas 3, which need Python 3.11."""
 _READY = ".fitpipe-ready"
 _PIP_PROGRESS = ("Collecting ", "Installing collected", "Successfully installed")
 """The pip lines shown as progress; the rest (hundreds of resolver warnings) is kept only for errors."""
@@ -121,7 +124,7 @@ def _ensure_venv(
     seconds["venv"] = seconds["install"] = 0.0
     if (venv / _READY).exists() and interpreter.exists():
         return interpreter
-    _check_python(base_python)
+    version = _check_python(base_python)
     if venv.exists():  # a previous attempt stopped half way: start clean
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def _ensure_venv(
         hint="on Debian/Ubuntu install python3-venv; or pass --python with another Python 3.10-3.12",
     )
     seconds["venv"] = time.perf_counter() - started
-    say(f"installing {WEARIPEDIA} and its dependencies (about 750 MB; minutes on first run)")
+    say(f"installing {WEARIPEDIA} and its dependencies (about 750 MB, once)")
     started = time.perf_counter()
     _run(
         [
@@ -156,7 +159,7 @@ def _ensure_venv(
     return interpreter
 
 
-def _check_python(python: Path) -> None:
+def _check_python(python: Path) -> tuple[int, int]:
     try:
         version = subprocess.run(
             [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
@@ -175,6 +178,7 @@ def _check_python(python: Path) -> None:
             f"{WEARIPEDIA} needs Python {low[0]}.{low[1]}-{high[0]}.{high[1]}; {python} is {version}",
             hint="pass --python with the path of a Python 3.10, 3.11 or 3.12 interpreter",
         )
+    return major, minor
 
 
 def _run(

@@ -1,6 +1,7 @@
 """Write a synthetic cohort: `participants.csv` and one export folder per participant, in the inbox layout.
 
-`DIR/participants.csv` lists everyone (participant_id,timezone,email,profile,enrolment_start);
+`DIR/participants.csv` lists everyone (participant_id,timezone,email,profile,enrolment_start) and is
+written last, so its presence means the cohort is complete;
 `DIR/<participant_id>/` holds that participant's export, so `DIR` can be `$FITPIPE_INBOX/<study>`.
 A participant without data has no folder. Participants are independent, so they can be written by
 several processes (spawned: a script calling `write_cohort` with jobs > 1 needs the usual
@@ -159,7 +160,6 @@ def write_cohort(
     )
     options.out.mkdir(parents=True, exist_ok=True)
     _clear_earlier_run(options.out, profiles, options.overwrite)
-    (options.out / PARTICIPANTS_CSV).write_bytes(participants_csv(profiles))
     todo = [p for p in profiles if p.has_data]
     results: list[ParticipantResult] = []
 
@@ -186,6 +186,10 @@ def write_cohort(
             for future in as_completed(futures):
                 done(future.result())
     results.sort(key=lambda r: r.participant_id)
+    # written last and renamed into place: a participants.csv means the cohort is complete
+    partial = options.out / (PARTICIPANTS_CSV + ".partial")
+    partial.write_bytes(participants_csv(profiles))
+    partial.replace(options.out / PARTICIPANTS_CSV)
     return CohortResult(profiles, results, time.perf_counter() - began)
 
 

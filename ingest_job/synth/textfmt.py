@@ -25,11 +25,20 @@ class Field:
     keep: np.ndarray | None = None
 
 
+_PAIRS = np.array([[ord(a), ord(b)] for a in "0123456789" for b in "0123456789"], dtype=np.uint8)
+"""The two characters of 00..99: one division per two digits instead of one per digit."""
+
+
 def digits(values: np.ndarray, width: int) -> np.ndarray:
     """Zero-padded decimal digits of non-negative integers as an (n, width) uint8 array."""
     values = np.asarray(values, dtype=np.int64)
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return (values[:, None] // powers % 10 + _ZERO).astype(np.uint8)
+    pairs = -(-width // 2)
+    out = np.empty((values.size, 2 * pairs), dtype=np.uint8)
+    rest = values
+    for k in range(pairs - 1, -1, -1):
+        rest, pair = np.divmod(rest, 100)
+        out[:, 2 * k : 2 * k + 2] = _PAIRS[pair]
+    return out[:, 2 * pairs - width :]
 
 
 def fixed(values: np.ndarray, width: int) -> Field:
@@ -80,23 +89,22 @@ def render(n: int, pieces: Sequence[bytes | Field], separator: bytes = b"") -> b
         return b""
     if separator:
         pieces = [*pieces, separator]
-    blocks: list[np.ndarray] = []
-    masks: list[np.ndarray] = []
+    widths = [len(p) if isinstance(p, bytes) else p.chars.shape[1] for p in pieces]
+    matrix = np.empty((n, sum(widths)), dtype=np.uint8)
     variable = any(isinstance(p, Field) and p.keep is not None for p in pieces)
-    for piece in pieces:
+    keep = np.ones(matrix.shape, dtype=bool) if variable else None
+    at = 0
+    for piece, width in zip(pieces, widths, strict=True):
         if isinstance(piece, bytes):
-            row = np.frombuffer(piece, dtype=np.uint8)
-            blocks.append(np.broadcast_to(row, (n, row.size)))
-            if variable:
-                masks.append(np.ones((n, row.size), dtype=bool))
+            matrix[:, at : at + width] = np.frombuffer(piece, dtype=np.uint8)
         else:
             if piece.chars.shape[0] != n:
                 raise ValueError(f"render(): field has {piece.chars.shape[0]} rows, expected {n}")
-            blocks.append(piece.chars)
-            if variable:
-                masks.append(piece.keep if piece.keep is not None else np.ones(piece.chars.shape, dtype=bool))
-    matrix = np.hstack(blocks)
-    text = matrix[np.hstack(masks)].tobytes() if variable else matrix.tobytes()
+            matrix[:, at : at + width] = piece.chars
+            if keep is not None and piece.keep is not None:
+                keep[:, at : at + width] = piece.keep
+        at += width
+    text = matrix[keep].tobytes() if keep is not None else matrix.tobytes()
     return text[: len(text) - len(separator)] if separator else text
 
 

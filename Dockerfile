@@ -1,0 +1,47 @@
+# The one fitpipe image: the operator, the migration Job, the ingest CronJob, the API and the
+# dashboard all run it with different commands (`fitpipe operator run`, `fitpipe migrate`,
+# `fitpipe run`, `fitpipe serve api`, `fitpipe serve dashboard`).
+#
+#   docker build -t ghcr.io/fitpipe/fitpipe:0.1.0 .
+#   kind load docker-image ghcr.io/fitpipe/fitpipe:0.1.0 --name fitpipe
+#
+# Pinned base: an exact Python patch release on Debian 12. Bump it deliberately (and rebuild) for
+# security updates; pin by digest (python:3.11.11-slim-bookworm@sha256:...) in a release pipeline.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/fitpipe
+ENV PATH=/opt/fitpipe/bin:$PATH
+WORKDIR /src
+# Dependencies first, so a change to the code alone reuses this layer.
+COPY pyproject.toml README.md ./
+COPY fitpipe/__init__.py fitpipe/__init__.py
+RUN pip install --upgrade pip setuptools wheel \
+ && python - <<'PY'
+import subprocess, sys, tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+subprocess.run([sys.executable, "-m", "pip", "install", *deps], check=True)
+PY
+COPY . .
+RUN pip install --no-deps . && fitpipe --version
+
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="fitpipe" \
+      org.opencontainers.image.description="Wearable data for clinical trials, loaded daily into TimescaleDB" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# The uid the operator's pods run as (runAsUser 10001); no login shell, no home to write to.
+RUN groupadd --system --gid 10001 fitpipe \
+ && useradd --system --uid 10001 --gid fitpipe --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fitpipe
+COPY --from=build /opt/fitpipe /opt/fitpipe
+# The migrations are read from a directory, not from the installed package.
+COPY sql /opt/fitpipe/sql
+ENV PATH=/opt/fitpipe/bin:$PATH \
+    FITPIPE_SQL_DIR=/opt/fitpipe/sql \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    FITPIPE_HOME=/tmp/fitpipe
+USER 10001:10001
+WORKDIR /tmp
+ENTRYPOINT ["fitpipe"]
+CMD ["--help"]

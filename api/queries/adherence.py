@@ -1,0 +1,206 @@
+"""The adherence SQL: per participant the enrolment window, wear totals and flag inputs; per local day the wear,
+step and sleep figures. Everything is read from the rollups (never raw samples), one statement per study.
+
+Days are the participant's local calendar days; a day's instants are [local midnight, next local midnight),
+computed in SQL with `day::timestamp AT TIME ZONE tz`, the same expression the loader uses for rollup_1d
+buckets, so a DST day has 1,380 or 1,500 minutes. Valid hours come from rollup_1h (UTC hours): an hour
+belongs to the local day it starts in, exact for every zone whose offset is a whole number of hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+from fitpipe.adherence_rules import AdherenceRules
+from fitpipe.catalog import BY_NAME
+
+__all__ = ["WindowSummary", "DayRows", "read_summaries", "read_days", "DEFAULT_DAYS"]
+
+HEART_RATE = BY_NAME["heart_rate"].id
+STEPS = BY_NAME["steps"].id
+DEFAULT_DAYS = 30
+"""Days returned when the request names neither start_date nor end_date (ending at the window's last day)."""
+
+# The enrolment window of each participant of a study, as local dates [first_day, last_day]:
+# first_day: the local date of enrolment_start, else of the first heart-rate sample;
+# last_day: yesterday in the participant's zone (today is not over), or the local date enrolment ended.
+_WINDOWS = """
+WITH p AS (
+    SELECT p.id, p.external_id, p.timezone AS tz, p.status, p.enrolment_start, p.enrolment_end, p.created_at,
+           (%(now)s::timestamptz AT TIME ZONE p.timezone)::date AS today
+    FROM participants p
+    WHERE p.study_id = %(study)s AND (%(pids)s::int[] IS NULL OR p.id = ANY(%(pids)s::int[]))
+), w AS (
+    SELECT p.*,
+           coalesce((p.enrolment_start AT TIME ZONE p.tz)::date,
+                    (SELECT (min(r.bucket) AT TIME ZONE p.tz)::date FROM rollup_1d r
+                     WHERE r.participant_id = p.id AND r.metric_id = %(hr)s)) AS first_day,
+           least(p.today - 1, ((p.enrolment_end - interval '1 microsecond') AT TIME ZONE p.tz)::date) AS last_day
+    FROM p
+)
+"""
+
+_SUMMARY = _WINDOWS + """
+SELECT w.id AS participant_id, w.external_id AS user_id, w.tz AS timezone, w.status, w.created_at,
+       w.enrolment_start, w.enrolment_end, w.first_day, w.last_day,
+       CASE WHEN w.first_day <= w.last_day THEN
+           (extract(epoch FROM ((w.last_day + 1)::timestamp AT TIME ZONE w.tz)
+                               - (w.first_day::timestamp AT TIME ZONE w.tz)) / 60)::bigint
+       END AS enrolled_minutes,
+       CASE WHEN w.first_day <= w.last_day THEN w.last_day - w.first_day + 1 ELSE 0 END AS enrolled_days,
+       coalesce(hr.wear_minutes, 0) AS wear_minutes, coalesce(hr.valid_days, 0) AS valid_days,
+       c.newest AS latest_sample, ps.last_sync, coalesce(ps.sources, '[]'::jsonb) AS sources,
+       greatest(0, w.last_day - greatest(w.first_day, w.last_day - %(m)s + 1) + 1) AS nights_considered,
+       coalesce(sl.nights, 0) AS nights_recorded, ct.last_contacted
+FROM w
+LEFT JOIN LATERAL (
+    SELECT sum(r.minutes)::bigint AS wear_minutes, count(*) FILTER (WHERE r.minutes >= %(valid_day)s) AS valid_days
+    FROM rollup_1d r
+    WHERE r.participant_id = w.id AND r.metric_id = %(hr)s AND w.first_day <= w.last_day
+      AND r.bucket >= (w.first_day::timestamp AT TIME ZONE w.tz)
+      AND r.bucket < ((w.last_day + 1)::timestamp AT TIME ZONE w.tz)
+) hr ON true
+LEFT JOIN LATERAL (SELECT max(last_value) AS newest FROM ingest_cursors WHERE participant_id = w.id) c ON true
+LEFT JOIN LATERAL (
+    SELECT max(last_success_at) AS last_sync,
+           jsonb_agg(jsonb_build_object('source', source, 'status', status, 'configured_at', configured_at,
+                                        'last_attempt_at', last_attempt_at, 'last_success_at', last_success_at,
+                                        'last_error', last_error) ORDER BY source) AS sources
+    FROM participant_sources WHERE participant_id = w.id
+) ps ON true
+LEFT JOIN LATERAL (
+    SELECT count(DISTINCT s.local_date) AS nights
+    FROM sleep_sessions s
+    WHERE s.participant_id = w.id AND s.is_main_sleep
+      AND s.local_date BETWEEN greatest(w.first_day, w.last_day - %(m)s + 1) AND w.last_day
+      AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
+) sl ON true
+LEFT JOIN LATERAL (
+    SELECT max(sent_at) AS last_contacted FROM contacts WHERE participant_id = w.id AND status = 'sent'
+) ct ON true
+ORDER BY w.external_id
+"""
+
+# The requested days of each participant, clipped to the enrolment window. Defaults: end_date → the
+# window's last day; start_date → DEFAULT_DAYS days before the end.
+_DAYS = _WINDOWS + """
+, r AS (
+    SELECT w.id, w.tz,
+           greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1)) AS lo,
+           least(w.last_day, coalesce(%(end)s::date, w.last_day)) AS hi
+    FROM w
+), d AS (
+    SELECT r.id, g::date AS day, g AT TIME ZONE r.tz AS t0, (g + interval '1 day') AT TIME ZONE r.tz AS t1
+    FROM r, generate_series(r.lo::timestamp, r.hi::timestamp, interval '1 day') AS g
+    WHERE r.lo <= r.hi
+), span AS (
+    SELECT r.id, r.tz, r.lo::timestamp AT TIME ZONE r.tz AS t0, (r.hi + 1)::timestamp AT TIME ZONE r.tz AS t1
+    FROM r WHERE r.lo <= r.hi
+), hours AS (
+    SELECT h.participant_id, (h.bucket AT TIME ZONE span.tz)::date AS day, count(*) AS n
+    FROM span JOIN rollup_1h h ON h.participant_id = span.id AND h.metric_id = %(hr)s
+                                AND h.bucket >= span.t0 AND h.bucket < span.t1
+    WHERE h.minutes >= %(valid_hour)s
+    GROUP BY 1, 2
+), nights AS (
+    SELECT DISTINCT s.participant_id, s.local_date
+    FROM r JOIN sleep_sessions s ON s.participant_id = r.id AND s.local_date BETWEEN r.lo AND r.hi
+    WHERE s.is_main_sleep
+      AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
+)
+SELECT d.id, d.day, (extract(epoch FROM d.t1 - d.t0) / 60)::int AS day_minutes,
+       coalesce(hr.minutes, 0) AS wear_minutes, coalesce(hours.n, 0)::int AS valid_hours,
+       round(st.sum)::bigint AS steps, nights.local_date IS NOT NULL AS sleep_recorded
+FROM d
+LEFT JOIN rollup_1d hr ON hr.participant_id = d.id AND hr.metric_id = %(hr)s AND hr.bucket = d.t0
+LEFT JOIN rollup_1d st ON st.participant_id = d.id AND st.metric_id = %(steps)s AND st.bucket = d.t0
+LEFT JOIN hours ON hours.participant_id = d.id AND hours.day = d.day
+LEFT JOIN nights ON nights.participant_id = d.id AND nights.local_date = d.day
+ORDER BY d.id, d.day
+"""
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    """One participant's enrolment window to date, wear totals and what the flags look at."""
+
+    participant_id: int
+    user_id: str
+    timezone: str
+    status: str
+    created_at: datetime
+    enrolment_start: datetime | None
+    enrolment_end: datetime | None
+    first_day: date | None
+    last_day: date | None
+    enrolled_minutes: int | None
+    """Minutes of the local days [first_day, last_day] (DST days counted as they are); None: no day yet."""
+    enrolled_days: int
+    wear_minutes: int
+    valid_days: int
+    latest_sample: datetime | None
+    """Newest sample of any metric from any source (ingest_cursors.last_value)."""
+    last_sync: datetime | None
+    """Newest successful sync of any source (participant_sources.last_success_at)."""
+    sources: list[dict[str, Any]]
+    nights_considered: int
+    """How many of the last M nights lie inside the window (M = sleep_window_nights)."""
+    nights_recorded: int
+    last_contacted: datetime | None
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """Per-day columns of one participant, ascending by date."""
+
+    date: list[date]
+    day_minutes: list[int]
+    wear_minutes: list[int]
+    valid_hours: list[int]
+    steps: list[int | None]
+    sleep_recorded: list[bool]
+
+
+def _params(study_id: int, rules: AdherenceRules, now: datetime | None, participant_ids: Sequence[int] | None) -> dict[str, Any]:
+    return {
+        "study": study_id, "now": now or datetime.now(UTC), "pids": list(participant_ids) if participant_ids is not None else None,
+        "hr": HEART_RATE, "steps": STEPS, "m": rules.sleep_window_nights, "min_sleep": rules.min_sleep_minutes,
+        "valid_day": rules.valid_day_minutes, "valid_hour": rules.valid_hour_minutes,
+    }
+
+
+def read_summaries(
+    conn: psycopg.Connection, study_id: int, rules: AdherenceRules, *, now: datetime | None = None,
+    participant_ids: Sequence[int] | None = None,
+) -> list[WindowSummary]:
+    """Every participant of the study (or the given ones), ordered by user_id. `now`: for reproducible reports."""
+    with conn.cursor(row_factory=class_row(WindowSummary)) as cur:
+        return cur.execute(_SUMMARY, _params(study_id, rules, now, participant_ids)).fetchall()
+
+
+def read_days(
+    conn: psycopg.Connection, study_id: int, rules: AdherenceRules, *, start: date | None, end: date | None,
+    now: datetime | None = None, participant_ids: Sequence[int] | None = None,
+) -> dict[int, DayRows]:
+    """participants.id → its days in [start, end] ∩ enrolment window (participants with no such day are absent)."""
+    params = _params(study_id, rules, now, participant_ids) | {"start": start, "end": end, "default_days": DEFAULT_DAYS}
+    out: dict[int, DayRows] = {}
+    with conn.cursor() as cur:
+        cur.execute(_DAYS, params)
+        for pid, day, day_minutes, wear, valid_hours, steps, sleep in cur:
+            rows = out.get(pid)
+            if rows is None:
+                rows = out[pid] = DayRows([], [], [], [], [], [])
+            rows.date.append(day)
+            rows.day_minutes.append(day_minutes)
+            rows.wear_minutes.append(wear)
+            rows.valid_hours.append(valid_hours)
+            rows.steps.append(steps)
+            rows.sleep_recorded.append(sleep)
+    return out

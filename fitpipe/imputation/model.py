@@ -1,0 +1,90 @@
+"""A participant's heart-rate model, fitted to their own recent minutes: level + daily profile + steps + residual.
+
+    heart rate (minute mean) = level + profile(local minute of day) + β · activity(steps) + residual
+
+The profile comes from medians across days (profile.py), β from least squares on the steps traces
+(activity.py; β = 0 without minute steps), the residual's AR(1)+noise parameters from its
+autocorrelation (residual.py). Fitting 28 days takes a few milliseconds, so it runs at query time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fitpipe.imputation.activity import activity_features, steps_on_grid
+from fitpipe.imputation.minutes import observed_minutes
+from fitpipe.imputation.options import MINUTE_US, ImputationOptions
+from fitpipe.imputation.profile import FLAT_PROFILE, DayProfile, fit_day_profile, local_minutes
+from fitpipe.imputation.residual import DEFAULT_RESIDUAL, MIN_MINUTES, ResidualModel, fit_residual
+
+__all__ = ["ParticipantModel", "fit_model"]
+
+
+@dataclass(frozen=True)
+class ParticipantModel:
+    timezone: str
+    level: float
+    """bpm at rest at an average time of day."""
+    profile: DayProfile
+    steps_coef: np.ndarray
+    """bpm per step/min of each activity trace (empty when the history had no minute steps)."""
+    mean_activity: np.ndarray
+    """Average of each activity trace over the history: stands in where a window has no steps."""
+    residual: ResidualModel
+    minutes: int
+    """Observed minutes the model was fitted to."""
+
+    def mean(self, minute_of_day: np.ndarray, activity: np.ndarray | None) -> np.ndarray:
+        """Expected heart rate at each minute (activity: the traces on those minutes, or None)."""
+        out = self.level + self.profile.at(minute_of_day)
+        if self.steps_coef.size:
+            traces = activity if activity is not None else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
+            out = out + traces @ self.steps_coef
+        return out
+
+
+def _grid(t_us: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    idx = (t_us - t_us[0]) // MINUTE_US
+    grid = np.full(int(idx[-1]) + 1, np.nan)
+    grid[idx] = v
+    return int(t_us[0]), grid
+
+
+def fit_model(
+    t_us: np.ndarray, v: np.ndarray, timezone: str = "UTC", steps_t: np.ndarray | None = None,
+    steps_v: np.ndarray | None = None, options: ImputationOptions | None = None,
+) -> ParticipantModel:
+    """Fit to observed minute means (minute-bucket µs timestamps; NaN values are skipped)."""
+    options = options or ImputationOptions()
+    t_us, v = observed_minutes(t_us, v, "history")
+    no_steps = np.zeros(0)
+    if t_us.size < MIN_MINUTES:
+        level = float(np.median(v)) if v.size else 70.0
+        return ParticipantModel(timezone, level, FLAT_PROFILE, no_steps, no_steps, DEFAULT_RESIDUAL, int(v.size))
+    t0, y = _grid(t_us, v)
+    observed = np.isfinite(y)
+    steps = steps_on_grid(t0, y.size, steps_t, steps_v, options.max_steps_per_minute)
+    features = activity_features(steps, options.steps_time_constants)[observed] if steps is not None else None
+    minute, day = local_minutes(t_us, timezone)
+
+    def regress(target: np.ndarray) -> tuple[float, np.ndarray]:
+        if features is None:
+            return float(target.mean()), no_steps
+        design = np.column_stack([np.ones(target.size), features])
+        coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+        return float(coef[0]), coef[1:]
+
+    # the profile is the rhythm left once activity is accounted for, so a daily run is not counted twice
+    _, beta = regress(v)
+    at_rest = v - (features @ beta if beta.size else 0.0)
+    profile = fit_day_profile(minute, day, at_rest - np.median(at_rest), options.profile_slot_minutes,
+                              options.profile_prior_days)
+    level, beta = regress(v - profile.at(minute))
+    fitted = level + profile.at(minute) + (features @ beta if beta.size else 0.0)
+    residual = np.full(y.size, np.nan)
+    residual[observed] = v - fitted
+    mean_activity = features.mean(axis=0) if features is not None else no_steps
+    return ParticipantModel(timezone, level, profile, beta, mean_activity,
+                            fit_residual(residual, options.max_lag_minutes), int(v.size))
