@@ -7,13 +7,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.responses import Response
 
 from api.db import make_pool
 from api.errors import install_error_handlers
 from api.routes import catalog, health, ingest, timeseries
 from fitpipe import __version__
 from fitpipe.db import database_url
+from fitpipe.monitoring.http import HttpMetricsMiddleware
+from fitpipe.monitoring.metrics import create_metrics
 from fitpipe.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -46,10 +50,17 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.state.settings = settings
     app.state.pool = pool
     install_error_handlers(app)
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry, connect=pool.connection, pool=pool)
+    app.state.registry = registry
+    app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (the API's and the ingest job's)")
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/api/v1")
-    for module in (timeseries, catalog, ingest):
-        v1.include_router(module.router)
+    routers = [timeseries.router, catalog.router, ingest.router]
     for name in OPTIONAL_ROUTERS:
         try:
             module = importlib.import_module(name)
@@ -57,6 +68,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
             if exc.name != name:
                 raise
             continue
-        v1.include_router(module.router)
-    app.include_router(v1)
+        routers.append(module.router)
+    for router in routers:
+        app.include_router(router, prefix="/api/v1")
     return app

@@ -187,10 +187,11 @@ def score(p: Participant, bucket: tuple[int, int], n: int, rng: np.random.Genera
         scores.linear.append(left + (right - left) * k - truth)
         scores.mean.append(np.full(length, v.mean()) - truth)
         scores.covered.append((truth >= lo) & (truth <= hi))
-        same_day = day == day[i]
+        same_day = day == day[i]  # the local day the mask starts in (a mask may run past midnight)
         others = same_day & keep
         true_mean = p.v[same_day].mean()
-        scores.day_fitpipe.append((p.v[others].sum() + estimate.sum()) / same_day.sum() - true_mean)
+        in_day = day[block] == day[i]
+        scores.day_fitpipe.append((p.v[others].sum() + estimate[in_day].sum()) / same_day.sum() - true_mean)
         scores.day_empty.append(p.v[others].mean() - true_mean)
 
 

@@ -40,13 +40,13 @@ WITH p AS (
     SELECT p.*,
            coalesce((p.enrolment_start AT TIME ZONE p.tz)::date,
                     (SELECT (min(r.bucket) AT TIME ZONE p.tz)::date FROM rollup_1d r
-                     WHERE r.participant_id = p.id AND r.metric_id = %(hr)s)) AS first_day,
+                     WHERE r.participant_id = p.id AND r.metric_id = {hr})) AS first_day,
            least(p.today - 1, ((p.enrolment_end - interval '1 microsecond') AT TIME ZONE p.tz)::date) AS last_day
     FROM p
 )
 """
 
-_SUMMARY = _WINDOWS + """
+_SUMMARY = (_WINDOWS + """
 SELECT w.id AS participant_id, w.external_id AS user_id, w.tz AS timezone, w.status, w.created_at,
        w.enrolment_start, w.enrolment_end, w.first_day, w.last_day,
        CASE WHEN w.first_day <= w.last_day THEN
@@ -62,7 +62,7 @@ FROM w
 LEFT JOIN LATERAL (
     SELECT sum(r.minutes)::bigint AS wear_minutes, count(*) FILTER (WHERE r.minutes >= %(valid_day)s) AS valid_days
     FROM rollup_1d r
-    WHERE r.participant_id = w.id AND r.metric_id = %(hr)s AND w.first_day <= w.last_day
+    WHERE r.participant_id = w.id AND r.metric_id = {hr} AND w.first_day <= w.last_day
       AND r.bucket >= (w.first_day::timestamp AT TIME ZONE w.tz)
       AND r.bucket < ((w.last_day + 1)::timestamp AT TIME ZONE w.tz)
 ) hr ON true
@@ -85,11 +85,11 @@ LEFT JOIN LATERAL (
     SELECT max(sent_at) AS last_contacted FROM contacts WHERE participant_id = w.id AND status = 'sent'
 ) ct ON true
 ORDER BY w.external_id
-"""
+""").format(hr=HEART_RATE)
 
 # The requested days of each participant, clipped to the enrolment window. Defaults: end_date → the
 # window's last day; start_date → DEFAULT_DAYS days before the end.
-_DAYS = _WINDOWS + """
+_DAYS = (_WINDOWS + """
 , r AS (
     SELECT w.id, w.tz,
            greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1)) AS lo,
@@ -104,7 +104,7 @@ _DAYS = _WINDOWS + """
     FROM r WHERE r.lo <= r.hi
 ), hours AS (
     SELECT h.participant_id, (h.bucket AT TIME ZONE span.tz)::date AS day, count(*) AS n
-    FROM span JOIN rollup_1h h ON h.participant_id = span.id AND h.metric_id = %(hr)s
+    FROM span JOIN rollup_1h h ON h.participant_id = span.id AND h.metric_id = {hr}
                                 AND h.bucket >= span.t0 AND h.bucket < span.t1
     WHERE h.minutes >= %(valid_hour)s
     GROUP BY 1, 2
@@ -118,12 +118,12 @@ SELECT d.id, d.day, (extract(epoch FROM d.t1 - d.t0) / 60)::int AS day_minutes,
        coalesce(hr.minutes, 0) AS wear_minutes, coalesce(hours.n, 0)::int AS valid_hours,
        round(st.sum)::bigint AS steps, nights.local_date IS NOT NULL AS sleep_recorded
 FROM d
-LEFT JOIN rollup_1d hr ON hr.participant_id = d.id AND hr.metric_id = %(hr)s AND hr.bucket = d.t0
-LEFT JOIN rollup_1d st ON st.participant_id = d.id AND st.metric_id = %(steps)s AND st.bucket = d.t0
+LEFT JOIN rollup_1d hr ON hr.participant_id = d.id AND hr.metric_id = {hr} AND hr.bucket = d.t0
+LEFT JOIN rollup_1d st ON st.participant_id = d.id AND st.metric_id = {steps} AND st.bucket = d.t0
 LEFT JOIN hours ON hours.participant_id = d.id AND hours.day = d.day
 LEFT JOIN nights ON nights.participant_id = d.id AND nights.local_date = d.day
 ORDER BY d.id, d.day
-"""
+""").format(hr=HEART_RATE, steps=STEPS)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class DayRows:
 def _params(study_id: int, rules: AdherenceRules, now: datetime | None, participant_ids: Sequence[int] | None) -> dict[str, Any]:
     return {
         "study": study_id, "now": now or datetime.now(UTC), "pids": list(participant_ids) if participant_ids is not None else None,
-        "hr": HEART_RATE, "steps": STEPS, "m": rules.sleep_window_nights, "min_sleep": rules.min_sleep_minutes,
+        "m": rules.sleep_window_nights, "min_sleep": rules.min_sleep_minutes,
         "valid_day": rules.valid_day_minutes, "valid_hour": rules.valid_hour_minutes,
     }
 

@@ -84,7 +84,7 @@ def impute_minutes(
     lo = np.full(n, np.nan)
     hi = np.full(n, np.nan)
     if fill.any():
-        activity = activity_features(steps, options.steps_time_constants) if steps is not None else None
+        activity = activity_features(steps, model.steps_time_constants) if steps is not None else None
         minute, _ = local_minutes(grid_t, model.timezone)
         mu = model.mean(minute, activity)
         g_start, g_len = starts[fill], lengths[fill]

@@ -28,6 +28,8 @@ class ParticipantModel:
     level: float
     """bpm at rest at an average time of day."""
     profile: DayProfile
+    steps_time_constants: tuple[float, ...]
+    """Minutes: the activity traces the coefficients belong to."""
     steps_coef: np.ndarray
     """bpm per step/min of each activity trace (empty when the history had no minute steps)."""
     mean_activity: np.ndarray
@@ -62,7 +64,8 @@ def fit_model(
     no_steps = np.zeros(0)
     if t_us.size < MIN_MINUTES:
         level = float(np.median(v)) if v.size else 70.0
-        return ParticipantModel(timezone, level, FLAT_PROFILE, no_steps, no_steps, DEFAULT_RESIDUAL, int(v.size))
+        return ParticipantModel(timezone, level, FLAT_PROFILE, options.steps_time_constants, no_steps, no_steps,
+                                DEFAULT_RESIDUAL, int(v.size))
     t0, y = _grid(t_us, v)
     observed = np.isfinite(y)
     steps = steps_on_grid(t0, y.size, steps_t, steps_v, options.max_steps_per_minute)
@@ -86,5 +89,5 @@ def fit_model(
     residual = np.full(y.size, np.nan)
     residual[observed] = v - fitted
     mean_activity = features.mean(axis=0) if features is not None else no_steps
-    return ParticipantModel(timezone, level, profile, beta, mean_activity,
+    return ParticipantModel(timezone, level, profile, options.steps_time_constants, beta, mean_activity,
                             fit_residual(residual, options.max_lag_minutes), int(v.size))

@@ -25,6 +25,11 @@ def route_template(scope: Scope, root_path: str) -> str:
     """The template of the route that handled the request, read after the app has run (Starlette's
     router leaves the route in the scope). Mount prefixes come from the scope's root_path, so they are
     literal: fitpipe mounts nothing with path parameters."""
+    # FastAPI (>= 0.120) includes routers without copying their routes: the route in the scope has
+    # the router-relative path, the full template is in FastAPI's effective route context.
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    if isinstance(getattr(effective, "path", None), str):
+        return str(effective.path)
     route = scope.get("route")
     mounted = scope.get("root_path", "")[len(root_path) :]
     if isinstance(route, Mount):

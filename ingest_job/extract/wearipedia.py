@@ -139,21 +139,10 @@ def _ensure_venv(
     seconds["venv"] = time.perf_counter() - started
     say(f"installing {WEARIPEDIA} and its dependencies (about 750 MB, once)")
     started = time.perf_counter()
-    _run(
-        [
-            str(interpreter),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-            WEARIPEDIA,
-        ],
-        f"pip could not install {WEARIPEDIA}",
-        say,
-        pip=True,
-    )
+    pin = ["-c", str(_CONSTRAINTS)] if version >= _CONSTRAINTS_FROM else []
+    # --no-compile: byte-compiling the jupyter stack costs a minute and the script imports a fraction of it
+    pip = ["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "--no-compile"]
+    _run([str(interpreter), *pip, *pin, WEARIPEDIA], f"pip could not install {WEARIPEDIA}", say, pip=True)
     seconds["install"] = time.perf_counter() - started
     (venv / _READY).write_text(WEARIPEDIA + "\n")
     return interpreter

@@ -112,3 +112,11 @@ def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, 
     db.execute("SET ROLE fitpipe_api")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         db.execute("UPDATE audit_log SET action = 'x'")
+
+
+def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(client: TestClient, tokens) -> None:  # type: ignore[no-untyped-def]
+    client.get(URL, params={"user_id": "A1", "metric": "heart_rate"}, headers=auth(tokens.admin))
+    text = client.get("/metrics").text
+    assert 'fitpipe_http_request_duration_seconds_count{method="GET",route="/api/v1/timeseries",status="200"} 1.0' in text
+    assert "fitpipe_database_up 1.0" in text
+    assert "A1" not in text  # no participant ids as labels

@@ -171,7 +171,7 @@ class TakeoutWriter:
                     inner: dict[str, object] = {"date": None, "value": 0.0, "error": 0.0}
                 else:
                     # Fitbit computes in float32 and writes the widened double: 61.25308895111084
-                    error = 6.5 + (d * 7919 + profile.index * 104729) % 650 / 100
+                    error = profile.stream("resting-error", d).uniform(6.5, 13.0)
                     inner = {
                         "date": _us_date(on),
                         "value": float(np.float32(value)),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fitpipe.errors import ConflictError
+from ingest_job.synth import cohort
 from ingest_job.synth.cohort import CohortResult
 from ingest_job.synth.profiles import plan_cohort
 
@@ -41,8 +42,9 @@ def test_another_seed_writes_other_data(tmp_path: Path) -> None:
     assert shared and all(a[name] != b[name] for name in shared)
 
 
-def test_worker_processes_do_not_change_the_files(tmp_path: Path) -> None:
-    options = {"participants": 4, "days": 15, "kinds": ("excellent", "poor", "good", "fair"), "seed": 5}
+def test_worker_processes_do_not_change_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cohort, "IN_PROCESS_PARTICIPANT_DAYS", 0)  # use workers even for this small cohort
+    options = {"participants": 2, "days": 2, "kinds": ("excellent", "poor"), "seed": 5}
     write(tmp_path / "one", jobs=1, **options)
     write(tmp_path / "two", jobs=2, **options)
     assert _tree(tmp_path / "one") == _tree(tmp_path / "two")
