@@ -95,22 +95,39 @@ _DAYS = (_WINDOWS + """
            greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1)) AS lo,
            least(w.last_day, coalesce(%(end)s::date, w.last_day)) AS hi
     FROM w
-), d AS (
-    SELECT r.id, g::date AS day, g AT TIME ZONE r.tz AS t0, (g + interval '1 day') AT TIME ZONE r.tz AS t1
-    FROM r, generate_series(r.lo::timestamp, r.hi::timestamp, interval '1 day') AS g
-    WHERE r.lo <= r.hi
 ), span AS (
-    SELECT r.id, r.tz, r.lo::timestamp AT TIME ZONE r.tz AS t0, (r.hi + 1)::timestamp AT TIME ZONE r.tz AS t1
+    SELECT r.id, r.tz, r.lo, r.hi, r.lo::timestamp AT TIME ZONE r.tz AS t0, (r.hi + 1)::timestamp AT TIME ZONE r.tz AS t1,
+           ((r.hi + 1)::timestamp AT TIME ZONE r.tz) - (r.lo::timestamp AT TIME ZONE r.tz)
+               = make_interval(days => r.hi - r.lo + 1) AS regular
     FROM r WHERE r.lo <= r.hi
+), d AS (
+    SELECT span.id, g::date AS day, g AT TIME ZONE span.tz AS t0, (g + interval '1 day') AT TIME ZONE span.tz AS t1
+    FROM span, generate_series(span.lo::timestamp, span.hi::timestamp, interval '1 day') AS g
 ), hours AS (
-    SELECT h.participant_id, (h.bucket AT TIME ZONE span.tz)::date AS day, count(*) AS n
-    FROM span JOIN rollup_1h h ON h.participant_id = span.id AND h.metric_id = {hr}
-                                AND h.bucket >= span.t0 AND h.bucket < span.t1
-    WHERE h.minutes >= %(valid_hour)s
-    GROUP BY 1, 2
+    -- When every day of the span has 24 h (no DST change inside), an hour's local day is a date_bin away
+    -- from the span's first midnight: integer arithmetic instead of a time-zone conversion per row.
+    SELECT span.id, v.t0, v.n
+    FROM span, LATERAL (
+        SELECT date_bin('1 day', h.bucket, span.t0) AS t0, count(*) AS n
+        FROM rollup_1h h
+        WHERE h.participant_id = span.id AND h.metric_id = {hr} AND h.bucket >= span.t0 AND h.bucket < span.t1
+          AND h.minutes >= %(valid_hour)s
+        GROUP BY 1
+    ) AS v
+    WHERE span.regular
+    UNION ALL
+    SELECT span.id, v.t0, v.n
+    FROM span, LATERAL (
+        SELECT date_trunc('day', h.bucket AT TIME ZONE span.tz) AT TIME ZONE span.tz AS t0, count(*) AS n
+        FROM rollup_1h h
+        WHERE h.participant_id = span.id AND h.metric_id = {hr} AND h.bucket >= span.t0 AND h.bucket < span.t1
+          AND h.minutes >= %(valid_hour)s
+        GROUP BY 1
+    ) AS v
+    WHERE NOT span.regular
 ), nights AS (
     SELECT DISTINCT s.participant_id, s.local_date
-    FROM r JOIN sleep_sessions s ON s.participant_id = r.id AND s.local_date BETWEEN r.lo AND r.hi
+    FROM span JOIN sleep_sessions s ON s.participant_id = span.id AND s.local_date BETWEEN span.lo AND span.hi
     WHERE s.is_main_sleep
       AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
 )
@@ -120,7 +137,7 @@ SELECT d.id, d.day, (extract(epoch FROM d.t1 - d.t0) / 60)::int AS day_minutes,
 FROM d
 LEFT JOIN rollup_1d hr ON hr.participant_id = d.id AND hr.metric_id = {hr} AND hr.bucket = d.t0
 LEFT JOIN rollup_1d st ON st.participant_id = d.id AND st.metric_id = {steps} AND st.bucket = d.t0
-LEFT JOIN hours ON hours.participant_id = d.id AND hours.day = d.day
+LEFT JOIN hours ON hours.id = d.id AND hours.t0 = d.t0
 LEFT JOIN nights ON nights.participant_id = d.id AND nights.local_date = d.day
 ORDER BY d.id, d.day
 """).format(hr=HEART_RATE, steps=STEPS)

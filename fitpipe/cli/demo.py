@@ -35,7 +35,7 @@ def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) ->
     started = time.perf_counter()
     result = write_cohort(
         CohortOptions(participants=participants, days=days, out=out, format=fmt, seed=seed,  # type: ignore[arg-type]
-                      start=date(2024, 1, 1), jobs=default_jobs()),
+                      start=date(2024, 1, 1), jobs=default_jobs(), overwrite=True),
         on_done=lambda r, done, total: say(f"  [{done}/{total}] {r.participant_id} ({r.kind}): "
                                            f"{r.samples:,} heart-rate samples"),
     )
@@ -59,8 +59,9 @@ def _enrol(listing: Path) -> int:
 def _overview() -> None:
     with connect(autocommit=True) as conn:
         rows = conn.execute(
-            """SELECT m.name, m.unit, count(DISTINCT r.participant_id), sum(r.count), min(r.bucket)::date, max(r.bucket)::date
-               FROM rollup_1d r JOIN metrics m ON m.id = r.metric_id GROUP BY m.name, m.unit ORDER BY 4 DESC"""
+            """SELECT m.name, m.unit, count(DISTINCT r.participant_id), sum(r.count), min((r.bucket AT TIME ZONE p.timezone)::date), max((r.bucket AT TIME ZONE p.timezone)::date)
+               FROM rollup_1d r JOIN metrics m ON m.id = r.metric_id JOIN participants p ON p.id = r.participant_id
+               GROUP BY m.name, m.unit ORDER BY 4 DESC"""
         ).fetchall()
         sleep = conn.execute("SELECT count(*), count(DISTINCT participant_id) FROM sleep_sessions").fetchone()
     print_table("What is stored", ["metric", "unit", "participants", "samples", "first day", "last day"], rows)

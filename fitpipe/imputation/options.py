@@ -27,8 +27,9 @@ class ImputationOptions:
     """Coverage the prediction interval aims at."""
     profile_slot_minutes: int = 30
     """Width of the minute-of-day slots whose median across days makes the daily profile."""
-    profile_prior_days: float = 3.0
-    """Shrinkage of the profile toward flat: a slot seen on n days keeps n / (n + this) of its deviation."""
+    profile_prior_days: float | None = None
+    """Shrinkage of the profile toward flat: a slot seen on n days keeps n / (n + this) of its deviation.
+    None: estimated per participant (day-to-day variance within a slot / variance of the rhythm)."""
     steps_time_constants: tuple[float, ...] = (2.0, 20.0)
     """Minutes: heart rate follows steps fast (~2 min) and recovers slowly (~20 min)."""
     max_steps_per_minute: float = 300.0

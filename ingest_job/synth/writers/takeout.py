@@ -84,9 +84,10 @@ def steps_json(t: np.ndarray, steps: np.ndarray) -> bytes:
     )
 
 
-def _iso_local(t: np.ndarray, with_seconds: bool) -> list[bytes | Field]:
-    year, month, day, hour, minute, second = utc_datetime_fields(t)
-    pieces: list[bytes | Field] = [
+def _minute_stamps(naive: np.ndarray) -> list[bytes | Field]:
+    """Pieces of `YYYY-MM-DDTHH:MM` for naive local epoch seconds (AZM rows)."""
+    year, month, day, hour, minute, _ = utc_datetime_fields(naive)
+    return [
         fixed(year, 4),
         b"-",
         fixed(month, 2),
@@ -97,7 +98,6 @@ def _iso_local(t: np.ndarray, with_seconds: bool) -> list[bytes | Field]:
         b":",
         fixed(minute, 2),
     ]
-    return [*pieces, b":", fixed(second, 2)] if with_seconds else pieces
 
 
 def _us_date(value: date) -> str:
@@ -136,7 +136,7 @@ class TakeoutWriter:
             self._steps[day.index // MONTH_DAYS].append(steps_json(day.minute_t[listed], day.steps[listed]))
         in_zone = np.flatnonzero(day.zone > 0)
         if in_zone.size:
-            stamps = render(in_zone.size, _iso_local(day.minute_local[in_zone], False), b"\n").split(b"\n")
+            stamps = render(in_zone.size, _minute_stamps(day.minute_local[in_zone]), b"\n").split(b"\n")
             self._azm[day.day.replace(day=1)].append(
                 b"\n".join(
                     s + _AZM_ROW_TAIL[z] for s, z in zip(stamps, day.zone[in_zone].tolist(), strict=True)
