@@ -22,13 +22,14 @@ __all__ = ["ar1_bridge"]
 
 def ar1_bridge(
     r_a: np.ndarray | float, r_b: np.ndarray | float, k: np.ndarray, d: np.ndarray | int,
-    phi: float, s2: float, noise2: float = 0.0,
+    phi: np.ndarray | float, s2: np.ndarray | float, noise2: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and predictive variance at k minutes after the left edge of edges d minutes apart (0 < k < d).
 
-    All array arguments broadcast, so every minute of every gap is computed in one pass.
+    All arguments broadcast, so every minute of every gap (each with its own parameters) is one pass.
     """
     k = np.asarray(k, dtype=np.float64)
+    phi = np.asarray(phi, dtype=np.float64)
     m = np.asarray(d, dtype=np.float64) - k
     pk, pm, pd = phi**k, phi**m, phi ** (k + m)
     # edge covariance [[a, b], [b, a]] and the covariance of the interior minute with each edge

@@ -95,8 +95,8 @@ def impute_minutes(
         d = np.repeat(g_len + 1, g_len)
         r_a = np.repeat(y[left] - mu[left], g_len)
         r_b = np.repeat(y[right] - mu[right], g_len)
-        res = model.residual
-        mean, var = ar1_bridge(r_a, r_b, k, d, res.phi, res.s2, res.noise2)
+        phi, s2, noise2 = model.residual_for(d)
+        mean, var = ar1_bridge(r_a, r_b, k, d, phi, s2, noise2)
         estimate = mu[idx] + mean
         linear = d <= options.linear_max_minutes + 1
         if linear.any():

@@ -17,7 +17,7 @@ from fitpipe.imputation.activity import activity_features, steps_on_grid
 from fitpipe.imputation.minutes import observed_minutes
 from fitpipe.imputation.options import MINUTE_US, ImputationOptions
 from fitpipe.imputation.profile import FLAT_PROFILE, DayProfile, fit_day_profile, local_minutes
-from fitpipe.imputation.residual import DEFAULT_RESIDUAL, MIN_MINUTES, ResidualModel, fit_residual
+from fitpipe.imputation.residual import MIN_MINUTES, ResidualModel, fit_residuals
 
 __all__ = ["ParticipantModel", "fit_model"]
 
@@ -34,7 +34,8 @@ class ParticipantModel:
     """bpm per step/min of each activity trace (empty when the history had no minute steps)."""
     mean_activity: np.ndarray
     """Average of each activity trace over the history: stands in where a window has no steps."""
-    residual: ResidualModel
+    residuals: tuple[ResidualModel, ...]
+    """AR(1)+noise fits by time scale, shortest first (residual.py)."""
     minutes: int
     """Observed minutes the model was fitted to."""
 
@@ -45,6 +46,18 @@ class ParticipantModel:
             traces = activity if activity is not None else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
             out = out + traces @ self.steps_coef
         return out
+
+    def residual_for(self, span: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(φ, s², n²) for gaps whose edges lie `span` minutes apart: the fit of the scale they span."""
+        scales = np.array([r.max_lag for r in self.residuals])
+        pick = np.minimum(np.searchsorted(scales, span), scales.size - 1)
+        phi, s2, noise2 = (np.array([getattr(r, name) for r in self.residuals])[pick] for name in ("phi", "s2", "noise2"))
+        return phi, s2, noise2
+
+    @property
+    def residual(self) -> ResidualModel:
+        """The longest-scale fit (what gaps of an hour or more use)."""
+        return self.residuals[-1]
 
 
 def _grid(t_us: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
@@ -65,7 +78,7 @@ def fit_model(
     if t_us.size < MIN_MINUTES:
         level = float(np.median(v)) if v.size else 70.0
         return ParticipantModel(timezone, level, FLAT_PROFILE, options.steps_time_constants, no_steps, no_steps,
-                                DEFAULT_RESIDUAL, int(v.size))
+                                fit_residuals(np.zeros(0), options.max_lag_minutes), int(v.size))
     t0, y = _grid(t_us, v)
     observed = np.isfinite(y)
     steps = steps_on_grid(t0, y.size, steps_t, steps_v, options.max_steps_per_minute)
@@ -90,4 +103,4 @@ def fit_model(
     residual[observed] = v - fitted
     mean_activity = features.mean(axis=0) if features is not None else no_steps
     return ParticipantModel(timezone, level, profile, options.steps_time_constants, beta, mean_activity,
-                            fit_residual(residual, options.max_lag_minutes), int(v.size))
+                            fit_residuals(residual, options.max_lag_minutes), int(v.size))

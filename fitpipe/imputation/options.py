@@ -35,7 +35,8 @@ class ImputationOptions:
     max_steps_per_minute: float = 300.0
     """Step values above this are not minute counts (a daily total stored at midnight): ignored."""
     max_lag_minutes: int = 60
-    """Longest lag of the residual autocorrelation the AR(1) parameters are fitted to."""
+    """Longest lag of the residual autocorrelation the AR(1) parameters are fitted to (scales 4, 8, 16, 32
+    and this; a gap uses the fit of the scale it spans)."""
 
     def __post_init__(self) -> None:
         if self.max_gap_minutes < 1:
@@ -47,6 +48,9 @@ class ImputationOptions:
         if not 0.5 <= self.level < 1:
             raise InputError(f"level must be in [0.5, 1), not {self.level}", field="level",
                              hint="0.95 gives 95 % prediction intervals")
+        if self.max_lag_minutes < 2:
+            raise InputError(f"max_lag_minutes must be at least 2, not {self.max_lag_minutes}",
+                             field="max_lag_minutes")
         if 1440 % self.profile_slot_minutes:
             raise InputError(f"profile_slot_minutes must divide 1440, not {self.profile_slot_minutes}",
                              field="profile_slot_minutes", hint="use 15, 30 or 60")

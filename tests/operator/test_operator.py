@@ -209,10 +209,11 @@ def test_ready_is_written_once_the_children_report_ready() -> None:
             assert ready["reason"] == "AllReady"
             status = stored(server, PIPELINES, "trial-a")["status"]  # type: ignore[index]
             assert status["observedGeneration"] == 1
-            assert {c["type"]: c["status"] for c in status["conditions"]} >= {
+            statuses = {c["type"]: c["status"] for c in status["conditions"]}
+            assert statuses.items() >= {
                 "DatabaseReady": "True", "SchemaMigrated": "True", "ApiReady": "True", "DashboardReady": "True",
                 "IngestScheduled": "True",
-            }
+            }.items()
 
     asyncio.run(scenario())
 
