@@ -25,3 +25,14 @@ def api(host: str, port: int, workers: int) -> None:
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", access_log=False)
+
+
+@serve.command("dashboard")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+def dashboard(host: str, port: int) -> None:
+    """Serve the trial managers' dashboard (it reads FITPIPE_API_URL with FITPIPE_API_TOKEN)."""
+    from dashboard.app import serve as serve_dashboard
+
+    say(f"fitpipe dashboard on http://{host}:{port}")
+    serve_dashboard(host=host, port=port)
