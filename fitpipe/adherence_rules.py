@@ -12,7 +12,7 @@ Definitions (sources in docs/adherence.md):
 - a day with fewer than `low_steps` steps is marked (the device may have sat on a table);
 - flags: no data source (`no_source`), no upload for `no_upload_hours` (`no_upload`), fewer than
   `sleep_nights` of the last `sleep_window_nights` nights with a main sleep (`low_sleep`), overall
-  adherence below `min_adherence` (`low_wear`).
+  adherence below `min_adherence_pct` (`low_wear`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class AdherenceRules(BaseModel):
     valid_hour_minutes: int = Field(30, ge=1, le=60, description="Wear minutes that make an hour valid.")
     valid_day_minutes: int = Field(600, ge=1, le=1500, description="Wear minutes that make a day valid (10 h).")
     low_steps: int = Field(100, ge=0, description="A day with fewer steps than this is marked low_steps.")
-    min_adherence: float = Field(0.70, ge=0, le=1, description="Overall adherence below this raises low_wear.")
+    min_adherence_pct: float = Field(70, ge=0, le=100, description="Overall adherence (%) below this raises low_wear.")
     no_upload_hours: float = Field(48, gt=0, description="No new sample / no successful sync for this long raises no_upload.")
     sleep_nights: int = Field(5, ge=0, description="N: nights with a main sleep wanted among the last M.")
     sleep_window_nights: int = Field(7, ge=1, le=366, description="M: how many recent nights low_sleep looks at.")

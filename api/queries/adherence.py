@@ -20,12 +20,14 @@ from psycopg.rows import class_row
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 
-__all__ = ["WindowSummary", "DayRows", "read_summaries", "read_days", "DEFAULT_DAYS"]
+__all__ = ["WindowSummary", "DayRows", "read_summaries", "read_days", "DEFAULT_DAYS", "MAX_DAYS"]
 
 HEART_RATE = BY_NAME["heart_rate"].id
 STEPS = BY_NAME["steps"].id
 DEFAULT_DAYS = 30
-"""Days returned when the request names neither start_date nor end_date (ending at the window's last day)."""
+"""Days returned when the request names no start_date (ending at end_date or the window's last day)."""
+MAX_DAYS = 366
+"""The most days one request returns per participant."""
 
 # The enrolment window of each participant of a study, as local dates [first_day, last_day]:
 # first_day: the local date of enrolment_start, else of the first heart-rate sample;
@@ -92,7 +94,8 @@ ORDER BY w.external_id
 _DAYS = (_WINDOWS + """
 , r AS (
     SELECT w.id, w.tz,
-           greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1)) AS lo,
+           greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1),
+                    least(w.last_day, coalesce(%(end)s::date, w.last_day)) - %(max_days)s + 1) AS lo,
            least(w.last_day, coalesce(%(end)s::date, w.last_day)) AS hi
     FROM w
 ), span AS (
@@ -206,7 +209,8 @@ def read_days(
     now: datetime | None = None, participant_ids: Sequence[int] | None = None,
 ) -> dict[int, DayRows]:
     """participants.id → its days in [start, end] ∩ enrolment window (participants with no such day are absent)."""
-    params = _params(study_id, rules, now, participant_ids) | {"start": start, "end": end, "default_days": DEFAULT_DAYS}
+    params = _params(study_id, rules, now, participant_ids) | {"start": start, "end": end, "default_days": DEFAULT_DAYS,
+                                                           "max_days": MAX_DAYS}
     out: dict[int, DayRows] = {}
     with conn.cursor() as cur:
         cur.execute(_DAYS, params)

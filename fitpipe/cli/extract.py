@@ -33,7 +33,7 @@ def extract() -> None:
 @click.option(
     "--python",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Python 3.10-3.12 for the virtualenv (default: the one running fitpipe).",
+    help="Python 3.10-3.12 to build the virtualenv with, on first use (default: the one running fitpipe).",
 )
 def wearipedia(out: Path, start: datetime, end: datetime, seed: int, python: Path | None) -> None:
     """Synthetic Fitbit Charge 6 data as the challenge notebook writes it (wearipedia 0.1.7).

@@ -31,12 +31,24 @@ def steps_on_grid(t0_us: int, n: int, steps_t: np.ndarray | None, steps_v: np.nd
     return grid
 
 
+def _ewma(x: np.ndarray, tau: float) -> np.ndarray:
+    """y[t] = a y[t-1] + (1 - a) x[t], a = exp(-1/tau), y[-1] = 0: as cumulative sums of x scaled by a^-t,
+    in blocks short enough that a^-t stays finite (a python loop over a few dozen blocks, not n minutes)."""
+    a = np.exp(-1.0 / tau)
+    block = max(1, min(x.size, int(500 * tau)))  # a^-block = e^(block/tau) stays below e^500
+    grow = a ** -np.arange(block, dtype=np.float64)
+    shrink = a ** np.arange(block, dtype=np.float64)
+    out = np.empty(x.size)
+    carry = 0.0
+    for s in range(0, x.size, block):
+        part = x[s : s + block]
+        n = part.size
+        y = shrink[:n] * (carry + (1 - a) * np.cumsum(part * grow[:n]))
+        out[s : s + n] = y
+        carry = y[-1] * a  # the next block's first minute sees the previous one decayed
+    return out
+
+
 def activity_features(steps: np.ndarray, time_constants: tuple[float, ...]) -> np.ndarray:
     """(n, len(time_constants)) exponential moving averages of steps/min, causal (the heart follows the feet)."""
-    out = np.empty((steps.size, len(time_constants)))
-    for j, tau in enumerate(time_constants):
-        a = np.exp(-1.0 / tau)
-        width = max(1, int(np.ceil(12 * tau)))  # the kernel's tail beyond 12 τ is below e^-12
-        kernel = (1 - a) * a ** np.arange(width)
-        out[:, j] = np.convolve(steps, kernel)[: steps.size]
-    return out
+    return np.column_stack([_ewma(steps, tau) for tau in time_constants]) if time_constants else np.zeros((steps.size, 0))

@@ -44,7 +44,7 @@ class ParticipantModel:
         out = self.level + self.profile.at(minute_of_day)
         if self.steps_coef.size:
             traces = activity if activity is not None else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
-            out = out + traces @ self.steps_coef
+            out = out + np.einsum("ij,j->i", traces, self.steps_coef)
         return out
 
     def residual_for(self, span: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,16 +89,21 @@ def fit_model(
         if features is None:
             return float(target.mean()), no_steps
         design = np.column_stack([np.ones(target.size), features])
-        coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+        # normal equations via einsum (no BLAS threads, which stall on a busy server): a 3×3 solve
+        gram = np.einsum("ij,ik->jk", design, design)
+        try:
+            coef = np.linalg.solve(gram, np.einsum("ij,i->j", design, target))
+        except np.linalg.LinAlgError:  # steps constant (all zero): the traces carry nothing
+            coef, *_ = np.linalg.lstsq(design, target, rcond=None)
         return float(coef[0]), coef[1:]
 
     # the profile is the rhythm left once activity is accounted for, so a daily run is not counted twice
     _, beta = regress(v)
-    at_rest = v - (features @ beta if beta.size else 0.0)
+    at_rest = v - (np.einsum("ij,j->i", features, beta) if beta.size else 0.0)
     profile = fit_day_profile(minute, day, at_rest - np.median(at_rest), options.profile_slot_minutes,
                               options.profile_prior_days)
     level, beta = regress(v - profile.at(minute))
-    fitted = level + profile.at(minute) + (features @ beta if beta.size else 0.0)
+    fitted = level + profile.at(minute) + (np.einsum("ij,j->i", features, beta) if beta.size else 0.0)
     residual = np.full(y.size, np.nan)
     residual[observed] = v - fitted
     mean_activity = features.mean(axis=0) if features is not None else no_steps

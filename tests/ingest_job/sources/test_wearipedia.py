@@ -9,6 +9,7 @@ import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -32,7 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # --- an independent reading of the files: csv + ast.literal_eval + zoneinfo --------------------------
 
 
-def literal(cell: str) -> object:
+def literal(cell: str) -> Any:
     return ast.literal_eval(re.sub(r"np\.\w+\(([^()]*)\)", r"\1", cell))
 
 
@@ -58,6 +59,16 @@ def batch(parsed: ParsedFile, metric: str, participant: str | None = None) -> Sa
     found = [b for b in parsed.batches if b.metric == metric and b.participant == participant]
     assert len(found) == 1, f"{metric}/{participant}: {[(b.metric, b.participant) for b in parsed.batches]}"
     return found[0]
+
+
+def lines_of(b: SampleBatch) -> list[int]:
+    assert b.line is not None
+    return b.line.tolist()
+
+
+def items_of(b: SampleBatch) -> list[int]:
+    assert b.item is not None
+    return b.item.tolist()
 
 
 def points(parsed: ParsedFile, metric: str, participant: str | None = None) -> list[tuple[int, float]]:
@@ -105,8 +116,8 @@ def test_heart_rate_matches_literal_eval_including_np_int64_and_plain_ints() -> 
 
 def test_heart_rate_samples_name_their_csv_line_and_item() -> None:
     b = batch(parse(CHALLENGE, "heart_rate.csv"), "heart_rate")
-    assert b.line.tolist() == [2, 2, 2, 2, 2, 3, 3, 3, 3]  # the header is line 1
-    assert b.item.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3]
+    assert lines_of(b) == [2, 2, 2, 2, 2, 3, 3, 3, 3]  # the header is line 1
+    assert items_of(b) == [0, 1, 2, 3, 4, 0, 1, 2, 3]
     assert b.locate(6) == "line 3, item 1"
 
 
@@ -294,8 +305,8 @@ def test_one_non_numeric_item_is_quarantined_and_its_row_still_loads(tmp_path: P
     assert (bad.record, bad.field, bad.kind) == ("line 2, item 123", "heart_rate_day.value", "not_a_number")
     assert "abc" in bad.raw
     b = batch(parsed, "heart_rate")
-    assert len(b) == 399 and 123 not in b.item.tolist()
-    assert b.value[b.item.tolist().index(124)] == 60 + 124 / 4
+    assert len(b) == 399 and 123 not in items_of(b)
+    assert b.value[items_of(b).index(124)] == 60 + 124 / 4
 
 
 def test_none_item_is_quarantined_with_its_position_and_nan_passes_to_the_loader(tmp_path: Path) -> None:
@@ -312,7 +323,7 @@ def test_none_item_is_quarantined_with_its_position_and_nan_passes_to_the_loader
         "not_a_number",
     )
     b = batch(parsed, "heart_rate")
-    assert b.item.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert items_of(b) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
     assert math.isnan(b.value[3]) and b.value[4] == 75.0
 
 
