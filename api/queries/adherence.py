@@ -58,7 +58,8 @@ SELECT w.id AS participant_id, w.external_id AS user_id, w.tz AS timezone, w.sta
        CASE WHEN w.first_day <= w.last_day THEN w.last_day - w.first_day + 1 ELSE 0 END AS enrolled_days,
        coalesce(hr.wear_minutes, 0) AS wear_minutes, coalesce(hr.valid_days, 0) AS valid_days,
        c.newest AS latest_sample, ps.last_sync, coalesce(ps.sources, '[]'::jsonb) AS sources,
-       greatest(0, w.last_day - greatest(w.first_day, w.last_day - %(m)s + 1) + 1) AS nights_considered,
+       CASE WHEN w.first_day <= w.last_day
+            THEN w.last_day - greatest(w.first_day, w.last_day - %(m)s + 1) + 1 ELSE 0 END AS nights_considered,
        coalesce(sl.nights, 0) AS nights_recorded, ct.last_contacted
 FROM w
 LEFT JOIN LATERAL (
@@ -79,7 +80,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT count(DISTINCT s.local_date) AS nights
     FROM sleep_sessions s
-    WHERE s.participant_id = w.id AND s.is_main_sleep
+    WHERE s.participant_id = w.id AND s.is_main_sleep AND w.first_day <= w.last_day
       AND s.local_date BETWEEN greatest(w.first_day, w.last_day - %(m)s + 1) AND w.last_day
       AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
 ) sl ON true
@@ -97,7 +98,7 @@ _DAYS = (_WINDOWS + """
            greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1),
                     least(w.last_day, coalesce(%(end)s::date, w.last_day)) - %(max_days)s + 1) AS lo,
            least(w.last_day, coalesce(%(end)s::date, w.last_day)) AS hi
-    FROM w
+    FROM w WHERE w.first_day IS NOT NULL  -- greatest() would skip a NULL first day
 ), span AS (
     SELECT r.id, r.tz, r.lo, r.hi, r.lo::timestamp AT TIME ZONE r.tz AS t0, (r.hi + 1)::timestamp AT TIME ZONE r.tz AS t1,
            ((r.hi + 1)::timestamp AT TIME ZONE r.tz) - (r.lo::timestamp AT TIME ZONE r.tz)

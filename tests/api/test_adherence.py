@@ -32,7 +32,8 @@ def c1(db: psycopg.Connection) -> Participant:
     p, _ = add_participant(db, "C1", "a", timezone=NY, email="c1@example.org")
     rng = np.random.default_rng(3)
     m = lambda d, h=0.0: local_midnight(d, NY) + timedelta(hours=h)  # noqa: E731
-    off = [(m(FIRST, 1), m(FIRST, 9.3)), (m(date(2024, 3, 9), 20), m(date(2024, 3, 10), 11)), (m(LAST, 0.5), m(LAST, 1.2))]
+    off = [(m(FIRST, 1), m(FIRST, 9.3)), (m(date(2024, 3, 9), 20), m(date(2024, 3, 10), 11)),
+           (m(date(2024, 3, 10), 14), m(date(2024, 3, 10), 21)), (m(LAST, 0.5), m(LAST, 1.2))]
     ts = worn_seconds(m(date(2024, 3, 7)), m(date(2024, 3, 13)), 15, off)
     ts = ts[rng.random(ts.size) > 0.35]  # irregular sampling: some worn minutes have no sample
     load_samples(db, p, "heart_rate", ts, 55 + rng.integers(0, 60, ts.size))
@@ -136,7 +137,8 @@ def test_a_participant_without_data_or_enrolment_has_no_days_and_no_adherence(cl
 
 
 def test_without_enrolment_start_the_window_opens_at_the_first_sample(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
-    entry = _participant(client.get(URL, params={"study": "a", "user_id": "A1"}, headers=auth(tokens.admin)).json(), "A1")
+    params = {"study": "a", "user_id": "A1", "start_date": "2023-12-01", "end_date": "2024-01-31"}
+    entry = _participant(client.get(URL, params=params, headers=auth(tokens.admin)).json(), "A1")
     first = _raw(db, "A1", "heart_rate")["ts"].min().tz_convert(NY).date()
     assert entry["window"]["first_day"] == str(first)
     assert entry["days"]["date"][0] == str(first)
