@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from fitpipe.imputation import MINUTE_US, fit_model
 from fitpipe.imputation.activity import activity_features
-from fitpipe.imputation.profile import local_minutes
+from fitpipe.imputation.profile import fit_day_profile, local_minutes
 
 T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 
@@ -44,13 +45,27 @@ def test_the_profile_follows_a_regular_night_dip_in_local_time() -> None:
     assert model.profile.prior_days < 1  # days alike: the profile is trusted after a few days
 
 
-def test_a_profile_seen_on_one_day_is_shrunk_toward_flat() -> None:
+def test_a_slot_seen_on_few_days_keeps_only_its_share_of_the_deviation() -> None:
+    minute = np.concatenate([np.arange(30), np.tile(np.arange(30, 1440), 4)])
+    day = np.concatenate([np.zeros(30, np.int64), np.repeat(np.arange(4), 1410)])
+    deviation = np.where(minute < 30, 10.0, 0.0)  # the first slot seen on one day only, 10 bpm up
+    profile = fit_day_profile(minute, day, deviation, slot_minutes=30, prior_days=3.0)
+    assert profile.days[0] == 1 and profile.days[1] == 4
+    assert profile.values[14] == pytest.approx(10 * 1 / (1 + 3), abs=0.1)  # the slot's centre
+
+
+def test_participants_whose_days_differ_get_a_flatter_profile() -> None:
     rng = np.random.default_rng(13)
-    t = T0 + np.arange(1440 * 3, dtype=np.int64) * MINUTE_US
-    v = 70 + rng.normal(0, 6, t.size) + np.where((t - T0) // MINUTE_US % 1440 < 120, 20.0, 0.0) * (t < T0 + 1440 * MINUTE_US)
-    model = fit_model(t, v)  # a 2-hour bump on the first day only
-    slot_mean = model.profile.values[:120].mean()
-    assert 0 <= slot_mean < 20 / 3  # at most the median's share of one-of-three days, shrunk further
+    n_days = 20
+    minute = np.tile(np.arange(1440), n_days)
+    day = np.repeat(np.arange(n_days), 1440)
+    same_hour = np.where(minute // 60 == 7, 30.0, 0.0)  # a run at 7 every day
+    any_hour = np.where(minute // 60 == rng.integers(0, 24, n_days)[day], 30.0, 0.0)  # at a different hour each day
+    noise = rng.normal(0, 3, minute.size)
+    regular = fit_day_profile(minute, day, same_hour + noise, 30, None)
+    irregular = fit_day_profile(minute, day, any_hour + noise, 30, None)
+    assert regular.prior_days < 1 < 10 < irregular.prior_days
+    assert regular.values[7 * 60 + 30] > 25 and np.abs(irregular.values).max() < 5
 
 
 def test_the_steps_effect_on_heart_rate_is_learned() -> None:
