@@ -7,7 +7,8 @@ has not ended (the others get none: nobody should be reminded after leaving a st
   needs_reconsent or disabled). Data loaded by hand (`fitpipe ingest`, no source row) counts as a source.
 - no_upload: no sample newer than `no_upload_hours` (`latest_sample`), or, when the participant has
   sources, no successful sync for as long (`last_sync`); `tripped_by` says which. Counted from enrolment
-  (or from when the participant was added), so a newcomer gets the full window first.
+  (without one: from the first sample or from when the participant was added, whichever is earlier), so a
+  newcomer gets the full window first.
 - low_sleep: more than M − N of the last M nights inside the window have no main sleep (with a full window
   that is "fewer than N of M"; a newcomer is flagged once more than M − N nights are missing).
 - low_wear: overall adherence (wear minutes / enrolment minutes to date) below `min_adherence_pct`.
@@ -17,16 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
-from api.queries.adherence import DayRows, WindowSummary, read_summaries
+from api.queries.adherence import DAY_FIELDS, DayColumns, WindowSummary, read_summaries
 from fitpipe.adherence_rules import FLAGS, AdherenceRules, StudyRules, study_rules
 
-__all__ = ["Flag", "evaluate_flags", "summary_json", "days_json", "source_status", "rules_of_study",
-           "default_reasons", "flagged_counts"]
+__all__ = [
+    "Flag",
+    "evaluate_flags",
+    "summary_json",
+    "days_json",
+    "source_status",
+    "rules_of_study",
+    "default_reasons",
+    "flagged_counts",
+]
 
 USABLE_SOURCE = ("active", "error")
 
@@ -74,11 +84,21 @@ def evaluate_flags(s: WindowSummary, rules: AdherenceRules, now: datetime) -> li
         if not s.sources:
             why = "no data source yet"
         else:
-            why = "no usable data source: " + ", ".join(f"{src['source']} is {src['status']}" for src in s.sources)
-        flags.append(Flag("no_source", why, {"sources": [{"source": x["source"], "status": x["status"]} for x in s.sources]}))
+            why = "no usable data source: " + ", ".join(
+                f"{src['source']} is {src['status']}" for src in s.sources
+            )
+        flags.append(
+            Flag(
+                "no_source",
+                why,
+                {"sources": [{"source": x["source"], "status": x["status"]} for x in s.sources]},
+            )
+        )
 
     window = timedelta(hours=rules.no_upload_hours)
     since = s.enrolment_start or s.created_at
+    if s.enrolment_start is None and s.first_day is not None:  # data older than the participant's row
+        since = min(since, datetime.combine(s.first_day, time(0), tzinfo=ZoneInfo(s.timezone)))
     if now - since >= window:
         tripped = []
         if s.latest_sample is None or now - s.latest_sample > window:
@@ -91,25 +111,48 @@ def evaluate_flags(s: WindowSummary, rules: AdherenceRules, now: datetime) -> li
                 parts.append(f"newest sample {_ago(s.latest_sample, now)}")
             if "last_sync" in tripped:
                 parts.append(f"last successful sync {_ago(s.last_sync, now)}")
-            flags.append(Flag("no_upload", f"no upload for {rules.no_upload_hours:g} h: " + "; ".join(parts),
-                              {"tripped_by": tripped, "latest_sample": s.latest_sample, "last_sync": s.last_sync,
-                               "hours": rules.no_upload_hours}))
+            flags.append(
+                Flag(
+                    "no_upload",
+                    f"no upload for {rules.no_upload_hours:g} h: " + "; ".join(parts),
+                    {
+                        "tripped_by": tripped,
+                        "latest_sample": s.latest_sample,
+                        "last_sync": s.last_sync,
+                        "hours": rules.no_upload_hours,
+                    },
+                )
+            )
 
     missed = s.nights_considered - s.nights_recorded
     if s.nights_considered and missed > rules.sleep_window_nights - rules.sleep_nights:
-        flags.append(Flag(
-            "low_sleep",
-            f"a main sleep on {s.nights_recorded} of the last {s.nights_considered} nights "
-            f"(wanted: {rules.sleep_nights} of {rules.sleep_window_nights})",
-            {"nights_recorded": s.nights_recorded, "nights_considered": s.nights_considered,
-             "nights_wanted": rules.sleep_nights, "window_nights": rules.sleep_window_nights},
-        ))
+        flags.append(
+            Flag(
+                "low_sleep",
+                f"a main sleep on {s.nights_recorded} of the last {s.nights_considered} nights "
+                f"(wanted: {rules.sleep_nights} of {rules.sleep_window_nights})",
+                {
+                    "nights_recorded": s.nights_recorded,
+                    "nights_considered": s.nights_considered,
+                    "nights_wanted": rules.sleep_nights,
+                    "window_nights": rules.sleep_window_nights,
+                },
+            )
+        )
 
     pct = adherence_pct(s)
     if pct is not None and pct < rules.min_adherence_pct:
-        flags.append(Flag("low_wear", f"adherence {pct:.1f} % since {s.first_day} (wanted: {rules.min_adherence_pct:g} %)",
-                          {"adherence_pct": round(pct, 2), "min_adherence_pct": rules.min_adherence_pct,
-                           "since": s.first_day}))
+        flags.append(
+            Flag(
+                "low_wear",
+                f"adherence {pct:.1f} % since {s.first_day} (wanted: {rules.min_adherence_pct:g} %)",
+                {
+                    "adherence_pct": round(pct, 2),
+                    "min_adherence_pct": rules.min_adherence_pct,
+                    "since": s.first_day,
+                },
+            )
+        )
     return sorted(flags, key=lambda f: FLAGS.index(f.name))
 
 
@@ -149,21 +192,9 @@ def summary_json(s: WindowSummary, rules: AdherenceRules, now: datetime) -> dict
     }
 
 
-def days_json(rows: DayRows | None, rules: AdherenceRules) -> dict[str, list[Any]]:
-    """Columnar days: each field an array, index i is one local day."""
-    if rows is None:
-        rows = DayRows([], [], [], [], [], [])
-    return {
-        "date": rows.date,
-        "wear_minutes": rows.wear_minutes,
-        "day_minutes": rows.day_minutes,
-        "wear_pct": [round(100.0 * w / m, 2) for w, m in zip(rows.wear_minutes, rows.day_minutes, strict=True)],
-        "valid_day": [w >= rules.valid_day_minutes for w in rows.wear_minutes],
-        "valid_hours": rows.valid_hours,
-        "steps": rows.steps,
-        "low_steps": [None if s is None else s < rules.low_steps for s in rows.steps],
-        "sleep_recorded": rows.sleep_recorded,
-    }
+def days_json(columns: DayColumns | None) -> dict[str, Any]:
+    """Columnar days: each field an array, index i is one local day (empty arrays when there is none)."""
+    return columns if columns is not None else {name: () for name in DAY_FIELDS}
 
 
 def rules_of_study(conn: psycopg.Connection, study_id: int) -> tuple[str, StudyRules]:
@@ -178,6 +209,9 @@ def flagged_counts(conn: psycopg.Connection) -> Mapping[str, int]:
     counts: dict[str, int] = {}
     for (study_id,) in conn.execute("SELECT id FROM studies ORDER BY name").fetchall():
         name, rules = rules_of_study(conn, study_id)
-        counts[name] = sum(1 for s in read_summaries(conn, study_id, rules.adherence, now=now)
-                           if evaluate_flags(s, rules.adherence, now))
+        counts[name] = sum(
+            1
+            for s in read_summaries(conn, study_id, rules.adherence, now=now)
+            if evaluate_flags(s, rules.adherence, now)
+        )
     return counts

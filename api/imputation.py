@@ -27,7 +27,14 @@ from api.queries.timeseries import Span, read_all, stream_rollup
 from api.series import Series
 from fitpipe.catalog import get_metric
 from fitpipe.errors import InputError
-from fitpipe.imputation import MINUTE_US, REASONS, ImputationOptions, ImputedMinutes, fit_model, impute_minutes
+from fitpipe.imputation import (
+    MINUTE_US,
+    REASONS,
+    ImputationOptions,
+    ImputedMinutes,
+    fit_model,
+    impute_minutes,
+)
 from fitpipe.imputation.profile import local_minutes
 from ingest_job.localtime import datetime_to_us
 
@@ -53,7 +60,8 @@ def impute_series(conn: psycopg.Connection, series: Series) -> Series:
     if span.end - span.start > MAX_SPAN:
         raise InputError(
             f"impute=auto covers at most {MAX_SPAN.days} days per request, not {(span.end - span.start).days}",
-            field="impute", hint=f"ask for {MAX_SPAN.days} days or fewer at a time, or use impute=none",
+            field="impute",
+            hint=f"ask for {MAX_SPAN.days} days or fewer at a time, or use impute=none",
         )
     result = _impute_minutes(conn, series)
     if result is None:
@@ -64,8 +72,9 @@ def impute_series(conn: psycopg.Connection, series: Series) -> Series:
     return _in_buckets(series, result, gaps)
 
 
-def _read_minutes(conn: psycopg.Connection, participant_id: int, metric_id: int, start: datetime,
-                  end: datetime) -> dict[str, np.ndarray]:
+def _read_minutes(
+    conn: psycopg.Connection, participant_id: int, metric_id: int, start: datetime, end: datetime
+) -> dict[str, np.ndarray]:
     return read_all(stream_rollup(conn, Span(participant_id, metric_id, start, end), "1m"))
 
 
@@ -83,8 +92,16 @@ def _impute_minutes(conn: psycopg.Connection, series: Series) -> ImputedMinutes 
     mean = hr["sum"] / hr["count"]
     steps_t, steps_v = (steps["t"], steps["sum"]) if steps["t"].size else (None, None)
     model = fit_model(hr["t"], mean, participant.timezone, steps_t, steps_v, OPTIONS)
-    return impute_minutes(hr["t"], mean, model, start=datetime_to_us(span.start), end=datetime_to_us(span.end),
-                          steps_t=steps_t, steps_v=steps_v, options=OPTIONS)
+    return impute_minutes(
+        hr["t"],
+        mean,
+        model,
+        start=datetime_to_us(span.start),
+        end=datetime_to_us(span.end),
+        steps_t=steps_t,
+        steps_v=steps_v,
+        options=OPTIONS,
+    )
 
 
 def _empty_gaps(result: ImputedMinutes) -> dict[str, np.ndarray]:
@@ -162,7 +179,7 @@ def _in_buckets(series: Series, result: ImputedMinutes, gaps: dict[str, np.ndarr
         t[i] = _bucket_start(int(keys[i]), g, tz)
 
     def spread(name: str, fill: float | int, dtype: type) -> np.ndarray:
-        out = np.full(n, fill, dtype=dtype)
+        out: np.ndarray = np.full(n, fill, dtype=dtype)
         out[at] = series.extra[name]
         return out
 

@@ -38,7 +38,14 @@ from ingest_job.copy import copy_rollups, rollup_rows
 
 BENCH_DATABASE = "fitpipe_bench_adherence"
 STUDY = "bench"
-ZONES = ("America/New_York", "Europe/London", "UTC", "America/Los_Angeles", "Europe/Berlin", "Australia/Sydney")
+ZONES = (
+    "America/New_York",
+    "Europe/London",
+    "UTC",
+    "America/Los_Angeles",
+    "Europe/Berlin",
+    "Australia/Sydney",
+)
 HR, STEPS = BY_NAME["heart_rate"].id, BY_NAME["steps"].id
 US_PER_HOUR = 3_600_000_000
 
@@ -51,14 +58,21 @@ def load_cohort(conn: psycopg.Connection, participants: int, days: int, seed: in
     with conn.cursor() as cur:
         for i in range(participants):
             tz = ZONES[i % len(ZONES)]
-            start = datetime.combine(now.astimezone(ZoneInfo(tz)).date() - timedelta(days=days), datetime.min.time(),
-                                     tzinfo=ZoneInfo(tz))
+            start = datetime.combine(
+                now.astimezone(ZoneInfo(tz)).date() - timedelta(days=days),
+                datetime.min.time(),
+                tzinfo=ZoneInfo(tz),
+            )
             cur.execute(
                 "INSERT INTO participants (study_id, external_id, timezone, email, enrolment_start) VALUES (%s, %s, %s, %s, %s)",
                 (study_id, f"P{i:04d}", tz, f"p{i:04d}@example.org", start),
             )
-        pids = [r[0] for r in cur.execute("SELECT id, enrolment_start FROM participants ORDER BY id").fetchall()]
-        starts = [r[0] for r in cur.execute("SELECT enrolment_start FROM participants ORDER BY id").fetchall()]
+        pids = [
+            r[0] for r in cur.execute("SELECT id, enrolment_start FROM participants ORDER BY id").fetchall()
+        ]
+        starts = [
+            r[0] for r in cur.execute("SELECT enrolment_start FROM participants ORDER BY id").fetchall()
+        ]
         now_us = int(now.timestamp() * 1e6) // US_PER_HOUR * US_PER_HOUR
         parts = []
         for pid, start in zip(pids, starts, strict=True):
@@ -71,7 +85,9 @@ def load_cohort(conn: psycopg.Connection, participants: int, days: int, seed: in
             keep = minutes > 0
             h, m = hours[keep], minutes[keep]
             count = m * 12  # 5-second heart rate
-            parts.append(rollup_rows(h, count * 70.0, np.full(h.size, 48.0), np.full(h.size, 150.0), count, m, pid, HR))
+            parts.append(
+                rollup_rows(h, count * 70.0, np.full(h.size, 48.0), np.full(h.size, 150.0), count, m, pid, HR)
+            )
             steps = (m * rng.uniform(0, 20, h.size)).round()
             parts.append(rollup_rows(h, steps, np.zeros(h.size), steps, m, m, pid, STEPS))
         copy_rollups(cur, "rollup_1h", parts)
@@ -137,7 +153,9 @@ def time_request(url: str, conn: psycopg.Connection, runs: int) -> tuple[float, 
     with TestClient(create_app(Settings(_env_file=None), url=url)) as client:  # type: ignore[call-arg]
         for _ in range(runs + 1):
             started = time.perf_counter()
-            r = client.get("/api/v1/adherence", params={"study": STUDY}, headers={"Authorization": f"Bearer {token}"})
+            r = client.get(
+                "/api/v1/adherence", params={"study": STUDY}, headers={"Authorization": f"Bearer {token}"}
+            )
             samples.append(time.perf_counter() - started)
             r.raise_for_status()
             size = len(r.content)
@@ -146,7 +164,9 @@ def time_request(url: str, conn: psycopg.Connection, runs: int) -> tuple[float, 
 
 @click.command()
 @click.option("--participants", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--days", type=click.IntRange(min=2), default=60, show_default=True, help="Enrolled this many days ago.")
+@click.option(
+    "--days", type=click.IntRange(min=2), default=60, show_default=True, help="Enrolled this many days ago."
+)
 @click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--keep", is_flag=True, help="Keep the database (re-use it with --reuse).")
 @click.option("--reuse", is_flag=True, help="Time an existing bench database without loading again.")
@@ -172,8 +192,11 @@ def main(participants: int, days: int, runs: int, keep: bool, reuse: bool) -> No
                         migrate(conn)
                         started = time.perf_counter()
                         load_cohort(conn, participants, days)
-                        click.echo(f"loaded {participants:,} participants × {days} days into {BENCH_DATABASE} on "
-                                   f"{redact(url)} in {time.perf_counter() - started:.1f} s", err=True)
+                        click.echo(
+                            f"loaded {participants:,} participants × {days} days into {BENCH_DATABASE} on "
+                            f"{redact(url)} in {time.perf_counter() - started:.1f} s",
+                            err=True,
+                        )
                     q50, q95, n_days = time_query(conn, runs)
                     h50, h95, size = time_request(bench_url, conn, runs)
             finally:
@@ -185,8 +208,10 @@ def main(participants: int, days: int, runs: int, keep: bool, reuse: bool) -> No
     click.echo(f"adherence of {participants:,} participants, {n_days:,} participant-days ({runs} runs, warm)")
     click.echo(f"{'':<34}{'p50 ms':>10}{'p95 ms':>10}{'target':>10}")
     click.echo(f"{'SQL (summaries + days)':<34}{q50 * 1e3:>10.1f}{q95 * 1e3:>10.1f}{'':>10}")
-    click.echo(f"{'GET /api/v1/adherence (' + format(size / 1e6, '.1f') + ' MB)':<34}"
-               f"{h50 * 1e3:>10.1f}{h95 * 1e3:>10.1f}{'≤ 300':>10}")
+    click.echo(
+        f"{'GET /api/v1/adherence (' + format(size / 1e6, '.1f') + ' MB)':<34}"
+        f"{h50 * 1e3:>10.1f}{h95 * 1e3:>10.1f}{'≤ 300':>10}"
+    )
 
 
 if __name__ == "__main__":

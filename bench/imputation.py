@@ -10,7 +10,8 @@ Synthetic: ingest_job.synth's cohort (circadian rhythm, sleep, walking, exercise
 sampling, non-wear); the model is fitted on days 1-28 and masks are placed in days 29-35.
 A mask covers observed minutes only and has an observed minute on each side, so it never overlaps true
 non-wear. Every mask is scored with the non-wear rule off (so long masks in still periods are scored too);
-the last column says how many the default rule would have left empty as non-wear instead.
+the last column says how many the default rule would have left empty as non-wear instead. The real data is
+also scored without its steps, to show what a source without minute steps gets.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -111,7 +112,9 @@ def real_participant(root: Path) -> Participant:
     return Participant("real", REAL_TIMEZONE, t, v, steps_t, steps_v)
 
 
-def synthetic_cohort(participants: int, seed: int, history_days: int = 28, eval_days: int = 7) -> list[Participant]:
+def synthetic_cohort(
+    participants: int, seed: int, history_days: int = 28, eval_days: int = 7
+) -> list[Participant]:
     from ingest_job.synth.participant import plan_participant, simulate_days
     from ingest_job.synth.profiles import plan_cohort
 
@@ -129,12 +132,24 @@ def synthetic_cohort(participants: int, seed: int, history_days: int = 28, eval_
         eval_from = int(pd.Timestamp(date(2024, 1, 1 + history_days), tz=profile.timezone).value // 1000)
         history = t < eval_from
         model = fit_model(t[history], v[history], profile.timezone, steps_t, steps_v)
-        out.append(Participant(f"{profile.participant_id} ({profile.kind})", profile.timezone, t, v, steps_t,
-                               steps_v, model, eval_from))
+        out.append(
+            Participant(
+                f"{profile.participant_id} ({profile.kind})",
+                profile.timezone,
+                t,
+                v,
+                steps_t,
+                steps_v,
+                model,
+                eval_from,
+            )
+        )
     return out
 
 
-def sample_masks(p: Participant, bucket: tuple[int, int], n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+def sample_masks(
+    p: Participant, bucket: tuple[int, int], n: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
     """(index into p.t of the first masked minute, length): the block and one minute each side all observed."""
     idx = (p.t - p.t[0]) // MINUTE_US
     run_break = np.flatnonzero(np.diff(idx) != 1) + 1  # index positions where a contiguous run starts
@@ -172,8 +187,12 @@ def score(p: Participant, bucket: tuple[int, int], n: int, rng: np.random.Genera
         if p.steps_t is not None and p.steps_v is not None:
             s_near = (p.steps_t >= lo_us) & (p.steps_t < hi_us)
             steps_near = (p.steps_t[s_near], p.steps_v[s_near])
-        kwargs = {"start": lo_us, "end": hi_us, "steps_t": steps_near[0] if steps_near else None,
-                  "steps_v": steps_near[1] if steps_near else None}
+        kwargs = {
+            "start": lo_us,
+            "end": hi_us,
+            "steps_t": steps_near[0] if steps_near else None,
+            "steps_v": steps_near[1] if steps_near else None,
+        }
         result = impute_minutes(t[near], v[near], model, options=SCORING, **kwargs)
         at = (p.t[block] - lo_us) // MINUTE_US
         estimate, lo, hi = result.v[at], result.lo[at], result.hi[at]
@@ -203,7 +222,9 @@ def table(rows: list[dict[str, object]]) -> str:
         cells = []
         for k in head:
             x = r[k]
-            cells.append(fmt.get(k, "{:.3f}" if "day" in k else "{:.2f}").format(x) if isinstance(x, float) else str(x))
+            cells.append(
+                fmt.get(k, "{:.3f}" if "day" in k else "{:.2f}").format(x) if isinstance(x, float) else str(x)
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -222,15 +243,21 @@ def check_targets(rows: list[dict[str, object]]) -> list[str]:
     out = []
     for r in rows:
         f, lin = float(r["MAE fitpipe"]), float(r["MAE linear"])  # type: ignore[arg-type]
-        out.append(f"{'PASS' if f <= lin else 'FAIL'}  {r['gap (min)']} min: MAE {f:.2f} vs linear {lin:.2f} "
-                   f"({(lin - f) / lin:+.1%})")
+        out.append(
+            f"{'PASS' if f <= lin else 'FAIL'}  {r['gap (min)']} min: MAE {f:.2f} vs linear {lin:.2f} "
+            f"({(lin - f) / lin:+.1%})"
+        )
     long = rows[-1]
     gain = (float(long["MAE linear"]) - float(long["MAE fitpipe"])) / float(long["MAE linear"])  # type: ignore[arg-type]
-    out.append(f"{'PASS' if gain >= 0.10 else 'FAIL'}  61-120 min: {gain:.1%} lower MAE than linear (target >= 10 %)")
+    out.append(
+        f"{'PASS' if gain >= 0.10 else 'FAIL'}  61-120 min: {gain:.1%} lower MAE than linear (target >= 10 %)"
+    )
     for r in rows:
         c = float(r["95% PI coverage"])  # type: ignore[arg-type]
-        out.append(f"{'PASS' if 0.90 <= c <= 0.98 else 'FAIL'}  {r['gap (min)']} min: 95 % intervals cover {c:.1%} "
-                   "(target 90-98 %)")
+        out.append(
+            f"{'PASS' if 0.90 <= c <= 0.98 else 'FAIL'}  {r['gap (min)']} min: 95 % intervals cover {c:.1%} "
+            "(target 90-98 %)"
+        )
     return out
 
 
@@ -253,34 +280,51 @@ def timing(p: Participant, repeats: int = 30) -> str:
             fit_ms.append((t1 - t0) * 1000)
             impute_ms.append((t2 - t1) * 1000)
         fit, imp = float(np.median(fit_ms)), float(np.median(impute_ms))
-        lines.append(f"{label}: fit {fit:.1f} ms + impute {imp:.1f} ms = {fit + imp:.1f} ms "
-                     f"({history.sum():,} history minutes, {p.name}, median of {repeats})")
+        lines.append(
+            f"{label}: fit {fit:.1f} ms + impute {imp:.1f} ms = {fit + imp:.1f} ms "
+            f"({history.sum():,} history minutes, {p.name}, median of {repeats})"
+        )
     return "\n".join(lines)
 
 
 @click.command()
-@click.option("--masks", type=click.IntRange(min=10), default=300, show_default=True,
-              help="Masks per bucket (per participant for the synthetic cohort: a third of this).")
+@click.option(
+    "--masks",
+    type=click.IntRange(min=10),
+    default=300,
+    show_default=True,
+    help="Masks per bucket (per participant for the synthetic cohort: a third of this).",
+)
 @click.option("--participants", type=click.IntRange(min=1), default=6, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--real", "real_dir", type=click.Path(path_type=Path), default=REAL, show_default=True)
 def main(masks: int, participants: int, seed: int, real_dir: Path) -> None:
     defaults = ImputationOptions()
-    click.echo(f"fitpipe imputation bench: max gap {defaults.max_gap_minutes} min, linear up to "
-               f"{defaults.linear_max_minutes} min, {defaults.level:.0%} intervals, seed {seed}\n")
+    click.echo(
+        f"fitpipe imputation bench: max gap {defaults.max_gap_minutes} min, linear up to "
+        f"{defaults.linear_max_minutes} min, {defaults.level:.0%} intervals, seed {seed}\n"
+    )
     if (real_dir / "Fitbit" / "Global Export Data").is_dir():
         p = real_participant(real_dir)
-        click.echo(f"## Real data (Takeout, Pixel Watch 3): {p.t.size:,} observed minutes, {masks} masks per bucket\n")
+        click.echo(
+            f"## Real data (Takeout, Pixel Watch 3): {p.t.size:,} observed minutes, {masks} masks per bucket\n"
+        )
         rows = evaluate([p], masks, seed)
         click.echo(table(rows) + "\n")
         click.echo("\n".join(check_targets(rows)) + "\n")
+        click.echo(
+            "### The same without steps (a source without minute steps: no activity term, no non-wear rule)\n"
+        )
+        click.echo(table(evaluate([replace(p, steps_t=None, steps_v=None)], masks, seed)) + "\n")
     else:
         click.echo(f"## Real data: skipped ({real_dir / 'Fitbit' / 'Global Export Data'} not found)\n")
     t0 = time.perf_counter()
     cohort = synthetic_cohort(participants, seed)
     per = max(10, masks // 3)
-    click.echo(f"## Synthetic cohort: {participants} participants x 35 days (model on days 1-28, masks in days 29-35), "
-               f"{per} masks per bucket per participant ({time.perf_counter() - t0:.0f} s to simulate)\n")
+    click.echo(
+        f"## Synthetic cohort: {participants} participants x 35 days (model on days 1-28, masks in days 29-35), "
+        f"{per} masks per bucket per participant ({time.perf_counter() - t0:.0f} s to simulate)\n"
+    )
     click.echo(table(evaluate(cohort, per, seed)) + "\n")
     click.echo("## Speed\n\n" + timing(cohort[0]))
 

@@ -33,19 +33,40 @@ FLAGS = ("no_source", "no_upload", "low_sleep", "low_wear")
 class AdherenceRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    valid_hour_minutes: int = Field(30, ge=1, le=60, description="Wear minutes that make an hour valid.")
-    valid_day_minutes: int = Field(600, ge=1, le=1500, description="Wear minutes that make a day valid (10 h).")
-    low_steps: int = Field(100, ge=0, description="A day with fewer steps than this is marked low_steps.")
-    min_adherence_pct: float = Field(70, ge=0, le=100, description="Overall adherence (%) below this raises low_wear.")
-    no_upload_hours: float = Field(48, gt=0, description="No new sample / no successful sync for this long raises no_upload.")
-    sleep_nights: int = Field(5, ge=0, description="N: nights with a main sleep wanted among the last M.")
-    sleep_window_nights: int = Field(7, ge=1, le=366, description="M: how many recent nights low_sleep looks at.")
-    min_sleep_minutes: int = Field(0, ge=0, le=1440, description="A night counts only with at least this many minutes asleep (0: any main sleep).")
+    valid_hour_minutes: int = Field(
+        default=30, ge=1, le=60, description="Wear minutes that make an hour valid."
+    )
+    valid_day_minutes: int = Field(
+        default=600, ge=1, le=1500, description="Wear minutes that make a day valid (10 h)."
+    )
+    low_steps: int = Field(
+        default=100, ge=0, description="A day with fewer steps than this is marked low_steps."
+    )
+    min_adherence_pct: float = Field(
+        default=70, ge=0, le=100, description="Overall adherence (%) below this raises low_wear."
+    )
+    no_upload_hours: float = Field(
+        default=48, gt=0, description="No new sample / no successful sync for this long raises no_upload."
+    )
+    sleep_nights: int = Field(
+        default=5, ge=0, description="N: nights with a main sleep wanted among the last M."
+    )
+    sleep_window_nights: int = Field(
+        default=7, ge=1, le=366, description="M: how many recent nights low_sleep looks at."
+    )
+    min_sleep_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=1440,
+        description="A night counts only with at least this many minutes asleep (0: any main sleep).",
+    )
 
     @model_validator(mode="after")
     def _n_within_m(self) -> AdherenceRules:
         if self.sleep_nights > self.sleep_window_nights:
-            raise ValueError(f"sleep_nights ({self.sleep_nights}) exceeds sleep_window_nights ({self.sleep_window_nights})")
+            raise ValueError(
+                f"sleep_nights ({self.sleep_nights}) exceeds sleep_window_nights ({self.sleep_window_nights})"
+            )
         return self
 
 
@@ -53,7 +74,9 @@ class ContactRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cooldown_hours: float | None = Field(
-        None, ge=0, description="No second email within this window; None: FITPIPE_CONTACT_COOLDOWN_HOURS."
+        default=None,
+        ge=0,
+        description="No second email within this window; None: FITPIPE_CONTACT_COOLDOWN_HOURS.",
     )
 
 
@@ -76,6 +99,7 @@ def study_rules(study: str, settings: Mapping[str, Any] | None) -> StudyRules:
         )
         raise ConfigError(
             f"study {study!r} has invalid adherence/contact settings: {problems}",
-            hint="fix studies.settings; known names: adherence." + ", adherence.".join(AdherenceRules.model_fields)
+            hint="fix studies.settings; known names: adherence."
+            + ", adherence.".join(AdherenceRules.model_fields)
             + ", contact.cooldown_hours",
         ) from None

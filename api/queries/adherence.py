@@ -20,7 +20,7 @@ from psycopg.rows import class_row
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 
-__all__ = ["WindowSummary", "DayRows", "read_summaries", "read_days", "DEFAULT_DAYS", "MAX_DAYS"]
+__all__ = ["WindowSummary", "DayColumns", "DAY_FIELDS", "read_summaries", "read_days", "DEFAULT_DAYS", "MAX_DAYS"]
 
 HEART_RATE = BY_NAME["heart_rate"].id
 STEPS = BY_NAME["steps"].id
@@ -38,7 +38,7 @@ WITH p AS (
            (%(now)s::timestamptz AT TIME ZONE p.timezone)::date AS today
     FROM participants p
     WHERE p.study_id = %(study)s AND (%(pids)s::int[] IS NULL OR p.id = ANY(%(pids)s::int[]))
-), w AS (
+), w AS MATERIALIZED (  -- once: first_day's subquery must not run again wherever first_day is used
     SELECT p.*,
            coalesce((p.enrolment_start AT TIME ZONE p.tz)::date,
                     (SELECT (min(r.bucket) AT TIME ZONE p.tz)::date FROM rollup_1d r
@@ -48,7 +48,9 @@ WITH p AS (
 )
 """
 
-_SUMMARY = (_WINDOWS + """
+_SUMMARY = (
+    _WINDOWS
+    + """
 SELECT w.id AS participant_id, w.external_id AS user_id, w.tz AS timezone, w.status, w.created_at,
        w.enrolment_start, w.enrolment_end, w.first_day, w.last_day,
        CASE WHEN w.first_day <= w.last_day THEN
@@ -82,43 +84,54 @@ LEFT JOIN LATERAL (
     FROM sleep_sessions s
     WHERE s.participant_id = w.id AND s.is_main_sleep AND w.first_day <= w.last_day
       AND s.local_date BETWEEN greatest(w.first_day, w.last_day - %(m)s + 1) AND w.last_day
-      AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
+      {sleep_filter}
 ) sl ON true
 LEFT JOIN LATERAL (
     SELECT max(sent_at) AS last_contacted FROM contacts WHERE participant_id = w.id AND status = 'sent'
 ) ct ON true
 ORDER BY w.external_id
-""").format(hr=HEART_RATE)
+"""
+)
 
 # The requested days of each participant, clipped to the enrolment window. Defaults: end_date → the
 # window's last day; start_date → DEFAULT_DAYS days before the end.
-_DAYS = (_WINDOWS + """
+_DAYS = (
+    _WINDOWS
+    + """
 , r AS (
     SELECT w.id, w.tz,
            greatest(w.first_day, coalesce(%(start)s::date, coalesce(%(end)s::date, w.last_day) - %(default_days)s + 1),
                     least(w.last_day, coalesce(%(end)s::date, w.last_day)) - %(max_days)s + 1) AS lo,
            least(w.last_day, coalesce(%(end)s::date, w.last_day)) AS hi
     FROM w WHERE w.first_day IS NOT NULL  -- greatest() would skip a NULL first day
-), span AS (
-    SELECT r.id, r.tz, r.lo, r.hi, r.lo::timestamp AT TIME ZONE r.tz AS t0, (r.hi + 1)::timestamp AT TIME ZONE r.tz AS t1,
-           ((r.hi + 1)::timestamp AT TIME ZONE r.tz) - (r.lo::timestamp AT TIME ZONE r.tz)
-               = make_interval(days => r.hi - r.lo + 1) AS regular
-    FROM r WHERE r.lo <= r.hi
 ), d AS (
-    SELECT span.id, g::date AS day, g AT TIME ZONE span.tz AS t0, (g + interval '1 day') AT TIME ZONE span.tz AS t1
-    FROM span, generate_series(span.lo::timestamp, span.hi::timestamp, interval '1 day') AS g
+    SELECT r.id, r.tz, g::date AS day, g AT TIME ZONE r.tz AS t0, (g + interval '1 day') AT TIME ZONE r.tz AS t1
+    FROM r, generate_series(r.lo::timestamp, r.hi::timestamp, interval '1 day') AS g
+    WHERE r.lo <= r.hi
+), span AS (
+    -- Per participant the requested instants [t0, t1) and, when exactly one day of them is not 24 h long
+    -- (a DST change), that day's [dst_t0, dst_t1).
+    SELECT d.id, d.tz, min(d.day) AS lo, max(d.day) AS hi, min(d.t0) AS t0, max(d.t1) AS t1,
+           count(*) FILTER (WHERE d.t1 - d.t0 <> interval '24 hours') AS dst_days,
+           min(d.t0) FILTER (WHERE d.t1 - d.t0 <> interval '24 hours') AS dst_t0,
+           min(d.t1) FILTER (WHERE d.t1 - d.t0 <> interval '24 hours') AS dst_t1
+    FROM d GROUP BY d.id, d.tz
 ), hours AS (
-    -- When every day of the span has 24 h (no DST change inside), an hour's local day is a date_bin away
-    -- from the span's first midnight: integer arithmetic instead of a time-zone conversion per row.
+    -- The local day of an hour without a time-zone conversion per row: days before the DST day start
+    -- whole days after the span's first midnight, days after it whole days before its last one. Spans
+    -- with two or more DST days (longer than a few months) convert each hour.
     SELECT span.id, v.t0, v.n
     FROM span, LATERAL (
-        SELECT date_bin('1 day', h.bucket, span.t0) AS t0, count(*) AS n
+        SELECT CASE WHEN span.dst_days = 0 OR h.bucket < span.dst_t0 THEN date_bin('1 day', h.bucket, span.t0)
+                    WHEN h.bucket < span.dst_t1 THEN span.dst_t0
+                    ELSE date_bin('1 day', h.bucket, span.t1) END AS t0,
+               count(*) AS n
         FROM rollup_1h h
         WHERE h.participant_id = span.id AND h.metric_id = {hr} AND h.bucket >= span.t0 AND h.bucket < span.t1
           AND h.minutes >= %(valid_hour)s
         GROUP BY 1
     ) AS v
-    WHERE span.regular
+    WHERE span.dst_days <= 1
     UNION ALL
     SELECT span.id, v.t0, v.n
     FROM span, LATERAL (
@@ -128,23 +141,42 @@ _DAYS = (_WINDOWS + """
           AND h.minutes >= %(valid_hour)s
         GROUP BY 1
     ) AS v
-    WHERE NOT span.regular
+    WHERE span.dst_days > 1
+), wear AS (
+    SELECT span.id, r.bucket, r.minutes
+    FROM span JOIN rollup_1d r ON r.participant_id = span.id AND r.metric_id = {hr}
+                              AND r.bucket >= span.t0 AND r.bucket < span.t1
+), steps AS (
+    SELECT span.id, r.bucket, r.sum
+    FROM span JOIN rollup_1d r ON r.participant_id = span.id AND r.metric_id = {steps}
+                              AND r.bucket >= span.t0 AND r.bucket < span.t1
 ), nights AS (
     SELECT DISTINCT s.participant_id, s.local_date
     FROM span JOIN sleep_sessions s ON s.participant_id = span.id AND s.local_date BETWEEN span.lo AND span.hi
-    WHERE s.is_main_sleep
-      AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s
+    WHERE s.is_main_sleep {sleep_filter}
 )
-SELECT d.id, d.day, (extract(epoch FROM d.t1 - d.t0) / 60)::int AS day_minutes,
-       coalesce(hr.minutes, 0) AS wear_minutes, coalesce(hours.n, 0)::int AS valid_hours,
-       round(st.sum)::bigint AS steps, nights.local_date IS NOT NULL AS sleep_recorded
+SELECT d.id, d.day, coalesce(wear.minutes, 0) AS wear_minutes, x.day_minutes,
+       round(100.0 * coalesce(wear.minutes, 0) / x.day_minutes, 2)::float8 AS wear_pct,
+       coalesce(wear.minutes, 0) >= %(valid_day)s AS valid_day, coalesce(hours.n, 0)::int AS valid_hours,
+       round(steps.sum)::bigint AS steps, round(steps.sum) < %(low_steps)s AS low_steps,
+       nights.local_date IS NOT NULL AS sleep_recorded
 FROM d
-LEFT JOIN rollup_1d hr ON hr.participant_id = d.id AND hr.metric_id = {hr} AND hr.bucket = d.t0
-LEFT JOIN rollup_1d st ON st.participant_id = d.id AND st.metric_id = {steps} AND st.bucket = d.t0
+CROSS JOIN LATERAL (SELECT (extract(epoch FROM d.t1 - d.t0) / 60)::int AS day_minutes) AS x
+LEFT JOIN wear ON wear.id = d.id AND wear.bucket = d.t0
+LEFT JOIN steps ON steps.id = d.id AND steps.bucket = d.t0
 LEFT JOIN hours ON hours.id = d.id AND hours.t0 = d.t0
 LEFT JOIN nights ON nights.participant_id = d.id AND nights.local_date = d.day
 ORDER BY d.id, d.day
-""").format(hr=HEART_RATE, steps=STEPS)
+"""
+)
+
+# Nights count with a main sleep; a minimum duration, when a study sets one, needs the session row
+# (without it the partial index sleep_sessions_main_nights answers alone).
+_SLEEP_FILTER = "AND coalesce(s.minutes_asleep, extract(epoch FROM s.end_time - s.start_time) / 60) >= %(min_sleep)s"
+
+
+def _statement(template: str, rules: AdherenceRules) -> str:
+    return template.format(hr=HEART_RATE, steps=STEPS, sleep_filter=_SLEEP_FILTER if rules.min_sleep_minutes else "")
 
 
 @dataclass(frozen=True)
@@ -176,53 +208,69 @@ class WindowSummary:
     last_contacted: datetime | None
 
 
-@dataclass(frozen=True)
-class DayRows:
-    """Per-day columns of one participant, ascending by date."""
+DAY_FIELDS = ("date", "wear_minutes", "day_minutes", "wear_pct", "valid_day", "valid_hours", "steps", "low_steps",
+              "sleep_recorded")
+"""The per-day columns, in the order read_days returns them (steps and low_steps are null without step data)."""
 
-    date: list[date]
-    day_minutes: list[int]
-    wear_minutes: list[int]
-    valid_hours: list[int]
-    steps: list[int | None]
-    sleep_recorded: list[bool]
+DayColumns = dict[str, tuple[Any, ...]]
+"""One participant's days: field name → one value per local day, ascending by date."""
 
 
-def _params(study_id: int, rules: AdherenceRules, now: datetime | None, participant_ids: Sequence[int] | None) -> dict[str, Any]:
+def _params(
+    study_id: int, rules: AdherenceRules, now: datetime | None, participant_ids: Sequence[int] | None
+) -> dict[str, Any]:
     return {
-        "study": study_id, "now": now or datetime.now(UTC), "pids": list(participant_ids) if participant_ids is not None else None,
-        "m": rules.sleep_window_nights, "min_sleep": rules.min_sleep_minutes,
-        "valid_day": rules.valid_day_minutes, "valid_hour": rules.valid_hour_minutes,
+        "study": study_id,
+        "now": now or datetime.now(UTC),
+        "pids": list(participant_ids) if participant_ids is not None else None,
+        "m": rules.sleep_window_nights,
+        "min_sleep": rules.min_sleep_minutes,
+        "valid_day": rules.valid_day_minutes,
+        "valid_hour": rules.valid_hour_minutes,
+        "low_steps": rules.low_steps,
     }
 
 
 def read_summaries(
-    conn: psycopg.Connection, study_id: int, rules: AdherenceRules, *, now: datetime | None = None,
+    conn: psycopg.Connection,
+    study_id: int,
+    rules: AdherenceRules,
+    *,
+    now: datetime | None = None,
     participant_ids: Sequence[int] | None = None,
 ) -> list[WindowSummary]:
     """Every participant of the study (or the given ones), ordered by user_id. `now`: for reproducible reports."""
     with conn.cursor(row_factory=class_row(WindowSummary)) as cur:
-        return cur.execute(_SUMMARY, _params(study_id, rules, now, participant_ids)).fetchall()
+        return cur.execute(_statement(_SUMMARY, rules), _params(study_id, rules, now, participant_ids)).fetchall()
 
 
 def read_days(
-    conn: psycopg.Connection, study_id: int, rules: AdherenceRules, *, start: date | None, end: date | None,
-    now: datetime | None = None, participant_ids: Sequence[int] | None = None,
-) -> dict[int, DayRows]:
+    conn: psycopg.Connection,
+    study_id: int,
+    rules: AdherenceRules,
+    *,
+    start: date | None,
+    end: date | None,
+    now: datetime | None = None,
+    participant_ids: Sequence[int] | None = None,
+) -> dict[int, DayColumns]:
     """participants.id → its days in [start, end] ∩ enrolment window (participants with no such day are absent)."""
-    params = _params(study_id, rules, now, participant_ids) | {"start": start, "end": end, "default_days": DEFAULT_DAYS,
-                                                           "max_days": MAX_DAYS}
-    out: dict[int, DayRows] = {}
+    params = _params(study_id, rules, now, participant_ids) | {
+        "start": start,
+        "end": end,
+        "default_days": DEFAULT_DAYS,
+        "max_days": MAX_DAYS,
+    }
     with conn.cursor() as cur:
-        cur.execute(_DAYS, params)
-        for pid, day, day_minutes, wear, valid_hours, steps, sleep in cur:
-            rows = out.get(pid)
-            if rows is None:
-                rows = out[pid] = DayRows([], [], [], [], [], [])
-            rows.date.append(day)
-            rows.day_minutes.append(day_minutes)
-            rows.wear_minutes.append(wear)
-            rows.valid_hours.append(valid_hours)
-            rows.steps.append(steps)
-            rows.sleep_recorded.append(sleep)
+        rows = cur.execute(_statement(_DAYS, rules), params).fetchall()
+    if not rows:
+        return {}
+    # Rows come ordered by participant: transpose once, then cut each participant's slice.
+    ids, *columns = zip(*rows, strict=True)
+    out: dict[int, DayColumns] = {}
+    start_at = 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or ids[i] != ids[start_at]:
+            out[ids[start_at]] = {name: col[start_at:i] for name, col in zip(DAY_FIELDS, columns, strict=True)}
+            start_at = i
     return out

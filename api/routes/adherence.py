@@ -24,18 +24,25 @@ def parse_day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise InputError(f"{value!r} is not a date", field=name,
-                         hint="send YYYY-MM-DD (a local day of the participants)") from None
+        raise InputError(
+            f"{value!r} is not a date", field=name, hint="send YYYY-MM-DD (a local day of the participants)"
+        ) from None
 
 
 def check_range(start: date | None, end: date | None) -> None:
     if start and end:
         if start > end:
-            raise InputError(f"start_date {start} is after end_date {end}", field="start_date",
-                             hint="send start_date on or before end_date (both inclusive)")
+            raise InputError(
+                f"start_date {start} is after end_date {end}",
+                field="start_date",
+                hint="send start_date on or before end_date (both inclusive)",
+            )
         if (end - start) >= timedelta(days=MAX_DAYS):
-            raise InputError(f"{(end - start).days + 1} days asked; at most {MAX_DAYS} per request", field="start_date",
-                             hint="ask for a shorter span, or page through it")
+            raise InputError(
+                f"{(end - start).days + 1} days asked; at most {MAX_DAYS} per request",
+                field="start_date",
+                hint="ask for a shorter span, or page through it",
+            )
 
 
 @router.get(
@@ -48,27 +55,46 @@ def get_adherence(
     principal: PrincipalDep,
     audit: AuditDep,
     study: Annotated[str, Query(description="Study name.")],
-    start_date: Annotated[str | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")] = None,
-    end_date: Annotated[str | None, Query(description="Last local day, inclusive; default: each participant's last complete day (yesterday, or the end of enrolment).")] = None,
-    user_id: Annotated[list[str] | None, Query(description="Only these participants (repeatable); default: the whole study.")] = None,
+    start_date: Annotated[
+        str | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")
+    ] = None,
+    end_date: Annotated[
+        str | None,
+        Query(
+            description="Last local day, inclusive; default: each participant's last complete day (yesterday, or the end of enrolment)."
+        ),
+    ] = None,
+    user_id: Annotated[
+        list[str] | None, Query(description="Only these participants (repeatable); default: the whole study.")
+    ] = None,
 ) -> Response:
     study_id = visible_study_id(db, principal, study)
     start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
     check_range(start, end)
-    ids = [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
+    ids = (
+        [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
+    )
     name, rules = rules_of_study(db, study_id)
     now = datetime.now(UTC)
     summaries = read_summaries(db, study_id, rules.adherence, now=now, participant_ids=ids)
     days = read_days(db, study_id, rules.adherence, start=start, end=end, now=now, participant_ids=ids)
-    audit.record("read_adherence", [s.participant_id for s in summaries],
-                 {"study": name, "start": start_date, "end": end_date, "participants": len(summaries)})
-    return JSONResponse({
-        "study": name,
-        "start_date": start, "end_date": end, "default_days": DEFAULT_DAYS,
-        "generated_at": now,
-        "rules": rules.adherence.model_dump(),
-        "participants": [
-            summary_json(s, rules.adherence, now) | {"days": days_json(days.get(s.participant_id), rules.adherence)}
-            for s in summaries
-        ],
-    })
+    audit.record(
+        "read_adherence",
+        [s.participant_id for s in summaries],
+        {"study": name, "start": start_date, "end": end_date, "participants": len(summaries)},
+    )
+    return JSONResponse(
+        {
+            "study": name,
+            "start_date": start,
+            "end_date": end,
+            "default_days": DEFAULT_DAYS,
+            "generated_at": now,
+            "rules": rules.adherence.model_dump(),
+            "participants": [
+                summary_json(s, rules.adherence, now)
+                | {"days": days_json(days.get(s.participant_id))}
+                for s in summaries
+            ],
+        }
+    )

@@ -41,10 +41,13 @@ class ContactRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: ReasonName | list[ReasonName] | None = Field(
-        None, description="What the email is about; default: the participant's flags (only no_source when it is raised)."
+        default=None,
+        description="What the email is about; default: the participant's flags (only no_source when it is raised).",
     )
-    force: bool = Field(False, description="Send even within the cooldown after the last email.")
-    dry_run: bool = Field(False, description="Return the message and recipient without sending or logging it.")
+    force: bool = Field(default=False, description="Send even within the cooldown after the last email.")
+    dry_run: bool = Field(
+        default=False, description="Return the message and recipient without sending or logging it."
+    )
 
 
 def _cooldown(settings: Settings, rules: StudyRules) -> timedelta:
@@ -54,8 +57,13 @@ def _cooldown(settings: Settings, rules: StudyRules) -> timedelta:
 
 def _result(o: Outcome, with_message: bool) -> dict[str, Any]:
     r = o.recipient
-    out: dict[str, Any] = {"user_id": r.user_id, "study": r.study, "status": o.status, "reasons": list(r.reasons),
-                           "forced": o.forced}
+    out: dict[str, Any] = {
+        "user_id": r.user_id,
+        "study": r.study,
+        "status": o.status,
+        "reasons": list(r.reasons),
+        "forced": o.forced,
+    }
     if o.would_be:
         out["would_be"] = o.would_be
     if o.error:
@@ -73,16 +81,21 @@ def _result(o: Outcome, with_message: bool) -> dict[str, Any]:
 
 def _audit(audit: Auditor, outcomes: list[Outcome], dry_run: bool) -> None:
     for o in outcomes:
-        audit.record("contact_preview" if dry_run else "contact", [o.recipient.participant_id],
-                     {"reasons": list(o.recipient.reasons), "status": o.would_be or o.status, "forced": o.forced})
+        audit.record(
+            "contact_preview" if dry_run else "contact",
+            [o.recipient.participant_id],
+            {"reasons": list(o.recipient.reasons), "status": o.would_be or o.status, "forced": o.forced},
+        )
 
 
 @router.post(
     "/participants/{user_id}/contact",
     summary="Email one participant about their adherence (refused within the cooldown unless forced)",
-    responses={409: {"description": "Within the cooldown (not forced)."},
-               422: {"description": "Nothing to send: no flag and no reason, or no email address."},
-               502: {"description": "The mail server failed; the attempt is logged as failed."}},
+    responses={
+        409: {"description": "Within the cooldown (not forced)."},
+        422: {"description": "Nothing to send: no flag and no reason, or no email address."},
+        502: {"description": "The mail server failed; the attempt is logged as failed."},
+    },
 )
 def contact_participant(
     db: DbDep,
@@ -102,25 +115,44 @@ def contact_participant(
     if request.reason is None:
         reasons = default_reasons(flags)
         if not reasons:
-            raise InputError(f"participant {p.external_id} has no flag to write about", field="reason",
-                             hint="name a reason: " + ", ".join(FLAGS))
+            raise InputError(
+                f"participant {p.external_id} has no flag to write about",
+                field="reason",
+                hint="name a reason: " + ", ".join(FLAGS),
+            )
     else:
         reasons = check_reasons([request.reason] if isinstance(request.reason, str) else request.reason)
-    recipient = Recipient(p.id, p.study, p.external_id, p.email, reasons,
-                          {f.name: f.detail for f in flags})
-    [outcome] = contact(db, None if request.dry_run else Mailer(settings), [recipient], force=request.force,
-                        cooldown=_cooldown(settings, rules), token_id=principal.token_id, dry_run=request.dry_run)
+    recipient = Recipient(p.id, p.study, p.external_id, p.email, reasons, {f.name: f.detail for f in flags})
+    [outcome] = contact(
+        db,
+        None if request.dry_run else Mailer(settings),
+        [recipient],
+        force=request.force,
+        cooldown=_cooldown(settings, rules),
+        token_id=principal.token_id,
+        dry_run=request.dry_run,
+    )
     _audit(audit, [outcome], request.dry_run)
     body = _result(outcome, with_message=request.dry_run)
     if outcome.status == "refused":
-        return JSONResponse({"detail": f"participant {p.external_id} was emailed within the cooldown", **body,
-                             "hint": "wait until retry_after, or send force=true"}, status_code=409)
+        return JSONResponse(
+            {
+                "detail": f"participant {p.external_id} was emailed within the cooldown",
+                **body,
+                "hint": "wait until retry_after, or send force=true",
+            },
+            status_code=409,
+        )
     if outcome.status == "failed":
         no_address = p.email is None
         return JSONResponse(
-            {"detail": outcome.error, **body,
-             "hint": "add an address: fitpipe participants update --email" if no_address
-             else f"check the mail server at {settings.mail_server}:{settings.mail_port} and the MAIL_* settings"},
+            {
+                "detail": outcome.error,
+                **body,
+                "hint": "add an address: fitpipe participants update --email"
+                if no_address
+                else f"check the mail server at {settings.mail_server}:{settings.mail_port} and the MAIL_* settings",
+            },
             status_code=422 if no_address else 502,
         )
     return JSONResponse(body)
@@ -136,9 +168,14 @@ def contact_flagged(
     audit: AuditDep,
     settings: SettingsDep,
     study: Annotated[str, Query(description="Study name.")],
-    dry_run: Annotated[bool, Query(description="Return the messages and recipients without sending or logging.")] = False,
+    dry_run: Annotated[
+        bool, Query(description="Return the messages and recipients without sending or logging.")
+    ] = False,
     force: Annotated[bool, Query(description="Send even within the cooldown.")] = False,
-    flag: Annotated[list[ReasonName] | None, Query(description="Only participants with these flags (repeatable); the email names only them.")] = None,
+    flag: Annotated[
+        list[ReasonName] | None,
+        Query(description="Only participants with these flags (repeatable); the email names only them."),
+    ] = None,
 ) -> Response:
     study_id = visible_study_id(db, principal, study)
     name, rules = rules_of_study(db, study_id)
@@ -152,12 +189,29 @@ def contact_flagged(
             reasons = [r for r in [f.name for f in flags] if r in flag]
         if reasons:
             p = people[s.participant_id]
-            recipients.append(Recipient(p.id, name, p.external_id, p.email, reasons, {f.name: f.detail for f in flags}))
-    outcomes = contact(db, None if dry_run else Mailer(settings), recipients, force=force,
-                       cooldown=_cooldown(settings, rules), token_id=principal.token_id, dry_run=dry_run)
+            recipients.append(
+                Recipient(p.id, name, p.external_id, p.email, reasons, {f.name: f.detail for f in flags})
+            )
+    outcomes = contact(
+        db,
+        None if dry_run else Mailer(settings),
+        recipients,
+        force=force,
+        cooldown=_cooldown(settings, rules),
+        token_id=principal.token_id,
+        dry_run=dry_run,
+    )
     _audit(audit, outcomes, dry_run)
     counts = {k: 0 for k in ("sent", "refused", "failed", "preview")}
     for o in outcomes:
         counts[o.status] += 1
-    return JSONResponse({"study": name, "dry_run": dry_run, "force": force, "generated_at": now, "counts": counts,
-                         "results": [_result(o, with_message=dry_run) for o in outcomes]})
+    return JSONResponse(
+        {
+            "study": name,
+            "dry_run": dry_run,
+            "force": force,
+            "generated_at": now,
+            "counts": counts,
+            "results": [_result(o, with_message=dry_run) for o in outcomes],
+        }
+    )

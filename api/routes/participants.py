@@ -22,19 +22,28 @@ router = APIRouter(prefix="/participants", tags=["participants"])
 RECENT_CONTACTS = 20
 
 
-@router.get("", summary="The participants of a study (or of every study the token sees) with adherence and flags")
+@router.get(
+    "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
+)
 def list_participants(
     db: DbDep,
     principal: PrincipalDep,
     audit: AuditDep,
-    study: Annotated[str | None, Query(description="Study name; default: every study the token sees.")] = None,
+    study: Annotated[
+        str | None, Query(description="Study name; default: every study the token sees.")
+    ] = None,
 ) -> Response:
     if study is not None:
         study_ids = [visible_study_id(db, principal, study)]
     else:
-        study_ids = [int(r[0]) for r in db.execute("SELECT id FROM studies ORDER BY name").fetchall()
-                     if principal.sees_study(int(r[0]))]
-    emails = {p.id: p.email for p in visible_participants(db, principal, study)} if principal.sees_emails else {}
+        study_ids = [
+            int(r[0])
+            for r in db.execute("SELECT id FROM studies ORDER BY name").fetchall()
+            if principal.sees_study(int(r[0]))
+        ]
+    emails = (
+        {p.id: p.email for p in visible_participants(db, principal, study)} if principal.sees_emails else {}
+    )
     now = datetime.now(UTC)
     out: list[dict[str, Any]] = []
     seen: list[int] = []
@@ -59,8 +68,13 @@ def get_participant(
     audit: AuditDep,
     user_id: Annotated[str, Path(description="The participant id the study uses.")],
     study: Annotated[str | None, Query(description="Study, when the id exists in several of yours.")] = None,
-    start_date: Annotated[str | None, Query(description="First local day of `days` (YYYY-MM-DD); default: 29 days before end_date.")] = None,
-    end_date: Annotated[str | None, Query(description="Last local day of `days`, inclusive; default: the last complete day.")] = None,
+    start_date: Annotated[
+        str | None,
+        Query(description="First local day of `days` (YYYY-MM-DD); default: 29 days before end_date."),
+    ] = None,
+    end_date: Annotated[
+        str | None, Query(description="Last local day of `days`, inclusive; default: the last complete day.")
+    ] = None,
 ) -> Response:
     p = visible_participant(db, principal, user_id, study)
     start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
@@ -75,15 +89,19 @@ def get_participant(
         (p.id, RECENT_CONTACTS),
     ).fetchall()
     audit.record("read_participant", [p.id], {"start": start_date, "end": end_date})
-    body = {"study": name} | summary_json(s, rules.adherence, now) | {
-        "sources": s.sources,
-        "contacts": [
-            {"at": at, "reasons": reason.split(","), "status": status, "forced": forced, "error": error}
-            for at, reason, status, forced, error in contacts
-        ],
-        "rules": rules.adherence.model_dump(),
-        "days": days_json(days.get(p.id), rules.adherence),
-    }
+    body = (
+        {"study": name}
+        | summary_json(s, rules.adherence, now)
+        | {
+            "sources": s.sources,
+            "contacts": [
+                {"at": at, "reasons": reason.split(","), "status": status, "forced": forced, "error": error}
+                for at, reason, status, forced, error in contacts
+            ],
+            "rules": rules.adherence.model_dump(),
+            "days": days_json(days.get(p.id)),
+        }
+    )
     if principal.sees_emails:
         body["email"] = p.email
     return JSONResponse(body)

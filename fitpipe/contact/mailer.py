@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,10 @@ _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
 
 class DeliveryError(FitpipeError):
     """The mail server could not be reached or did not accept a message (text safe to log and store)."""
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def scrub(text: str, *secrets: str | None) -> str:
@@ -56,11 +59,12 @@ class MailSession:
         try:
             self._smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({f"{code} {resp.decode(errors='replace')}" for code, resp in exc.recipients.values()})
+            codes = sorted({f"{code} {_text(resp)}" for code, resp in exc.recipients.values()})
             raise self._mailer.error("the mail server refused the recipient: " + "; ".join(codes)) from None
         except smtplib.SMTPResponseException as exc:
-            raise self._mailer.error(f"the mail server answered {exc.smtp_code} "
-                                     f"{exc.smtp_error.decode(errors='replace')}") from None
+            raise self._mailer.error(
+                f"the mail server answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise self._mailer.error(f"sending failed: {type(exc).__name__}: {exc}") from None
 
@@ -71,8 +75,10 @@ class Mailer:
 
     def __init__(self, settings: Settings, timeout: float = DEFAULT_TIMEOUT) -> None:
         if settings.mail_starttls and settings.mail_ssl_tls:
-            raise ConfigError("MAIL_STARTTLS and MAIL_SSL_TLS are both set",
-                              hint="set MAIL_SSL_TLS for implicit TLS (usually port 465) or MAIL_STARTTLS (usually 587), not both")
+            raise ConfigError(
+                "MAIL_STARTTLS and MAIL_SSL_TLS are both set",
+                hint="set MAIL_SSL_TLS for implicit TLS (usually port 465) or MAIL_STARTTLS (usually 587), not both",
+            )
         self.server = settings.mail_server
         self.port = settings.mail_port
         self.sender = settings.mail_from
@@ -87,8 +93,10 @@ class Mailer:
         return f"{self.server}:{self.port}"
 
     def error(self, text: str) -> DeliveryError:
-        return DeliveryError(scrub(text, self._password, self.username),
-                             hint=f"check the mail server at {self.where} and the MAIL_* settings")
+        return DeliveryError(
+            scrub(text, self._password, self.username),
+            hint=f"check the mail server at {self.where} and the MAIL_* settings",
+        )
 
     @contextmanager
     def session(self) -> Iterator[MailSession]:
@@ -96,10 +104,12 @@ class Mailer:
         context = ssl.create_default_context()
         try:
             if self.ssl_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.server, self.port, timeout=self.timeout, context=context)
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.server, self.port, timeout=self.timeout, context=context
+                )
             else:
                 smtp = smtplib.SMTP(self.server, self.port, timeout=self.timeout)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise self.error(f"cannot connect to {self.where}: no answer within {self.timeout:g} s") from None
         except (OSError, smtplib.SMTPException) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
@@ -113,7 +123,9 @@ class Mailer:
             except smtplib.SMTPAuthenticationError as exc:
                 raise self.error(f"the mail server refused the login ({exc.smtp_code})") from None
             except (smtplib.SMTPException, OSError) as exc:
-                raise self.error(f"cannot start the SMTP session with {self.where}: {type(exc).__name__}: {exc}") from None
+                raise self.error(
+                    f"cannot start the SMTP session with {self.where}: {type(exc).__name__}: {exc}"
+                ) from None
             yield MailSession(smtp, self.sender, self)
         finally:
             try:

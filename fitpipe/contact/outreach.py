@@ -74,22 +74,39 @@ class _LazySession:
         self._session.send(message)
 
 
-def _record(conn: psycopg.Connection, r: Recipient, status: str, forced: bool, error: str | None,
-            token_id: int | None) -> None:
+def _record(
+    conn: psycopg.Connection, r: Recipient, status: str, forced: bool, error: str | None, token_id: int | None
+) -> None:
     conn.execute(
         "INSERT INTO contacts (participant_id, reason, status, forced, error, token_id) VALUES (%s, %s, %s, %s, %s, %s)",
         (r.participant_id, ",".join(r.reasons), status, forced, error, token_id),
     )
-    log.info("contact study=%s participant=%s reasons=%s status=%s forced=%s%s", r.study, r.user_id,
-             ",".join(r.reasons), status, forced, f" error={error}" if error else "")
+    log.info(
+        "contact study=%s participant=%s reasons=%s status=%s forced=%s%s",
+        r.study,
+        r.user_id,
+        ",".join(r.reasons),
+        status,
+        forced,
+        f" error={error}" if error else "",
+    )
 
 
-def _one(conn: psycopg.Connection, session: _LazySession, r: Recipient, *, force: bool, cooldown: timedelta,
-         token_id: int | None, dry_run: bool) -> Outcome:
+def _one(
+    conn: psycopg.Connection,
+    session: _LazySession,
+    r: Recipient,
+    *,
+    force: bool,
+    cooldown: timedelta,
+    token_id: int | None,
+    dry_run: bool,
+) -> Outcome:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (CONTACT_LOCK, r.participant_id))
         row = conn.execute(
-            "SELECT max(sent_at), now() FROM contacts WHERE participant_id = %s AND status = 'sent'", (r.participant_id,)
+            "SELECT max(sent_at), now() FROM contacts WHERE participant_id = %s AND status = 'sent'",
+            (r.participant_id,),
         ).fetchone()
         last, now = (row[0], row[1]) if row else (None, None)
         within = last is not None and now - last < cooldown
@@ -98,7 +115,10 @@ def _one(conn: psycopg.Connection, session: _LazySession, r: Recipient, *, force
             verdict: Status = "failed"
             error: str | None = "no email address on file for the participant"
         elif within and not force:
-            verdict, error = "refused", f"contacted {last.isoformat(timespec='minutes')}, within the cooldown of {cooldown}"
+            verdict, error = (
+                "refused",
+                f"contacted {last:%Y-%m-%d %H:%M %Z}, within the cooldown of {cooldown}",
+            )
         else:
             verdict, error = "sent", None
         forced = force and within  # the column says whether a cooldown was actually overridden
@@ -116,8 +136,14 @@ def _one(conn: psycopg.Connection, session: _LazySession, r: Recipient, *, force
 
 
 def contact(
-    conn: psycopg.Connection, mailer: Mailer | None, recipients: Sequence[Recipient], *, force: bool = False,
-    cooldown: timedelta, token_id: int | None = None, dry_run: bool = False,
+    conn: psycopg.Connection,
+    mailer: Mailer | None,
+    recipients: Sequence[Recipient],
+    *,
+    force: bool = False,
+    cooldown: timedelta,
+    token_id: int | None = None,
+    dry_run: bool = False,
 ) -> list[Outcome]:
     """Email each recipient (or, with dry_run, say what would be sent); one outcome per recipient, in order."""
     with ExitStack() as stack:
@@ -125,7 +151,14 @@ def contact(
         return list(_each(conn, session, recipients, force, cooldown, token_id, dry_run))
 
 
-def _each(conn: psycopg.Connection, session: _LazySession, recipients: Sequence[Recipient], force: bool,
-          cooldown: timedelta, token_id: int | None, dry_run: bool) -> Iterator[Outcome]:
+def _each(
+    conn: psycopg.Connection,
+    session: _LazySession,
+    recipients: Sequence[Recipient],
+    force: bool,
+    cooldown: timedelta,
+    token_id: int | None,
+    dry_run: bool,
+) -> Iterator[Outcome]:
     for r in recipients:
         yield _one(conn, session, r, force=force, cooldown=cooldown, token_id=token_id, dry_run=dry_run)

@@ -43,8 +43,10 @@ def _when(value: Any) -> str:
 
 def _low_wear(d: Mapping[str, Any]) -> str:
     if "adherence_pct" in d:
-        return (f"Your Fitbit recorded your heart rate for {d['adherence_pct']:.0f}% of the time since you joined; "
-                f"the study needs at least {d.get('min_adherence_pct', 70):.0f}%.")
+        return (
+            f"Your Fitbit recorded your heart rate for {d['adherence_pct']:.0f}% of the time since you joined; "
+            f"the study needs at least {d.get('min_adherence_pct', 70):.0f}%."
+        )
     return "Your Fitbit has recorded your heart rate for less of the time than the study needs."
 
 
@@ -57,8 +59,10 @@ def _no_upload(d: Mapping[str, Any]) -> str:
 
 def _low_sleep(d: Mapping[str, Any]) -> str:
     if "nights_recorded" in d:
-        return (f"Your Fitbit recorded your sleep on {d['nights_recorded']} of the last {d['nights_considered']} nights; "
-                f"the study needs at least {d.get('nights_wanted', 5)} of every {d.get('window_nights', 7)}.")
+        return (
+            f"Your Fitbit recorded your sleep on {d['nights_recorded']} of the last {d['nights_considered']} nights; "
+            f"the study needs at least {d.get('nights_wanted', 5)} of every {d.get('window_nights', 7)}."
+        )
     return "Your Fitbit has recorded your sleep on fewer nights than the study needs."
 
 
@@ -68,26 +72,30 @@ def _no_source(d: Mapping[str, Any]) -> str:
     return "Your Fitbit account is not connected to the study yet, so we receive none of your data."
 
 
-REASONS: dict[str, Reason] = {
-    "low_wear": Reason(
-        "please wear your Fitbit more", _low_wear,
-        "Wear the Fitbit day and night, snug on your wrist, and take it off only to charge it "
-        "(a good moment is while you shower).",
+REASONS: dict[str, Reason] = {  # in the order of fitpipe.adherence_rules.FLAGS
+    "no_source": Reason(
+        "please connect your Fitbit account",
+        _no_source,
+        "Follow the link in your enrolment email to connect (or reconnect) your Fitbit account to the "
+        "study, or reply to this email and the study team will help you.",
     ),
     "no_upload": Reason(
-        "please sync your Fitbit", _no_upload,
+        "please sync your Fitbit",
+        _no_upload,
         "Open the Fitbit app on your phone and let it sync. Check that Bluetooth is on, that the "
         "Fitbit is charged, and that the app is allowed to run in the background.",
     ),
     "low_sleep": Reason(
-        "please wear your Fitbit at night", _low_sleep,
+        "please wear your Fitbit at night",
+        _low_sleep,
         "Keep the Fitbit on when you go to bed and sync it in the morning. Charge it during the day "
         "rather than overnight.",
     ),
-    "no_source": Reason(
-        "please connect your Fitbit account", _no_source,
-        "Follow the link in your enrolment email to connect (or reconnect) your Fitbit account to the "
-        "study, or reply to this email and the study team will help you.",
+    "low_wear": Reason(
+        "please wear your Fitbit more",
+        _low_wear,
+        "Wear the Fitbit day and night, snug on your wrist, and take it off only to charge it "
+        "(a good moment is while you shower).",
     ),
 }
 
@@ -96,17 +104,27 @@ def check_reasons(reasons: Sequence[str]) -> list[str]:
     """The reasons, de-duplicated in the canonical order; unknown ones are an InputError."""
     unknown = [r for r in reasons if r not in REASONS]
     if unknown:
-        raise InputError(f"unknown contact reason {', '.join(map(repr, unknown))}", field="reason",
-                         hint="use one of: " + ", ".join(REASONS))
+        raise InputError(
+            f"unknown contact reason {', '.join(map(repr, unknown))}",
+            field="reason",
+            hint="use one of: " + ", ".join(REASONS),
+        )
     return [r for r in REASONS if r in reasons]
 
 
-def render(to: str, study: str, user_id: str, reasons: Sequence[str],
-           details: Mapping[str, Mapping[str, Any]] | None = None) -> Message:
+def render(
+    to: str,
+    study: str,
+    user_id: str,
+    reasons: Sequence[str],
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Message:
     """The email for one participant naming every reason given (at least one)."""
     ordered = check_reasons(reasons)
     if not ordered:
-        raise InputError("a message needs at least one reason", field="reason", hint="use one of: " + ", ".join(REASONS))
+        raise InputError(
+            "a message needs at least one reason", field="reason", hint="use one of: " + ", ".join(REASONS)
+        )
     details = details or {}
     if len(ordered) == 1:
         subject = f"Study {study}: {REASONS[ordered[0]].headline}"

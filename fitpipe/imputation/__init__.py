@@ -16,6 +16,16 @@ from fitpipe.imputation.profile import DayProfile
 from fitpipe.imputation.residual import ResidualModel
 
 __all__ = [
-    "ImputationOptions", "ParticipantModel", "ResidualModel", "DayProfile", "ImputedMinutes", "Gap", "GapReason",
-    "REASONS", "MINUTE_US", "fit_model", "impute_minutes", "ar1_bridge",
+    "ImputationOptions",
+    "ParticipantModel",
+    "ResidualModel",
+    "DayProfile",
+    "ImputedMinutes",
+    "Gap",
+    "GapReason",
+    "REASONS",
+    "MINUTE_US",
+    "fit_model",
+    "impute_minutes",
+    "ar1_bridge",
 ]

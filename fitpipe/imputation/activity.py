@@ -13,8 +13,9 @@ from fitpipe.imputation.options import MINUTE_US
 __all__ = ["steps_on_grid", "activity_features"]
 
 
-def steps_on_grid(t0_us: int, n: int, steps_t: np.ndarray | None, steps_v: np.ndarray | None,
-                  max_per_minute: float) -> np.ndarray | None:
+def steps_on_grid(
+    t0_us: int, n: int, steps_t: np.ndarray | None, steps_v: np.ndarray | None, max_per_minute: float
+) -> np.ndarray | None:
     """Steps per minute of the grid (a minute without a row had no steps), or None when the grid holds none.
 
     Values above `max_per_minute` are not minute counts (a daily total kept at midnight) and are dropped;
@@ -51,4 +52,8 @@ def _ewma(x: np.ndarray, tau: float) -> np.ndarray:
 
 def activity_features(steps: np.ndarray, time_constants: tuple[float, ...]) -> np.ndarray:
     """(n, len(time_constants)) exponential moving averages of steps/min, causal (the heart follows the feet)."""
-    return np.column_stack([_ewma(steps, tau) for tau in time_constants]) if time_constants else np.zeros((steps.size, 0))
+    return (
+        np.column_stack([_ewma(steps, tau) for tau in time_constants])
+        if time_constants
+        else np.zeros((steps.size, 0))
+    )

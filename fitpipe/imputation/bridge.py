@@ -21,8 +21,13 @@ __all__ = ["ar1_bridge"]
 
 
 def ar1_bridge(
-    r_a: np.ndarray | float, r_b: np.ndarray | float, k: np.ndarray, d: np.ndarray | int,
-    phi: np.ndarray | float, s2: np.ndarray | float, noise2: np.ndarray | float = 0.0,
+    r_a: np.ndarray | float,
+    r_b: np.ndarray | float,
+    k: np.ndarray,
+    d: np.ndarray | int,
+    phi: np.ndarray | float,
+    s2: np.ndarray | float,
+    noise2: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and predictive variance at k minutes after the left edge of edges d minutes apart (0 < k < d).
 

@@ -49,15 +49,19 @@ def _longest_run(mask: np.ndarray) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def classify_gaps(starts: np.ndarray, lengths: np.ndarray, n: int, steps: np.ndarray | None,
-                  options: ImputationOptions) -> list[GapReason]:
+def classify_gaps(
+    starts: np.ndarray, lengths: np.ndarray, n: int, steps: np.ndarray | None, options: ImputationOptions
+) -> list[GapReason]:
     """Why each gap is filled or not; `steps` per grid minute (None: no minute steps in this window)."""
     reasons: list[GapReason] = []
     for s, length in zip(starts.tolist(), lengths.tolist(), strict=True):
         if s == 0 or s + length == n:
             reasons.append("no_edge")
-        elif (steps is not None and length >= options.nonwear_minutes
-              and _longest_run(steps[s : s + length] == 0) >= options.nonwear_minutes):
+        elif (
+            steps is not None
+            and length >= options.nonwear_minutes
+            and _longest_run(steps[s : s + length] == 0) >= options.nonwear_minutes
+        ):
             reasons.append("non_wear")
         elif length > options.max_gap_minutes:
             reasons.append("longer_than_max_gap")

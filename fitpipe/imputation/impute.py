@@ -1,4 +1,5 @@
-"""Filling the gaps of one participant's minute series: the model's mean plus the AR(1) bridge between the edges.
+"""Filling the gaps of one participant's minute series: the model's mean, shifted to the level around the gap,
+plus the AR(1) bridge between the edges.
 
 Every minute of the span comes back: observed values exactly as given, imputed ones flagged with a
 prediction interval, and the minutes left empty with the reason (see gaps.py). Vectorised over all
@@ -55,9 +56,32 @@ def _bounds(t: np.ndarray, start: int | None, end: int | None) -> tuple[int, int
     return lo, hi, span_start, span_end
 
 
+def _local_level(
+    residual: np.ndarray, observed: np.ndarray, first: np.ndarray, after: np.ndarray, width: int
+) -> np.ndarray:
+    """Mean residual of the observed minutes within `width` minutes before and after each gap: how far from
+    their usual self (the model's mean) the participant is around the gap, which the bridge reverts to."""
+    if width <= 0:
+        return np.zeros(first.size)
+    total = np.concatenate(([0.0], np.cumsum(np.where(observed, residual, 0.0))))
+    count = np.concatenate(([0], np.cumsum(observed)))
+    lo = np.maximum(first - width, 0)
+    hi = np.minimum(after + width, residual.size)
+    sums = total[first] - total[lo] + total[hi] - total[after]
+    counts = count[first] - count[lo] + count[hi] - count[after]
+    return sums / np.maximum(counts, 1)
+
+
 def impute_minutes(
-    t_us: np.ndarray, v: np.ndarray, model: ParticipantModel, *, start: int | None = None, end: int | None = None,
-    steps_t: np.ndarray | None = None, steps_v: np.ndarray | None = None, options: ImputationOptions | None = None,
+    t_us: np.ndarray,
+    v: np.ndarray,
+    model: ParticipantModel,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    steps_t: np.ndarray | None = None,
+    steps_v: np.ndarray | None = None,
+    options: ImputationOptions | None = None,
 ) -> ImputedMinutes:
     """Impute the gaps of [start, end) (µs; default: the data's extent).
 
@@ -93,11 +117,12 @@ def impute_minutes(
         k = np.arange(int(g_len.sum())) - np.repeat(np.cumsum(g_len) - g_len, g_len) + 1
         idx = np.repeat(g_start, g_len) + k - 1
         d = np.repeat(g_len + 1, g_len)
-        r_a = np.repeat(y[left] - mu[left], g_len)
-        r_b = np.repeat(y[right] - mu[right], g_len)
+        level = np.repeat(_local_level(y - mu, observed, g_start, right, options.local_level_minutes), g_len)
+        r_a = np.repeat(y[left] - mu[left], g_len) - level
+        r_b = np.repeat(y[right] - mu[right], g_len) - level
         phi, s2, noise2 = model.residual_for(d)
         mean, var = ar1_bridge(r_a, r_b, k, d, phi, s2, noise2)
-        estimate = mu[idx] + mean
+        estimate = mu[idx] + level + mean
         linear = d <= options.linear_max_minutes + 1
         if linear.any():
             y_a, y_b = np.repeat(y[left], g_len), np.repeat(y[right], g_len)

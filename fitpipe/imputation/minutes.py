@@ -23,8 +23,10 @@ def observed_minutes(t_us: np.ndarray, v: np.ndarray, name: str = "values") -> t
     t_us = np.asarray(t_us, dtype=np.int64)
     v = np.asarray(v, dtype=np.float64)
     if t_us.shape != v.shape or t_us.ndim != 1:
-        raise InputError(f"{name}: timestamps {t_us.shape} and values {v.shape} must be 1-D arrays of one length",
-                         field=name)
+        raise InputError(
+            f"{name}: timestamps {t_us.shape} and values {v.shape} must be 1-D arrays of one length",
+            field=name,
+        )
     keep = np.isfinite(v)
     minute = (t_us[keep] // MINUTE_US) * MINUTE_US
     values = v[keep]

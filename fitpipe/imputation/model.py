@@ -43,7 +43,11 @@ class ParticipantModel:
         """Expected heart rate at each minute (activity: the traces on those minutes, or None)."""
         out = self.level + self.profile.at(minute_of_day)
         if self.steps_coef.size:
-            traces = activity if activity is not None else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
+            traces = (
+                activity
+                if activity is not None
+                else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
+            )
             out = out + np.einsum("ij,j->i", traces, self.steps_coef)
         return out
 
@@ -51,7 +55,9 @@ class ParticipantModel:
         """(φ, s², n²) for gaps whose edges lie `span` minutes apart: the fit of the scale they span."""
         scales = np.array([r.max_lag for r in self.residuals])
         pick = np.minimum(np.searchsorted(scales, span), scales.size - 1)
-        phi, s2, noise2 = (np.array([getattr(r, name) for r in self.residuals])[pick] for name in ("phi", "s2", "noise2"))
+        phi, s2, noise2 = (
+            np.array([getattr(r, name) for r in self.residuals])[pick] for name in ("phi", "s2", "noise2")
+        )
         return phi, s2, noise2
 
     @property
@@ -68,8 +74,12 @@ def _grid(t_us: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 def fit_model(
-    t_us: np.ndarray, v: np.ndarray, timezone: str = "UTC", steps_t: np.ndarray | None = None,
-    steps_v: np.ndarray | None = None, options: ImputationOptions | None = None,
+    t_us: np.ndarray,
+    v: np.ndarray,
+    timezone: str = "UTC",
+    steps_t: np.ndarray | None = None,
+    steps_v: np.ndarray | None = None,
+    options: ImputationOptions | None = None,
 ) -> ParticipantModel:
     """Fit to observed minute means (minute-bucket µs timestamps; NaN values are skipped)."""
     options = options or ImputationOptions()
@@ -77,19 +87,29 @@ def fit_model(
     no_steps = np.zeros(0)
     if t_us.size < MIN_MINUTES:
         level = float(np.median(v)) if v.size else 70.0
-        return ParticipantModel(timezone, level, FLAT_PROFILE, options.steps_time_constants, no_steps, no_steps,
-                                fit_residuals(np.zeros(0), options.max_lag_minutes), int(v.size))
+        return ParticipantModel(
+            timezone,
+            level,
+            FLAT_PROFILE,
+            options.steps_time_constants,
+            no_steps,
+            no_steps,
+            fit_residuals(np.zeros(0), options.max_lag_minutes),
+            int(v.size),
+        )
     t0, y = _grid(t_us, v)
     observed = np.isfinite(y)
     steps = steps_on_grid(t0, y.size, steps_t, steps_v, options.max_steps_per_minute)
-    features = activity_features(steps, options.steps_time_constants)[observed] if steps is not None else None
+    features = (
+        activity_features(steps, options.steps_time_constants)[observed]
+        if steps is not None
+        else np.zeros((v.size, 0))  # no minute steps: the model has no activity term
+    )
     minute, day = local_minutes(t_us, timezone)
 
     def regress(target: np.ndarray) -> tuple[float, np.ndarray]:
-        if features is None:
-            return float(target.mean()), no_steps
         design = np.column_stack([np.ones(target.size), features])
-        # normal equations via einsum (no BLAS threads, which stall on a busy server): a 3×3 solve
+        # normal equations via einsum (no BLAS threads, which stall on a busy server): at most a 3×3 solve
         gram = np.einsum("ij,ik->jk", design, design)
         try:
             coef = np.linalg.solve(gram, np.einsum("ij,i->j", design, target))
@@ -99,13 +119,21 @@ def fit_model(
 
     # the profile is the rhythm left once activity is accounted for, so a daily run is not counted twice
     _, beta = regress(v)
-    at_rest = v - (np.einsum("ij,j->i", features, beta) if beta.size else 0.0)
-    profile = fit_day_profile(minute, day, at_rest - np.median(at_rest), options.profile_slot_minutes,
-                              options.profile_prior_days)
+    at_rest = v - np.einsum("ij,j->i", features, beta)
+    profile = fit_day_profile(
+        minute, day, at_rest - np.median(at_rest), options.profile_slot_minutes, options.profile_prior_days
+    )
     level, beta = regress(v - profile.at(minute))
-    fitted = level + profile.at(minute) + (np.einsum("ij,j->i", features, beta) if beta.size else 0.0)
     residual = np.full(y.size, np.nan)
-    residual[observed] = v - fitted
-    mean_activity = features.mean(axis=0) if features is not None else no_steps
-    return ParticipantModel(timezone, level, profile, options.steps_time_constants, beta, mean_activity,
-                            fit_residuals(residual, options.max_lag_minutes), int(v.size))
+    residual[observed] = v - (level + profile.at(minute) + np.einsum("ij,j->i", features, beta))
+    mean_activity = features.mean(axis=0)
+    return ParticipantModel(
+        timezone,
+        level,
+        profile,
+        options.steps_time_constants,
+        beta,
+        mean_activity,
+        fit_residuals(residual, options.max_lag_minutes),
+        int(v.size),
+    )

@@ -74,8 +74,13 @@ def _prior_days(daily: np.ndarray, days: np.ndarray) -> float:
     return float(np.clip(noise / signal, MIN_PRIOR_DAYS, MAX_PRIOR_DAYS))
 
 
-def fit_day_profile(minute_of_day: np.ndarray, day: np.ndarray, deviation: np.ndarray, slot_minutes: int,
-                    prior_days: float | None) -> DayProfile:
+def fit_day_profile(
+    minute_of_day: np.ndarray,
+    day: np.ndarray,
+    deviation: np.ndarray,
+    slot_minutes: int,
+    prior_days: float | None,
+) -> DayProfile:
     """Profile of `deviation` (bpm around the participant's level) from observed minutes only: per slot,
     the median across days of each day's mean in that slot.
 
@@ -96,7 +101,7 @@ def fit_day_profile(minute_of_day: np.ndarray, day: np.ndarray, deviation: np.nd
     median = np.zeros(slots)
     median[seen] = np.nanmedian(daily[:, seen], axis=0)
     prior = prior_days if prior_days is not None else _prior_days(daily, days)
-    shrunk = median * days / (days + prior)
+    shrunk = np.where(days > 0, median * days / np.maximum(days + prior, 1e-12), 0.0)
     centres = np.arange(slots) * slot_minutes + (slot_minutes - 1) / 2
     values = np.interp(np.arange(1440), centres, shrunk, period=1440)
     return DayProfile(values, days, prior)

@@ -53,7 +53,7 @@ def _autocorrelation(r: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarra
     x = np.where(ok, r - r[ok].mean(), 0.0)
     variance = float(np.mean(x[ok] ** 2))
     lags, rho = [], []
-    for k in _LAGS[_LAGS <= max_lag].tolist():
+    for k in _LAGS[max_lag >= _LAGS].tolist():
         both = ok[:-k] & ok[k:]
         if both.sum() < MIN_MINUTES // 4 or variance <= 0:
             break
@@ -86,7 +86,9 @@ def fit_residuals(r: np.ndarray, max_lag: int) -> tuple[ResidualModel, ...]:
     (NaN where nothing was observed)."""
     scales = scales_for(max_lag)
     if np.isfinite(r).sum() < MIN_MINUTES:
-        return tuple(ResidualModel(DEFAULT_RESIDUAL.phi, DEFAULT_RESIDUAL.s2, DEFAULT_RESIDUAL.noise2, s)
-                     for s in scales)
+        return tuple(
+            ResidualModel(DEFAULT_RESIDUAL.phi, DEFAULT_RESIDUAL.s2, DEFAULT_RESIDUAL.noise2, s)
+            for s in scales
+        )
     lags, rho, variance = _autocorrelation(r, max_lag)
     return tuple(_fit(lags, rho, variance, s) for s in scales)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.imputation import REASONS
+from fitpipe.participants import Participant
 from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
 from ingest_job.records import ParsedFile, SampleBatch
-from tests.api.conftest import auth, load_heart_rate
+from tests.api.conftest import Tokens, auth, load_heart_rate
 
 pytestmark = pytest.mark.db
 URL = "/api/v1/timeseries"
@@ -26,14 +28,21 @@ OFF = (12 * 60, 90)  # 90 minutes without heart rate and without a step → non-
 LONG = (16 * 60, 150)  # 150 minutes with steps → longer than the 120-minute maximum, left empty
 
 
-def _load_steps(conn: psycopg.Connection, participant, t_us: np.ndarray, steps: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def _load_steps(
+    conn: psycopg.Connection, participant: Participant, t_us: np.ndarray, steps: np.ndarray
+) -> None:
     batch = SampleBatch("steps", t_us, steps, "steps.json")
-    load_parsed_file(conn, ParsedFile("steps.json", "test", [batch]), {None: participant},
-                     FileIdentity("steps.json", 1, "steps.json"), LoadOptions(source="test", lag=timedelta(hours=1)))
+    load_parsed_file(
+        conn,
+        ParsedFile("steps.json", "test", [batch]),
+        {None: participant},
+        FileIdentity("steps.json", 1, "steps.json"),
+        LoadOptions(source="test", lag=timedelta(hours=1)),
+    )
 
 
 @pytest.fixture
-def gappy(db: psycopg.Connection, cohort) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def gappy(db: psycopg.Connection, cohort: dict[str, Participant]) -> None:
     """A2: two days of 10-second heart rate (the day before DAY is history) with three gaps on DAY, and minute steps."""
     start = pd.Timestamp(DAY, tz="UTC") - pd.Timedelta(days=1)
     secs = np.arange(0, 2 * 86_400, 10)
@@ -50,23 +59,22 @@ def gappy(db: psycopg.Connection, cohort) -> dict[str, object]:  # type: ignore[
     off = (minutes >= 1440 + OFF[0]) & (minutes < 1440 + OFF[0] + OFF[1])
     t0 = int(start.value // 1000)
     _load_steps(db, cohort["A2"], t0 + minutes[~off] * 60_000_000, steps[~off])
-    return {"start": start}
 
 
-def _get(client: TestClient, token: str, **params: str) -> dict:  # type: ignore[type-arg]
+def _get(client: TestClient, token: str, **params: str) -> dict[str, Any]:
     base = {"user_id": "A2", "metric": "heart_rate", "start_date": DAY, "end_date": DAY}
     r = client.get(URL, params={**base, **params}, headers=auth(token))
     assert r.status_code == 200, r.text
     return r.json()["series"][0]  # type: ignore[no-any-return]
 
 
-def _minutes_of(series: dict) -> np.ndarray:  # type: ignore[type-arg]
+def _minutes_of(series: dict[str, Any]) -> np.ndarray:
     t = pd.to_datetime(series["t"], utc=True)
     return np.asarray((t - pd.Timestamp(DAY, tz="UTC")) // pd.Timedelta(minutes=1))
 
 
 def test_a_short_gap_gets_flagged_minutes_with_intervals_and_observed_minutes_stay_as_stored(
-    client: TestClient, tokens, gappy  # type: ignore[no-untyped-def]
+    client: TestClient, tokens: Tokens, gappy: None
 ) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1m")
     filled = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
@@ -86,20 +94,25 @@ def test_a_short_gap_gets_flagged_minutes_with_intervals_and_observed_minutes_st
     assert np.all(np.abs(v[imputed] - edges.mean()) < 25) and np.unique(v[imputed]).size > 1
 
 
-def test_gaps_too_long_or_without_steps_stay_empty_with_their_reason(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
+def test_gaps_too_long_or_without_steps_stay_empty_with_their_reason(
+    client: TestClient, tokens: Tokens, gappy: None
+) -> None:
     filled = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
     minute = _minutes_of(filled)
     for first, length in (OFF, LONG):
         assert not np.any((minute >= first) & (minute < first + length))
     empty = {
         (pd.Timestamp(s).strftime("%H:%M"), m, REASONS[r])
-        for s, m, r in zip(filled["empty_gap_start"], filled["empty_gap_minutes"], filled["empty_gap_reason"],
-                           strict=True)
+        for s, m, r in zip(
+            filled["empty_gap_start"], filled["empty_gap_minutes"], filled["empty_gap_reason"], strict=True
+        )
     }
     assert empty == {("12:00", OFF[1], "non_wear"), ("16:00", LONG[1], "longer_than_max_gap")}
 
 
-def test_hourly_summary_reports_means_with_and_without_imputed_minutes(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
+def test_hourly_summary_reports_means_with_and_without_imputed_minutes(
+    client: TestClient, tokens: Tokens, gappy: None
+) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1h")
     filled = _get(client, tokens.coordinator_a, granularity="1h", impute="auto")
     minutes = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
@@ -107,14 +120,21 @@ def test_hourly_summary_reports_means_with_and_without_imputed_minutes(client: T
     np.testing.assert_array_equal(filled["v_observed"], plain["v"])
     assert filled["count"] == plain["count"]
     # independent computation from the minute answer: each minute weighs one, observed minutes keep the stored mean
-    m = pd.DataFrame({"t": pd.to_datetime(minutes["t"], utc=True), "v": minutes["v"], "imputed": minutes["imputed"]})
+    m = pd.DataFrame(
+        {"t": pd.to_datetime(minutes["t"], utc=True), "v": minutes["v"], "imputed": minutes["imputed"]}
+    )
     m["hour"] = m["t"].dt.floor("h")
-    per_hour = m.groupby("hour").agg(observed=("imputed", lambda s: int((~s).sum())), imputed=("imputed", "sum"),
-                                     imputed_sum=("v", lambda s: float(s[m.loc[s.index, "imputed"]].sum())))
+    per_hour = m.groupby("hour").agg(
+        observed=("imputed", lambda s: int((~s).sum())),
+        imputed=("imputed", "sum"),
+        imputed_sum=("v", lambda s: float(s[m.loc[s.index, "imputed"]].sum())),
+    )
     hours = pd.to_datetime(filled["t"], utc=True)
     per_hour = per_hour.reindex(hours)
     np.testing.assert_array_equal(filled["imputed_minutes"], per_hour["imputed"].to_numpy())
-    want = (np.array(plain["v"]) * per_hour["observed"] + per_hour["imputed_sum"]) / (per_hour["observed"] + per_hour["imputed"])
+    want = (np.array(plain["v"]) * per_hour["observed"] + per_hour["imputed_sum"]) / (
+        per_hour["observed"] + per_hour["imputed"]
+    )
     np.testing.assert_allclose(filled["v"], want.to_numpy(), rtol=1e-12)
     at_eight = list(hours).index(pd.Timestamp(f"{DAY}T08:00", tz="UTC"))
     assert filled["imputed"][at_eight] and filled["imputed_minutes"][at_eight] == 30
@@ -122,7 +142,7 @@ def test_hourly_summary_reports_means_with_and_without_imputed_minutes(client: T
     assert sum(filled["imputed"]) == 1  # only 08:00 holds imputed minutes
 
 
-def test_daily_summary_counts_the_imputed_minutes(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
+def test_daily_summary_counts_the_imputed_minutes(client: TestClient, tokens: Tokens, gappy: None) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1d")
     filled = _get(client, tokens.coordinator_a, granularity="1d", impute="auto")
     assert filled["t"] == plain["t"] and len(filled["t"]) == 1
@@ -131,28 +151,52 @@ def test_daily_summary_counts_the_imputed_minutes(client: TestClient, tokens, ga
     assert abs(filled["v"][0] - plain["v"][0]) < 30 * 40 / (observed + 30)  # 30 minutes cannot move it far
 
 
-def test_raw_samples_are_never_imputed(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
+def test_raw_samples_are_never_imputed(client: TestClient, tokens: Tokens, gappy: None) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="raw")
     filled = _get(client, tokens.coordinator_a, granularity="raw", impute="auto")
     assert filled["t"] == plain["t"] and filled["v"] == plain["v"] and not any(filled["imputed"])
 
 
-def test_metrics_other_than_heart_rate_come_back_unchanged(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_other_than_heart_rate_come_back_unchanged(
+    client: TestClient, tokens: Tokens, gappy: None
+) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1m", metric="steps")
     filled = _get(client, tokens.coordinator_a, granularity="1m", metric="steps", impute="auto")
     assert filled == plain
 
 
-def test_imputation_over_more_than_the_maximum_span_is_refused(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
-    r = client.get(URL, params={"user_id": "A2", "metric": "heart_rate", "start_date": "2023-06-01", "end_date": DAY,
-                                "granularity": "1d", "impute": "auto"}, headers=auth(tokens.coordinator_a))
+def test_imputation_over_more_than_the_maximum_span_is_refused(
+    client: TestClient, tokens: Tokens, gappy: None
+) -> None:
+    r = client.get(
+        URL,
+        params={
+            "user_id": "A2",
+            "metric": "heart_rate",
+            "start_date": "2023-06-01",
+            "end_date": DAY,
+            "granularity": "1d",
+            "impute": "auto",
+        },
+        headers=auth(tokens.coordinator_a),
+    )
     assert r.status_code == 422 and "impute" in r.json()["parameter"]
 
 
-def test_exports_carry_the_imputed_minutes_flagged(client: TestClient, tokens, gappy) -> None:  # type: ignore[no-untyped-def]
-    r = client.get(URL, params={"user_id": "A2", "metric": "heart_rate", "start_date": DAY, "end_date": DAY,
-                                "granularity": "1m", "impute": "auto", "format": "parquet"},
-                   headers=auth(tokens.coordinator_a))
+def test_exports_carry_the_imputed_minutes_flagged(client: TestClient, tokens: Tokens, gappy: None) -> None:
+    r = client.get(
+        URL,
+        params={
+            "user_id": "A2",
+            "metric": "heart_rate",
+            "start_date": DAY,
+            "end_date": DAY,
+            "granularity": "1m",
+            "impute": "auto",
+            "format": "parquet",
+        },
+        headers=auth(tokens.coordinator_a),
+    )
     assert r.status_code == 200, r.text
     table = pq.read_table(io.BytesIO(r.content)).to_pandas()
     minutes = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")

@@ -13,7 +13,9 @@ def _ar1_covariance(n: int, phi: float, s2: float) -> np.ndarray:
     return s2 * phi**lag
 
 
-def _conditional(phi: float, s2: float, noise2: float, d: int, r_a: float, r_b: float) -> tuple[np.ndarray, np.ndarray]:
+def _conditional(
+    phi: float, s2: float, noise2: float, d: int, r_a: float, r_b: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Condition the joint Gaussian of x_0..x_d on y_0 = x_0 + e_a and y_d = x_d + e_b directly."""
     cov = _ar1_covariance(d + 1, phi, s2)
     edges = [0, d]
@@ -48,9 +50,13 @@ def _kalman_smoother(y: np.ndarray, phi: float, s2: float, obs_var: float) -> tu
     return m_s, p_s
 
 
-@pytest.mark.parametrize(("phi", "s2", "noise2", "d"), [(0.9, 4.0, 0.0, 7), (0.97, 25.0, 0.0, 40), (0.8, 9.0, 2.5, 12),
-                                                         (0.99, 30.0, 8.0, 121)])
-def test_bridge_equals_the_brute_force_conditional_gaussian(phi: float, s2: float, noise2: float, d: int) -> None:
+@pytest.mark.parametrize(
+    ("phi", "s2", "noise2", "d"),
+    [(0.9, 4.0, 0.0, 7), (0.97, 25.0, 0.0, 40), (0.8, 9.0, 2.5, 12), (0.99, 30.0, 8.0, 121)],
+)
+def test_bridge_equals_the_brute_force_conditional_gaussian(
+    phi: float, s2: float, noise2: float, d: int
+) -> None:
     r_a, r_b = 3.2, -5.1
     k = np.arange(1, d)
     mean, var = ar1_bridge(r_a, r_b, k, d, phi, s2, noise2)
@@ -65,7 +71,9 @@ def test_bridge_without_noise_is_the_notes_closed_form() -> None:
     m = d - k
     mean, var = ar1_bridge(r_a, r_b, k, d, phi, s2)
     den = 1 - phi ** (2 * d)
-    np.testing.assert_allclose(mean, (phi**k * (1 - phi ** (2 * m)) * r_a + phi**m * (1 - phi ** (2 * k)) * r_b) / den)
+    np.testing.assert_allclose(
+        mean, (phi**k * (1 - phi ** (2 * m)) * r_a + phi**m * (1 - phi ** (2 * k)) * r_b) / den
+    )
     np.testing.assert_allclose(var, s2 * (1 - phi ** (2 * k)) * (1 - phi ** (2 * m)) / den)
 
 

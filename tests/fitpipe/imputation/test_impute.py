@@ -45,7 +45,9 @@ def test_observed_values_come_back_unchanged_bit_for_bit() -> None:
 def test_every_minute_of_the_span_comes_back_and_gaps_are_flagged() -> None:
     t, v = minutes(2)
     t_gap, v_gap = without(t, v, (600, 30))
-    result = impute_minutes(t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US)
+    result = impute_minutes(
+        t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US
+    )
     np.testing.assert_array_equal(result.t, t)
     assert result.imputed.sum() == 30 and result.imputed[600:630].all()
     inside = result.imputed
@@ -60,7 +62,9 @@ def test_a_gap_longer_than_the_maximum_stays_empty() -> None:
     assert result.imputed[300:420].all()
     assert np.isnan(result.v[900:1021]).all() and not result.imputed[900:1021].any()
     assert [(g.minutes, g.reason) for g in result.empty_gaps] == [(121, "longer_than_max_gap")]
-    shorter = impute_minutes(t_gap, v_gap, fit_model(t_gap, v_gap), options=ImputationOptions(max_gap_minutes=60))
+    shorter = impute_minutes(
+        t_gap, v_gap, fit_model(t_gap, v_gap), options=ImputationOptions(max_gap_minutes=60)
+    )
     assert {g.reason for g in shorter.empty_gaps} == {"longer_than_max_gap"} and len(shorter.empty_gaps) == 2
 
 
@@ -87,7 +91,9 @@ def test_missing_step_minutes_count_as_no_steps() -> None:
     t, v = minutes(1)
     t_gap, v_gap = without(t, v, (600, 80))
     steps_t = t[(np.arange(t.size) < 590) | (np.arange(t.size) > 700)]  # no step rows around the gap at all
-    result = impute_minutes(t_gap, v_gap, fit_model(t_gap, v_gap), steps_t=steps_t, steps_v=np.full(steps_t.size, 30.0))
+    result = impute_minutes(
+        t_gap, v_gap, fit_model(t_gap, v_gap), steps_t=steps_t, steps_v=np.full(steps_t.size, 30.0)
+    )
     assert [g.reason for g in result.empty_gaps] == ["non_wear"]
 
 
@@ -129,9 +135,14 @@ def test_imputation_is_deterministic() -> None:
 def test_intervals_cover_about_95_percent_of_hidden_minutes() -> None:
     t, v = minutes(30, seed=6)
     rng = np.random.default_rng(6)
-    blocks = [(int(s), int(rng.integers(5, 100))) for s in rng.choice(np.arange(200, t.size - 200, 300), 60, replace=False)]
+    blocks = [
+        (int(s), int(rng.integers(5, 100)))
+        for s in rng.choice(np.arange(200, t.size - 200, 300), 60, replace=False)
+    ]
     t_gap, v_gap = without(t, v, *blocks)
-    result = impute_minutes(t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US)
+    result = impute_minutes(
+        t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US
+    )
     hidden = result.imputed
     covered = (v[hidden] >= result.lo[hidden]) & (v[hidden] <= result.hi[hidden])
     assert 0.90 <= covered.mean() <= 0.98
@@ -143,7 +154,9 @@ def test_the_model_beats_a_straight_line_on_long_gaps_of_a_rhythmic_series() -> 
     starts = rng.choice(np.arange(500, t.size - 500, 400), 40, replace=False)
     blocks = [(int(s), 110) for s in starts]
     t_gap, v_gap = without(t, v, *blocks)
-    result = impute_minutes(t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US)
+    result = impute_minutes(
+        t_gap, v_gap, fit_model(t_gap, v_gap), start=int(t[0]), end=int(t[-1]) + MINUTE_US
+    )
     model_err, line_err = [], []
     for s, length in blocks:
         k = np.arange(1, length + 1) / (length + 1)
@@ -152,6 +165,22 @@ def test_the_model_beats_a_straight_line_on_long_gaps_of_a_rhythmic_series() -> 
         line_err.append(np.abs(line - v[s : s + length]))
     # φ = 0.93 over 110 minutes: the line keeps too much of the edges; the bridge is 13-18 % better over seeds
     assert np.concatenate(model_err).mean() < 0.95 * np.concatenate(line_err).mean()
+
+
+def test_a_gap_is_bridged_at_the_level_around_it_not_the_participants_usual_level() -> None:
+    rng = np.random.default_rng(10)
+    t, v = minutes(14, seed=10, phi=0.9)
+    history_t, history_v = t[: 13 * 1440], v[: 13 * 1440]
+    model = fit_model(history_t, history_v)
+    today = slice(13 * 1440, 14 * 1440)
+    warm_v = v[today] + 15 + rng.normal(0, 0.5, 1440)  # a fever day: 15 bpm above the usual rhythm all day
+    t_gap, v_gap = without(t[today], warm_v, (600, 110))
+    local = impute_minutes(t_gap, v_gap, model)
+    usual = impute_minutes(t_gap, v_gap, model, options=ImputationOptions(local_level_minutes=0))
+    middle = slice(640, 670)
+    expected = warm_v[middle].mean()
+    assert abs(local.v[middle].mean() - expected) < 4
+    assert usual.v[middle].mean() < expected - 8  # without it the bridge sinks back toward the usual level
 
 
 def test_a_constant_series_is_filled_with_that_constant() -> None:
@@ -165,7 +194,10 @@ def test_a_constant_series_is_filled_with_that_constant() -> None:
 def test_a_month_is_imputed_well_within_the_time_budget() -> None:
     t, v = minutes(30, seed=9)
     rng = np.random.default_rng(9)
-    blocks = [(int(s), int(rng.integers(1, 150))) for s in rng.choice(np.arange(200, t.size - 200, 150), 250, replace=False)]
+    blocks = [
+        (int(s), int(rng.integers(1, 150)))
+        for s in rng.choice(np.arange(200, t.size - 200, 150), 250, replace=False)
+    ]
     t_gap, v_gap = without(t, v, *blocks)
     best = np.inf
     for _ in range(3):
@@ -188,8 +220,18 @@ def test_input_may_be_unsorted_with_nans_and_second_timestamps() -> None:
     assert messy.imputed.sum() == clean.imputed.sum() + 1  # the NaN minute is a gap too
 
 
-@pytest.mark.parametrize(("field", "value"), [("max_gap_minutes", 0), ("level", 1.0), ("profile_slot_minutes", 7),
-                                              ("nonwear_minutes", 0), ("max_lag_minutes", 1)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_gap_minutes", 0),
+        ("level", 1.0),
+        ("profile_slot_minutes", 7),
+        ("nonwear_minutes", 0),
+        ("max_lag_minutes", 1),
+        ("local_level_minutes", -1),
+        ("profile_prior_days", -1.0),
+    ],
+)
 def test_bad_options_are_refused_with_the_field_named(field: str, value: float) -> None:
     with pytest.raises(InputError, match=field):
-        ImputationOptions(**{field: value})
+        ImputationOptions(**{field: value})  # type: ignore[arg-type]

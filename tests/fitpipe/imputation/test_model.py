@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fitpipe.imputation import MINUTE_US, fit_model
+from fitpipe.imputation import MINUTE_US, ImputationOptions, fit_model
 from fitpipe.imputation.activity import activity_features
 from fitpipe.imputation.profile import fit_day_profile, local_minutes
 
@@ -60,7 +60,9 @@ def test_participants_whose_days_differ_get_a_flatter_profile() -> None:
     minute = np.tile(np.arange(1440), n_days)
     day = np.repeat(np.arange(n_days), 1440)
     same_hour = np.where(minute // 60 == 7, 30.0, 0.0)  # a run at 7 every day
-    any_hour = np.where(minute // 60 == rng.integers(0, 24, n_days)[day], 30.0, 0.0)  # at a different hour each day
+    any_hour = np.where(
+        minute // 60 == rng.integers(0, 24, n_days)[day], 30.0, 0.0
+    )  # at a different hour each day
     noise = rng.normal(0, 3, minute.size)
     regular = fit_day_profile(minute, day, same_hour + noise, 30, None)
     irregular = fit_day_profile(minute, day, any_hour + noise, 30, None)
@@ -76,7 +78,9 @@ def test_the_steps_effect_on_heart_rate_is_learned() -> None:
     steps = np.repeat(steps[::10], 10)[:n]  # walks of 10 minutes
     traces = activity_features(steps, (2.0, 20.0))
     v = 62 + traces @ np.array([0.25, 0.1]) + _ar1(n, 0.9, 4.0, rng)
-    model = fit_model(t, v, steps_t=t, steps_v=steps)
+    model = fit_model(
+        t, v, steps_t=t, steps_v=steps, options=ImputationOptions(steps_time_constants=(2.0, 20.0))
+    )
     np.testing.assert_allclose(model.steps_coef, [0.25, 0.1], atol=0.03)
 
 
@@ -85,7 +89,9 @@ def test_step_values_no_minute_could_hold_are_ignored() -> None:
     t = T0 + np.arange(3 * 1440, dtype=np.int64) * MINUTE_US
     v = 65 + rng.normal(0, 3, t.size)
     midnights = t[::1440]
-    model = fit_model(t, v, steps_t=midnights, steps_v=np.full(midnights.size, 8000.0))  # daily totals at midnight
+    model = fit_model(
+        t, v, steps_t=midnights, steps_v=np.full(midnights.size, 8000.0)
+    )  # daily totals at midnight
     assert model.steps_coef.size == 0
 
 
@@ -98,8 +104,27 @@ def test_too_little_history_falls_back_to_wide_defaults() -> None:
 
 def test_local_minutes_follow_daylight_saving_time() -> None:
     # 2024-03-10 02:00 in New York jumps to 03:00; 06:59 UTC is 01:59 EST, 07:00 UTC is 03:00 EDT
-    t = pd.to_datetime(["2024-03-10T06:59:00Z", "2024-03-10T07:00:00Z", "2024-11-03T05:30:00Z",
-                        "2024-11-03T06:30:00Z"]).as_unit("us").asi8
+    t = (
+        pd.to_datetime(
+            ["2024-03-10T06:59:00Z", "2024-03-10T07:00:00Z", "2024-11-03T05:30:00Z", "2024-11-03T06:30:00Z"]
+        )
+        .as_unit("us")
+        .asi8
+    )
     minute, day = local_minutes(t, "America/New_York")
-    assert minute.tolist() == [1 * 60 + 59, 3 * 60, 1 * 60 + 30, 1 * 60 + 30]  # 01:30 happens twice in November
+    assert minute.tolist() == [
+        1 * 60 + 59,
+        3 * 60,
+        1 * 60 + 30,
+        1 * 60 + 30,
+    ]  # 01:30 happens twice in November
     assert day[0] == day[1] and day[2] == day[3]
+
+
+def test_slots_never_seen_stay_flat_even_without_shrinkage() -> None:
+    minute = np.arange(600)  # data only from midnight to 10:00
+    profile = fit_day_profile(
+        minute, np.zeros(600, np.int64), np.where(minute < 300, -5.0, 5.0), 30, prior_days=0.0
+    )
+    assert np.isfinite(profile.values).all()
+    assert profile.values[100] == pytest.approx(-5.0) and profile.values[1000] == pytest.approx(0.0, abs=1e-9)

@@ -1,0 +1,1 @@
+"""Plotly figures of the dashboard, built from the API's JSON; each module one kind of panel."""

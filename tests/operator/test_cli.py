@@ -1,0 +1,64 @@
+"""`fitpipe operator render|crd|reference` as a user runs them: exit codes and what they print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from fitpipe.cli import cli
+from fitpipe_operator.crd import crd_yaml
+from fitpipe_operator.reference import reference_markdown
+from fitpipe_operator.render import render_document
+from tests.operator.conftest import EXAMPLE
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["operator", *args], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_render_prints_every_child_as_one_yaml_stream() -> None:
+    code, out, _ = run("render", "-f", str(EXAMPLE))
+    assert code == 0
+    documents = list(yaml.safe_load_all(out))
+    assert documents == render_document(yaml.safe_load(EXAMPLE.read_text()))
+    assert {d["metadata"]["namespace"] for d in documents} == {"trial-a"}
+
+
+def test_render_reads_stdin_and_defaults_the_namespace() -> None:
+    pipeline = "apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {googleHealth: {secretName: g}}\n"
+    code, out, _ = run("render", "-f", "-", "-n", "study-x", stdin=pipeline)
+    assert code == 0
+    assert {d["metadata"]["namespace"] for d in yaml.safe_load_all(out)} == {"study-x"}
+
+
+def test_render_names_the_file_and_field_of_a_bad_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {api: {replicas: -2}}\n")
+    code, out, err = run("render", "-f", str(path))
+    assert code == 6 and out == ""
+    assert f"file {path}" in err and "field spec.api.replicas" in err
+
+
+def test_render_refuses_other_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+    code, _, err = run("render", "-f", str(path))
+    assert code == 6 and "expected a FitbitPipeline, found 'Pod'" in err
+
+
+def test_crd_prints_what_the_chart_ships() -> None:
+    code, out, _ = run("crd")
+    assert code == 0 and out == crd_yaml()
+
+
+def test_reference_prints_the_generated_markdown() -> None:
+    code, out, _ = run("reference")
+    assert code == 0 and out == reference_markdown()
+
+
+def test_run_needs_a_namespace_choice() -> None:
+    code, _, err = run("run")
+    assert code == 2 and "--all-namespaces" in err
