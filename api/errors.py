@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from api.responses import JSONResponse
 
+from api.responses import JSONResponse
 from fitpipe.errors import ConfigError, ConflictError, DatabaseError, FitpipeError, InputError, NotFoundError
 
 __all__ = ["install_error_handlers", "STATUS"]

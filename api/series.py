@@ -14,10 +14,10 @@ from typing import Literal
 import numpy as np
 import psycopg
 
+from api.queries.timeseries import Span, point_counts, read_all, stream_raw, stream_rollup
 from fitpipe.catalog import Metric
 from fitpipe.errors import InputError
 from fitpipe.participants import Participant
-from api.queries.timeseries import Span, point_counts, read_all, stream_raw, stream_rollup
 
 __all__ = ["Granularity", "Series", "resolve_span", "choose_granularity", "fetch_series", "parse_when", "align_span", "ORDER"]
 

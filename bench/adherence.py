@@ -138,7 +138,7 @@ def time_query(conn: psycopg.Connection, runs: int) -> tuple[float, float, int]:
         read_summaries(conn, study_id, rules)
         rows = read_days(conn, study_id, rules, start=None, end=None)
         samples.append(time.perf_counter() - started)
-        days = sum(len(r.date) for r in rows.values())
+        days = sum(len(r["date"]) for r in rows.values())
     return (*_percentiles(samples[1:]), days)  # the first run warms the caches
 
 

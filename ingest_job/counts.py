@@ -50,6 +50,8 @@ class IngestSummary:
     metrics: dict[tuple[str, str], MetricCounts] = field(default_factory=dict)
     """(metric, source) -> counts, accumulated as loads commit."""
     seconds: float = 0.0
+    extra: dict[str, object] = field(default_factory=dict)
+    """More run details from other passes (the live sources' counts, token_refresh_failures); merged into details()."""
 
     def add_counts(self, source: str, counts: dict[str, MetricCounts]) -> None:
         for metric, c in counts.items():
@@ -92,4 +94,5 @@ class IngestSummary:
                       "present": sum(f.sleep_present for f in self.files)},
             "failed_files": [{"file": f.file, "error": f.error} for f in self.failed][:50],
             "unknown_files": [f.file for f in self.files if f.status == "unknown"][:200],
+            **self.extra,
         }

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.charts.empty import BASE_LAYOUT, message_figure
@@ -132,7 +131,3 @@ def heart_rate_figure(series: dict[str, Any], include_imputed: bool, empty_reaso
                       yaxis={"title": f"heart rate ({unit})"})
     return fig
 
-
-def local_range_text(series: dict[str, Any]) -> tuple[pd.Timestamp, pd.Timestamp]:
-    tz = series["timezone"]
-    return to_local([series["start"]], tz)[0], to_local([series["end"]], tz)[0]

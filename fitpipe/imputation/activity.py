@@ -1,7 +1,7 @@
 """Steps as the activity the heart responds to: per-minute steps on the minute grid and their smoothed traces.
 
-Heart rate rises within a minute or two of walking and takes many minutes to settle after exercise,
-so the model sees steps through exponential moving averages with a short and a long time constant.
+Heart rate rises within a minute of walking and takes many minutes to settle after exercise, so the
+model sees steps through exponential moving averages with short and long time constants.
 """
 
 from __future__ import annotations
@@ -12,23 +12,36 @@ from fitpipe.imputation.options import MINUTE_US
 
 __all__ = ["steps_on_grid", "activity_features"]
 
+_LONELY_US = 12 * 60 * MINUTE_US
+
 
 def steps_on_grid(
     t0_us: int, n: int, steps_t: np.ndarray | None, steps_v: np.ndarray | None, max_per_minute: float
 ) -> np.ndarray | None:
     """Steps per minute of the grid (a minute without a row had no steps), or None when the grid holds none.
 
-    Values above `max_per_minute` are not minute counts (a daily total kept at midnight) and are dropped;
-    a grid whose steps are all such values has no minute steps at all.
+    Daily totals are not minute counts: values above `max_per_minute` are dropped, and so is any row with no
+    other row within 12 hours (one row a day at local midnight is a source's day total, however small).
+    A grid left with no rows has no minute steps at all.
     """
     if steps_t is None or steps_v is None or steps_t.size == 0:
         return None
-    idx = (np.asarray(steps_t, dtype=np.int64) - t0_us) // MINUTE_US
-    keep = (idx >= 0) & (idx < n) & np.isfinite(steps_v) & (steps_v >= 0) & (steps_v <= max_per_minute)
+    t = np.asarray(steps_t, dtype=np.int64)
+    v = np.asarray(steps_v, dtype=np.float64)
+    valid = np.isfinite(v) & (v >= 0) & (v <= max_per_minute)
+    t, v = t[valid], v[valid]
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    gap = np.diff(t)
+    near = np.zeros(t.size, dtype=bool)
+    near[1:] |= gap <= _LONELY_US
+    near[:-1] |= gap <= _LONELY_US
+    idx = (t - t0_us) // MINUTE_US
+    keep = near & (idx >= 0) & (idx < n)
     if not keep.any():
         return None
     grid = np.zeros(n)
-    np.add.at(grid, idx[keep], steps_v[keep])
+    np.add.at(grid, idx[keep], v[keep])
     return grid
 
 

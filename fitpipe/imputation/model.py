@@ -3,8 +3,9 @@
     heart rate (minute mean) = level + profile(local minute of day) + β · activity(steps) + residual
 
 The profile comes from medians across days (profile.py), β from least squares on the steps traces
-(activity.py; β = 0 without minute steps), the residual's AR(1)+noise parameters from its
-autocorrelation (residual.py). Fitting 28 days takes a few milliseconds, so it runs at query time.
+(activity.py; no term without minute steps), the residual's AR(1)+noise parameters from its
+autocorrelation (residual.py); impute.py adds the local level around each gap. Fitting 28 days takes a
+few milliseconds, so it runs at query time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["ParticipantModel", "fit_model"]
 class ParticipantModel:
     timezone: str
     level: float
-    """bpm at rest at an average time of day."""
+    """bpm without steps at an average time of day (the plain mean level when there are no minute steps)."""
     profile: DayProfile
     steps_time_constants: tuple[float, ...]
     """Minutes: the activity traces the coefficients belong to."""
@@ -48,7 +49,7 @@ class ParticipantModel:
                 if activity is not None
                 else np.broadcast_to(self.mean_activity, (out.size, self.steps_coef.size))
             )
-            out = out + np.einsum("ij,j->i", traces, self.steps_coef)
+            out = out + _combine(traces, self.steps_coef)
         return out
 
     def residual_for(self, span: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,6 +65,14 @@ class ParticipantModel:
     def residual(self) -> ResidualModel:
         """The longest-scale fit (what gaps of an hour or more use)."""
         return self.residuals[-1]
+
+
+def _combine(traces: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Σ coef_j · traces[:, j], column by column (a matrix product would call BLAS; see residual.py)."""
+    out = np.zeros(traces.shape[0])
+    for j, c in enumerate(coef.tolist()):
+        out += c * traces[:, j]
+    return out
 
 
 def _grid(t_us: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
@@ -105,27 +114,28 @@ def fit_model(
         if steps is not None
         else np.zeros((v.size, 0))  # no minute steps: the model has no activity term
     )
+    rows = [np.ones(v.size), *np.ascontiguousarray(features.T)]
     minute, day = local_minutes(t_us, timezone)
 
     def regress(target: np.ndarray) -> tuple[float, np.ndarray]:
-        design = np.column_stack([np.ones(target.size), features])
-        # normal equations via einsum (no BLAS threads, which stall on a busy server): at most a 3×3 solve
-        gram = np.einsum("ij,ik->jk", design, design)
+        # normal equations from elementwise sums, not BLAS (see residual.py): at most a 4×4 solve
+        gram = np.array([[float(np.sum(a * b)) for b in rows] for a in rows])
+        rhs = np.array([float(np.sum(a * target)) for a in rows])
         try:
-            coef = np.linalg.solve(gram, np.einsum("ij,i->j", design, target))
+            coef = np.linalg.solve(gram, rhs)
         except np.linalg.LinAlgError:  # steps constant (all zero): the traces carry nothing
-            coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+            coef = np.concatenate(([target.mean()], np.zeros(len(rows) - 1)))
         return float(coef[0]), coef[1:]
 
     # the profile is the rhythm left once activity is accounted for, so a daily run is not counted twice
     _, beta = regress(v)
-    at_rest = v - np.einsum("ij,j->i", features, beta)
+    at_rest = v - _combine(features, beta)
     profile = fit_day_profile(
         minute, day, at_rest - np.median(at_rest), options.profile_slot_minutes, options.profile_prior_days
     )
     level, beta = regress(v - profile.at(minute))
     residual = np.full(y.size, np.nan)
-    residual[observed] = v - (level + profile.at(minute) + np.einsum("ij,j->i", features, beta))
+    residual[observed] = v - (level + profile.at(minute) + _combine(features, beta))
     mean_activity = features.mean(axis=0)
     return ParticipantModel(
         timezone,

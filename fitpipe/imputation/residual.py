@@ -57,8 +57,8 @@ def _autocorrelation(r: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarra
         both = ok[:-k] & ok[k:]
         if both.sum() < MIN_MINUTES // 4 or variance <= 0:
             break
-        # einsum, not np.dot: BLAS threads contend on a busy server and turn microseconds into tens of ms
-        value = float(np.einsum("i,i", x[:-k], x[k:]) / both.sum()) / variance  # x is 0 where unobserved
+        # a plain sum, not np.dot: BLAS threads contend on a busy server and turn microseconds into tens of ms
+        value = float(np.sum(x[:-k] * x[k:]) / both.sum()) / variance  # x is 0 where unobserved
         if value <= _NOISE_FLOOR:
             break
         lags.append(k)

@@ -26,7 +26,7 @@ from ingest_job.localtime import NAT, local_to_utc_us, us_to_datetime
 from ingest_job.records import ParsedFile, Rejected, SampleBatch, SleepSession, SleepStage
 from ingest_job.sources.takeout.instants import day_starts_utc
 
-__all__ = ["map_points", "parse_offset", "MAPPING_VERSION"]
+__all__ = ["map_points", "parse_offset", "parse_instant", "MAPPING_VERSION"]
 
 MAPPING_VERSION = "1"
 """Part of a window's content hash: a new mapping re-loads windows whose points did not change."""
@@ -264,7 +264,7 @@ def _daily(metric: str, value_key: str) -> Callable[[_Out], None]:
 _LEVELS = {"AWAKE": "wake", "LIGHT": "light", "DEEP": "deep", "REM": "rem", "ASLEEP": "asleep", "RESTLESS": "restless"}
 
 
-def _aware(text: object) -> datetime | None:
+def parse_instant(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     us = _instants([text])[0]
@@ -285,7 +285,7 @@ def _sleep(out: _Out) -> None:
         if m is None:
             continue
         interval = m.get("interval") or {}
-        start, end = _aware(interval.get("startTime")), _aware(interval.get("endTime"))
+        start, end = parse_instant(interval.get("startTime")), parse_instant(interval.get("endTime"))
         if start is None or end is None:
             out.reject(i, "interval", "the sleep has no readable startTime/endTime", "bad_timestamp")
             continue
@@ -295,7 +295,7 @@ def _sleep(out: _Out) -> None:
         classic = str(m.get("type", "")).upper() == "CLASSIC"
         stages = []
         for st in m.get("stages") or []:
-            s_start, s_end = _aware(st.get("startTime")), _aware(st.get("endTime"))
+            s_start, s_end = parse_instant(st.get("startTime")), parse_instant(st.get("endTime"))
             if s_start is None or s_end is None or s_end <= s_start:
                 continue
             kind = str(st.get("type", "")).upper()

@@ -8,15 +8,18 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import httpx
 
-from ingest_job.google_health.client import GoogleHealthClient
+from ingest_job.google_health.client import AccessTokens, GoogleHealthClient
 from ingest_job.google_health.grants import PROVIDER
 from ingest_job.google_health.limits import Clock, RequestLimiter, SystemClock
 from ingest_job.google_health.oauth import OAuthClient
 from ingest_job.google_health.settings import GoogleHealthSettings
 from ingest_job.google_health.tokens import TokenCipher
+from ingest_job.google_health.windows import Window
 
 __all__ = ["GoogleHealthSource", "SOURCE_NAME"]
 
@@ -51,6 +54,20 @@ class GoogleHealthSource:
         if n:
             with self._lock:
                 self.token_refresh_failures[study] += n
+
+    def fetch_window(self, user: int, tokens: AccessTokens, window: Window, now: datetime) -> list[dict[str, Any]]:
+        """Every point of a window, all pages (newest first, as sent)."""
+        points: list[dict[str, Any]] = []
+        for page in self.api.list_pages(window, user=user, tokens=tokens, now=now):
+            points.extend(page)
+        return points
+
+    def take_refresh_failures(self) -> dict[str, int]:
+        """The failures counted since the last call (one run's share when a source serves several)."""
+        with self._lock:
+            taken = dict(self.token_refresh_failures)
+            self.token_refresh_failures.clear()
+        return taken
 
     def close(self) -> None:
         self.api.close()

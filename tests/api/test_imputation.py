@@ -26,6 +26,8 @@ DAY = "2024-01-10"  # A2 lives in Europe/London: in January its local day is the
 WALK = (8 * 60, 30)  # (first minute of the day, minutes): a 30-minute gap while walking → imputed
 OFF = (12 * 60, 90)  # 90 minutes without heart rate and without a step → non-wear, left empty
 LONG = (16 * 60, 150)  # 150 minutes with steps → longer than the 120-minute maximum, left empty
+HOUR = (20 * 60 - 10, 80)  # 19:50-21:10 with steps → imputed, and the 20:00 hour has no observed minute
+FILLED = np.concatenate([np.arange(WALK[0], WALK[0] + WALK[1]), np.arange(HOUR[0], HOUR[0] + HOUR[1])])
 
 
 def _load_steps(
@@ -49,7 +51,7 @@ def gappy(db: psycopg.Connection, cohort: dict[str, Participant]) -> None:
     minute_of_day = (secs // 60) % 1440
     on_day = secs >= 86_400
     drop = np.zeros(secs.size, dtype=bool)
-    for first, length in (WALK, OFF, LONG):
+    for first, length in (WALK, OFF, LONG, HOUR):
         drop |= on_day & (minute_of_day >= first) & (minute_of_day < first + length)
     rng = np.random.default_rng(21)
     hr = 64 + 9 * np.sin(2 * np.pi * (secs / 3600 - 9) / 24) + np.cumsum(rng.normal(0, 0.15, secs.size)) % 6
@@ -73,15 +75,15 @@ def _minutes_of(series: dict[str, Any]) -> np.ndarray:
     return np.asarray((t - pd.Timestamp(DAY, tz="UTC")) // pd.Timedelta(minutes=1))
 
 
-def test_a_short_gap_gets_flagged_minutes_with_intervals_and_observed_minutes_stay_as_stored(
+def test_short_gaps_get_flagged_minutes_with_intervals_and_observed_minutes_stay_as_stored(
     client: TestClient, tokens: Tokens, gappy: None
 ) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1m")
     filled = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
     imputed = np.array(filled["imputed"])
     minute = _minutes_of(filled)
-    assert imputed.sum() == WALK[1] == filled["imputed_points"]
-    np.testing.assert_array_equal(minute[imputed], np.arange(WALK[0], WALK[0] + WALK[1]))
+    assert imputed.sum() == FILLED.size == filled["imputed_points"]
+    np.testing.assert_array_equal(minute[imputed], FILLED)
     # observed minutes: the same times and the same values as without imputation
     assert [t for t, i in zip(filled["t"], imputed, strict=True) if not i] == plain["t"]
     assert [v for v, i in zip(filled["v"], imputed, strict=True) if not i] == plain["v"]
@@ -90,8 +92,9 @@ def test_a_short_gap_gets_flagged_minutes_with_intervals_and_observed_minutes_st
     assert np.isnan(lo[~imputed]).all() and np.isnan(hi[~imputed]).all()  # null in JSON
     assert np.all(np.array(filled["count"])[imputed] == 0)
     # the values are plausible heart rate between the gap's edges, not a copy of a neighbour
+    walk = np.isin(minute, np.arange(WALK[0], WALK[0] + WALK[1]))
     edges = np.array(plain["v"])[np.isin(_minutes_of(plain), [WALK[0] - 1, WALK[0] + WALK[1]])]
-    assert np.all(np.abs(v[imputed] - edges.mean()) < 25) and np.unique(v[imputed]).size > 1
+    assert np.all(np.abs(v[walk] - edges.mean()) < 25) and np.unique(v[walk]).size > 1
 
 
 def test_gaps_too_long_or_without_steps_stay_empty_with_their_reason(
@@ -116,9 +119,12 @@ def test_hourly_summary_reports_means_with_and_without_imputed_minutes(
     plain = _get(client, tokens.coordinator_a, granularity="1h")
     filled = _get(client, tokens.coordinator_a, granularity="1h", impute="auto")
     minutes = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
-    assert filled["t"] == plain["t"]
-    np.testing.assert_array_equal(filled["v_observed"], plain["v"])
-    assert filled["count"] == plain["count"]
+    hours = pd.to_datetime(filled["t"], utc=True)
+    twenty = pd.Timestamp(f"{DAY}T20:00", tz="UTC")
+    stored = np.array([h != twenty for h in hours])  # 20:00 has only imputed minutes: no stored bucket
+    assert [t for t, keep in zip(filled["t"], stored, strict=True) if keep] == plain["t"]
+    np.testing.assert_array_equal(np.array(filled["v_observed"], dtype=float)[stored], plain["v"])
+    assert list(np.array(filled["count"])[stored]) == plain["count"]
     # independent computation from the minute answer: each minute weighs one, observed minutes keep the stored mean
     m = pd.DataFrame(
         {"t": pd.to_datetime(minutes["t"], utc=True), "v": minutes["v"], "imputed": minutes["imputed"]}
@@ -129,26 +135,31 @@ def test_hourly_summary_reports_means_with_and_without_imputed_minutes(
         imputed=("imputed", "sum"),
         imputed_sum=("v", lambda s: float(s[m.loc[s.index, "imputed"]].sum())),
     )
-    hours = pd.to_datetime(filled["t"], utc=True)
     per_hour = per_hour.reindex(hours)
     np.testing.assert_array_equal(filled["imputed_minutes"], per_hour["imputed"].to_numpy())
-    want = (np.array(plain["v"]) * per_hour["observed"] + per_hour["imputed_sum"]) / (
+    observed_mean = np.nan_to_num(np.array(filled["v_observed"], dtype=float))
+    want = (observed_mean * per_hour["observed"] + per_hour["imputed_sum"]) / (
         per_hour["observed"] + per_hour["imputed"]
     )
     np.testing.assert_allclose(filled["v"], want.to_numpy(), rtol=1e-12)
     at_eight = list(hours).index(pd.Timestamp(f"{DAY}T08:00", tz="UTC"))
     assert filled["imputed"][at_eight] and filled["imputed_minutes"][at_eight] == 30
-    assert filled["v"][at_eight] != plain["v"][at_eight]
-    assert sum(filled["imputed"]) == 1  # only 08:00 holds imputed minutes
+    assert filled["v"][at_eight] != filled["v_observed"][at_eight]
+    at_twenty = list(hours).index(twenty)
+    assert filled["imputed_minutes"][at_twenty] == 60 and filled["count"][at_twenty] == 0
+    assert filled["v_observed"][at_twenty] is None and filled["v"][at_twenty] is not None
+    with_imputed = {h.strftime("%H:%M") for h, i in zip(hours, filled["imputed"], strict=True) if i}
+    assert with_imputed == {"08:00", "19:00", "20:00", "21:00"}
 
 
 def test_daily_summary_counts_the_imputed_minutes(client: TestClient, tokens: Tokens, gappy: None) -> None:
     plain = _get(client, tokens.coordinator_a, granularity="1d")
     filled = _get(client, tokens.coordinator_a, granularity="1d", impute="auto")
     assert filled["t"] == plain["t"] and len(filled["t"]) == 1
-    assert filled["imputed_minutes"] == [WALK[1]] and filled["v_observed"] == plain["v"]
-    observed = 1440 - WALK[1] - OFF[1] - LONG[1]
-    assert abs(filled["v"][0] - plain["v"][0]) < 30 * 40 / (observed + 30)  # 30 minutes cannot move it far
+    assert filled["imputed_minutes"] == [FILLED.size] and filled["v_observed"] == plain["v"]
+    observed = 1440 - WALK[1] - OFF[1] - LONG[1] - HOUR[1]
+    # 110 minutes within 40 bpm of the day's mean cannot move it further than this
+    assert abs(filled["v"][0] - plain["v"][0]) < FILLED.size * 40 / (observed + FILLED.size)
 
 
 def test_raw_samples_are_never_imputed(client: TestClient, tokens: Tokens, gappy: None) -> None:
@@ -200,5 +211,5 @@ def test_exports_carry_the_imputed_minutes_flagged(client: TestClient, tokens: T
     assert r.status_code == 200, r.text
     table = pq.read_table(io.BytesIO(r.content)).to_pandas()
     minutes = _get(client, tokens.coordinator_a, granularity="1m", impute="auto")
-    assert table["imputed"].sum() == WALK[1] and len(table) == minutes["points"]
+    assert table["imputed"].sum() == FILLED.size and len(table) == minutes["points"]
     np.testing.assert_allclose(table["v"].to_numpy(), minutes["v"])

@@ -83,7 +83,7 @@ def test_a_gap_holding_an_hour_without_steps_is_non_wear_and_stays_empty() -> No
     assert worn.imputed[600:690].all()
     # no minute steps at all (none recorded, or only daily totals): the rule cannot apply
     no_steps = impute_minutes(t_gap, v_gap, model)
-    daily_total = impute_minutes(t_gap, v_gap, model, steps_t=t[:1], steps_v=np.array([9000.0]))
+    daily_total = impute_minutes(t_gap, v_gap, model, steps_t=t[:1], steps_v=np.array([120.0]))
     assert no_steps.imputed[600:690].all() and daily_total.imputed[600:690].all()
 
 

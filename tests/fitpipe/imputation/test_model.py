@@ -84,15 +84,16 @@ def test_the_steps_effect_on_heart_rate_is_learned() -> None:
     np.testing.assert_allclose(model.steps_coef, [0.25, 0.1], atol=0.03)
 
 
-def test_step_values_no_minute_could_hold_are_ignored() -> None:
+@pytest.mark.parametrize("total", [8000.0, 250.0])  # a busy day, and a day small enough to pass for a minute
+def test_daily_step_totals_are_not_taken_for_minute_steps(total: float) -> None:
     rng = np.random.default_rng(15)
     t = T0 + np.arange(3 * 1440, dtype=np.int64) * MINUTE_US
     v = 65 + rng.normal(0, 3, t.size)
-    midnights = t[::1440]
-    model = fit_model(
-        t, v, steps_t=midnights, steps_v=np.full(midnights.size, 8000.0)
-    )  # daily totals at midnight
+    midnights = t[::1440]  # one row a day at midnight, as wearipedia's activity.csv gives
+    model = fit_model(t, v, steps_t=midnights, steps_v=np.full(midnights.size, total))
     assert model.steps_coef.size == 0
+    walking = fit_model(t, v, steps_t=t[::7], steps_v=np.full(t[::7].size, total % 300))
+    assert walking.steps_coef.size == 3  # minute rows are kept
 
 
 def test_too_little_history_falls_back_to_wide_defaults() -> None:

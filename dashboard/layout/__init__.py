@@ -1,0 +1,1 @@
+"""The dashboard's page layouts: the shell (navigation, stores, contact dialog) and one module per page."""
