@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from api.db import make_pool
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import catalog, health, ingest, timeseries
 from fitpipe import __version__
 from fitpipe.db import database_url
@@ -55,7 +55,10 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.state.registry = registry
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (the API's and the ingest job's)")
+    @app.get(
+        "/metrics", tags=["health"], summary="Prometheus metrics (the API's and the ingest job's)",
+        response_class=PlainTextResponse, responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -70,5 +73,5 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
             continue
         routers.append(module.router)
     for router in routers:
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app

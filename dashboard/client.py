@@ -56,6 +56,12 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- transport -------------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None,

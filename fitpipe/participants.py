@@ -11,8 +11,14 @@ from psycopg.rows import class_row
 
 from fitpipe.errors import ConflictError, InputError, NotFoundError
 
-__all__ = ["Participant", "PARTICIPANT_SELECT", "add_participant", "get_participant", "find_participant", "list_participants",
+__all__ = ["Participant", "PARTICIPANT_SELECT", "STUDY_PATTERN", "PARTICIPANT_PATTERN", "add_participant", "get_participant", "find_participant", "list_participants",
            "ensure_study", "check_timezone"]
+
+
+STUDY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+"""Study names (the same rule as the CHECK on studies.name)."""
+PARTICIPANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+"""Participant ids (the same rule as the CHECK on participants.external_id)."""
 
 
 @dataclass(frozen=True)

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.access import visible_participant, visible_study_id
 from api.adherence import days_json, rules_of_study, summary_json
 from api.deps import AuditDep, DbDep, PrincipalDep
+from api.params import EndDateQuery, StartDateQuery, StudyQuery, UserIdsQuery
 from api.queries.adherence import DEFAULT_DAYS, MAX_DAYS, read_days, read_summaries
 from api.responses import JSONResponse
 from fitpipe.errors import InputError
 
 router = APIRouter(prefix="/adherence", tags=["adherence"])
-
-
-def parse_day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(
-            f"{value!r} is not a date", field=name, hint="send YYYY-MM-DD (a local day of the participants)"
-        ) from None
 
 
 def check_range(start: date | None, end: date | None) -> None:
@@ -54,22 +43,13 @@ def get_adherence(
     db: DbDep,
     principal: PrincipalDep,
     audit: AuditDep,
-    study: Annotated[str, Query(description="Study name.")],
-    start_date: Annotated[
-        str | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")
-    ] = None,
-    end_date: Annotated[
-        str | None,
-        Query(
-            description="Last local day, inclusive; default: each participant's last complete day (yesterday, or the end of enrolment)."
-        ),
-    ] = None,
-    user_id: Annotated[
-        list[str] | None, Query(description="Only these participants (repeatable); default: the whole study.")
-    ] = None,
+    study: StudyQuery,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    user_id: UserIdsQuery = None,
 ) -> Response:
     study_id = visible_study_id(db, principal, study)
-    start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
+    start, end = start_date, end_date
     check_range(start, end)
     ids = (
         [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
@@ -92,8 +72,7 @@ def get_adherence(
             "generated_at": now,
             "rules": rules.adherence.model_dump(),
             "participants": [
-                summary_json(s, rules.adherence, now)
-                | {"days": days_json(days.get(s.participant_id))}
+                summary_json(s, rules.adherence, now) | {"days": days_json(days.get(s.participant_id))}
                 for s in summaries
             ],
         }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.access import visible_study_id
 from api.deps import DbDep, PrincipalDep
+from api.params import OptionalStudyQuery
 from api.responses import JSONResponse
 
 router = APIRouter(tags=["pipeline"])
@@ -18,7 +19,8 @@ router = APIRouter(tags=["pipeline"])
 def get_runs(
     db: DbDep, principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    status: Annotated[str | None, Query(description="Only runs with this status.")] = None,
+    status: Annotated[Literal["running", "success", "partial", "failed", "aborted"] | None,
+                      Query(description="Only runs with this status.")] = None,
 ) -> Response:
     rows = db.execute(
         """SELECT id, trigger, status, started_at, finished_at,
@@ -42,7 +44,7 @@ def get_runs(
 @router.get("/quarantine", summary="Rejected input records with their reasons")
 def get_quarantine(
     db: DbDep, principal: PrincipalDep,
-    study: Annotated[str | None, Query()] = None,
+    study: OptionalStudyQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> Response:
     study_id = visible_study_id(db, principal, study) if study else None

@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.access import visible_participant, visible_participants, visible_study_id
 from api.adherence import days_json, rules_of_study, summary_json
 from api.deps import AuditDep, DbDep, PrincipalDep
+from api.params import STUDY_PATTERN, EndDateQuery, OptionalStudyQuery, StartDateQuery, UserIdPath
 from api.queries.adherence import read_days, read_summaries
 from api.responses import JSONResponse
-from api.routes.adherence import check_range, parse_day
+from api.routes.adherence import check_range
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 
@@ -30,7 +31,8 @@ def list_participants(
     principal: PrincipalDep,
     audit: AuditDep,
     study: Annotated[
-        str | None, Query(description="Study name; default: every study the token sees.")
+        str | None,
+        Query(description="Study name; default: every study the token sees.", pattern=STUDY_PATTERN),
     ] = None,
 ) -> Response:
     if study is not None:
@@ -66,18 +68,13 @@ def get_participant(
     db: DbDep,
     principal: PrincipalDep,
     audit: AuditDep,
-    user_id: Annotated[str, Path(description="The participant id the study uses.")],
-    study: Annotated[str | None, Query(description="Study, when the id exists in several of yours.")] = None,
-    start_date: Annotated[
-        str | None,
-        Query(description="First local day of `days` (YYYY-MM-DD); default: 29 days before end_date."),
-    ] = None,
-    end_date: Annotated[
-        str | None, Query(description="Last local day of `days`, inclusive; default: the last complete day.")
-    ] = None,
+    user_id: UserIdPath,
+    study: OptionalStudyQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
 ) -> Response:
     p = visible_participant(db, principal, user_id, study)
-    start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
+    start, end = start_date, end_date
     check_range(start, end)
     name, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)

@@ -13,6 +13,7 @@ from api.access import visible_participant
 from api.deps import AuditDep, DbDep, PrincipalDep, SettingsDep
 from api.exporters import MEDIA_TYPES, Chunk, arrow_stream, csv_stream, parquet_stream
 from api.imputation import impute_series
+from api.params import OptionalStudyQuery
 from api.queries.timeseries import point_counts, stream_raw, stream_rollup
 from api.responses import JSONResponse
 from api.series import Series, align_span, choose_granularity, fetch_series, parse_when, resolve_span
@@ -28,6 +29,8 @@ GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
     "",
     summary="Time series of one or more participants and metrics",
     response_description="Columnar series (JSON) or a long table (csv, parquet, arrow).",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {},
+                                 "application/vnd.apache.arrow.stream": {}}}},
 )
 def get_timeseries(
     request: Request,
@@ -42,7 +45,7 @@ def get_timeseries(
     granularity: Annotated[GranularityParam, Query(description="auto picks the finest of raw/1m/1h/1d within the point budget.")] = "auto",
     impute: Annotated[Literal["none", "auto"], Query(description="auto fills short heart-rate gaps (flagged, with intervals).")] = "none",
     format: Annotated[Literal["json", "csv", "parquet", "arrow"], Query(description="Answer format.")] = "json",
-    study: Annotated[str | None, Query(description="Study, when a participant id exists in several of yours.")] = None,
+    study: OptionalStudyQuery = None,
     max_points: Annotated[int | None, Query(ge=10, le=100_000, description="Point budget per series for auto (default 2,000).")] = None,
 ) -> Response:
     budget = max_points or settings.fitpipe_api_point_budget

@@ -149,6 +149,8 @@ class GoogleHealthClient:
         self.http = http or httpx.Client(timeout=settings.fitpipe_google_timeout_seconds,
                                          limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self.stats = ApiStats()
+        self.page_size: int | None = None
+        """pageSize asked for (default: the type's maximum, fewest requests)."""
 
     def close(self) -> None:
         self.http.close()
@@ -195,8 +197,8 @@ class GoogleHealthClient:
         """The window's data points, one list per page (newest first, as the API sends them)."""
         data_type: DataType = window.data_type
         path = f"/v4/users/me/dataTypes/{data_type.name}/dataPoints"
-        params: dict[str, Any] = {"filter": filter_for(window, now),
-                                  "pageSize": min(page_size or data_type.max_page_size, data_type.max_page_size)}
+        size = page_size or self.page_size or data_type.max_page_size
+        params: dict[str, Any] = {"filter": filter_for(window, now), "pageSize": min(size, data_type.max_page_size)}
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get(path, user=user, tokens=tokens, params=params)

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.adherence import default_reasons, evaluate_flags
 from api.queries.adherence import WindowSummary
 from fitpipe.adherence_rules import AdherenceRules
+from fitpipe.migrations import available_migrations
 from fitpipe.participants import Participant, add_participant
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import add_night, load_samples, local_midnight, set_enrolment, worn_seconds
@@ -392,3 +393,15 @@ def test_an_email_about_a_missing_source_names_only_that() -> None:
     flags = evaluate_flags(_summary(sources=[], latest_sample=None, wear_minutes=0), AdherenceRules(), NOW)
     assert {f.name for f in flags} == {"no_source", "no_upload", "low_wear"}
     assert default_reasons(flags) == ["no_source"]
+
+
+def test_the_adherence_migration_can_run_again(db: psycopg.Connection) -> None:
+    sql = next(m for m in available_migrations() if m.name == "adherence").sql
+    db.execute(sql)
+    indexes = {
+        r[0]
+        for r in db.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%wear' OR indexname LIKE '%nights'"
+        )
+    }
+    assert {"rollup_1h_heart_rate_wear", "rollup_1d_heart_rate_wear", "sleep_sessions_main_nights"} <= indexes

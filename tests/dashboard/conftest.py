@@ -1,0 +1,71 @@
+"""Dashboard fixtures: the real API in uvicorn on a loopback port (mail to a real aiosmtpd), the study of
+tests/dashboard/cohort.py, a service token, and the dashboard against them in a headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+
+from api.main import create_app as create_api
+from fitpipe.participants import Participant
+from fitpipe.settings import Settings, reset_settings_cache
+from fitpipe.tokens import create_token
+from tests.api.factories import Inbox, free_port, smtp_server
+from tests.dashboard.cohort import load_study
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1400,1000")
+
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+
+
+@dataclass
+class Stack:
+    api_url: str
+    token: str
+    inbox: Inbox
+    participants: dict[str, Participant]
+    database_url: str
+
+
+@pytest.fixture
+def stack(database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The study loaded, a service token, the API serving on 127.0.0.1 with MAIL_* pointing at aiosmtpd."""
+    participants = load_study(db, database_url)
+    _, token = create_token(db, name="dashboard", role="service", studies=[], all_studies=True)
+    with smtp_server() as (smtp_port, inbox):
+        monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+        monkeypatch.setenv("MAIL_PORT", str(smtp_port))
+        monkeypatch.setenv("MAIL_FROM", "study-team@example.org")
+        reset_settings_cache()
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_api(settings, url=database_url), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the API did not start"
+        try:
+            yield Stack(f"http://127.0.0.1:{port}", token, inbox, participants, database_url)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            reset_settings_cache()

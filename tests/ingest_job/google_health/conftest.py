@@ -1,0 +1,112 @@
+"""Fixtures of the Google Health source tests: the fake API on loopback, settings pointing at it, a source
+on a virtual clock, participants with stored grants."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from fitpipe.participants import Participant, add_participant
+from ingest_job.counts import IngestSummary
+from ingest_job.google_health.client import Identity
+from ingest_job.google_health.grants import store_grant
+from ingest_job.google_health.oauth import TokenResponse
+from ingest_job.google_health.run import SyncOptions, SyncReport
+from ingest_job.google_health.settings import GoogleHealthSettings
+from ingest_job.google_health.source import GoogleHealthSource
+from ingest_job.google_health.sync import sync_google_health
+from ingest_job.google_health.tokens import generate_key
+from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
+
+NOW = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)
+"""A night after the Fitbit Web API was switched off (30 Oct 2026)."""
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake(clock: VirtualClock) -> Iterator[FakeGoogleHealth]:
+    server = FakeGoogleHealth(clock=clock).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(fake: FakeGoogleHealth) -> GoogleHealthSettings:
+    env = {k.lower(): v for k, v in fake.env().items()}
+    return GoogleHealthSettings(**env, fitpipe_token_key=generate_key(), fitpipe_google_concurrency=2)
+
+
+@pytest.fixture
+def source(settings: GoogleHealthSettings, clock: VirtualClock) -> Iterator[GoogleHealthSource]:
+    src = GoogleHealthSource.create(settings, clock=clock, rng=random.Random(7))
+    try:
+        yield src
+    finally:
+        src.close()
+
+
+def enrol(db: psycopg.Connection, name: str, timezone: str = "America/New_York", study: str = "trial") -> Participant:
+    participant, _ = add_participant(db, name, study, timezone=timezone)
+    return participant
+
+
+def grant(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, participant: Participant,
+          user: str) -> None:
+    """Store a grant as the OAuth callback would (the consent screen itself is tested with the API)."""
+    if user not in fake.users:
+        fake.add_user(user)
+    answer = fake.issue_tokens(user)
+    u = fake.users[user]
+    from pydantic import SecretStr
+
+    store_grant(db, source.cipher, participant.id,
+                TokenResponse(SecretStr(answer["access_token"]), answer["expires_in"],
+                              SecretStr(answer["refresh_token"]), tuple(answer["scope"].split())),
+                Identity(u.health_user_id, u.legacy_user_id, None))
+
+
+def run_sync(url: str, source: GoogleHealthSource, now: datetime = NOW, lag: timedelta = timedelta(days=3),
+             study: str | None = None, **kwargs: object) -> tuple[SyncReport, IngestSummary]:
+    summary = IngestSummary()
+    report = sync_google_health(url, summary=summary, source=source, study=study,
+                                options=SyncOptions(lag=lag, now=now, **kwargs))  # type: ignore[arg-type]
+    return report, summary
+
+
+def stored(db: psycopg.Connection, participant: Participant, metric: str) -> list[tuple[datetime, float]]:
+    return [(r[0], r[1]) for r in db.execute(
+        """SELECT s.ts, s.value FROM samples s JOIN metrics m ON m.id = s.metric_id
+           WHERE s.participant_id = %s AND m.name = %s ORDER BY s.ts""", (participant.id, metric)).fetchall()]
+
+
+def rollup_count(db: psycopg.Connection, participant: Participant, metric: str) -> int:
+    row = db.execute("""SELECT coalesce(sum(r.count), 0) FROM rollup_1h r JOIN metrics m ON m.id = r.metric_id
+                        WHERE r.participant_id = %s AND m.name = %s""", (participant.id, metric)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def source_status(db: psycopg.Connection, participant: Participant) -> tuple[str, str | None]:
+    row = db.execute("SELECT status, last_error FROM participant_sources WHERE participant_id = %s AND source = 'google_health'",
+                     (participant.id,)).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def max_in_window(stamps: list[float], window: float) -> int:
+    """The most stamps inside any half-open span of `window` seconds."""
+    arr = np.sort(np.asarray(stamps))
+    if arr.size == 0:
+        return 0
+    return int((np.searchsorted(arr, arr + window, side="left") - np.arange(arr.size)).max())
