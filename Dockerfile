@@ -15,14 +15,9 @@ RUN python -m venv /opt/fitpipe
 ENV PATH=/opt/fitpipe/bin:$PATH
 WORKDIR /src
 # Dependencies first, so a change to the code alone reuses this layer.
-COPY pyproject.toml README.md ./
-COPY fitpipe/__init__.py fitpipe/__init__.py
+COPY pyproject.toml ./
 RUN pip install --upgrade pip setuptools wheel \
- && python - <<'PY'
-import subprocess, sys, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-subprocess.run([sys.executable, "-m", "pip", "install", *deps], check=True)
-PY
+ && python -c 'import subprocess, sys, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; subprocess.run([sys.executable, "-m", "pip", "install", *deps], check=True)'
 COPY . .
 RUN pip install --no-deps . && fitpipe --version
 

@@ -192,9 +192,11 @@ def summary_json(s: WindowSummary, rules: AdherenceRules, now: datetime) -> dict
     }
 
 
-def days_json(columns: DayColumns | None) -> dict[str, Any]:
-    """Columnar days: each field an array, index i is one local day (empty arrays when there is none)."""
-    return columns if columns is not None else {name: () for name in DAY_FIELDS}
+def days_json(columns: DayColumns | None, valid_hours: bool = True) -> dict[str, Any]:
+    """Columnar days: each field an array, index i is one local day; valid_hours is null when not asked for."""
+    if columns is None:
+        columns = {name: () for name in DAY_FIELDS}
+    return columns | {"valid_hours": columns["valid_hours"] if valid_hours else None}
 
 
 def rules_of_study(conn: psycopg.Connection, study_id: int) -> tuple[str, StudyRules]:

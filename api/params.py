@@ -3,10 +3,14 @@ OpenAPI document says what a valid value looks like (and FastAPI refuses the res
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import StringConstraints
+
+from api.queries.adherence import MAX_DAYS
+from fitpipe.errors import InputError
 
 __all__ = [
     "STUDY_PATTERN",
@@ -30,10 +34,8 @@ OptionalStudyQuery = Annotated[
 ]
 UserIdPath = Annotated[str, Path(description="The participant id the study uses.", pattern=USER_PATTERN)]
 UserIdsQuery = Annotated[
-    list[str] | None,
-    Query(
-        description="Only these participants (repeatable); default: the whole study.", pattern=USER_PATTERN
-    ),
+    list[Annotated[str, StringConstraints(pattern=USER_PATTERN)]] | None,
+    Query(description="Only these participants (repeatable); default: the whole study."),
 ]
 StartDateQuery = Annotated[
     date | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")
@@ -45,3 +47,28 @@ EndDateQuery = Annotated[
         "(yesterday in their time zone, or the last day of their enrolment)."
     ),
 ]
+
+ValidHoursQuery = Annotated[
+    bool,
+    Query(
+        description="Also count valid hours per day (hours with >= valid_hour_minutes wear minutes). Reads every "
+        "heart-rate hour of the span, so a whole study answers slower; without it the column is null."
+    ),
+]
+
+
+def check_day_range(start: date | None, end: date | None) -> None:
+    """start_date after end_date, or more than MAX_DAYS days, is an InputError (422) naming start_date."""
+    if start and end:
+        if start > end:
+            raise InputError(
+                f"start_date {start} is after end_date {end}",
+                field="start_date",
+                hint="send start_date on or before end_date (both inclusive)",
+            )
+        if (end - start) >= timedelta(days=MAX_DAYS):
+            raise InputError(
+                f"{(end - start).days + 1} days asked; at most {MAX_DAYS} per request",
+                field="start_date",
+                hint="ask for a shorter span, or page through it",
+            )

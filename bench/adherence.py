@@ -12,9 +12,12 @@ unless --keep.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +30,7 @@ from psycopg.conninfo import make_conninfo
 if __package__ in (None, ""):  # run as a script: make the checkout importable without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.queries.adherence import DEFAULT_DAYS
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 from fitpipe.db import connect, redact
@@ -121,45 +125,108 @@ def load_cohort(conn: psycopg.Connection, participants: int, days: int, seed: in
     conn.execute("VACUUM ANALYZE")
 
 
+@dataclass
+class Timing:
+    label: str
+    p50: float
+    p95: float
+    cpu: float | None
+    """Seconds of CPU per run, this process plus the database backends (None when /proc cannot tell)."""
+    note: str = ""
+
+
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def time_query(conn: psycopg.Connection, runs: int) -> tuple[float, float, int]:
-    from api.queries.adherence import read_days, read_summaries
+def _backend_cpu(conn: psycopg.Connection) -> float | None:
+    """CPU seconds used so far by every backend of the bench database (when the server runs on this machine)."""
+    pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
-    study_id = ensure_study(conn, STUDY)
-    rules = AdherenceRules()
-    samples, days = [], 0
-    for _ in range(runs + 1):
+
+def _time(
+    label: str, conn: psycopg.Connection, runs: int, run: Callable[[], object], note: str = ""
+) -> Timing:
+    run()  # warms the caches
+    samples = []
+    cpu0, own0 = _backend_cpu(conn), time.process_time()
+    for _ in range(runs):
         started = time.perf_counter()
-        read_summaries(conn, study_id, rules)
-        rows = read_days(conn, study_id, rules, start=None, end=None)
+        run()
         samples.append(time.perf_counter() - started)
-        days = sum(len(r["date"]) for r in rows.values())
-    return (*_percentiles(samples[1:]), days)  # the first run warms the caches
+    cpu1 = _backend_cpu(conn)
+    cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0 + time.process_time() - own0) / runs
+    return Timing(label, *_percentiles(samples), cpu, note)
 
 
-def time_request(url: str, conn: psycopg.Connection, runs: int) -> tuple[float, float, int]:
+def measure(url: str, conn: psycopg.Connection, runs: int) -> list[Timing]:
     from fastapi.testclient import TestClient
 
     from api.main import create_app
+    from api.queries.adherence import read_days, read_summaries
     from fitpipe.tokens import create_token
 
+    study_id = ensure_study(conn, STUDY)
+    rules = AdherenceRules()
     _, token = create_token(conn, name="bench", role="admin", studies=[], all_studies=True)
-    samples, size = [], 0
+    headers = {"Authorization": f"Bearer {token}"}
+    timings = [
+        _time("SQL: summaries", conn, runs, lambda: read_summaries(conn, study_id, rules)),
+        _time(
+            "SQL: days",
+            conn,
+            runs,
+            lambda: read_days(conn, study_id, rules, start=None, end=None, valid_hours=False),
+        ),
+        _time(
+            "SQL: days with valid hours",
+            conn,
+            runs,
+            lambda: read_days(conn, study_id, rules, start=None, end=None, valid_hours=True),
+        ),
+    ]
     with TestClient(create_app(Settings(_env_file=None), url=url)) as client:  # type: ignore[call-arg]
-        for _ in range(runs + 1):
-            started = time.perf_counter()
-            r = client.get(
-                "/api/v1/adherence", params={"study": STUDY}, headers={"Authorization": f"Bearer {token}"}
-            )
-            samples.append(time.perf_counter() - started)
-            r.raise_for_status()
-            size = len(r.content)
-    return (*_percentiles(samples[1:]), size)
+        for params in ({"study": STUDY}, {"study": STUDY, "valid_hours": "true"}):
+            sizes: list[int] = []
+
+            def get(params: dict[str, str] = params, sizes: list[int] = sizes) -> None:
+                r = client.get("/api/v1/adherence", params=params, headers=headers)
+                r.raise_for_status()
+                sizes.append(len(r.content))
+
+            label = "GET /api/v1/adherence" + ("?valid_hours=true" if "valid_hours" in params else "")
+            timing = _time(label, conn, runs, get)
+            timing.note = f"{sizes[-1] / 1e6:.1f} MB"
+            timings.append(timing)
+    return timings
+
+
+def report(timings: list[Timing], participants: int, days: int, runs: int) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"adherence of {participants:,} participants × {days} days (the default span), {runs} warm runs each; "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs",
+        f"{'':<50}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms':>9}  target",
+    ]
+    for t in timings:
+        cpu = f"{t.cpu * 1e3:9.1f}" if t.cpu is not None else f"{'-':>9}"
+        target = "≤ 300" if t.label == "GET /api/v1/adherence" else ""
+        lines.append(
+            f"{t.label + (' (' + t.note + ')' if t.note else ''):<50}{t.p50 * 1e3:9.1f}{t.p95 * 1e3:9.1f}{cpu}  {target}"
+        )
+    lines.append(
+        "CPU ms: this process plus the database backends per run; wall times above it mean waiting for a CPU."
+    )
+    return "\n".join(lines)
 
 
 @click.command()
@@ -197,21 +264,15 @@ def main(participants: int, days: int, runs: int, keep: bool, reuse: bool) -> No
                             f"{redact(url)} in {time.perf_counter() - started:.1f} s",
                             err=True,
                         )
-                    q50, q95, n_days = time_query(conn, runs)
-                    h50, h95, size = time_request(bench_url, conn, runs)
+                    participants = int(conn.execute("SELECT count(*) FROM participants").fetchone()[0])  # type: ignore[index]
+                    timings = measure(bench_url, conn, runs)
             finally:
                 if not keep:
                     admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
     except FitpipeError as exc:
         click.echo(f"adherence: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
-    click.echo(f"adherence of {participants:,} participants, {n_days:,} participant-days ({runs} runs, warm)")
-    click.echo(f"{'':<34}{'p50 ms':>10}{'p95 ms':>10}{'target':>10}")
-    click.echo(f"{'SQL (summaries + days)':<34}{q50 * 1e3:>10.1f}{q95 * 1e3:>10.1f}{'':>10}")
-    click.echo(
-        f"{'GET /api/v1/adherence (' + format(size / 1e6, '.1f') + ' MB)':<34}"
-        f"{h50 * 1e3:>10.1f}{h95 * 1e3:>10.1f}{'≤ 300':>10}"
-    )
+    click.echo(report(timings, participants, DEFAULT_DAYS, runs))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,12 @@ def create_app(api_url: str | None = None, token: str | None = None) -> Dash:
     if not token:
         log.warning("FITPIPE_API_TOKEN is not set: every page will say the API refused the request")
     client = ApiClient(api_url, token)
-    app = Dash(__name__, title="fitpipe · trial dashboard", assets_folder=str(ASSETS), update_title=None)
+    app = Dash(
+        __name__,
+        title="fitpipe · trial dashboard",
+        assets_folder=str(ASSETS),
+        update_title=None,  # type: ignore[arg-type]  # None: the tab keeps its title while callbacks run
+    )
     app.layout = shell(api_url)
     routing.register(app)
     cohort.register(app, client, settings.fitpipe_contact_cooldown_hours)

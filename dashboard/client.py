@@ -23,8 +23,14 @@ Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
 class ApiError(FitpipeError):
     """The API could not be reached or refused a request; `str()` is a sentence for the page."""
 
-    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None,
-                 body: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        hint: str | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.body = dict(body or {})
@@ -43,11 +49,19 @@ def _clean(params: Params | None) -> dict[str, Any]:
 class ApiClient:
     """Calls the fitpipe API at `base_url` with `Authorization: Bearer <token>`."""
 
-    def __init__(self, base_url: str, token: str | None, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
         self.has_token = bool(token)
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
@@ -64,8 +78,16 @@ class ApiClient:
 
     # --- transport -------------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None,
-                ok: Sequence[int] = (200,), timeout: float | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        ok: Sequence[int] = (200,),
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """The JSON body of a successful answer; statuses in `ok` count as success (contact answers 409 too)."""
         where = f"{method} {path}"
         kwargs: dict[str, Any] = {"params": _clean(params)}
@@ -99,17 +121,49 @@ class ApiClient:
     def participant(self, user_id: str, study: str | None = None) -> dict[str, Any]:
         return self.request("GET", f"/api/v1/participants/{_segment(user_id)}", params={"study": study})
 
-    def adherence(self, study: str, start_date: str | None = None, end_date: str | None = None,
-                  user_ids: Sequence[str] | None = None) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/adherence", params={
-            "study": study, "start_date": start_date, "end_date": end_date, "user_id": user_ids or None})
+    def adherence(
+        self,
+        study: str,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        user_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        return self.request(
+            "GET",
+            "/api/v1/adherence",
+            params={
+                "study": study,
+                "start_date": start_date,
+                "end_date": end_date,
+                "user_id": user_ids or None,
+            },
+        )
 
-    def timeseries(self, user_id: str, metrics: Sequence[str], *, study: str | None = None,
-                   start: str | None = None, end: str | None = None, granularity: str = "auto",
-                   impute: str = "none") -> dict[str, Any]:
-        return self.request("GET", "/api/v1/timeseries", params={
-            "user_id": [user_id], "metric": list(metrics), "study": study, "start_date": start, "end_date": end,
-            "granularity": granularity, "impute": impute, "format": "json"})
+    def timeseries(
+        self,
+        user_id: str,
+        metrics: Sequence[str],
+        *,
+        study: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        granularity: str = "auto",
+        impute: str = "none",
+    ) -> dict[str, Any]:
+        return self.request(
+            "GET",
+            "/api/v1/timeseries",
+            params={
+                "user_id": [user_id],
+                "metric": list(metrics),
+                "study": study,
+                "start_date": start,
+                "end_date": end,
+                "granularity": granularity,
+                "impute": impute,
+                "format": "json",
+            },
+        )
 
     def catalog(self) -> dict[str, Any]:
         return self.request("GET", "/api/v1/metrics-catalog")
@@ -120,31 +174,48 @@ class ApiClient:
     def quarantine(self, study: str | None = None, limit: int = 50) -> dict[str, Any]:
         return self.request("GET", "/api/v1/quarantine", params={"study": study, "limit": limit})
 
-    def sleep(self, user_id: str, *, study: str | None = None, start: str | None = None,
-              end: str | None = None) -> dict[str, Any] | None:
+    def sleep(
+        self, user_id: str, *, study: str | None = None, start: str | None = None, end: str | None = None
+    ) -> dict[str, Any] | None:
         """Sleep sessions with their stages, or None while the API has no /sleep route (the page then shows
         nightly minutes only)."""
         try:
-            return self.request("GET", "/api/v1/sleep", params={
-                "user_id": user_id, "study": study, "start_date": start, "end_date": end})
+            return self.request(
+                "GET",
+                "/api/v1/sleep",
+                params={"user_id": user_id, "study": study, "start_date": start, "end_date": end},
+            )
         except ApiError as exc:
             if exc.status in (404, 405) and exc.body.get("detail") in ("Not Found", "Method Not Allowed"):
                 return None
             raise
 
-    def contact(self, user_id: str, *, study: str | None = None, force: bool = False,
-                dry_run: bool = False, reasons: Sequence[str] | None = None) -> dict[str, Any]:
+    def contact(
+        self,
+        user_id: str,
+        *,
+        study: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+        reasons: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """One participant; a refusal within the cooldown (409) and a failed delivery (422, 502) are answers
         with a status, not errors: the page reports them per participant."""
         payload: dict[str, Any] = {"force": force, "dry_run": dry_run}
         if reasons:
             payload["reason"] = list(reasons)
-        return self.request("POST", f"/api/v1/participants/{_segment(user_id)}/contact",
-                            params={"study": study}, json=payload, ok=(200, 409, 422, 502))
+        return self.request(
+            "POST",
+            f"/api/v1/participants/{_segment(user_id)}/contact",
+            params={"study": study},
+            json=payload,
+            ok=(200, 409, 422, 502),
+        )
 
     def contact_flagged(self, study: str, *, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
-        return self.request("POST", "/api/v1/contact/flagged",
-                            params={"study": study, "force": force, "dry_run": dry_run})
+        return self.request(
+            "POST", "/api/v1/contact/flagged", params={"study": study, "force": force, "dry_run": dry_run}
+        )
 
 
 def _segment(value: str) -> str:
@@ -162,11 +233,20 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def _error(status: int, where: str, body: Mapping[str, Any]) -> ApiError:
     detail = body.get("detail")
     if isinstance(detail, list):  # FastAPI's validation errors: [{"loc": [...], "msg": ...}]
-        detail = "; ".join(f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail)
+        detail = "; ".join(
+            f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail
+        )
     hint = body.get("hint")
     if status == 401:
-        hint = hint or "set FITPIPE_API_TOKEN to a valid token (`fitpipe token create --role service --all-studies`)"
+        hint = (
+            hint
+            or "set FITPIPE_API_TOKEN to a valid token (`fitpipe token create --role service --all-studies`)"
+        )
     elif status == 403:
         hint = hint or "the dashboard's token lacks this permission; use a service or coordinator token"
-    return ApiError(f"the API refused {where} ({status}): {detail or 'no detail'}", status=status,
-                    hint=str(hint) if hint else None, body=body)
+    return ApiError(
+        f"the API refused {where} ({status}): {detail or 'no detail'}",
+        status=status,
+        hint=str(hint) if hint else None,
+        body=body,
+    )

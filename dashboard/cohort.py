@@ -14,7 +14,15 @@ from typing import Any
 
 from dashboard.timefmt import hours_since, parse_instant
 
-__all__ = ["Thresholds", "FLAG_LABELS", "cohort_rows", "cohort_counts", "what_if_flags", "flags_for", "studies_of"]
+__all__ = [
+    "Thresholds",
+    "FLAG_LABELS",
+    "cohort_rows",
+    "cohort_counts",
+    "what_if_flags",
+    "flags_for",
+    "studies_of",
+]
 
 FLAG_LABELS = {
     "no_source": "no token",
@@ -33,7 +41,9 @@ class Thresholds:
 
     @classmethod
     def of(cls, rules: dict[str, Any]) -> Thresholds:
-        return cls(float(rules["min_adherence_pct"]), float(rules["no_upload_hours"]), int(rules["sleep_nights"]))
+        return cls(
+            float(rules["min_adherence_pct"]), float(rules["no_upload_hours"]), int(rules["sleep_nights"])
+        )
 
 
 def studies_of(answer: dict[str, Any]) -> list[str]:
@@ -73,8 +83,9 @@ def flags_for(p: dict[str, Any], t: Thresholds, rules: dict[str, Any], now: date
     return what_if_flags(p, t, rules, now)
 
 
-def cohort_rows(answer: dict[str, Any], study: str | None, t: Thresholds | None, now: datetime,
-                cooldown_hours: float) -> list[dict[str, Any]]:
+def cohort_rows(
+    answer: dict[str, Any], study: str | None, t: Thresholds | None, now: datetime, cooldown_hours: float
+) -> list[dict[str, Any]]:
     """One grid row per participant of `study` (all studies when None)."""
     rows = []
     for p in answer.get("participants", []):
@@ -84,25 +95,29 @@ def cohort_rows(answer: dict[str, Any], study: str | None, t: Thresholds | None,
         flags = flags_for(p, t or Thresholds.of(rules), rules, now)
         contacted = hours_since(p.get("last_contacted"), now)
         sleep = p["sleep"]
-        rows.append({
-            "user_id": p["user_id"],
-            "study": p["study"],
-            "status": p["status"],
-            "adherence_pct": p["adherence"]["adherence_pct"],
-            "valid_days": p["adherence"]["valid_days"],
-            "days": p["adherence"]["days"],
-            "last_sample_h": _round(hours_since(p.get("latest_sample"), now)),
-            "last_sync_h": _round(hours_since(p.get("last_sync"), now)),
-            "source_status": p["source_status"],
-            "sleep_nights": sleep["nights_recorded"],
-            "sleep_text": f"{sleep['nights_recorded']} of {sleep['nights_considered']}",
-            "flags": " ".join(flags),
-            "flag_count": len(flags),
-            "flag_notes": "; ".join(d.get("message", k) for k, d in (p.get("flag_details") or {}).items()),
-            "last_contacted_h": _round(contacted),
-            "in_cooldown": contacted is not None and contacted < cooldown_hours,
-            "contact": "Email",
-        })
+        rows.append(
+            {
+                "user_id": p["user_id"],
+                "study": p["study"],
+                "status": p["status"],
+                "adherence_pct": p["adherence"]["adherence_pct"],
+                "valid_days": p["adherence"]["valid_days"],
+                "days": p["adherence"]["days"],
+                "last_sample_h": _round(hours_since(p.get("latest_sample"), now)),
+                "last_sync_h": _round(hours_since(p.get("last_sync"), now)),
+                "source_status": p["source_status"],
+                "sleep_nights": sleep["nights_recorded"],
+                "sleep_text": f"{sleep['nights_recorded']} of {sleep['nights_considered']}",
+                "flags": " ".join(flags),
+                "flag_count": len(flags),
+                "flag_notes": "; ".join(
+                    d.get("message", k) for k, d in (p.get("flag_details") or {}).items()
+                ),
+                "last_contacted_h": _round(contacted),
+                "in_cooldown": contacted is not None and contacted < cooldown_hours,
+                "contact": "Email",
+            }
+        )
     return rows
 
 
@@ -113,6 +128,7 @@ def _round(hours: float | None) -> float | None:
 def cohort_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Enrolled (active), flagged (at least one flag), syncing today (a sync or, without a source, a sample
     in the last 24 h)."""
+
     def synced(r: dict[str, Any]) -> bool:
         h = r["last_sync_h"] if r["source_status"] not in ("manual", "none") else r["last_sample_h"]
         return h is not None and h <= 24

@@ -8,10 +8,13 @@ back) is resolved by order of appearance: the first pass is daylight time, the r
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["local_to_utc_us", "us_to_datetime", "datetime_to_us", "US_PER_SECOND", "US_PER_DAY", "NAT"]
 
@@ -43,6 +46,8 @@ def local_to_utc_us(local_us: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.
         return local_us.copy(), np.zeros(0, dtype=bool)
     if tz.key in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
         return local_us.copy(), np.zeros(local_us.shape, dtype=bool)
+    import pandas as pd  # only here: keeps pandas out of processes that never convert local times (the API)
+
     idx = pd.DatetimeIndex(local_us.view("datetime64[us]"))
     try:
         aware = idx.tz_localize(tz, ambiguous="infer", nonexistent="NaT")

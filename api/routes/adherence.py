@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -10,28 +10,18 @@ from starlette.responses import Response
 from api.access import visible_participant, visible_study_id
 from api.adherence import days_json, rules_of_study, summary_json
 from api.deps import AuditDep, DbDep, PrincipalDep
-from api.params import EndDateQuery, StartDateQuery, StudyQuery, UserIdsQuery
-from api.queries.adherence import DEFAULT_DAYS, MAX_DAYS, read_days, read_summaries
+from api.params import (
+    EndDateQuery,
+    StartDateQuery,
+    StudyQuery,
+    UserIdsQuery,
+    ValidHoursQuery,
+    check_day_range,
+)
+from api.queries.adherence import DEFAULT_DAYS, read_days, read_summaries
 from api.responses import JSONResponse
-from fitpipe.errors import InputError
 
 router = APIRouter(prefix="/adherence", tags=["adherence"])
-
-
-def check_range(start: date | None, end: date | None) -> None:
-    if start and end:
-        if start > end:
-            raise InputError(
-                f"start_date {start} is after end_date {end}",
-                field="start_date",
-                hint="send start_date on or before end_date (both inclusive)",
-            )
-        if (end - start) >= timedelta(days=MAX_DAYS):
-            raise InputError(
-                f"{(end - start).days + 1} days asked; at most {MAX_DAYS} per request",
-                field="start_date",
-                hint="ask for a shorter span, or page through it",
-            )
 
 
 @router.get(
@@ -47,17 +37,26 @@ def get_adherence(
     start_date: StartDateQuery = None,
     end_date: EndDateQuery = None,
     user_id: UserIdsQuery = None,
+    valid_hours: ValidHoursQuery = False,
 ) -> Response:
     study_id = visible_study_id(db, principal, study)
-    start, end = start_date, end_date
-    check_range(start, end)
+    check_day_range(start_date, end_date)
     ids = (
         [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
     )
     name, rules = rules_of_study(db, study_id)
     now = datetime.now(UTC)
     summaries = read_summaries(db, study_id, rules.adherence, now=now, participant_ids=ids)
-    days = read_days(db, study_id, rules.adherence, start=start, end=end, now=now, participant_ids=ids)
+    days = read_days(
+        db,
+        study_id,
+        rules.adherence,
+        start=start_date,
+        end=end_date,
+        now=now,
+        participant_ids=ids,
+        valid_hours=valid_hours,
+    )
     audit.record(
         "read_adherence",
         [s.participant_id for s in summaries],
@@ -66,13 +65,15 @@ def get_adherence(
     return JSONResponse(
         {
             "study": name,
-            "start_date": start,
-            "end_date": end,
+            "start_date": start_date,
+            "end_date": end_date,
             "default_days": DEFAULT_DAYS,
+            "valid_hours": valid_hours,
             "generated_at": now,
             "rules": rules.adherence.model_dump(),
             "participants": [
-                summary_json(s, rules.adherence, now) | {"days": days_json(days.get(s.participant_id))}
+                summary_json(s, rules.adherence, now)
+                | {"days": days_json(days.get(s.participant_id), valid_hours)}
                 for s in summaries
             ],
         }

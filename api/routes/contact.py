@@ -1,9 +1,10 @@
 """POST /api/v1/participants/{user_id}/contact and /contact/flagged: email participants about their adherence.
 
 Answers (the same rule for both routes: the HTTP status describes the request; a batch reports each one):
-- one participant: 200 sent (or, with dry_run, the preview); 409 refused within the cooldown (with when the
-  last email went and when the next may); 502 the mail server failed (the error, scrubbed); 422 no reason
-  to send (no flag and none named) or no email address on file;
+- one participant: 200 sent (or, with dry_run, the preview); 409 when the participant's state forbids it:
+  emailed within the cooldown (with when the last email went and when the next may), no flag and no reason
+  named, or no email address on file (`status` and `detail` say which); 502 the mail server failed (the
+  error, scrubbed; logged as failed);
 - flagged participants of a study: 200 with one result per participant (sent, refused, failed, or preview
   with dry_run) and the counts; an unreachable mail server makes every result failed, not the request.
 Every attempt is a `contacts` row and an audit row; analysts get 403 (ContactorDep).
@@ -12,9 +13,9 @@ Every attempt is a `contacts` row and an audit row; analysts get 403 (ContactorD
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -22,19 +23,21 @@ from api.access import visible_participant, visible_study_id
 from api.adherence import default_reasons, evaluate_flags, rules_of_study
 from api.audit import Auditor
 from api.deps import AuditDep, ContactorDep, DbDep, SettingsDep
+from api.params import OptionalStudyQuery, StudyQuery, UserIdPath
 from api.queries.adherence import read_summaries
 from api.responses import JSONResponse
 from fitpipe.adherence_rules import FLAGS, StudyRules
 from fitpipe.contact.mailer import Mailer
 from fitpipe.contact.outreach import Outcome, Recipient, contact
 from fitpipe.contact.templates import check_reasons
-from fitpipe.errors import InputError
+from fitpipe.errors import ConflictError
 from fitpipe.participants import list_participants
 from fitpipe.settings import Settings
 
 router = APIRouter(tags=["contact"])
 
-ReasonName = Literal["low_wear", "no_upload", "low_sleep", "no_source"]
+ReasonName = Literal["no_source", "no_upload", "low_sleep", "low_wear"]
+assert get_args(ReasonName) == FLAGS, "the OpenAPI enum must list exactly the flags"
 
 
 class ContactRequest(BaseModel):
@@ -92,8 +95,9 @@ def _audit(audit: Auditor, outcomes: list[Outcome], dry_run: bool) -> None:
     "/participants/{user_id}/contact",
     summary="Email one participant about their adherence (refused within the cooldown unless forced)",
     responses={
-        409: {"description": "Within the cooldown (not forced)."},
-        422: {"description": "Nothing to send: no flag and no reason, or no email address."},
+        409: {
+            "description": "Within the cooldown (not forced), nothing to write about, or no email address."
+        },
         502: {"description": "The mail server failed; the attempt is logged as failed."},
     },
 )
@@ -102,9 +106,9 @@ def contact_participant(
     principal: ContactorDep,
     audit: AuditDep,
     settings: SettingsDep,
-    user_id: Annotated[str, Path(description="The participant id the study uses.")],
+    user_id: UserIdPath,
     request: Annotated[ContactRequest | None, Body()] = None,
-    study: Annotated[str | None, Query(description="Study, when the id exists in several of yours.")] = None,
+    study: OptionalStudyQuery = None,
 ) -> Response:
     request = request or ContactRequest()
     p = visible_participant(db, principal, user_id, study)
@@ -115,9 +119,8 @@ def contact_participant(
     if request.reason is None:
         reasons = default_reasons(flags)
         if not reasons:
-            raise InputError(
+            raise ConflictError(
                 f"participant {p.external_id} has no flag to write about",
-                field="reason",
                 hint="name a reason: " + ", ".join(FLAGS),
             )
     else:
@@ -153,7 +156,7 @@ def contact_participant(
                 if no_address
                 else f"check the mail server at {settings.mail_server}:{settings.mail_port} and the MAIL_* settings",
             },
-            status_code=422 if no_address else 502,
+            status_code=409 if no_address else 502,
         )
     return JSONResponse(body)
 
@@ -167,7 +170,7 @@ def contact_flagged(
     principal: ContactorDep,
     audit: AuditDep,
     settings: SettingsDep,
-    study: Annotated[str, Query(description="Study name.")],
+    study: StudyQuery,
     dry_run: Annotated[
         bool, Query(description="Return the messages and recipients without sending or logging.")
     ] = False,

@@ -13,10 +13,16 @@ from starlette.responses import Response
 from api.access import visible_participant, visible_participants, visible_study_id
 from api.adherence import days_json, rules_of_study, summary_json
 from api.deps import AuditDep, DbDep, PrincipalDep
-from api.params import STUDY_PATTERN, EndDateQuery, OptionalStudyQuery, StartDateQuery, UserIdPath
+from api.params import (
+    STUDY_PATTERN,
+    EndDateQuery,
+    OptionalStudyQuery,
+    StartDateQuery,
+    UserIdPath,
+    check_day_range,
+)
 from api.queries.adherence import read_days, read_summaries
 from api.responses import JSONResponse
-from api.routes.adherence import check_range
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 
@@ -74,12 +80,13 @@ def get_participant(
     end_date: EndDateQuery = None,
 ) -> Response:
     p = visible_participant(db, principal, user_id, study)
-    start, end = start_date, end_date
-    check_range(start, end)
+    check_day_range(start_date, end_date)
     name, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)
     [s] = read_summaries(db, p.study_id, rules.adherence, now=now, participant_ids=[p.id])
-    days = read_days(db, p.study_id, rules.adherence, start=start, end=end, now=now, participant_ids=[p.id])
+    days = read_days(
+        db, p.study_id, rules.adherence, start=start_date, end=end_date, now=now, participant_ids=[p.id]
+    )
     contacts = db.execute(
         """SELECT sent_at, reason, status, forced, error FROM contacts WHERE participant_id = %s
            ORDER BY sent_at DESC, id DESC LIMIT %s""",

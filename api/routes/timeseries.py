@@ -12,7 +12,6 @@ from starlette.responses import Response, StreamingResponse
 from api.access import visible_participant
 from api.deps import AuditDep, DbDep, PrincipalDep, SettingsDep
 from api.exporters import MEDIA_TYPES, Chunk, arrow_stream, csv_stream, parquet_stream
-from api.imputation import impute_series
 from api.params import OptionalStudyQuery
 from api.queries.timeseries import point_counts, stream_raw, stream_rollup
 from api.responses import JSONResponse
@@ -21,6 +20,9 @@ from fitpipe.catalog import get_metric
 from fitpipe.errors import InputError
 
 router = APIRouter(prefix="/timeseries", tags=["timeseries"])
+
+EXPORT_CHUNK_ROWS = 100_000
+"""Rows per chunk of a streamed export: a few MB in flight whatever the export's size."""
 
 GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
 
@@ -89,6 +91,9 @@ def get_timeseries(
 def _series(db: psycopg.Connection, p, m, span, g, budget: int, impute: str) -> Series:  # type: ignore[no-untyped-def]
     series = fetch_series(db, p, m, span, g, budget)
     if impute == "auto":
+        # pandas and the model load on first use, not in every API worker
+        from api.imputation import impute_series
+
         series = impute_series(db, series)
     return series
 
@@ -102,9 +107,9 @@ def _chunks(pool, plan, budget: int, impute: str) -> Iterator[Chunk]:  # type: i
                 yield Chunk(p.external_id, p.study, m.name, s.t, s.v, s.imputed, s.extra.get("min"),
                             s.extra.get("max"), s.extra.get("count"))
             elif g == "raw":
-                for t, v in stream_raw(db, span):
+                for t, v in stream_raw(db, span, chunk_rows=EXPORT_CHUNK_ROWS):
                     yield Chunk(p.external_id, p.study, m.name, t, v)
             else:
-                for part in stream_rollup(db, span, g):
+                for part in stream_rollup(db, span, g, chunk_rows=EXPORT_CHUNK_ROWS):
                     yield Chunk(p.external_id, p.study, m.name, part["t"], part["sum"] / part["count"], None,
                                 part["min"], part["max"], part["count"])

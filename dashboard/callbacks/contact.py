@@ -24,8 +24,16 @@ def call(client: ApiClient, plan: dict[str, Any], *, dry_run: bool, force: bool)
         return list(client.contact_flagged(plan["study"], force=force, dry_run=dry_run)["results"])
     answer = client.contact(plan["user_id"], study=plan["study"], force=force, dry_run=dry_run)
     if "status" not in answer:  # 422 without a result: nothing to write about
-        return [{"user_id": plan["user_id"], "study": plan["study"], "status": "failed", "reasons": [],
-                 "error": f"{answer.get('detail', 'refused')}" + (f" ({answer['hint']})" if answer.get("hint") else "")}]
+        return [
+            {
+                "user_id": plan["user_id"],
+                "study": plan["study"],
+                "status": "failed",
+                "reasons": [],
+                "error": f"{answer.get('detail', 'refused')}"
+                + (f" ({answer['hint']})" if answer.get("hint") else ""),
+            }
+        ]
     return [answer]
 
 
@@ -33,7 +41,9 @@ def outcome_words(r: dict[str, Any], now: datetime) -> str:
     status = r.get("would_be") or r["status"]
     preview = r["status"] == "preview"
     if status == "sent":
-        return ("will be emailed" if preview else "sent") + (" (cooldown overridden)" if r.get("forced") else "")
+        return ("will be emailed" if preview else "sent") + (
+            " (cooldown overridden)" if r.get("forced") else ""
+        )
     if status == "refused":
         when = ago(hours_since(r.get("last_contacted"), now))
         until = (r.get("retry_after") or "")[:16].replace("T", " ")
@@ -44,33 +54,54 @@ def outcome_words(r: dict[str, Any], now: datetime) -> str:
 def _table(results: list[dict[str, Any]], now: datetime, table_id: str) -> html.Table:
     head = html.Tr([html.Th(h) for h in ("participant", "to", "reasons", "outcome")])
     body = [
-        html.Tr([html.Td(r["user_id"]), html.Td(r.get("to", "–")),
-                 html.Td(", ".join(FLAG_LABELS.get(x, x) for x in r.get("reasons", []))),
-                 html.Td(outcome_words(r, now), className=f"outcome outcome-{r.get('would_be') or r['status']}")],
-                **{"data-user": r["user_id"]})
+        html.Tr(
+            [
+                html.Td(r["user_id"]),
+                html.Td(r.get("to", "–")),
+                html.Td(", ".join(FLAG_LABELS.get(x, x) for x in r.get("reasons", []))),
+                html.Td(
+                    outcome_words(r, now), className=f"outcome outcome-{r.get('would_be') or r['status']}"
+                ),
+            ],
+            **{"data-user": r["user_id"]},
+        )
         for r in results
     ]
     return html.Table([html.Thead(head), html.Tbody(body)], id=table_id, className="table")
 
 
 def _messages(results: list[dict[str, Any]]) -> list[Any]:
-    shown = [r for r in results if r.get("body")]
+    shown = [r for r in results if r.get("body")][:50]
+    first = next((r["user_id"] for r in shown if (r.get("would_be") or r["status"]) == "sent"), None)
     return [
-        html.Details([html.Summary(f"Message to {r['user_id']}: {r.get('subject', '')}"),
-                      html.Pre(r["body"], className="message")], open=i == 0)
-        for i, r in enumerate(shown[:50])
+        html.Details(
+            [
+                html.Summary(f"Message to {r['user_id']}: {r.get('subject', '')}"),
+                html.Pre(r["body"], className="message"),
+            ],
+            open=r["user_id"] == first,
+        )
+        for r in shown
     ]
 
 
 def register(app: Dash, client: ApiClient) -> None:
     @app.callback(
         Output("contact-plan", "data"),
-        Input("cohort-grid", "cellClicked"), Input("email-flagged", "n_clicks"), Input("participant-email", "n_clicks"),
-        State("study", "value"), State("url", "pathname"),
+        Input("cohort-grid", "cellClicked"),
+        Input("email-flagged", "n_clicks"),
+        Input("participant-email", "n_clicks"),
+        State("study", "value"),
+        State("url", "pathname"),
         prevent_initial_call=True,
     )
-    def open_dialog(cell: dict[str, Any] | None, _flagged: int | None, _one: int | None, study: str | None,
-                    pathname: str | None) -> Any:
+    def open_dialog(
+        cell: dict[str, Any] | None,
+        _flagged: int | None,
+        _one: int | None,
+        study: str | None,
+        pathname: str | None,
+    ) -> Any:
         stamp = datetime.now(UTC).isoformat()
         if ctx.triggered_id == "cohort-grid":
             if not cell or cell.get("colId") != "contact" or not cell.get("rowId"):
@@ -85,36 +116,63 @@ def register(app: Dash, client: ApiClient) -> None:
         return no_update
 
     @app.callback(
-        Output("contact-dialog", "style"), Output("contact-title", "children"), Output("contact-preview", "children"),
-        Output("contact-result", "children"), Output("contact-confirm", "disabled"),
-        Input("contact-plan", "data"), Input("contact-force", "value"), Input("contact-close", "n_clicks"),
+        Output("contact-dialog", "style"),
+        Output("contact-title", "children"),
+        Output("contact-preview", "children"),
+        Output("contact-result", "children"),
+        Output("contact-confirm", "disabled"),
+        Input("contact-plan", "data"),
+        Input("contact-force", "value"),
+        Input("contact-close", "n_clicks"),
         prevent_initial_call=True,
     )
     def preview(plan: dict[str, Any] | None, force: list[str], _close: int | None) -> tuple[Any, ...]:
         if ctx.triggered_id == "contact-close" or not plan:
             return HIDDEN, no_update, no_update, None, False
-        title = (f"Email every flagged participant of study {plan['study']}" if plan["kind"] == "flagged"
-                 else f"Email participant {plan['user_id']} (study {plan['study']})")
+        title = (
+            f"Email every flagged participant of study {plan['study']}"
+            if plan["kind"] == "flagged"
+            else f"Email participant {plan['user_id']} (study {plan['study']})"
+        )
         try:
             results = call(client, plan, dry_run=True, force="force" in (force or []))
         except ApiError as exc:
             return SHOWN, title, error_box(exc), None, True
         now = datetime.now(UTC)
         if not results:
-            return SHOWN, title, html.P("Nobody to email: no active participant of this study is flagged."), None, True
+            return (
+                SHOWN,
+                title,
+                html.P("Nobody to email: no active participant of this study is flagged."),
+                None,
+                True,
+            )
         sendable = sum(1 for r in results if (r.get("would_be") or r["status"]) == "sent")
-        intro = html.P(f"Preview: {sendable} of {len(results)} participant(s) will be emailed when you press Send.",
-                       id="contact-summary")
-        return SHOWN, title, [intro, _table(results, now, "contact-recipients"), *_messages(results)], None, sendable == 0
+        intro = html.P(
+            f"Preview: {sendable} of {len(results)} participant(s) will be emailed when you press Send.",
+            id="contact-summary",
+        )
+        return (
+            SHOWN,
+            title,
+            [intro, _table(results, now, "contact-recipients"), *_messages(results)],
+            None,
+            sendable == 0,
+        )
 
     @app.callback(
-        Output("contact-result", "children", allow_duplicate=True), Output("refresh", "data"),
+        Output("contact-result", "children", allow_duplicate=True),
+        Output("refresh", "data"),
         Output("contact-confirm", "disabled", allow_duplicate=True),
         Input("contact-confirm", "n_clicks"),
-        State("contact-plan", "data"), State("contact-force", "value"), State("refresh", "data"),
+        State("contact-plan", "data"),
+        State("contact-force", "value"),
+        State("refresh", "data"),
         prevent_initial_call=True,
     )
-    def send(_clicks: int | None, plan: dict[str, Any] | None, force: list[str], refresh: int) -> tuple[Any, ...]:
+    def send(
+        _clicks: int | None, plan: dict[str, Any] | None, force: list[str], refresh: int
+    ) -> tuple[Any, ...]:
         if not plan:
             return no_update, no_update, no_update
         try:
@@ -126,5 +184,8 @@ def register(app: Dash, client: ApiClient) -> None:
         for r in results:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         words = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody to email"
-        return [html.P(f"Done: {words}.", id="contact-done"), _table(results, now, "contact-outcomes")], \
-            (refresh or 0) + 1, True
+        return (
+            [html.P(f"Done: {words}.", id="contact-done"), _table(results, now, "contact-outcomes")],
+            (refresh or 0) + 1,
+            True,
+        )

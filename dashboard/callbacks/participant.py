@@ -44,26 +44,44 @@ def empty_reason(participant: dict[str, Any] | None, start: str, end: str, what:
     if newest is None:
         return f"no {what} {span}: no data has arrived from this participant yet ({participant['source_status']})"
     if newest[:10] < start:
-        return (f"no {what} {span}: the newest sample is from {newest[:16].replace('T', ' ')} UTC "
-                "— the device has not synced since")
+        return (
+            f"no {what} {span}: the newest sample is from {newest[:16].replace('T', ' ')} UTC "
+            "— the device has not synced since"
+        )
     return f"no {what} {span} — device not worn"
 
 
-def heart_rate_view(client: ApiClient, route_study: str, user_id: str, start: str, end: str, granularity: str,
-                    impute: bool, participant: dict[str, Any] | None) -> tuple[Any, str, str]:
+def heart_rate_view(
+    client: ApiClient,
+    route_study: str,
+    user_id: str,
+    start: str,
+    end: str,
+    granularity: str,
+    impute: bool,
+    participant: dict[str, Any] | None,
+) -> tuple[Any, str, str]:
     """(figure, summary text, note) for the heart-rate panel; API errors become the figure's message."""
     note = ""
     try:
-        answer = client.timeseries(user_id, ["heart_rate"], study=route_study, start=start, end=end,
-                                   granularity=granularity, impute="auto" if impute else "none")
+        answer = client.timeseries(
+            user_id,
+            ["heart_rate"],
+            study=route_study,
+            start=start,
+            end=end,
+            granularity=granularity,
+            impute="auto" if impute else "none",
+        )
     except ApiError as exc:
         if not (impute and exc.status == 422 and exc.body.get("parameter") == "impute"):
             return message_figure(f"heart rate could not be loaded: {exc}", title="Heart rate"), "", ""
         note = f"{exc.message}; showing observed values only"
         impute = False
         try:
-            answer = client.timeseries(user_id, ["heart_rate"], study=route_study, start=start, end=end,
-                                       granularity=granularity)
+            answer = client.timeseries(
+                user_id, ["heart_rate"], study=route_study, start=start, end=end, granularity=granularity
+            )
         except ApiError as exc2:
             return message_figure(f"heart rate could not be loaded: {exc2}", title="Heart rate"), "", ""
     series = answer["series"][0]
@@ -84,7 +102,9 @@ def _info(p: dict[str, Any]) -> list[Any]:
     a = p["adherence"]
     pct = "–" if a["adherence_pct"] is None else f"{a['adherence_pct']:.1f} %"
     items = [
-        ("time zone", p["timezone"]), ("status", p["status"]), ("adherence", pct),
+        ("time zone", p["timezone"]),
+        ("status", p["status"]),
+        ("adherence", pct),
         ("valid days", f"{a['valid_days']} of {a['days']}"),
         ("sleep nights", f"{p['sleep']['nights_recorded']} of {p['sleep']['nights_considered']}"),
         ("last sample", ago(hours_since(p.get("latest_sample"), now))),
@@ -92,14 +112,18 @@ def _info(p: dict[str, Any]) -> list[Any]:
         ("source / token", p["source_status"]),
         ("last contacted", ago(hours_since(p.get("last_contacted"), now))),
     ]
-    return [*[html.Span([html.Span(k + ": ", className="key"), str(v)], className="item") for k, v in items],
-            html.Span(badges(p["flags"], p.get("flag_details")), className="item")]
+    return [
+        *[html.Span([html.Span(k + ": ", className="key"), str(v)], className="item") for k, v in items],
+        html.Span(badges(p["flags"], p.get("flag_details")), className="item"),
+    ]
 
 
 def register(app: Dash, client: ApiClient) -> None:
     @app.callback(
-        Output("participant-data", "data"), Output("participant-error", "children"),
-        Input("url", "pathname"), Input("refresh", "data"),
+        Output("participant-data", "data"),
+        Output("participant-error", "children"),
+        Input("url", "pathname"),
+        Input("refresh", "data"),
     )
     def load(pathname: str | None, _refresh: int) -> tuple[Any, Any]:
         route = parse_path(pathname)
@@ -111,8 +135,10 @@ def register(app: Dash, client: ApiClient) -> None:
             return None, error_box(exc)
 
     @app.callback(
-        Output("participant-title", "children"), Output("participant-info", "children"),
-        Input("participant-data", "data"), State("url", "pathname"),
+        Output("participant-title", "children"),
+        Output("participant-info", "children"),
+        Input("participant-data", "data"),
+        State("url", "pathname"),
     )
     def info(p: dict[str, Any] | None, pathname: str | None) -> tuple[Any, Any]:
         route = parse_path(pathname)
@@ -121,9 +147,13 @@ def register(app: Dash, client: ApiClient) -> None:
         return f"{p['user_id']} · study {p['study']}", _info(p)
 
     @app.callback(
-        Output("hr-range", "start_date"), Output("hr-range", "end_date"), Output("range-owner", "data"),
-        Input("participant-data", "data"), *[Input(k, "n_clicks") for k in RANGE_DAYS],
-        State("hr-range", "end_date"), State("range-owner", "data"),
+        Output("hr-range", "start_date"),
+        Output("hr-range", "end_date"),
+        Output("range-owner", "data"),
+        Input("participant-data", "data"),
+        *[Input(k, "n_clicks") for k in RANGE_DAYS],
+        State("hr-range", "end_date"),
+        State("range-owner", "data"),
     )
     def set_range(p: dict[str, Any] | None, *args: Any) -> tuple[Any, Any, Any]:
         end_now, owner = args[-2:]
@@ -131,30 +161,59 @@ def register(app: Dash, client: ApiClient) -> None:
         if trigger in RANGE_DAYS:
             end = date.fromisoformat(end_now[:10]) if end_now else (_local_last_day(p) if p else date.today())
             return (end - timedelta(days=RANGE_DAYS[trigger] - 1)).isoformat(), end.isoformat(), no_update
-        if not p:
-            return no_update, no_update, no_update
+        if not p:  # the participant could not be loaded: a week to today, so every panel says why it is empty
+            if ctx.triggered_id != "participant-data" or end_now:
+                return no_update, no_update, no_update
+            return (date.today() - timedelta(days=6)).isoformat(), date.today().isoformat(), None
         key = f"{p['study']}/{p['user_id']}"
         if owner == key:
-            return no_update, no_update, no_update  # a refresh (after an email) keeps the range the manager chose
+            return (
+                no_update,
+                no_update,
+                no_update,
+            )  # a refresh (after an email) keeps the range the manager chose
         end = _local_last_day(p)
         return (end - timedelta(days=6)).isoformat(), end.isoformat(), key
 
     @app.callback(
-        Output("hr-graph", "figure"), Output("hr-summary", "children"), Output("hr-note", "children"),
-        Input("hr-range", "start_date"), Input("hr-range", "end_date"), Input("hr-granularity", "value"),
-        Input("hr-impute", "value"), State("url", "pathname"), State("participant-data", "data"),
+        Output("hr-graph", "figure"),
+        Output("hr-summary", "children"),
+        Output("hr-note", "children"),
+        Input("hr-range", "start_date"),
+        Input("hr-range", "end_date"),
+        Input("hr-granularity", "value"),
+        Input("hr-impute", "value"),
+        State("url", "pathname"),
+        State("participant-data", "data"),
     )
-    def heart_rate(start: str | None, end: str | None, granularity: str, impute: list[str], pathname: str | None,
-                   p: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+    def heart_rate(
+        start: str | None,
+        end: str | None,
+        granularity: str,
+        impute: list[str],
+        pathname: str | None,
+        p: dict[str, Any] | None,
+    ) -> tuple[Any, Any, Any]:
         route = parse_path(pathname)
         if route.page != "participant" or not (start and end and route.user_id and route.study):
             return no_update, no_update, no_update
-        return heart_rate_view(client, route.study, route.user_id, start[:10], end[:10], granularity,
-                               "impute" in (impute or []), p)
+        return heart_rate_view(
+            client,
+            route.study,
+            route.user_id,
+            start[:10],
+            end[:10],
+            granularity,
+            "impute" in (impute or []),
+            p,
+        )
 
     @app.callback(
-        [Output(k, "figure") for k in TREND_OUTPUTS], Output("trend-note", "children"),
-        Input("hr-range", "start_date"), Input("hr-range", "end_date"), State("url", "pathname"),
+        [Output(k, "figure") for k in TREND_OUTPUTS],
+        Output("trend-note", "children"),
+        Input("hr-range", "start_date"),
+        Input("hr-range", "end_date"),
+        State("url", "pathname"),
     )
     def trends(start: str | None, end: str | None, pathname: str | None) -> list[Any]:
         route = parse_path(pathname)
@@ -164,9 +223,17 @@ def register(app: Dash, client: ApiClient) -> None:
         first = min(date.fromisoformat(start[:10]), last - timedelta(days=MIN_TREND_DAYS - 1))
         span = f"between {first} and {last}"
         try:
-            answer = client.timeseries(route.user_id, TREND_METRICS, study=route.study, start=first.isoformat(),
-                                       end=last.isoformat(), granularity="1d")
-            sleep = client.sleep(route.user_id, study=route.study, start=first.isoformat(), end=last.isoformat())
+            answer = client.timeseries(
+                route.user_id,
+                TREND_METRICS,
+                study=route.study,
+                start=first.isoformat(),
+                end=last.isoformat(),
+                granularity="1d",
+            )
+            sleep = client.sleep(
+                route.user_id, study=route.study, start=first.isoformat(), end=last.isoformat()
+            )
         except ApiError as exc:
             failed = message_figure(f"could not be loaded: {exc.message}", height=260)
             return [failed] * len(TREND_OUTPUTS) + [error_box(exc)]

@@ -16,8 +16,18 @@ from dashboard.timefmt import ago, hours_since
 
 __all__ = ["register", "runs_table", "latest_errors"]
 
-RUN_COLUMNS = ("run", "trigger", "status", "started", "duration", "participants", "files", "rows new",
-               "rows quarantined", "errors")
+RUN_COLUMNS = (
+    "run",
+    "trigger",
+    "status",
+    "started",
+    "duration",
+    "participants",
+    "files",
+    "rows new",
+    "rows quarantined",
+    "errors",
+)
 
 
 def _duration(seconds: float | None) -> str:
@@ -30,26 +40,45 @@ def runs_table(runs: list[dict[str, Any]], now: datetime) -> html.Table | html.P
     if not runs:
         return html.P("No ingest run yet: run `fitpipe run` (or wait for the schedule).", className="hint")
     rows = [
-        html.Tr([html.Td(r["id"]), html.Td(r["trigger"]), html.Td(r["status"], className=f"status-{r['status']}"),
-                 html.Td(f"{ago(hours_since(r['started_at'], now))} ({str(r['started_at'])[:16].replace('T', ' ')} UTC)"),
-                 html.Td(_duration(r.get("seconds"))), html.Td(f"{r['participants'] or 0:,}"),
-                 html.Td(f"{r['files'] or 0:,}"), html.Td(f"{r['rows_new'] or 0:,}"),
-                 html.Td(f"{r['rows_quarantined'] or 0:,}"), html.Td(f"{r['errors'] or 0:,}")])
+        html.Tr(
+            [
+                html.Td(r["id"]),
+                html.Td(r["trigger"]),
+                html.Td(r["status"], className=f"status-{r['status']}"),
+                html.Td(
+                    f"{ago(hours_since(r['started_at'], now))} ({str(r['started_at'])[:16].replace('T', ' ')} UTC)"
+                ),
+                html.Td(_duration(r.get("seconds"))),
+                html.Td(f"{r['participants'] or 0:,}"),
+                html.Td(f"{r['files'] or 0:,}"),
+                html.Td(f"{r['rows_new'] or 0:,}"),
+                html.Td(f"{r['rows_quarantined'] or 0:,}"),
+                html.Td(f"{r['errors'] or 0:,}"),
+            ]
+        )
         for r in runs
     ]
-    return html.Table([html.Thead(html.Tr([html.Th(c) for c in RUN_COLUMNS])), html.Tbody(rows)],
-                      id="runs", className="table")
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(c) for c in RUN_COLUMNS])), html.Tbody(rows)],
+        id="runs",
+        className="table",
+    )
 
 
 def latest_errors(runs: list[dict[str, Any]], records: list[dict[str, Any]], now: datetime) -> list[Any]:
     items: list[Any] = [
-        html.Li(f"run {r['id']} ({r['status']}, {ago(hours_since(r['finished_at'] or r['started_at'], now))}): "
-                f"{r['error']}")
-        for r in runs if r.get("error")
+        html.Li(
+            f"run {r['id']} ({r['status']}, {ago(hours_since(r['finished_at'] or r['started_at'], now))}): "
+            f"{r['error']}"
+        )
+        for r in runs
+        if r.get("error")
     ][:10]
     items += [
-        html.Li(f"{ago(hours_since(q['last_seen'], now))}: {q.get('study') or '?'}/{q.get('user_id') or '?'} "
-                f"{q['file']} {q.get('record') or ''} field {q.get('field') or '–'}: {q['reason']}")
+        html.Li(
+            f"{ago(hours_since(q['last_seen'], now))}: {q.get('study') or '?'}/{q.get('user_id') or '?'} "
+            f"{q['file']} {q.get('record') or ''} field {q.get('field') or '–'}: {q['reason']}"
+        )
         for q in records[:10]
     ]
     if not items:
@@ -59,19 +88,30 @@ def latest_errors(runs: list[dict[str, Any]], records: list[dict[str, Any]], now
 
 def register(app: Dash, client: ApiClient) -> None:
     @app.callback(
-        Output("runs-table", "children"), Output("latest-errors", "children"), Output("quarantine-graph", "figure"),
+        Output("runs-table", "children"),
+        Output("latest-errors", "children"),
+        Output("quarantine-graph", "figure"),
         Output("pipeline-error", "children"),
-        Input("url", "pathname"), Input("pipeline-refresh", "n_clicks"),
+        Input("url", "pathname"),
+        Input("pipeline-refresh", "n_clicks"),
     )
     def health(pathname: str | None, _clicks: int | None) -> tuple[Any, ...]:
         if parse_path(pathname).page != "pipeline":
             return no_update, no_update, no_update, no_update
         now = datetime.now(UTC)
+        errors: list[Any] = []
+        # each part on its own: one failing route must not blank the others
         try:
             runs = client.runs(limit=20)["runs"]
-            quarantine = client.quarantine(limit=20)
+            table: Any = runs_table(runs, now)
         except ApiError as exc:
-            failed = message_figure(f"could not be loaded: {exc.message}", title="Quarantine")
-            return None, None, failed, error_box(exc)
-        return runs_table(runs, now), latest_errors(runs, quarantine["records"], now), \
-            quarantine_figure(quarantine), None
+            runs, table = [], None
+            errors.append(error_box(exc))
+        try:
+            quarantine = client.quarantine(limit=20)
+            figure = quarantine_figure(quarantine)
+            records = quarantine["records"]
+        except ApiError as exc:
+            records, figure = [], message_figure(f"could not be loaded: {exc.message}", title="Quarantine")
+            errors.append(error_box(exc))
+        return table, latest_errors(runs, records, now), figure, errors or None

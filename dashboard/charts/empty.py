@@ -16,8 +16,16 @@ BASE_LAYOUT = {
 
 def message_figure(text: str, title: str | None = None, height: int = 300) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(**(BASE_LAYOUT | {"height": height}), title=title,
-                      xaxis={"visible": False}, yaxis={"visible": False})
-    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 14, "color": "#555"})
+    fig.update_layout(
+        **(BASE_LAYOUT | {"height": height}), title=title, xaxis={"visible": False}, yaxis={"visible": False}
+    )
+    fig.add_annotation(
+        text=text,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font={"size": 14, "color": "#555"},
+    )
     return fig

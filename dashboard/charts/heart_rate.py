@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.charts.empty import BASE_LAYOUT, message_figure
-from dashboard.charts.gaps import break_at_gaps, find_gaps, shade
+from dashboard.charts.gaps import band, break_at_gaps, find_gaps, shade
 from dashboard.timefmt import local_label, to_local
 
 __all__ = ["HeartRateSummary", "heart_rate_figure", "summarize", "floats"]
@@ -38,12 +38,18 @@ class HeartRateSummary:
         if self.mean is None:
             return "no heart rate in this range"
         what = {"raw": "samples", "1m": "minutes", "1h": "hours", "1d": "days"}[self.granularity]
-        parts = [f"mean {self.mean:.1f} {self.unit}", f"range {self.low:.0f}–{self.high:.0f} {self.unit}",
-                 f"{self.observed:,} {what} with data"]
-        if self.included:
-            parts.append(f"{self.imputed_minutes:,} imputed minutes included")
+        parts = [f"mean {self.mean:.1f} {self.unit}", f"range {self.low:.0f}–{self.high:.0f} {self.unit}"]
+        if self.included and self.granularity == "1m":
+            parts.append(
+                f"{self.observed + self.imputed_minutes:,} minutes with data "
+                f"({self.imputed_minutes:,} imputed, included)"
+            )
+        elif self.included:
+            parts.append(
+                f"{self.observed:,} {what} with data, {self.imputed_minutes:,} imputed minutes included"
+            )
         else:
-            parts.append("observed values only")
+            parts.append(f"{self.observed:,} {what} with data (observed values only)")
         return " · ".join(parts)
 
 
@@ -76,13 +82,11 @@ def summarize(series: dict[str, Any], include_imputed: bool) -> HeartRateSummary
     values = values[~np.isnan(values)]
     if values.size == 0:
         return HeartRateSummary(None, None, None, int(has.sum()), imputed_minutes, include_imputed, g, unit)
+    # mean and range of the plotted values (minute, hour or day means), with or without the imputed ones
     low, high = float(values.min()), float(values.max())
-    if not include_imputed and "min" in series:  # aggregated: the buckets' own extremes, not their means
-        lows, highs = floats(series["min"])[has], floats(series["max"])[has]
-        if lows.size and not np.all(np.isnan(lows)):
-            low, high = float(np.nanmin(lows)), float(np.nanmax(highs))
-    return HeartRateSummary(float(values.mean()), low, high, int(has.sum()), imputed_minutes, include_imputed, g,
-                            unit)
+    return HeartRateSummary(
+        float(values.mean()), low, high, int(has.sum()), imputed_minutes, include_imputed, g, unit
+    )
 
 
 def heart_rate_figure(series: dict[str, Any], include_imputed: bool, empty_reason: str) -> go.Figure:
@@ -98,36 +102,73 @@ def heart_rate_figure(series: dict[str, Any], include_imputed: bool, empty_reaso
     t_obs = t[has]
     fig = go.Figure()
     if "min" in series and g != "raw":
-        lows, highs = floats(series["min"])[has], floats(series["max"])[has]
-        xs, lo_y = break_at_gaps(t_obs, lows, g)
-        _, hi_y = break_at_gaps(t_obs, highs, g)
-        fig.add_trace(go.Scatter(x=xs, y=lo_y, mode="lines", line={"width": 0}, showlegend=False,
-                                 hoverinfo="skip", name="min"))
-        fig.add_trace(go.Scatter(x=xs, y=hi_y, mode="lines", line={"width": 0}, fill="tonexty",
-                                 fillcolor="rgba(192,57,43,0.15)", name="min–max", hoverinfo="skip"))
+        xs, ys = band(t_obs, floats(series["min"])[has], floats(series["max"])[has], g)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"width": 0},
+                fill="toself",
+                fillcolor="rgba(192,57,43,0.15)",
+                name="min–max",
+                hoverinfo="skip",
+            )
+        )
     xs, ys = break_at_gaps(t_obs, observed[has], g)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if t_obs.size <= 400 else "lines",
-                             marker={"size": 4}, line={"color": OBSERVED, "width": 1.5},
-                             name=f"observed ({GRANULARITY_WORDS[g]})",
-                             hovertemplate="%{y:.0f} " + unit + "<extra>observed</extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers" if t_obs.size <= 400 else "lines",
+            marker={"size": 4},
+            line={"color": OBSERVED, "width": 1.5},
+            name=f"observed ({GRANULARITY_WORDS[g]})",
+            hovertemplate="%{y:.0f} " + unit + "<extra>observed</extra>",
+        )
+    )
     if show_imputed:
         v = floats(series["v"])
         error_y = None
         if "lo" in series and "hi" in series:
             lo, hi = floats(series["lo"])[imputed], floats(series["hi"])[imputed]
-            error_y = {"type": "data", "symmetric": False, "array": hi - v[imputed], "arrayminus": v[imputed] - lo,
-                       "color": "rgba(230,126,34,0.35)", "thickness": 1, "width": 0}
-        fig.add_trace(go.Scatter(x=t[imputed], y=v[imputed], mode="markers", name="imputed",
-                                 marker={"color": IMPUTED, "symbol": "circle-open", "size": 6},
-                                 error_y=error_y,
-                                 hovertemplate="%{y:.0f} " + unit + "<extra>imputed</extra>"))
+            error_y = {
+                "type": "data",
+                "symmetric": False,
+                "array": hi - v[imputed],
+                "arrayminus": v[imputed] - lo,
+                "color": "rgba(230,126,34,0.35)",
+                "thickness": 1,
+                "width": 0,
+            }
+        fig.add_trace(
+            go.Scatter(
+                x=t[imputed],
+                y=v[imputed],
+                mode="markers",
+                name="imputed",
+                marker={"color": IMPUTED, "symbol": "circle-open", "size": 6},
+                error_y=error_y,
+                hovertemplate="%{y:.0f} " + unit + "<extra>imputed</extra>",
+            )
+        )
     gaps = find_gaps(t_obs, start, end, g)
     if gaps:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="no heart rate (not worn)",
-                                 marker={"symbol": "square", "size": 12, "color": "rgba(120,120,120,0.3)"}))
-    fig.update_layout(**(BASE_LAYOUT | {"height": 360}), title="Heart rate", shapes=shade(gaps),
-                      legend={"orientation": "h", "y": -0.25},
-                      xaxis={"title": local_label(tz), "range": [start, end]},
-                      yaxis={"title": f"heart rate ({unit})"})
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name="no heart rate measured",
+                marker={"symbol": "square", "size": 12, "color": "rgba(120,120,120,0.3)"},
+            )
+        )
+    fig.update_layout(
+        **(BASE_LAYOUT | {"height": 360}),
+        title="Heart rate",
+        shapes=shade(gaps),
+        legend={"orientation": "h", "y": -0.25},
+        xaxis={"title": local_label(tz), "range": [start, end]},
+        yaxis={"title": f"heart rate ({unit})"},
+    )
     return fig
-

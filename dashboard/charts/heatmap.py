@@ -15,8 +15,10 @@ def wear_heatmap(answer: dict[str, Any]) -> go.Figure:
     """From GET /api/v1/adherence: one row per participant, one column per local day."""
     people = [p for p in answer.get("participants", []) if p["days"]["date"]]
     if not people:
-        return message_figure("no wear data yet: no participant of this study has a complete local day with "
-                              "heart rate", title="Wear per day")
+        return message_figure(
+            "no wear data yet: no participant of this study has a complete local day with heart rate",
+            title="Wear per day",
+        )
     dates = sorted({d for p in people for d in p["days"]["date"]})
     column = {d: i for i, d in enumerate(dates)}
     z: list[list[float | None]] = []
@@ -31,14 +33,25 @@ def wear_heatmap(answer: dict[str, Any]) -> go.Figure:
         z.append(row)
         text.append(notes)
     users = [p["user_id"] for p in people]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=dates, y=users, text=text, zmin=0, zmax=100, colorscale="RdYlGn",
-        colorbar={"title": {"text": "worn (%)"}}, xgap=1, ygap=1 if len(users) <= 100 else 0,
-        hovertemplate="%{y} on %{x}: %{z:.0f} % of the day worn (%{text})<extra></extra>",
-    ))
-    fig.update_layout(**(BASE_LAYOUT | {"height": min(max(120 + 22 * len(users), 300), 900),
-                                        "hovermode": "closest"}),
-                      title="Wear per participant and local day (% of the day with heart rate)",
-                      xaxis={"title": "participant's local day"},
-                      yaxis={"title": "participant", "autorange": "reversed", "type": "category"})
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=dates,
+            y=users,
+            text=text,
+            zmin=0,
+            zmax=100,
+            colorscale="RdYlGn",
+            colorbar={"title": {"text": "worn (%)"}},
+            xgap=1,
+            ygap=1 if len(users) <= 100 else 0,
+            hovertemplate="%{y} on %{x}: %{z:.0f} % of the day worn (%{text})<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **(BASE_LAYOUT | {"height": min(max(120 + 22 * len(users), 300), 900), "hovermode": "closest"}),
+        title="Wear per participant and local day (% of the day with heart rate)",
+        xaxis={"title": "participant's local day"},
+        yaxis={"title": "participant", "autorange": "reversed", "type": "category"},
+    )
     return fig

@@ -16,10 +16,26 @@ def quarantine_figure(answer: dict[str, Any]) -> go.Figure:
     if not counts:
         return message_figure("nothing quarantined: every record read so far was valid", title="Quarantine")
     reasons = [c["reason"] for c in counts][::-1]
-    fig = go.Figure(go.Bar(x=[c["count"] for c in counts][::-1], y=reasons, orientation="h",
-                           marker_color="#d35400", hovertemplate="%{y}: %{x:,} records<extra></extra>"))
-    fig.update_layout(**(BASE_LAYOUT | {"height": max(220, 60 + 28 * len(reasons)), "hovermode": "closest",
-                                        "margin": {"l": 320, "r": 20, "t": 40, "b": 50}}),
-                      title="Quarantined records by reason", xaxis={"title": "records (count)"},
-                      yaxis={"title": None, "automargin": True})
+    fig = go.Figure(
+        go.Bar(
+            x=[c["count"] for c in counts][::-1],
+            y=reasons,
+            orientation="h",
+            marker_color="#d35400",
+            hovertemplate="%{y}: %{x:,} records<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **(
+            BASE_LAYOUT
+            | {
+                "height": max(220, 60 + 28 * len(reasons)),
+                "hovermode": "closest",
+                "margin": {"l": 320, "r": 20, "t": 40, "b": 50},
+            }
+        ),
+        title="Quarantined records by reason",
+        xaxis={"title": "records (count)"},
+        yaxis={"title": None, "automargin": True},
+    )
     return fig

@@ -20,12 +20,22 @@ def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure
     """`answer`: GET /api/v1/sleep ({"timezone", "sessions": [{"start", "end", "local_date", "is_main_sleep",
     "stages": {"start": [...], "seconds": [...], "level": [...]}}]}); None while the API has no such route."""
     if answer is None:
-        return message_figure("sleep stages need the API's /api/v1/sleep route (not available yet); "
-                              "the nightly totals are below", title="Sleep stages", height=260)
-    sessions = [s for s in answer.get("sessions", []) if s.get("is_main_sleep") and s.get("stages", {}).get("start")]
+        return message_figure(
+            "sleep stages need the API's /api/v1/sleep route (not available yet); "
+            "the nightly totals are below",
+            title="Sleep stages",
+            height=260,
+        )
+    sessions = [
+        s for s in answer.get("sessions", []) if s.get("is_main_sleep") and s.get("stages", {}).get("start")
+    ]
     if not sessions:
-        return message_figure(f"no sleep with stages {span_text}: the device was not worn at night "
-                              "or recorded only classic sleep", title="Sleep stages", height=260)
+        return message_figure(
+            f"no sleep with stages {span_text}: the device was not worn at night "
+            "or recorded only classic sleep",
+            title="Sleep stages",
+            height=260,
+        )
     night = max(sessions, key=lambda s: s["start"])
     tz = answer["timezone"]
     stages = night["stages"]
@@ -36,12 +46,25 @@ def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure
         y = STAGE_ORDER.get(level, 1)
         xs += [start, start + pd.Timedelta(seconds=int(seconds))]
         ys += [y, y]
-    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", line={"shape": "hv", "color": "#1f618d"},
-                               hovertemplate="%{x|%H:%M}<extra></extra>"))
-    fig.update_layout(**(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}),
-                      title=f"Sleep stages, night of {night['local_date']}", showlegend=False,
-                      xaxis={"title": f"participant's local time ({tz})"},
-                      yaxis={"title": "stage", "tickvals": list(STAGE_NAMES), "ticktext": list(STAGE_NAMES.values()),
-                             "range": [-0.5, 3.5]})
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"shape": "hv", "color": "#1f618d"},
+            hovertemplate="%{x|%H:%M}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}),
+        title=f"Sleep stages, night of {night['local_date']}",
+        showlegend=False,
+        xaxis={"title": f"participant's local time ({tz})"},
+        yaxis={
+            "title": "stage",
+            "tickvals": list(STAGE_NAMES),
+            "ticktext": list(STAGE_NAMES.values()),
+            "range": [-0.5, 3.5],
+        },
+    )
     return fig
-

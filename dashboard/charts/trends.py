@@ -52,9 +52,12 @@ def _daily_values(series: dict[str, Any]) -> np.ndarray:
 def trend_figure(panel: Panel, by_metric: dict[str, dict[str, Any]], span_text: str) -> go.Figure:
     series = next((by_metric[m] for m in panel.metrics if m in by_metric and by_metric[m]["points"]), None)
     if series is None:
-        return message_figure(f"no {panel.title.lower()} {span_text}: the device recorded none "
-                              "(not worn at night, or the source does not provide it)", title=panel.title,
-                              height=260)
+        return message_figure(
+            f"no {panel.title.lower()} {span_text}: the device recorded none "
+            "(not worn at night, or the source does not provide it)",
+            title=panel.title,
+            height=260,
+        )
     tz = series["timezone"]
     x = to_local(series["t"], tz)
     y = _daily_values(series) * panel.scale
@@ -66,9 +69,13 @@ def trend_figure(panel: Panel, by_metric: dict[str, dict[str, Any]], span_text: 
         trace = go.Scatter(x=x, y=y, mode="lines+markers", line={"color": "#8e44ad"}, hovertemplate=hover)
     fig = go.Figure(trace)
     source = "" if series["metric"] == panel.metrics[0] else f" (daily mean of {series['metric']})"
-    fig.update_layout(**(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}), title=panel.title + source,
-                      showlegend=False, xaxis={"title": f"local day ({tz})"},
-                      yaxis={"title": f"{panel.title.split(' (')[0].lower()} ({unit})"})
+    fig.update_layout(
+        **(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}),
+        title=panel.title + source,
+        showlegend=False,
+        xaxis={"title": f"local day ({tz})"},
+        yaxis={"title": f"{panel.title.split(' (')[0].lower()} ({unit})"},
+    )
     return fig
 
 

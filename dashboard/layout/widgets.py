@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import html
 
 from dashboard.client import ApiError
@@ -14,7 +16,7 @@ def error_box(exc: ApiError | str) -> html.Div:
     """An API failure as a message on the page (what happened, what to do)."""
     if isinstance(exc, str):
         return html.Div(exc, className="alert", role="alert")
-    parts: list[object] = [html.Strong("The API could not answer: "), exc.message]
+    parts: list[Any] = [html.Strong("The API could not answer: "), exc.message]
     if exc.hint:
         parts += [html.Br(), html.Span(f"What to do: {exc.hint}", className="hint")]
     return html.Div(parts, className="alert", role="alert")
@@ -24,12 +26,23 @@ def badges(flags: list[str], details: dict[str, dict[str, object]] | None = None
     if not flags:
         return html.Span("no flags", className="ok")
     details = details or {}
-    return html.Span([
-        html.Span(FLAG_LABELS.get(f, f), className=f"badge badge-{f}", title=str(details.get(f, {}).get("message", f)))
-        for f in flags
-    ])
+    return html.Span(
+        [
+            html.Span(
+                FLAG_LABELS.get(f, f),
+                className=f"badge badge-{f}",
+                title=str(details.get(f, {}).get("message", f)),
+            )
+            for f in flags
+        ]
+    )
 
 
 def stat(label: str, value: object, element_id: str) -> html.Div:
-    return html.Div([html.Div(str(value), id=element_id, className="stat-value"), html.Div(label, className="stat-label")],
-                    className="stat")
+    return html.Div(
+        [
+            html.Div(str(value), id=element_id, className="stat-value"),
+            html.Div(label, className="stat-label"),
+        ],
+        className="stat",
+    )

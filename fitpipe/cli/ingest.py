@@ -20,6 +20,8 @@ from fitpipe.participants import check_timezone, get_participant
 from fitpipe.settings import get_settings
 from ingest_job.counts import FileResult, IngestSummary
 from ingest_job.daily import run_inbox
+from ingest_job.google_health.run import Outcome, SyncOptions
+from ingest_job.google_health.sync import sync_google_health
 from ingest_job.ingest import FileCallback, ingest_path
 from ingest_job.load import LoadOptions
 from ingest_job.runs import RunRecorder
@@ -156,18 +158,39 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
                         on_file=on_file,
                         after_participant=recorder.progress,
                     )
+
+                def synced(outcome: Outcome, done: int, total: int) -> None:
+                    say(f"google health {done}/{total}: {outcome.name} {outcome.status}")
+                    recorder.progress(result.summary)
+
+                # then the live source: every participant with a Google Health grant
+                started = time.perf_counter()
+                live = sync_google_health(
+                    url, summary=result.summary, study=study, on_outcome=synced,
+                    options=SyncOptions(lag=settings.ingest_lag, run_id=recorder.id, chunk_rows=settings.fitpipe_chunk_rows),
+                )
+                result.summary.seconds += time.perf_counter() - started
             except BaseException as exc:
                 recorder.finish(IngestSummary(), "aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
                                 str(exc) or type(exc).__name__)
                 raise
-            failures = len(result.summary.failed) + len(result.participants_failed)
-            errors = "\n".join(f"participant {k}: {v}" for k, v in result.participants_failed.items()) or None
-            recorder.finish(result.summary, _status_of(result.summary, failures), errors)
+            failures = len(result.summary.failed) + len(result.participants_failed) + live.failures
+            lines = [f"participant {k}: {v}" for k, v in result.participants_failed.items()] + live.error_lines()
+            status = _status_of(result.summary, failures)
+            if status == "failed" and live.with_status("synced"):
+                status = "partial"
+            recorder.finish(result.summary, status, "\n".join(lines) or None)
     print_summary(result.summary)
     say(f"participants: {result.participants_total} active, {len(result.participants_without_data)} without data yet, "
         f"{len(result.participants_failed)} failed")
     for name, message in result.participants_failed.items():
         say(f"FAILED participant {name}: {message}")
+    if live.outcomes or live.config_error:
+        say(f"google health: {len(live.outcomes)} consented, {len(live.with_status('synced'))} synced, "
+            f"{len(live.with_status('deferred'))} deferred to the next run, "
+            f"{len(live.with_status('needs_reconsent'))} need re-consent")
+    for line in live.error_lines():
+        say(f"FAILED {line}")
     return failures
 
 
@@ -175,7 +198,8 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
 @click.option("--study", "-s", help="Only this study.")
 @click.option("--full", is_flag=True, help="Re-read files loaded before.")
 def run(study: str | None, full: bool) -> None:
-    """The daily job: load what is new in every active participant's inbox folder.
+    """The daily job: load what is new in every active participant's inbox folder, then pull every
+    participant with a Google Health grant (from each cursor minus the lag).
 
     Inbox: $FITPIPE_INBOX/<study>/<participant>/ (default FITPIPE_HOME/inbox). A participant that
     fails is reported and skipped; the exit code is non-zero when anything failed.

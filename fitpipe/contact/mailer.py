@@ -48,15 +48,15 @@ class MailSession:
         self._mailer = mailer
 
     def send(self, message: Message) -> None:
-        email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = message.to
-        email["Subject"] = message.subject
-        email["Date"] = formatdate(localtime=False)
-        email["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
-        email["X-Fitpipe-Reason"] = ",".join(message.reasons)
-        email.set_content(message.body)
         try:
+            email = EmailMessage()
+            email["From"] = self._sender
+            email["To"] = message.to
+            email["Subject"] = message.subject
+            email["Date"] = formatdate(localtime=False)
+            email["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+            email["X-Fitpipe-Reason"] = ",".join(message.reasons)
+            email.set_content(message.body)
             self._smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({f"{code} {_text(resp)}" for code, resp in exc.recipients.values()})
@@ -67,6 +67,10 @@ class MailSession:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise self._mailer.error(f"sending failed: {type(exc).__name__}: {exc}") from None
+        except (ValueError, UnicodeError) as exc:  # an address the email package or the server cannot take
+            raise self._mailer.error(
+                f"the message could not be sent as written: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 class Mailer:

@@ -9,7 +9,7 @@ Nothing here logs or stores an email address.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -131,7 +131,9 @@ def _one(
                 session.send(message)
             except DeliveryError as exc:
                 verdict, error = "failed", exc.message
-        _record(conn, r, verdict, forced, error, token_id)
+        _record(
+            conn, r, verdict, forced, error if verdict == "failed" else None, token_id
+        )  # the column holds failures
         return Outcome(r, verdict, forced, error, last, retry_after, message if verdict == "sent" else None)
 
 
@@ -148,17 +150,7 @@ def contact(
     """Email each recipient (or, with dry_run, say what would be sent); one outcome per recipient, in order."""
     with ExitStack() as stack:
         session = _LazySession(mailer, stack)
-        return list(_each(conn, session, recipients, force, cooldown, token_id, dry_run))
-
-
-def _each(
-    conn: psycopg.Connection,
-    session: _LazySession,
-    recipients: Sequence[Recipient],
-    force: bool,
-    cooldown: timedelta,
-    token_id: int | None,
-    dry_run: bool,
-) -> Iterator[Outcome]:
-    for r in recipients:
-        yield _one(conn, session, r, force=force, cooldown=cooldown, token_id=token_id, dry_run=dry_run)
+        return [
+            _one(conn, session, r, force=force, cooldown=cooldown, token_id=token_id, dry_run=dry_run)
+            for r in recipients
+        ]

@@ -34,7 +34,9 @@ WindowCallback = Callable[[DataType, Window, int, int], None]
 """(data type, window just loaded, windows done of this type, windows of this type): progress."""
 
 
-def backfill_windows(data_type: DataType, done_until: date, until: date, participant: Participant) -> list[Window]:
+def backfill_windows(
+    data_type: DataType, done_until: date, until: date, participant: Participant
+) -> list[Window]:
     """The aligned windows from done_until up to `until` (exclusive), the last one cut at `until`."""
     zone = participant.zone
     found = windows_between(data_type, local_midnight(done_until, zone), local_midnight(until, zone), zone)
@@ -42,8 +44,16 @@ def backfill_windows(data_type: DataType, done_until: date, until: date, partici
 
 
 def backfill_participant(
-    conn: psycopg.Connection, source: GoogleHealthSource, participant: Participant, options: SyncOptions,
-    sink: RunSink, outcome: Outcome, tokens: TokenSource, *, since: date, until: date | None,
+    conn: psycopg.Connection,
+    source: GoogleHealthSource,
+    participant: Participant,
+    options: SyncOptions,
+    sink: RunSink,
+    outcome: Outcome,
+    tokens: TokenSource,
+    *,
+    since: date,
+    until: date | None,
     on_window: WindowCallback | None = None,
 ) -> None:
     today = options.clock_now().astimezone(participant.zone).date()
@@ -53,30 +63,48 @@ def backfill_participant(
         windows = backfill_windows(data_type, done, end, participant)
         for i, window in enumerate(windows, 1):
             points = source.fetch_window(participant.id, tokens, window, options.clock_now())
-            load = load_window(conn, participant, window, points, options.load_options(),
-                               advance=advance_backfill(participant.id, data_type, since, window.end_day, options.run_id))
+            load = load_window(
+                conn,
+                participant,
+                window,
+                points,
+                options.load_options(),
+                advance=advance_backfill(participant.id, data_type, since, window.end_day, options.run_id),
+            )
             sink.record(participant, outcome, load)
             if on_window is not None:
                 on_window(data_type, window, i, len(windows))
         finish_backfill(conn, participant.id, data_type, since)
 
 
-def _source(settings: GoogleHealthSettings | None, source: GoogleHealthSource | None) -> tuple[GoogleHealthSource, bool]:
+def _source(
+    settings: GoogleHealthSettings | None, source: GoogleHealthSource | None
+) -> tuple[GoogleHealthSource, bool]:
     if source is not None:
         return source, False
     return GoogleHealthSource.create(settings or get_google_health_settings()), True
 
 
 def _report(source: GoogleHealthSource, outcomes: list[Outcome], summary: IngestSummary) -> SyncReport:
-    report = SyncReport(outcomes=outcomes, api=source.api.stats.as_dict(),
-                        token_refresh_failures=source.take_refresh_failures())
+    report = SyncReport(
+        outcomes=outcomes,
+        api=source.api.stats.as_dict(),
+        token_refresh_failures=source.take_refresh_failures(),
+    )
     report.merge_into(summary)
     return report
 
 
 def backfill(
-    url: str, participant: Participant, *, since: date, until: date | None, summary: IngestSummary,
-    options: SyncOptions, settings: GoogleHealthSettings | None = None, source: GoogleHealthSource | None = None,
+    url: str,
+    participant: Participant,
+    *,
+    since: date,
+    until: date | None,
+    summary: IngestSummary,
+    options: SyncOptions,
+    settings: GoogleHealthSettings | None = None,
+    source: GoogleHealthSource | None = None,
     on_window: WindowCallback | None = None,
 ) -> SyncReport:
     """Backfill one participant (raises ConfigError when the OAuth client or token key is missing)."""
@@ -90,14 +118,26 @@ def backfill(
             source.close()
 
 
-def _notified_only(conn: psycopg.Connection, source: GoogleHealthSource, participant: Participant,
-                   options: SyncOptions, sink: RunSink, outcome: Outcome, tokens: TokenSource) -> None:
+def _notified_only(
+    conn: psycopg.Connection,
+    source: GoogleHealthSource,
+    participant: Participant,
+    options: SyncOptions,
+    sink: RunSink,
+    outcome: Outcome,
+    tokens: TokenSource,
+) -> None:
     pull_notifications(conn, source, participant, tokens, options, sink, outcome)
 
 
 def pull_notified(
-    url: str, *, summary: IngestSummary, options: SyncOptions, study: str | None = None,
-    settings: GoogleHealthSettings | None = None, source: GoogleHealthSource | None = None,
+    url: str,
+    *,
+    summary: IngestSummary,
+    options: SyncOptions,
+    study: str | None = None,
+    settings: GoogleHealthSettings | None = None,
+    source: GoogleHealthSource | None = None,
 ) -> SyncReport:
     """The targeted pulls of every queued notification (of consented participants)."""
     with connect(url, autocommit=True) as conn:

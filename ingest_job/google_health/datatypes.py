@@ -9,7 +9,15 @@ from typing import Literal
 
 from fitpipe.errors import InputError
 
-__all__ = ["DataType", "DATA_TYPES", "BY_NAME", "SCOPES", "SCOPE_PREFIX", "get_data_type", "data_types_for_scopes"]
+__all__ = [
+    "DataType",
+    "DATA_TYPES",
+    "BY_NAME",
+    "SCOPES",
+    "SCOPE_PREFIX",
+    "get_data_type",
+    "data_types_for_scopes",
+]
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
 ACTIVITY = SCOPE_PREFIX + "activity_and_fitness.readonly"
@@ -54,14 +62,28 @@ class DataType:
 DATA_TYPES: tuple[DataType, ...] = (
     DataType("heart-rate", "heartRate", "sample", HEALTH, 1, ("heart_rate",)),
     DataType("heart-rate-variability", "heartRateVariability", "sample", HEALTH, 7, ("hrv_rmssd",)),
-    DataType("daily-heart-rate-variability", "dailyHeartRateVariability", "date", HEALTH, 30, ("hrv_daily_rmssd",)),
+    DataType(
+        "daily-heart-rate-variability", "dailyHeartRateVariability", "date", HEALTH, 30, ("hrv_daily_rmssd",)
+    ),
     DataType("oxygen-saturation", "oxygenSaturation", "sample", HEALTH, 7, ("spo2",)),
     DataType("daily-oxygen-saturation", "dailyOxygenSaturation", "date", HEALTH, 30, ("spo2_daily",)),
     DataType("daily-respiratory-rate", "dailyRespiratoryRate", "date", HEALTH, 30, ("breathing_rate",)),
-    DataType("respiratory-rate-sleep-summary", "respiratoryRateSleepSummary", "sample", HEALTH, 30,
-             ("breathing_rate_deep", "breathing_rate_light", "breathing_rate_rem")),
-    DataType("active-zone-minutes", "activeZoneMinutes", "interval", ACTIVITY, 7,
-             ("active_zone_minutes", "azm_fat_burn", "azm_cardio", "azm_peak")),
+    DataType(
+        "respiratory-rate-sleep-summary",
+        "respiratoryRateSleepSummary",
+        "sample",
+        HEALTH,
+        30,
+        ("breathing_rate_deep", "breathing_rate_light", "breathing_rate_rem"),
+    ),
+    DataType(
+        "active-zone-minutes",
+        "activeZoneMinutes",
+        "interval",
+        ACTIVITY,
+        7,
+        ("active_zone_minutes", "azm_fat_burn", "azm_cardio", "azm_peak"),
+    ),
     DataType("steps", "steps", "interval", ACTIVITY, 7, ("steps",)),
     DataType("sleep", "sleep", "sleep", SLEEP, 30, ("sleep_minutes",), max_page_size=25),
 )
@@ -73,8 +95,11 @@ def get_data_type(name: str) -> DataType:
     try:
         return BY_NAME[name]
     except KeyError:
-        raise InputError(f"unknown Google Health data type {name!r}", field="data type",
-                         hint="use one of: " + ", ".join(BY_NAME)) from None
+        raise InputError(
+            f"unknown Google Health data type {name!r}",
+            field="data type",
+            hint="use one of: " + ", ".join(BY_NAME),
+        ) from None
 
 
 def data_types_for_scopes(scopes: list[str] | tuple[str, ...]) -> list[DataType]:

@@ -16,8 +16,15 @@ from __future__ import annotations
 
 from fitpipe.errors import FitpipeError
 
-__all__ = ["GoogleHealthError", "ApiError", "RetriesExhausted", "EndpointGone", "ReconsentRequired",
-           "TokenRefreshFailed", "ConsentError"]
+__all__ = [
+    "GoogleHealthError",
+    "ApiError",
+    "RetriesExhausted",
+    "EndpointGone",
+    "ReconsentRequired",
+    "TokenRefreshFailed",
+    "ConsentError",
+]
 
 
 class GoogleHealthError(FitpipeError):

@@ -24,8 +24,20 @@ from ingest_job.google_health.errors import ConsentError, ReconsentRequired, Tok
 from ingest_job.google_health.oauth import OAuthClient, TokenResponse, new_state, pkce_pair
 from ingest_job.google_health.tokens import TokenCipher
 
-__all__ = ["PROVIDER", "Grant", "ConsentLink", "PendingConsent", "create_consent_link", "open_consent",
-           "store_grant", "read_grant", "revoke_grant", "set_source_status", "TokenSource", "StaticTokens"]
+__all__ = [
+    "PROVIDER",
+    "Grant",
+    "ConsentLink",
+    "PendingConsent",
+    "create_consent_link",
+    "open_consent",
+    "store_grant",
+    "read_grant",
+    "revoke_grant",
+    "set_source_status",
+    "TokenSource",
+    "StaticTokens",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +70,34 @@ class ConsentLink:
 
 
 def create_consent_link(
-    conn: psycopg.Connection, cipher: TokenCipher, oauth: OAuthClient, participant: Participant, *,
-    redirect_uri: str, lifetime: timedelta, token_id: int | None = None,
+    conn: psycopg.Connection,
+    cipher: TokenCipher,
+    oauth: OAuthClient,
+    participant: Participant,
+    *,
+    redirect_uri: str,
+    lifetime: timedelta,
+    token_id: int | None = None,
 ) -> ConsentLink:
     state, (verifier, challenge) = new_state(), pkce_pair()
     state_hash = _state_hash(state)
     row = conn.execute(
         """INSERT INTO oauth_states (state_hash, participant_id, provider, code_verifier, redirect_uri, token_id, expires_at)
            VALUES (%s, %s, %s, %s, %s, %s, now() + %s) RETURNING expires_at""",
-        (state_hash, participant.id, PROVIDER, cipher.encrypt(verifier, f"oauth_states/{state_hash.hex()}"),
-         redirect_uri, token_id, lifetime),
+        (
+            state_hash,
+            participant.id,
+            PROVIDER,
+            cipher.encrypt(verifier, f"oauth_states/{state_hash.hex()}"),
+            redirect_uri,
+            token_id,
+            lifetime,
+        ),
     ).fetchone()
     assert row is not None
-    return ConsentLink(oauth.authorization_url(state=state, code_challenge=challenge, redirect_uri=redirect_uri), row[0])
+    return ConsentLink(
+        oauth.authorization_url(state=state, code_challenge=challenge, redirect_uri=redirect_uri), row[0]
+    )
 
 
 @dataclass(frozen=True)
@@ -93,18 +120,30 @@ def open_consent(conn: psycopg.Connection, cipher: TokenCipher, state: str) -> P
         raise ConsentError("this consent link is not known", hint="ask the study team for a new link")
     participant_id, verifier, redirect_uri, used, expired = row
     if used:
-        raise ConsentError("this consent link was used already", hint="ask the study team for a new link if needed")
+        raise ConsentError(
+            "this consent link was used already", hint="ask the study team for a new link if needed"
+        )
     if expired:
         raise ConsentError("this consent link has expired", hint="ask the study team for a new link")
-    return PendingConsent(state_hash, int(participant_id),
-                          cipher.decrypt(verifier, f"oauth_states/{state_hash.hex()}"), redirect_uri)
+    return PendingConsent(
+        state_hash,
+        int(participant_id),
+        cipher.decrypt(verifier, f"oauth_states/{state_hash.hex()}"),
+        redirect_uri,
+    )
 
 
 def store_grant(
-    conn: psycopg.Connection, cipher: TokenCipher, participant_id: int, tokens: TokenResponse, identity: Identity,
-    *, consent: PendingConsent | None = None,
+    conn: psycopg.Connection,
+    cipher: TokenCipher,
+    participant_id: int,
+    tokens: TokenResponse,
+    identity: Identity,
+    *,
+    consent: PendingConsent | None = None,
 ) -> Grant:
-    """Store (or replace, on re-consent) a participant's grant, in one transaction with using up the state."""
+    """Store (or replace, on re-consent) a participant's grant, in one transaction with using up the state.
+    The update repeats the parameters instead of reading EXCLUDED: the API's role may not read token columns."""
     if tokens.refresh_token is None:
         raise ConsentError("the grant has no refresh token", hint="consent again")
     with conn.transaction():
@@ -118,25 +157,35 @@ def store_grant(
                 hint="each participant must consent with their own Google account; revoke the other grant first",
             )
         if consent is not None:
-            conn.execute("UPDATE oauth_states SET used_at = now() WHERE state_hash = %s AND used_at IS NULL",
-                         (consent.state_hash,))
+            conn.execute(
+                "UPDATE oauth_states SET used_at = now() WHERE state_hash = %s AND used_at IS NULL",
+                (consent.state_hash,),
+            )
         row = conn.execute(
             """
             INSERT INTO oauth_grants AS g (participant_id, provider, health_user_id, legacy_user_id, scopes, refresh_token,
                                            access_token, access_expires_at)
             VALUES (%(p)s, %(provider)s, %(hid)s, %(legacy)s, %(scopes)s, %(refresh)s, %(access)s, now() + %(ttl)s)
             ON CONFLICT (participant_id, provider) DO UPDATE SET
-                health_user_id = EXCLUDED.health_user_id, legacy_user_id = EXCLUDED.legacy_user_id,
-                scopes = EXCLUDED.scopes, refresh_token = EXCLUDED.refresh_token, access_token = EXCLUDED.access_token,
-                access_expires_at = EXCLUDED.access_expires_at, version = g.version + 1, updated_at = now(),
-                revoked_at = NULL, revoke_reason = NULL
+                health_user_id = %(hid)s, legacy_user_id = %(legacy)s, scopes = %(scopes)s, refresh_token = %(refresh)s,
+                access_token = %(access)s, access_expires_at = now() + %(ttl)s, version = g.version + 1,
+                updated_at = now(), revoked_at = NULL, revoke_reason = NULL
             RETURNING version
             """,
-            {"p": participant_id, "provider": PROVIDER, "hid": identity.health_user_id, "legacy": identity.legacy_user_id,
-             "scopes": list(tokens.scopes),
-             "refresh": cipher.encrypt(tokens.refresh_token.get_secret_value(), _context(participant_id, "refresh_token")),
-             "access": cipher.encrypt(tokens.access_token.get_secret_value(), _context(participant_id, "access_token")),
-             "ttl": timedelta(seconds=tokens.expires_in)},
+            {
+                "p": participant_id,
+                "provider": PROVIDER,
+                "hid": identity.health_user_id,
+                "legacy": identity.legacy_user_id,
+                "scopes": list(tokens.scopes),
+                "refresh": cipher.encrypt(
+                    tokens.refresh_token.get_secret_value(), _context(participant_id, "refresh_token")
+                ),
+                "access": cipher.encrypt(
+                    tokens.access_token.get_secret_value(), _context(participant_id, "access_token")
+                ),
+                "ttl": timedelta(seconds=tokens.expires_in),
+            },
         ).fetchone()
         assert row is not None
         # a new consent clears needs_reconsent/error; a source a coordinator disabled stays disabled
@@ -158,8 +207,9 @@ def read_grant(conn: psycopg.Connection, participant_id: int) -> Grant | None:
     return None if row is None else Grant(participant_id, row[0], tuple(row[1]), int(row[2]), row[3])
 
 
-def set_source_status(conn: psycopg.Connection, participant_id: int, error: str | None, *,
-                      status: str | None = None) -> None:
+def set_source_status(
+    conn: psycopg.Connection, participant_id: int, error: str | None, *, status: str | None = None
+) -> None:
     """Record a sync attempt: active on success, error (or `status`) with the message otherwise."""
     conn.execute(
         """
@@ -173,8 +223,12 @@ def set_source_status(conn: psycopg.Connection, participant_id: int, error: str 
             last_success_at = CASE WHEN %(e)s::text IS NULL THEN now() ELSE ps.last_success_at END,
             last_error = %(e)s
         """,
-        {"p": participant_id, "s": PROVIDER, "e": error,
-         "status": status or ("active" if error is None else "error")},
+        {
+            "p": participant_id,
+            "s": PROVIDER,
+            "e": error,
+            "status": status or ("active" if error is None else "error"),
+        },
     )
 
 
@@ -199,13 +253,17 @@ class StaticTokens:
         return self._token
 
     def refresh_after_rejection(self, rejected: str) -> str:
-        raise ConsentError("Google refused the access token it had just issued", hint="open the consent link again")
+        raise ConsentError(
+            "Google refused the access token it had just issued", hint="open the consent link again"
+        )
 
 
 class TokenSource:
     """A participant's access token for the client: read from the database, refreshed when due (see module doc)."""
 
-    def __init__(self, conn: psycopg.Connection, cipher: TokenCipher, oauth: OAuthClient, participant_id: int) -> None:
+    def __init__(
+        self, conn: psycopg.Connection, cipher: TokenCipher, oauth: OAuthClient, participant_id: int
+    ) -> None:
         self.conn = conn
         self.cipher = cipher
         self.oauth = oauth
@@ -226,10 +284,15 @@ class TokenSource:
             (self.participant_id, PROVIDER),
         ).fetchone()
         if row is None or row[2] is not None:
-            raise ReconsentRequired("no usable Google grant (never consented, or revoked)",
-                                    hint="send the participant a consent link")
+            raise ReconsentRequired(
+                "no usable Google grant (never consented, or revoked)",
+                hint="send the participant a consent link",
+            )
         if row[0] is not None and self._fresh(row[1]):
-            self._token, self._expires = self.cipher.decrypt(row[0], _context(self.participant_id, "access_token")), row[1]
+            self._token, self._expires = (
+                self.cipher.decrypt(row[0], _context(self.participant_id, "access_token")),
+                row[1],
+            )
             return self._token
         return self._refresh(rejected=None)
 
@@ -246,17 +309,24 @@ class TokenSource:
                 (self.participant_id, PROVIDER),
             ).fetchone()
             if row is None or row[4] is not None:
-                raise ReconsentRequired("no usable Google grant (never consented, or revoked)",
-                                        hint="send the participant a consent link")
+                raise ReconsentRequired(
+                    "no usable Google grant (never consented, or revoked)",
+                    hint="send the participant a consent link",
+                )
             refresh_blob, access_blob, expires, version, _ = row
-            current = self.cipher.decrypt(access_blob, _context(self.participant_id, "access_token")) if access_blob else None
+            current = (
+                self.cipher.decrypt(access_blob, _context(self.participant_id, "access_token"))
+                if access_blob
+                else None
+            )
             if current is not None and current != rejected and self._fresh(expires):
                 token = current  # another process refreshed while we waited for the lock
                 self._expires = expires
             else:
                 try:
                     answer = self.oauth.refresh(
-                        self.cipher.decrypt(refresh_blob, _context(self.participant_id, "refresh_token")))
+                        self.cipher.decrypt(refresh_blob, _context(self.participant_id, "refresh_token"))
+                    )
                 except ReconsentRequired as exc:
                     self.refresh_failures += 1
                     failure = exc
@@ -273,17 +343,27 @@ class TokenSource:
                                   refreshed_at = now(), updated_at = now()
                            WHERE participant_id = %s AND provider = %s AND version = %s
                            RETURNING access_expires_at""",
-                        (self.cipher.encrypt(token, _context(self.participant_id, "access_token")),
-                         timedelta(seconds=answer.expires_in),
-                         self.cipher.encrypt(new_refresh, _context(self.participant_id, "refresh_token"))
-                         if new_refresh else None,
-                         self.participant_id, PROVIDER, version),
+                        (
+                            self.cipher.encrypt(token, _context(self.participant_id, "access_token")),
+                            timedelta(seconds=answer.expires_in),
+                            self.cipher.encrypt(new_refresh, _context(self.participant_id, "refresh_token"))
+                            if new_refresh
+                            else None,
+                            self.participant_id,
+                            PROVIDER,
+                            version,
+                        ),
                     ).fetchone()
-                    if updated is None:  # impossible under the row lock; refuse rather than lose a refresh token
+                    if (
+                        updated is None
+                    ):  # impossible under the row lock; refuse rather than lose a refresh token
                         raise ConflictError("the grant changed during a refresh", hint="run the sync again")
                     self._expires = updated[0]
-                    log.info("participant %d: access token refreshed%s", self.participant_id,
-                             " (new refresh token stored)" if new_refresh else "")
+                    log.info(
+                        "participant %d: access token refreshed%s",
+                        self.participant_id,
+                        " (new refresh token stored)" if new_refresh else "",
+                    )
         # committed: the new refresh token is stored before the access token is used
         if failure is not None:
             raise failure

@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "SlidingWindowLimiter", "RequestLimiter", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "Clock",
+    "SystemClock",
+    "SlidingWindowLimiter",
+    "RequestLimiter",
+    "RetryPolicy",
+    "parse_retry_after",
+]
 
 
 class Clock(Protocol):

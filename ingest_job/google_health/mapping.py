@@ -39,18 +39,32 @@ _US = 1_000_000
 class _Out:
     def __init__(self, data_type: DataType, path: str, zone: ZoneInfo, points: list[Point]) -> None:
         self.data_type, self.path, self.zone, self.points = data_type, path, zone, points
-        self.parsed = ParsedFile(file=path, kind=f"Google Health API {data_type.name}", records_read=len(points))
+        self.parsed = ParsedFile(
+            file=path, kind=f"Google Health API {data_type.name}", records_read=len(points)
+        )
 
     def reject(self, i: int, field: str, reason: str, kind: str = "") -> None:
         raw = orjson.dumps(self.points[i]).decode()[:1000]
         self.parsed.rejected.append(Rejected(self.path, f"point {i + 1}", field, reason, raw, kind=kind))
 
-    def add(self, metric: str, ts: np.ndarray | list[int], value: np.ndarray | list[float],
-            index: np.ndarray | list[int]) -> None:
+    def add(
+        self,
+        metric: str,
+        ts: np.ndarray | list[int],
+        value: np.ndarray | list[float],
+        index: np.ndarray | list[int],
+    ) -> None:
         ts_arr = np.asarray(ts, dtype=np.int64)
         if ts_arr.size:
-            self.parsed.batches.append(SampleBatch(metric, ts_arr, np.asarray(value, dtype=np.float64), self.path,
-                                                   item=np.asarray(index, dtype=np.int64)))
+            self.parsed.batches.append(
+                SampleBatch(
+                    metric,
+                    ts_arr,
+                    np.asarray(value, dtype=np.float64),
+                    self.path,
+                    item=np.asarray(index, dtype=np.int64),
+                )
+            )
 
 
 def parse_offset(text: object) -> timedelta | None:
@@ -79,15 +93,28 @@ def _civil_us(civil: object) -> int | None:
         return None
     d, t = civil["date"], civil.get("time") or {}
     try:
-        naive = datetime(int(d["year"]), int(d["month"]), int(d["day"]), int(t.get("hours", 0)),
-                         int(t.get("minutes", 0)), int(t.get("seconds", 0)), int(t.get("nanos", 0)) // 1000)
+        naive = datetime(
+            int(d["year"]),
+            int(d["month"]),
+            int(d["day"]),
+            int(t.get("hours", 0)),
+            int(t.get("minutes", 0)),
+            int(t.get("seconds", 0)),
+            int(t.get("nanos", 0)) // 1000,
+        )
     except (KeyError, TypeError, ValueError):
         return None
     return (naive - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
-def _place(out: _Out, members: list[dict[str, Any] | None], stamp_key: str, time_key: str, offset_key: str,
-           civil_key: str) -> tuple[np.ndarray, list[timedelta | None]]:
+def _place(
+    out: _Out,
+    members: list[dict[str, Any] | None],
+    stamp_key: str,
+    time_key: str,
+    offset_key: str,
+    civil_key: str,
+) -> tuple[np.ndarray, list[timedelta | None]]:
     """UTC µs per point from its physical time, else civil time and offset, else civil time in the zone.
     Points without a member object (already rejected) stay NAT."""
     stamps: list[dict[str, Any]] = [
@@ -108,8 +135,12 @@ def _place(out: _Out, members: list[dict[str, Any] | None], stamp_key: str, time
         else:
             placed, gap = local_to_utc_us(np.array([civil], dtype=np.int64), out.zone)
             if gap[0]:
-                out.reject(int(i), civil_key, f"local time does not exist in {out.zone.key} (clocks went forward)",
-                           "nonexistent_local_time")
+                out.reject(
+                    int(i),
+                    civil_key,
+                    f"local time does not exist in {out.zone.key} (clocks went forward)",
+                    "nonexistent_local_time",
+                )
             else:
                 us[i] = placed[0]
     return us, offsets
@@ -131,7 +162,9 @@ def _members(out: _Out) -> list[dict[str, Any] | None]:
     for i, point in enumerate(out.points):
         member = point.get(out.data_type.member)
         if not isinstance(member, dict):
-            out.reject(i, out.data_type.member, f"the point has no {out.data_type.member} object", "missing_field")
+            out.reject(
+                i, out.data_type.member, f"the point has no {out.data_type.member} object", "missing_field"
+            )
             member = None
         members.append(member)
     return members
@@ -148,8 +181,15 @@ def _day_us(days: list[date], zone: ZoneInfo) -> np.ndarray:
 
 # ---- samples -------------------------------------------------------------------------------------------
 
-def _timed_values(out: _Out, time_key: str, value_key: str, *, interval: bool, sentinel: float | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[timedelta | None], list[dict[str, Any] | None]]:
+
+def _timed_values(
+    out: _Out,
+    time_key: str,
+    value_key: str,
+    *,
+    interval: bool,
+    sentinel: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[timedelta | None], list[dict[str, Any] | None]]:
     """(ts, value, index, offsets, members) of the points whose time and value could be read."""
     members = _members(out)
     if interval:
@@ -165,19 +205,27 @@ def _timed_values(out: _Out, time_key: str, value_key: str, *, interval: bool, s
         if v is None:
             out.reject(i, value_key, f"{m.get(value_key)!r} is not a number", "not_a_number")
         elif sentinel is not None and v == sentinel:
-            out.reject(i, value_key, f"{v} is the floor the device writes when it has no valid reading",
-                       "sentinel_value")
+            out.reject(
+                i,
+                value_key,
+                f"{v} is the floor the device writes when it has no valid reading",
+                "sentinel_value",
+            )
         else:
             values[i], keep[i] = v, True
     index = np.flatnonzero(keep)
     return us[index], values[index], index, offsets, members
 
 
-def _simple(metric: str, time_key: str, value_key: str, *, interval: bool = False,
-            sentinel: float | None = None) -> Callable[[_Out], None]:
+def _simple(
+    metric: str, time_key: str, value_key: str, *, interval: bool = False, sentinel: float | None = None
+) -> Callable[[_Out], None]:
     def run(out: _Out) -> None:
-        ts, values, index, _, _ = _timed_values(out, time_key, value_key, interval=interval, sentinel=sentinel)
+        ts, values, index, _, _ = _timed_values(
+            out, time_key, value_key, interval=interval, sentinel=sentinel
+        )
         out.add(metric, ts, values, index)
+
     return run
 
 
@@ -192,8 +240,13 @@ def _zone_minutes(out: _Out) -> None:
         assert member is not None
         zone = _ZONES.get(str(member.get("heartRateZone", "")).upper())
         if zone is None:
-            out.reject(int(i), "heartRateZone", f"unknown heart-rate zone {member.get('heartRateZone')!r} "
-                       "(expected FAT_BURN, CARDIO or PEAK)", "malformed")
+            out.reject(
+                int(i),
+                "heartRateZone",
+                f"unknown heart-rate zone {member.get('heartRateZone')!r} "
+                "(expected FAT_BURN, CARDIO or PEAK)",
+                "malformed",
+            )
             continue
         zones.append((zone, int(t), float(v), int(i)))
     total: dict[int, float] = defaultdict(float)
@@ -208,8 +261,11 @@ def _zone_minutes(out: _Out) -> None:
         out.add(metric, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
 
-_STAGE_STATS = {"deepSleepStats": "breathing_rate_deep", "lightSleepStats": "breathing_rate_light",
-                "remSleepStats": "breathing_rate_rem"}
+_STAGE_STATS = {
+    "deepSleepStats": "breathing_rate_deep",
+    "lightSleepStats": "breathing_rate_light",
+    "remSleepStats": "breathing_rate_rem",
+}
 
 
 def _respiratory_summary(out: _Out) -> None:
@@ -256,12 +312,20 @@ def _daily(metric: str, value_key: str) -> Callable[[_Out], None]:
             elif value != 0:  # omitted: the device computed no value that day
                 rows.append((day, value, i))
         out.add(metric, _day_us([r[0] for r in rows], out.zone), [r[1] for r in rows], [r[2] for r in rows])
+
     return run
 
 
 # ---- sleep ---------------------------------------------------------------------------------------------
 
-_LEVELS = {"AWAKE": "wake", "LIGHT": "light", "DEEP": "deep", "REM": "rem", "ASLEEP": "asleep", "RESTLESS": "restless"}
+_LEVELS = {
+    "AWAKE": "wake",
+    "LIGHT": "light",
+    "DEEP": "deep",
+    "REM": "rem",
+    "ASLEEP": "asleep",
+    "RESTLESS": "restless",
+}
 
 
 def parse_instant(text: object) -> datetime | None:
@@ -300,28 +364,44 @@ def _sleep(out: _Out) -> None:
                 continue
             kind = str(st.get("type", "")).upper()
             level = "awake" if classic and kind == "AWAKE" else _LEVELS.get(kind, kind.lower() or "unknown")
-            stages.append(SleepStage(start=s_start, seconds=int((s_end - s_start).total_seconds()), level=level))
+            stages.append(
+                SleepStage(start=s_start, seconds=int((s_end - s_start).total_seconds()), level=level)
+            )
         summary, metadata = m.get("summary") or {}, m.get("metadata") or {}
         offset = parse_offset(interval.get("endUtcOffset"))
         local_date = (end + offset).date() if offset is not None else end.astimezone(out.zone).date()
         name = out.points[i].get("name")
         session = SleepSession(
-            start=start, end=end, local_date=local_date, is_main_sleep=bool(metadata.get("mainSleep", False)),
-            file=out.path, record=f"point {i + 1}", minutes_asleep=_int(summary.get("minutesAsleep", 0)),
-            minutes_awake=_int(summary.get("minutesAwake", 0)), sleep_type="classic" if classic else "stages",
-            log_id=str(name).rsplit("/", 1)[-1] if name else None, stages=sorted(stages, key=lambda s: s.start),
+            start=start,
+            end=end,
+            local_date=local_date,
+            is_main_sleep=bool(metadata.get("mainSleep", False)),
+            file=out.path,
+            record=f"point {i + 1}",
+            minutes_asleep=_int(summary.get("minutesAsleep", 0)),
+            minutes_awake=_int(summary.get("minutesAwake", 0)),
+            sleep_type="classic" if classic else "stages",
+            log_id=str(name).rsplit("/", 1)[-1] if name else None,
+            stages=sorted(stages, key=lambda s: s.start),
         )
         out.parsed.sleep.append(session)
         if session.is_main_sleep and session.minutes_asleep is not None:
             main_minutes[local_date] += session.minutes_asleep
             main_point.setdefault(local_date, i)
     days = sorted(main_minutes)
-    out.add("sleep_minutes", _day_us(days, out.zone), [main_minutes[d] for d in days], [main_point[d] for d in days])
+    out.add(
+        "sleep_minutes",
+        _day_us(days, out.zone),
+        [main_minutes[d] for d in days],
+        [main_point[d] for d in days],
+    )
 
 
 _MAPPERS: dict[str, Callable[[_Out], None]] = {
     "heart-rate": _simple("heart_rate", "physicalTime", "beatsPerMinute"),
-    "heart-rate-variability": _simple("hrv_rmssd", "physicalTime", "rootMeanSquareOfSuccessiveDifferencesMilliseconds"),
+    "heart-rate-variability": _simple(
+        "hrv_rmssd", "physicalTime", "rootMeanSquareOfSuccessiveDifferencesMilliseconds"
+    ),
     "oxygen-saturation": _simple("spo2", "physicalTime", "percentage", sentinel=50.0),
     "steps": _simple("steps", "startTime", "count", interval=True),
     "active-zone-minutes": _zone_minutes,

@@ -16,15 +16,22 @@ from typing import Any
 import psycopg
 
 from fitpipe.participants import Participant
-from ingest_job.google_health.datatypes import BY_NAME
-from ingest_job.google_health.grants import PROVIDER, TokenSource
+from ingest_job.google_health.datatypes import BY_NAME, data_types_for_scopes
+from ingest_job.google_health.errors import ApiError
+from ingest_job.google_health.grants import PROVIDER, TokenSource, read_grant
 from ingest_job.google_health.mapping import parse_instant
 from ingest_job.google_health.run import Outcome, RunSink, SyncOptions
 from ingest_job.google_health.source import GoogleHealthSource
 from ingest_job.google_health.state import load_window
 from ingest_job.google_health.windows import Window, windows_between
 
-__all__ = ["Notification", "parse_notifications", "queue_notifications", "pull_notifications", "notified_participants"]
+__all__ = [
+    "Notification",
+    "parse_notifications",
+    "queue_notifications",
+    "pull_notifications",
+    "notified_participants",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +59,17 @@ def parse_notifications(payload: Any) -> tuple[list[Notification], int]:
         operation = operation if operation in ("UPSERT", "DELETE") else "UPSERT"
         for interval in data.get("intervals") or []:
             span = interval.get("physicalTimeInterval") if isinstance(interval, dict) else None
-            start, end = (parse_instant(span.get("startTime")), parse_instant(span.get("endTime"))) if isinstance(span, dict) else (None, None)
+            start, end = (
+                (parse_instant(span.get("startTime")), parse_instant(span.get("endTime")))
+                if isinstance(span, dict)
+                else (None, None)
+            )
             if start is None or end is None or end < start:
                 ignored += 1
                 continue
-            found.append(Notification(str(data["healthUserId"]), str(data["dataType"]), operation, start, end))
+            found.append(
+                Notification(str(data["healthUserId"]), str(data["dataType"]), operation, start, end)
+            )
     return found, ignored
 
 
@@ -66,8 +79,10 @@ def queue_notifications(conn: psycopg.Connection, notifications: list[Notificati
     users: dict[str, int | None] = {}
     for n in notifications:
         if n.health_user_id not in users:
-            row = conn.execute("SELECT participant_id FROM oauth_grants WHERE provider = %s AND health_user_id = %s",
-                               (PROVIDER, n.health_user_id)).fetchone()
+            row = conn.execute(
+                "SELECT participant_id FROM oauth_grants WHERE provider = %s AND health_user_id = %s",
+                (PROVIDER, n.health_user_id),
+            ).fetchone()
             users[n.health_user_id] = int(row[0]) if row else None
         participant_id = users[n.health_user_id]
         if participant_id is None:
@@ -94,8 +109,15 @@ def notified_participants(conn: psycopg.Connection, study: str | None = None) ->
     return [int(r[0]) for r in rows]
 
 
-def pull_notifications(conn: psycopg.Connection, source: GoogleHealthSource, participant: Participant,
-                       tokens: TokenSource, options: SyncOptions, sink: RunSink, outcome: Outcome) -> int:
+def pull_notifications(
+    conn: psycopg.Connection,
+    source: GoogleHealthSource,
+    participant: Participant,
+    tokens: TokenSource,
+    options: SyncOptions,
+    sink: RunSink,
+    outcome: Outcome,
+) -> int:
     """Load the windows holding the participant's pending notified intervals; returns notifications pulled."""
     rows = conn.execute(
         """SELECT id, data_type, operation, start_time, end_time FROM google_health_notifications
@@ -105,24 +127,40 @@ def pull_notifications(conn: psycopg.Connection, source: GoogleHealthSource, par
     by_type: dict[str, list[tuple[int, str, datetime, datetime]]] = defaultdict(list)
     for nid, data_type, operation, start, end in rows:
         by_type[data_type].append((int(nid), operation, start, end))
+    grant = read_grant(conn, participant.id)
+    shared = {t.name for t in data_types_for_scopes(grant.scopes)} if grant is not None else set()
     pulled = 0
     for name, items in by_type.items():
         now = options.clock_now()
         windows: dict[str, Window] = {}
         for _, _, start, end in items:
             for w in windows_between(BY_NAME[name], start, end + timedelta(microseconds=1), participant.zone):
-                if w.start < now:
+                if w.start < now and name in shared:  # a type not shared is dropped with its notices
                     windows.setdefault(w.path(), w)
         for window in sorted(windows.values(), key=lambda w: w.first_day):
-            points = source.fetch_window(participant.id, tokens, window, now)
-            sink.record(participant, outcome, load_window(conn, participant, window, points, options.load_options()))
+            try:
+                points = source.fetch_window(participant.id, tokens, window, now)
+            except ApiError as exc:
+                if exc.status != 403:
+                    raise
+                outcome.skipped.append(name)  # unticked at Google since: nothing to pull
+                break
+            sink.record(
+                participant, outcome, load_window(conn, participant, window, points, options.load_options())
+            )
         ids = [i for i, _, _, _ in items]
-        conn.execute("UPDATE google_health_notifications SET pulled_at = now(), run_id = %s WHERE id = ANY(%s)",
-                     (options.run_id, ids))
+        conn.execute(
+            "UPDATE google_health_notifications SET pulled_at = now(), run_id = %s WHERE id = ANY(%s)",
+            (options.run_id, ids),
+        )
         deletions = sum(1 for _, op, _, _ in items if op == "DELETE")
         if deletions:
-            log.info("participant %s/%s: %d deletion notice(s) for %s re-pulled; stored samples are kept",
-                     participant.study, participant.external_id, deletions, name)
+            log.info(
+                "participant %s/%s: %d deletion notice(s) for %s re-pulled; stored samples are kept",
+                participant.study,
+                participant.external_id,
+                deletions,
+                name,
+            )
         pulled += len(ids)
     return pulled
-

@@ -44,7 +44,9 @@ class SyncOptions:
 
     def load_options(self) -> LoadOptions:
         # full: a window is selected by the API's filter; the file-growth shortcut of the manifest does not apply
-        return LoadOptions(source=SOURCE_NAME, lag=self.lag, full=True, run_id=self.run_id, chunk_rows=self.chunk_rows)
+        return LoadOptions(
+            source=SOURCE_NAME, lag=self.lag, full=True, run_id=self.run_id, chunk_rows=self.chunk_rows
+        )
 
     def clock_now(self) -> datetime:
         return self.now or datetime.now(UTC)
@@ -58,6 +60,8 @@ class Outcome:
     windows_loaded: int = 0
     windows_unchanged: int = 0
     points: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """Data types the API refused (403: not shared by the participant)."""
 
     @property
     def name(self) -> str:
@@ -69,10 +73,11 @@ class RunSink:
 
     def __init__(self, summary: IngestSummary) -> None:
         self.summary = summary
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while the summary changes; hold it to read the summary while workers run."""
 
     def add(self, participant: Participant, load: WindowLoad) -> None:
-        with self._lock:
+        with self.lock:
             self.summary.participants.add(f"{participant.study}/{participant.external_id}")
             if load.changed:
                 self.summary.add_counts(SOURCE_NAME, load.counts)
@@ -103,7 +108,10 @@ class SyncReport:
 
     def error_lines(self) -> list[str]:
         lines = [f"google_health: {self.config_error}"] if self.config_error else []
-        lines += [f"participant {o.name} (google_health, deferred): {o.message}" for o in self.with_status("deferred")]
+        lines += [
+            f"participant {o.name} (google_health, deferred): {o.message}"
+            for o in self.with_status("deferred")
+        ]
         return lines
 
     def details(self) -> dict[str, object]:
@@ -133,11 +141,19 @@ class SyncReport:
         summary.extra["token_refresh_failures"] = merged
 
 
-Work = Callable[[psycopg.Connection, GoogleHealthSource, Participant, SyncOptions, RunSink, Outcome, TokenSource], None]
+Work = Callable[
+    [psycopg.Connection, GoogleHealthSource, Participant, SyncOptions, RunSink, Outcome, TokenSource], None
+]
 
 
-def _run_one(url: str, source: GoogleHealthSource, participant: Participant, options: SyncOptions, sink: RunSink,
-             work: Work) -> Outcome:
+def _run_one(
+    url: str,
+    source: GoogleHealthSource,
+    participant: Participant,
+    options: SyncOptions,
+    sink: RunSink,
+    work: Work,
+) -> Outcome:
     """One participant on its own connection; whatever goes wrong stays with this participant."""
     outcome = Outcome(participant, "synced")
     try:
@@ -150,7 +166,9 @@ def _run_one(url: str, source: GoogleHealthSource, participant: Participant, opt
                 set_source_status(conn, participant.id, exc.message, status="needs_reconsent")
             except (FitpipeError, httpx.HTTPError, psycopg.Error) as exc:
                 outcome.status = "deferred"
-                outcome.message = exc.message if isinstance(exc, FitpipeError) else f"{type(exc).__name__}: {exc}"
+                outcome.message = (
+                    exc.message if isinstance(exc, FitpipeError) else f"{type(exc).__name__}: {exc}"
+                )
                 if not isinstance(exc, psycopg.OperationalError):
                     set_source_status(conn, participant.id, outcome.message)
             else:
@@ -165,9 +183,17 @@ def _run_one(url: str, source: GoogleHealthSource, participant: Participant, opt
     return outcome
 
 
-def run_pool(url: str, source: GoogleHealthSource, participants: list[Participant], options: SyncOptions,
-             sink: RunSink, *, work: Work, concurrency: int | None = None,
-             on_outcome: Callable[[Outcome, int, int], None] | None = None) -> list[Outcome]:
+def run_pool(
+    url: str,
+    source: GoogleHealthSource,
+    participants: list[Participant],
+    options: SyncOptions,
+    sink: RunSink,
+    *,
+    work: Work,
+    concurrency: int | None = None,
+    on_outcome: Callable[[Outcome, int, int], None] | None = None,
+) -> list[Outcome]:
     """Run `work` for each participant, `concurrency` at a time; outcomes in the participants' order."""
     workers = max(1, min(concurrency or source.settings.fitpipe_google_concurrency, len(participants) or 1))
     outcomes: dict[int, Outcome] = {}
@@ -177,5 +203,8 @@ def run_pool(url: str, source: GoogleHealthSource, participants: list[Participan
             outcome = future.result()
             outcomes[futures[future]] = outcome
             if on_outcome is not None:
-                on_outcome(outcome, done, len(participants))
+                with (
+                    sink.lock
+                ):  # the callback may read the summary (progress of the run) while workers add to it
+                    on_outcome(outcome, done, len(participants))
     return [outcomes[p.id] for p in participants]

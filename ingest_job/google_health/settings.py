@@ -40,32 +40,49 @@ class GoogleHealthSettings(BaseSettings):
     )
 
     # --- limits --------------------------------------------------------------------------------------
-    fitpipe_google_user_rpm: int = Field(default=300, ge=1, description="Requests per minute per participant.")
-    fitpipe_google_project_rpm: int = Field(default=120_000, ge=1, description="Requests per minute for the whole project.")
-    fitpipe_google_concurrency: int = Field(default=8, ge=1, description="Participants synced at the same time.")
-    fitpipe_google_max_attempts: int = Field(default=6, ge=1, description="Tries of one request on 429/503/504.")
+    fitpipe_google_user_rpm: int = Field(
+        default=300, ge=1, description="Requests per minute per participant."
+    )
+    fitpipe_google_project_rpm: int = Field(
+        default=120_000, ge=1, description="Requests per minute for the whole project."
+    )
+    fitpipe_google_concurrency: int = Field(
+        default=8, ge=1, description="Participants synced at the same time."
+    )
+    fitpipe_google_max_attempts: int = Field(
+        default=6, ge=1, description="Tries of one request on 429/503/504."
+    )
     fitpipe_google_backoff_base_seconds: float = Field(default=1.0, gt=0)
     fitpipe_google_backoff_cap_seconds: float = Field(default=64.0, gt=0)
     fitpipe_google_max_retry_after_seconds: float = Field(
-        default=300.0, gt=0, description="A Retry-After longer than this defers the participant to the next run."
+        default=300.0,
+        gt=0,
+        description="A Retry-After longer than this defers the participant to the next run.",
     )
     fitpipe_google_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # --- how far back ----------------------------------------------------------------------------------
     fitpipe_google_initial_days: int = Field(
-        default=7, ge=1, description="First sync of a new grant: days before now (older history: `fitpipe backfill`)."
+        default=7,
+        ge=1,
+        description="First sync of a new grant: days before now (older history: `fitpipe backfill`).",
     )
     fitpipe_google_max_lookback_days: int = Field(
-        default=30, ge=1, description="A nightly sync never re-reads further back than this (older gaps: backfill)."
+        default=30,
+        ge=1,
+        description="A nightly sync never re-reads further back than this (older gaps: backfill).",
     )
-    fitpipe_google_consent_hours: float = Field(default=168.0, gt=0, description="How long a consent link stays valid.")
+    fitpipe_google_consent_hours: float = Field(
+        default=168.0, gt=0, description="How long a consent link stays valid."
+    )
 
     # --- webhooks ------------------------------------------------------------------------------------
     google_health_webhook_secret: SecretStr | None = Field(
         default=None, description="The value Google sends in Authorization when verifying the endpoint."
     )
     google_health_webhook_public_keys: str | None = Field(
-        default=None, description="PEM public key(s) (ECDSA P-256) that sign notifications; unset: no signature check."
+        default=None,
+        description="PEM public key(s) (ECDSA P-256) that sign notifications; unset: no signature check.",
     )
 
     @property
@@ -78,8 +95,14 @@ class GoogleHealthSettings(BaseSettings):
 
     def client_credentials(self) -> tuple[str, str]:
         """(client id, client secret), or ConfigError naming what to set."""
-        missing = [name for name, value in (("GOOGLE_CLIENT_ID", self.google_client_id),
-                                            ("GOOGLE_CLIENT_SECRET", self.google_client_secret)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("GOOGLE_CLIENT_ID", self.google_client_id),
+                ("GOOGLE_CLIENT_SECRET", self.google_client_secret),
+            )
+            if not value
+        ]
         if missing:
             raise ConfigError(
                 f"the Google OAuth client is not configured: {' and '.join(missing)} not set",

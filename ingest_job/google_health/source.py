@@ -38,14 +38,23 @@ class GoogleHealthSource:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def create(cls, settings: GoogleHealthSettings, *, clock: Clock | None = None, rng: random.Random | None = None,
-               limiter: RequestLimiter | None = None, http: httpx.Client | None = None) -> GoogleHealthSource:
+    def create(
+        cls,
+        settings: GoogleHealthSettings,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        limiter: RequestLimiter | None = None,
+        http: httpx.Client | None = None,
+    ) -> GoogleHealthSource:
         """Raises ConfigError when the OAuth client or the token key is not configured."""
         clock = clock or SystemClock()
         rng = rng or random.Random()
         cipher = TokenCipher(settings.fitpipe_token_key)
-        http = http or httpx.Client(timeout=settings.fitpipe_google_timeout_seconds,
-                                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        http = http or httpx.Client(
+            timeout=settings.fitpipe_google_timeout_seconds,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
         api = GoogleHealthClient(settings, http=http, clock=clock, rng=rng, limiter=limiter)
         oauth = OAuthClient(settings, http=http, clock=clock, rng=rng, policy=api.policy, stats=api.stats)
         return cls(settings, cipher, oauth, api)
@@ -55,7 +64,9 @@ class GoogleHealthSource:
             with self._lock:
                 self.token_refresh_failures[study] += n
 
-    def fetch_window(self, user: int, tokens: AccessTokens, window: Window, now: datetime) -> list[dict[str, Any]]:
+    def fetch_window(
+        self, user: int, tokens: AccessTokens, window: Window, now: datetime
+    ) -> list[dict[str, Any]]:
         """Every point of a window, all pages (newest first, as sent)."""
         points: list[dict[str, Any]] = []
         for page in self.api.list_pages(window, user=user, tokens=tokens, now=now):

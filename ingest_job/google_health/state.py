@@ -22,8 +22,16 @@ from ingest_job.google_health.mapping import MAPPING_VERSION, Point, map_points
 from ingest_job.google_health.windows import Window
 from ingest_job.load import FileIdentity, LoadOptions, PendingFile, load_files
 
-__all__ = ["WindowLoad", "load_window", "sync_position", "advance_sync", "backfill_progress", "advance_backfill",
-           "finish_backfill", "content_hash"]
+__all__ = [
+    "WindowLoad",
+    "load_window",
+    "sync_position",
+    "advance_sync",
+    "backfill_progress",
+    "advance_backfill",
+    "finish_backfill",
+    "content_hash",
+]
 
 
 @dataclass
@@ -43,22 +51,31 @@ def content_hash(points: list[Point], zone_key: str) -> str:
 
 
 def load_window(
-    conn: psycopg.Connection, participant: Participant, window: Window, points: list[Point], options: LoadOptions,
-    *, advance: Callable[[psycopg.Connection], None] | None = None,
+    conn: psycopg.Connection,
+    participant: Participant,
+    window: Window,
+    points: list[Point],
+    options: LoadOptions,
+    *,
+    advance: Callable[[psycopg.Connection], None] | None = None,
 ) -> WindowLoad:
     """Load a completely fetched window (all its pages); `advance` moves a position in the same transaction."""
     path = window.path()
     digest = content_hash(points, participant.timezone)
-    row = conn.execute("SELECT sha256 FROM ingest_files WHERE participant_id = %s AND path = %s",
-                       (participant.id, path)).fetchone()
+    row = conn.execute(
+        "SELECT sha256 FROM ingest_files WHERE participant_id = %s AND path = %s", (participant.id, path)
+    ).fetchone()
     if row is not None and row[0] == digest:
         if advance is not None:
             with conn.transaction():
                 advance(conn)
         return WindowLoad(window, len(points), changed=False)
     parsed = map_points(window.data_type, points, path=path, zone=participant.zone)
-    pending = PendingFile(parsed, {None: participant, participant.external_id: participant},
-                          FileIdentity(path=path, size=len(points), sha256=digest))
+    pending = PendingFile(
+        parsed,
+        {None: participant, participant.external_id: participant},
+        FileIdentity(path=path, size=len(points), sha256=digest),
+    )
     with conn.transaction():
         counts = load_files(conn, [pending], options)
         if advance is not None:
@@ -66,8 +83,12 @@ def load_window(
     return WindowLoad(window, len(points), changed=True, counts=counts, result=pending.result)
 
 
-def sync_position(conn: psycopg.Connection, participant_id: int, source: str, data_type: DataType,
-                  ) -> tuple[datetime | None, datetime | None]:
+def sync_position(
+    conn: psycopg.Connection,
+    participant_id: int,
+    source: str,
+    data_type: DataType,
+) -> tuple[datetime | None, datetime | None]:
     """(the type's cursor: newest sample of any of its metrics, how far the nightly sync fetched)."""
     row = conn.execute(
         """SELECT (SELECT max(c.last_value) FROM ingest_cursors c JOIN metrics m ON m.id = c.metric_id
@@ -79,8 +100,9 @@ def sync_position(conn: psycopg.Connection, participant_id: int, source: str, da
     return row[0], row[1]
 
 
-def advance_sync(participant_id: int, window: Window, fetched_until: datetime, points: int,
-                 run_id: int | None) -> Callable[[psycopg.Connection], None]:
+def advance_sync(
+    participant_id: int, window: Window, fetched_until: datetime, points: int, run_id: int | None
+) -> Callable[[psycopg.Connection], None]:
     def run(conn: psycopg.Connection) -> None:
         conn.execute(
             """INSERT INTO google_health_sync AS g (participant_id, data_type, fetched_until, points, run_id)
@@ -90,11 +112,18 @@ def advance_sync(participant_id: int, window: Window, fetched_until: datetime, p
                    points = EXCLUDED.points, run_id = EXCLUDED.run_id""",
             (participant_id, window.data_type.name, fetched_until, points, run_id),
         )
+
     return run
 
 
-def backfill_progress(conn: psycopg.Connection, participant_id: int, data_type: DataType, since: date, until: date,
-                      run_id: int | None) -> date:
+def backfill_progress(
+    conn: psycopg.Connection,
+    participant_id: int,
+    data_type: DataType,
+    since: date,
+    until: date,
+    run_id: int | None,
+) -> date:
     """Where a backfill of this participant, type and start resumes (creating its row the first time)."""
     row = conn.execute(
         """INSERT INTO google_health_backfills AS b (participant_id, data_type, since, until, done_until, run_id)
@@ -109,14 +138,16 @@ def backfill_progress(conn: psycopg.Connection, participant_id: int, data_type: 
     return row[0]  # type: ignore[no-any-return]
 
 
-def advance_backfill(participant_id: int, data_type: DataType, since: date, done_until: date,
-                     run_id: int | None) -> Callable[[psycopg.Connection], None]:
+def advance_backfill(
+    participant_id: int, data_type: DataType, since: date, done_until: date, run_id: int | None
+) -> Callable[[psycopg.Connection], None]:
     def run(conn: psycopg.Connection) -> None:
         conn.execute(
             """UPDATE google_health_backfills SET done_until = greatest(done_until, %s), updated_at = now(), run_id = %s
                WHERE participant_id = %s AND data_type = %s AND since = %s""",
             (done_until, run_id, participant_id, data_type.name, since),
         )
+
     return run
 
 

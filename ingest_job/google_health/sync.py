@@ -10,6 +10,7 @@ synced starts FITPIPE_GOOGLE_INITIAL_DAYS back (or at enrolment, if later); olde
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from fitpipe.errors import ConfigError
 from fitpipe.participants import PARTICIPANT_SELECT, Participant
 from ingest_job.counts import IngestSummary
 from ingest_job.google_health.datatypes import DataType, data_types_for_scopes, get_data_type
-from ingest_job.google_health.errors import ReconsentRequired
+from ingest_job.google_health.errors import ApiError, ReconsentRequired
 from ingest_job.google_health.grants import TokenSource, read_grant
 from ingest_job.google_health.notifications import pull_notifications
 from ingest_job.google_health.run import Outcome, RunSink, SyncOptions, SyncReport, run_pool
@@ -32,13 +33,17 @@ from ingest_job.google_health.windows import windows_between
 
 __all__ = ["consented_participants", "sync_start", "data_types_of", "sync_participant", "sync_google_health"]
 
+log = logging.getLogger(__name__)
 
-def consented_participants(conn: psycopg.Connection, study: str | None = None,
-                           external_id: str | None = None) -> list[Participant]:
+
+def consented_participants(
+    conn: psycopg.Connection, study: str | None = None, external_id: str | None = None
+) -> list[Participant]:
     """Active participants with a usable Google grant (not revoked, source not disabled or awaiting consent)."""
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         return cur.execute(
-            PARTICIPANT_SELECT + """
+            PARTICIPANT_SELECT
+            + """
             JOIN oauth_grants g ON g.participant_id = p.id AND g.provider = %(src)s AND g.revoked_at IS NULL
             LEFT JOIN participant_sources ps ON ps.participant_id = p.id AND ps.source = %(src)s
             WHERE p.status = 'active' AND coalesce(ps.status, 'configured') NOT IN ('disabled', 'needs_reconsent')
@@ -49,8 +54,14 @@ def consented_participants(conn: psycopg.Connection, study: str | None = None,
         ).fetchall()
 
 
-def sync_start(participant: Participant, cursor: datetime | None, fetched_until: datetime | None, now: datetime,
-               lag: timedelta, settings: GoogleHealthSettings) -> datetime:
+def sync_start(
+    participant: Participant,
+    cursor: datetime | None,
+    fetched_until: datetime | None,
+    now: datetime,
+    lag: timedelta,
+    settings: GoogleHealthSettings,
+) -> datetime:
     if fetched_until is None:  # never synced nightly (a webhook pull may have set a cursor: not a position)
         start = now - settings.initial_window
         if participant.enrolment_start is not None:
@@ -71,8 +82,15 @@ def data_types_of(conn: psycopg.Connection, participant: Participant, options: S
     return allowed
 
 
-def sync_participant(conn: psycopg.Connection, source: GoogleHealthSource, participant: Participant,
-                     options: SyncOptions, sink: RunSink, outcome: Outcome, tokens: TokenSource) -> None:
+def sync_participant(
+    conn: psycopg.Connection,
+    source: GoogleHealthSource,
+    participant: Participant,
+    options: SyncOptions,
+    sink: RunSink,
+    outcome: Outcome,
+    tokens: TokenSource,
+) -> None:
     """Targeted pulls of queued webhook notifications, then every data type from its start to now."""
     pull_notifications(conn, source, participant, tokens, options, sink, outcome)
     for data_type in data_types_of(conn, participant, options):
@@ -80,10 +98,27 @@ def sync_participant(conn: psycopg.Connection, source: GoogleHealthSource, parti
         cursor, fetched = sync_position(conn, participant.id, SOURCE_NAME, data_type)
         start = sync_start(participant, cursor, fetched, now, options.lag, source.settings)
         for window in windows_between(data_type, start, now, participant.zone):
-            points = source.fetch_window(participant.id, tokens, window, now)
-            load = load_window(conn, participant, window, points, options.load_options(),
-                               advance=advance_sync(participant.id, window, window.fetch_end(now), len(points),
-                                                    options.run_id))
+            try:
+                points = source.fetch_window(participant.id, tokens, window, now)
+            except ApiError as exc:
+                if exc.status != 403:
+                    raise
+                # the person unticked this kind of data at Google: the others still sync
+                log.warning(
+                    "participant %s: %s not shared (%s); skipped", outcome.name, data_type.name, exc.reason
+                )
+                outcome.skipped.append(data_type.name)
+                break
+            load = load_window(
+                conn,
+                participant,
+                window,
+                points,
+                options.load_options(),
+                advance=advance_sync(
+                    participant.id, window, window.fetch_end(now), len(points), options.run_id
+                ),
+            )
             sink.record(participant, outcome, load)
 
 
@@ -92,8 +127,13 @@ def _delete_expired_states(conn: psycopg.Connection) -> None:
 
 
 def sync_google_health(
-    url: str, *, summary: IngestSummary, options: SyncOptions, study: str | None = None,
-    settings: GoogleHealthSettings | None = None, source: GoogleHealthSource | None = None,
+    url: str,
+    *,
+    summary: IngestSummary,
+    options: SyncOptions,
+    study: str | None = None,
+    settings: GoogleHealthSettings | None = None,
+    source: GoogleHealthSource | None = None,
     on_outcome: Callable[[Outcome, int, int], None] | None = None,
 ) -> SyncReport:
     """The daily run's live pass; the report's details are merged into the summary (the run's details)."""
@@ -110,8 +150,15 @@ def sync_google_health(
             report.config_error = f"{len(participants)} consented participant(s) not synced: {exc.message}"
         else:
             try:
-                report.outcomes = run_pool(url, source, participants, options, RunSink(summary), work=sync_participant,
-                                           on_outcome=on_outcome)
+                report.outcomes = run_pool(
+                    url,
+                    source,
+                    participants,
+                    options,
+                    RunSink(summary),
+                    work=sync_participant,
+                    on_outcome=on_outcome,
+                )
             finally:
                 report.api = source.api.stats.as_dict()
                 report.token_refresh_failures = source.take_refresh_failures()

@@ -22,9 +22,11 @@ from fitpipe.errors import ConfigError
 __all__ = ["TokenCipher", "generate_key", "KEY_HINT"]
 
 _VERSION = b"\x01"
-KEY_HINT = ("set FITPIPE_TOKEN_KEY to 32 random bytes in URL-safe base64, e.g. the output of "
-            "python -c \"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"; "
-            "in Kubernetes the operator generates it (spec.tokenKey)")
+KEY_HINT = (
+    "set FITPIPE_TOKEN_KEY to 32 random bytes in URL-safe base64, e.g. the output of "
+    'python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"; '
+    "in Kubernetes the operator generates it (spec.tokenKey)"
+)
 
 
 def generate_key() -> str:
@@ -38,7 +40,9 @@ def _decode_key(text: str, position: int) -> bytes:
         key = b""
     if len(key) != 32:
         # the message names the position only: the value is a secret
-        raise ConfigError(f"FITPIPE_TOKEN_KEY: key {position} is not 32 bytes of URL-safe base64", hint=KEY_HINT)
+        raise ConfigError(
+            f"FITPIPE_TOKEN_KEY: key {position} is not 32 bytes of URL-safe base64", hint=KEY_HINT
+        )
     return key
 
 
@@ -46,7 +50,9 @@ class TokenCipher:
     def __init__(self, keys: SecretStr | str | None) -> None:
         text = keys.get_secret_value() if isinstance(keys, SecretStr) else keys
         if not text or not text.strip():
-            raise ConfigError("FITPIPE_TOKEN_KEY is not set: participants' tokens cannot be stored or read", hint=KEY_HINT)
+            raise ConfigError(
+                "FITPIPE_TOKEN_KEY is not set: participants' tokens cannot be stored or read", hint=KEY_HINT
+            )
         decoded = [_decode_key(part, i + 1) for i, part in enumerate(p for p in text.split(",") if p.strip())]
         self._keys = {hashlib.sha256(k).digest()[:4]: AESGCM(k) for k in decoded}
         self._current = hashlib.sha256(decoded[0]).digest()[:4]
@@ -59,8 +65,10 @@ class TokenCipher:
     def decrypt(self, blob: bytes, context: str) -> str:
         blob = bytes(blob)
         if len(blob) < 1 + 4 + 12 + 16 or blob[:1] != _VERSION:
-            raise ConfigError(f"stored token ({context}) is not in fitpipe's encrypted format",
-                              hint="the participant must consent again")
+            raise ConfigError(
+                f"stored token ({context}) is not in fitpipe's encrypted format",
+                hint="the participant must consent again",
+            )
         key = self._keys.get(blob[1:5])
         if key is None:
             raise ConfigError(
@@ -70,8 +78,10 @@ class TokenCipher:
         try:
             return key.decrypt(blob[5:17], blob[17:], context.encode()).decode()
         except InvalidTag:
-            raise ConfigError(f"stored token ({context}) does not decrypt: it was altered or belongs to another row",
-                              hint="the participant must consent again") from None
+            raise ConfigError(
+                f"stored token ({context}) does not decrypt: it was altered or belongs to another row",
+                hint="the participant must consent again",
+            ) from None
 
     @property
     def current_key_id(self) -> str:

@@ -49,21 +49,26 @@ def load_public_keys(pem: str | None) -> list[ec.EllipticCurvePublicKey]:
     for block in _PEM.findall(pem):
         key = load_pem_public_key(block.encode())
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise ConfigError("GOOGLE_HEALTH_WEBHOOK_PUBLIC_KEYS: not an ECDSA P-256 public key",
-                              hint="paste the PEM key(s) Google publishes for webhook signatures")
+            raise ConfigError(
+                "GOOGLE_HEALTH_WEBHOOK_PUBLIC_KEYS: not an ECDSA P-256 public key",
+                hint="paste the PEM key(s) Google publishes for webhook signatures",
+            )
         keys.append(key)
     if not keys:
-        raise ConfigError("GOOGLE_HEALTH_WEBHOOK_PUBLIC_KEYS holds no PEM public key",
-                          hint="expected -----BEGIN PUBLIC KEY----- blocks")
+        raise ConfigError(
+            "GOOGLE_HEALTH_WEBHOOK_PUBLIC_KEYS holds no PEM public key",
+            hint="expected -----BEGIN PUBLIC KEY----- blocks",
+        )
     return keys
 
 
 def _decode(signature: str) -> list[bytes]:
     text = signature.strip()
     raw = None
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            raw = decode(text + "=" * (-len(text) % 4))
+    padded = text + "=" * (-len(text) % 4)
+    for alphabet in (None, b"-_"):
+        try:  # validate: the plain decoder would drop URL-safe characters silently
+            raw = base64.b64decode(padded, altchars=alphabet, validate=True)
             break
         except (binascii.Error, ValueError):
             continue
@@ -89,8 +94,9 @@ def signature_valid(body: bytes, headers: Mapping[str, str], keys: list[ec.Ellip
     return False
 
 
-def notification_status(body: bytes, headers: Mapping[str, str], secret: SecretStr | None,
-                        keys: list[ec.EllipticCurvePublicKey]) -> int:
+def notification_status(
+    body: bytes, headers: Mapping[str, str], secret: SecretStr | None, keys: list[ec.EllipticCurvePublicKey]
+) -> int:
     """0 when the notification may be processed, else the HTTP status to refuse it with."""
     if keys:
         if not signature_valid(body, headers, keys):

@@ -70,7 +70,9 @@ def windows_between(data_type: DataType, start: datetime, end: datetime, zone: Z
 def days_window(data_type: DataType, start: datetime, end: datetime, zone: ZoneInfo) -> Window:
     """[start, end) widened to whole local days, as one window (a webhook's targeted pull)."""
     last = end - timedelta(microseconds=1)
-    return Window(data_type, _local_day(start, zone), _local_day(max(last, start), zone) + timedelta(days=1), zone)
+    return Window(
+        data_type, _local_day(start, zone), _local_day(max(last, start), zone) + timedelta(days=1), zone
+    )
 
 
 def _stamp(instant: datetime) -> str:

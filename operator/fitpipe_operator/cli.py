@@ -25,15 +25,26 @@ def _documents(stream: IO[str], source: str) -> list[dict]:
         documents = [d for d in yaml.safe_load_all(stream) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {exc}", file=source, line=mark.line + 1 if mark else None) from None
+        raise InputError(
+            f"not valid YAML: {exc}", file=source, line=mark.line + 1 if mark else None
+        ) from None
     if not documents:
         raise InputError("no FitbitPipeline in the input", file=source)
     return documents
 
 
 @operator.command()
-@click.option("-f", "--filename", "filename", required=True, type=click.File("r"), help="FitbitPipeline YAML ('-' for stdin).")
-@click.option("-n", "--namespace", default=None, help="Namespace for pipelines that name none (default: default).")
+@click.option(
+    "-f",
+    "--filename",
+    "filename",
+    required=True,
+    type=click.File("r"),
+    help="FitbitPipeline YAML ('-' for stdin).",
+)
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace for pipelines that name none (default: default)."
+)
 def render(filename: IO[str], namespace: str | None) -> None:
     """Print the children the operator would create, as one multi-document YAML stream (a dry run)."""
     from fitpipe_operator.render import render_document
@@ -51,7 +62,9 @@ def render(filename: IO[str], namespace: str | None) -> None:
 @operator.command()
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch this namespace (repeatable).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="Watch every namespace.")
-@click.option("--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint.")
+@click.option(
+    "--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint."
+)
 @click.option("--status-interval", default=30.0, show_default=True, help="Seconds between status refreshes.")
 def run(namespaces: tuple[str, ...], all_namespaces: bool, liveness: str, status_interval: float) -> None:
     """Run the operator (in a pod it uses its service account, elsewhere the kubeconfig)."""
@@ -61,7 +74,8 @@ def run(namespaces: tuple[str, ...], all_namespaces: bool, liveness: str, status
 
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("pass --all-namespaces or at least one --namespace")
-    registry = kopf.SmartOperatorRegistry()
+    # The default registry also logs in the way kubectl does (in-cluster service account or kubeconfig).
+    registry = kopf.get_default_registry()
     register(registry, status_interval=status_interval)
     # One replica; no peering objects to create or watch (see the chart's Deployment strategy).
     kopf.run(
@@ -86,7 +100,12 @@ def crd(write: bool) -> None:
 
 
 @operator.command()
-@click.option("--write", "target", type=click.Path(dir_okay=False, path_type=Path), help="Update this Markdown file's reference section.")
+@click.option(
+    "--write",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Update this Markdown file's reference section.",
+)
 def reference(target: Path | None) -> None:
     """Print the FitbitPipeline field reference (Markdown), generated from the CRD schema."""
     from fitpipe_operator.reference import reference_markdown, update_document

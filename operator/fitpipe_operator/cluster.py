@@ -81,17 +81,24 @@ class Cluster:
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, _, _ = self.api.param_serialize(
-            method=method, resource_path=path, query_params=query or [], header_params=headers,
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
             auth_settings=["BearerToken"],
         )
         try:
             # The client serialises dict bodies as JSON for JSON and YAML content types alike.
-            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=self.timeout)
+            response = self.api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=self.timeout
+            )
             response.read()
         except kubernetes.client.exceptions.ApiException as exc:
             raise ClusterError(f"{method} {path}: {exc.reason}", status=exc.status or 0) from exc
         except OSError as exc:  # urllib3's connection errors are OSErrors
-            raise ClusterError(f"{method} {path}: {exc}", status=0, hint="is the API server reachable?") from exc
+            raise ClusterError(
+                f"{method} {path}: {exc}", status=0, hint="is the API server reachable?"
+            ) from exc
         data = json.loads(response.data) if response.data else None
         return response.status, data
 
@@ -142,14 +149,18 @@ class Cluster:
         path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         # JSON is YAML, so the apply patch is sent as JSON.
-        status, data = self._request("PATCH", path, query=query, body=manifest, content_type="application/apply-patch+yaml")
+        status, data = self._request(
+            "PATCH", path, query=query, body=manifest, content_type="application/apply-patch+yaml"
+        )
         if status == 404:
             # Apply creates missing objects on a real API server; a 404 means a server without apply
             # (or a kind it does not serve, which create() reports).
             created = self.create(manifest)
             if created is not None:
                 return created
-            status, data = self._request("PATCH", path, query=query, body=manifest, content_type="application/apply-patch+yaml")
+            status, data = self._request(
+                "PATCH", path, query=query, body=manifest, content_type="application/apply-patch+yaml"
+            )
         if status >= 300:
             raise self._fail("PATCH", path, status, data)
         return data or {}

@@ -45,7 +45,9 @@ CRON_PATTERN = (
 # IANA zone names (Europe/Berlin, America/Argentina/Buenos_Aires, UTC, Etc/GMT+5).
 TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
 # Prometheus durations as prometheus-operator accepts them (30s, 1m, 1h30m).
-DURATION_PATTERN = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+DURATION_PATTERN = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
 # A DNS-1123 subdomain: what Kubernetes accepts as the name of a Secret, PVC or StorageClass.
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Children names append at most 22 characters (`-migrate-<8 hex>` plus a CronJob's 11-character job suffix).
@@ -57,7 +59,12 @@ def _string(description: str, **extra: Any) -> dict[str, Any]:
 
 
 def _integer(description: str, *, minimum: int, maximum: int, default: int | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "description": description, "minimum": minimum, "maximum": maximum}
+    schema: dict[str, Any] = {
+        "type": "integer",
+        "description": description,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
     if default is not None:
         schema["default"] = default
     return schema
@@ -111,7 +118,10 @@ def _resources(description: str, requests: dict[str, str], limits: dict[str, str
 
     return _object(
         description,
-        {"requests": amounts("What the scheduler reserves.", requests), "limits": amounts("The ceiling.", limits)},
+        {
+            "requests": amounts("What the scheduler reserves.", requests),
+            "limits": amounts("The ceiling.", limits),
+        },
     )
 
 
@@ -120,7 +130,9 @@ def _service(description: str, port: int) -> dict[str, Any]:
         description,
         {
             "type": _string(
-                "How the Service is exposed.", enum=["ClusterIP", "NodePort", "LoadBalancer"], default="ClusterIP"
+                "How the Service is exposed.",
+                enum=["ClusterIP", "NodePort", "LoadBalancer"],
+                default="ClusterIP",
             ),
             "port": _integer("The Service port.", minimum=1, maximum=65535, default=port),
         },
@@ -180,7 +192,9 @@ def spec_schema() -> dict[str, Any]:
                 {
                     "size": _quantity("Volume size; `fitpipe estimate` tells what a study needs.")
                     | {"default": "20Gi"},
-                    "storageClassName": _secret_name("StorageClass of the volume; the cluster default if unset."),
+                    "storageClassName": _secret_name(
+                        "StorageClass of the volume; the cluster default if unset."
+                    ),
                     "deleteWithPipeline": _boolean(
                         "Delete the volume (and the generated credentials that open it) when the "
                         "FitbitPipeline is deleted. Off by default: study data outlives its pipeline.",
@@ -249,7 +263,9 @@ def spec_schema() -> dict[str, Any]:
         "The read API (`fitpipe serve api`), which also exports the ingest metrics at /metrics.",
         {
             "replicas": _integer("Replicas.", minimum=0, maximum=50, default=2),
-            "resources": _resources("CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}),
+            "resources": _resources(
+                "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
+            ),
             "service": _service("The API Service.", 8000),
         },
     )
@@ -258,7 +274,9 @@ def spec_schema() -> dict[str, Any]:
         {
             "enabled": _boolean("Run the dashboard.", True),
             "replicas": _integer("Replicas.", minimum=0, maximum=20, default=1),
-            "resources": _resources("CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}),
+            "resources": _resources(
+                "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
+            ),
             "service": _service("The dashboard Service.", 8050),
         },
     )
@@ -285,7 +303,7 @@ def spec_schema() -> dict[str, Any]:
                 "maxProperties": 16,
             },
             "grafanaDashboards": _object(
-                "ConfigMaps labelled `grafana_dashboard: \"1\"` for Grafana's dashboard sidecar.",
+                'ConfigMaps labelled `grafana_dashboard: "1"` for Grafana\'s dashboard sidecar.',
                 {"enabled": _boolean("Create the dashboard ConfigMaps.", True)},
             ),
             "alertmanager": _object(

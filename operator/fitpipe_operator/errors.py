@@ -1,8 +1,8 @@
 """Errors of the operator's cluster access, in fitpipe's error tree:
 
-    FitpipeError
-    └── ClusterError             the Kubernetes API refused or failed a request (status, reason)
-        └── ResourceMissingError the API does not serve that kind (e.g. prometheus-operator's CRDs absent)
+FitpipeError
+└── ClusterError             the Kubernetes API refused or failed a request (status, reason)
+    └── ResourceMissingError the API does not serve that kind (e.g. prometheus-operator's CRDs absent)
 """
 
 from __future__ import annotations

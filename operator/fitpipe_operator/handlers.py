@@ -25,7 +25,11 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _generation(meta: Any) -> int | None:
+# What kopf passes as `logger`.
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def _generation(meta: kopf.Meta) -> int | None:
     generation = meta.get("generation")
     return int(generation) if generation is not None else None
 
@@ -36,7 +40,7 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
     resource = (GROUP, VERSION, PLURAL)
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         # Discovery once at start-up instead of watching every CRD and namespace: no cluster-wide
         # list/watch on customresourcedefinitions or namespaces in the operator's RBAC.
         settings.scanning.disabled = True
@@ -50,16 +54,28 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
     @kopf.on.update(*resource, registry=registry)
     @kopf.on.resume(*resource, registry=registry)
     def reconcile(
-        name: str, namespace: str, spec: Any, status: Any, meta: Any, body: Any, patch: kopf.Patch,
-        memo: kopf.Memo, logger: logging.Logger, **_: Any,
+        name: str,
+        namespace: str | None,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        memo: Any,
+        logger: Logger,
+        **_: Any,
     ) -> None:
+        assert namespace is not None  # the CRD is namespaced
         generation = _generation(meta)
         try:
             manifests = render(name, namespace, dict(spec))
         except InputError as exc:
             patch.status.update(
                 status_update(
-                    dict(status), [condition("Reconciled", False, "InvalidSpec", str(exc))], now=_now(), generation=generation
+                    dict(status),
+                    [condition("Reconciled", False, "InvalidSpec", str(exc))],
+                    now=_now(),
+                    generation=generation,
                 )
             )
             kopf.warn(body, reason="InvalidSpec", message=str(exc))
@@ -73,7 +89,10 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
         except ClusterError as exc:
             patch.status.update(
                 status_update(
-                    dict(status), [condition("Reconciled", False, "ApplyFailed", str(exc))], now=_now(), generation=generation
+                    dict(status),
+                    [condition("Reconciled", False, "ApplyFailed", str(exc))],
+                    now=_now(),
+                    generation=generation,
                 )
             )
             kopf.exception(body, reason="ApplyFailed", message=str(exc))
@@ -82,10 +101,16 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
         updates = [condition("Reconciled", True, "Applied", f"{len(outcome.applied)} objects applied")]
         if outcome.missing_kinds:
             missing = ", ".join(outcome.missing_kinds)
-            updates.append(condition("MonitoringReady", False, "CRDsMissing", f"the cluster does not serve {missing}"))
-            kopf.warn(body, reason="CRDsMissing", message=f"skipped {missing}: install prometheus-operator's CRDs")
+            updates.append(
+                condition("MonitoringReady", False, "CRDsMissing", f"the cluster does not serve {missing}")
+            )
+            kopf.warn(
+                body, reason="CRDsMissing", message=f"skipped {missing}: install prometheus-operator's CRDs"
+            )
         else:
-            updates.append(condition("MonitoringReady", True, "Applied", "monitoring objects applied or disabled"))
+            updates.append(
+                condition("MonitoringReady", True, "Applied", "monitoring objects applied or disabled")
+            )
         full = checked_spec(name, dict(spec))
         updates += observed_conditions(full, observe_children(cluster, name, namespace, full))
         patch.status.update(status_update(dict(status), updates, now=_now(), generation=generation))
@@ -95,12 +120,25 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
         if pruned:
             kopf.info(body, reason="Pruned", message="deleted " + ", ".join(pruned))
         kopf.info(body, reason="Applied", message=f"applied {len(outcome.applied)} objects")
-        logger.info("applied %d objects, created %d secrets, pruned %d", len(outcome.applied), len(outcome.created_secrets), len(pruned))
+        logger.info(
+            "applied %d objects, created %d secrets, pruned %d",
+            len(outcome.applied),
+            len(outcome.created_secrets),
+            len(pruned),
+        )
 
     @kopf.timer(*resource, interval=status_interval, registry=registry)
     def refresh_status(
-        name: str, namespace: str, spec: Any, status: Any, meta: Any, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+        name: str,
+        namespace: str | None,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        meta: kopf.Meta,
+        patch: kopf.Patch,
+        memo: Any,
+        **_: Any,
     ) -> None:
+        assert namespace is not None
         try:
             full = checked_spec(name, dict(spec))
         except InputError:
@@ -108,13 +146,16 @@ def register(registry: kopf.OperatorRegistry, *, status_interval: float = 30.0) 
         children = observe_children(memo.cluster, name, namespace, full)
         patch.status.update(
             status_update(
-                dict(status), observed_conditions(full, children), now=_now(), generation=_generation(meta),
+                dict(status),
+                observed_conditions(full, children),
+                now=_now(),
+                generation=_generation(meta),
                 ingest_jobs=children.ingest_jobs,
             )
         )
 
     @kopf.on.delete(*resource, registry=registry)
-    def removed(name: str, spec: Any, body: Any, logger: logging.Logger, **_: Any) -> None:
+    def removed(name: str, spec: kopf.Spec, body: kopf.Body, logger: Logger, **_: Any) -> None:
         # Owned children go with the pipeline (Kubernetes' garbage collector); say what stays.
         try:
             keep = not checked_spec(name, dict(spec))["timescaledb"]["storage"]["deleteWithPipeline"]

@@ -74,9 +74,10 @@ def apply_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any
         manifest = owned(manifest, owner)
         try:
             if manifest["kind"] == "Secret" and GENERATE_ANNOTATION in _annotations(manifest):
-                if cluster.get("v1", "Secret", owner.namespace, manifest["metadata"]["name"]) is None:
-                    if cluster.create(fill_generated(manifest)) is not None:
-                        outcome.created_secrets.append(manifest["metadata"]["name"])
+                # get() first, so an existing Secret's value is never even sent (create() would refuse it anyway).
+                absent = cluster.get("v1", "Secret", owner.namespace, manifest["metadata"]["name"]) is None
+                if absent and cluster.create(fill_generated(manifest)) is not None:
+                    outcome.created_secrets.append(manifest["metadata"]["name"])
                 continue
             cluster.apply(manifest)
             outcome.applied.append(_label(manifest))
@@ -94,7 +95,7 @@ def prune_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any
     wanted = {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in manifests}
     selector = f"app.kubernetes.io/instance={owner.name},app.kubernetes.io/managed-by={MANAGED_BY}"
     pruned = []
-    for (api_version, kind) in PLURALS:
+    for api_version, kind in PLURALS:
         if kind == "Secret":
             continue  # credentials are never deleted by the operator
         for item in cluster.list(api_version, kind, owner.namespace, selector):
@@ -116,13 +117,18 @@ def observe_children(cluster: Cluster, name: str, namespace: str, spec: dict[str
     jobs = [
         job
         for job in cluster.list("batch/v1", "Job", namespace, ingest_selector)
-        if any(ref.get("kind") == "CronJob" and ref.get("name") == cron for ref in job["metadata"].get("ownerReferences") or [])
+        if any(
+            ref.get("kind") == "CronJob" and ref.get("name") == cron
+            for ref in job["metadata"].get("ownerReferences") or []
+        )
     ]
     return Children(
         statefulset=cluster.get("apps/v1", "StatefulSet", namespace, child(name, "timescaledb")),
         migration_job=cluster.get("batch/v1", "Job", namespace, migration_job_name(name, spec)),
         cronjob=cluster.get("batch/v1", "CronJob", namespace, cron),
         api=cluster.get("apps/v1", "Deployment", namespace, child(name, "api")),
-        dashboard=cluster.get("apps/v1", "Deployment", namespace, child(name, "dashboard")) if spec["dashboard"]["enabled"] else None,
+        dashboard=cluster.get("apps/v1", "Deployment", namespace, child(name, "dashboard"))
+        if spec["dashboard"]["enabled"]
+        else None,
         ingest_jobs=jobs,
     )

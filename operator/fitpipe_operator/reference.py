@@ -49,7 +49,13 @@ def reference_rows(schema: dict[str, Any] | None = None, prefix: str = "spec") -
     schema = schema or spec_schema()
     for key, sub in schema.get("properties", {}).items():
         path = f"{prefix}.{key}"
-        yield path, _type(sub), _default(sub), _constraints(sub), sub.get("description", "").replace("|", "\\|")
+        yield (
+            path,
+            _type(sub),
+            _default(sub),
+            _constraints(sub),
+            sub.get("description", "").replace("|", "\\|"),
+        )
         if sub.get("type") == "object" and "properties" in sub:
             yield from reference_rows(sub, path)
 
@@ -82,7 +88,9 @@ def update_document(path: Path) -> None:
     """Replace the text between the reference markers in `path` with a fresh reference."""
     text = path.read_text()
     if START not in text or END not in text:
-        raise InputError("the reference markers are missing", file=str(path), hint=f"add the lines {START!r} and {END!r}")
+        raise InputError(
+            "the reference markers are missing", file=str(path), hint=f"add the lines {START!r} and {END!r}"
+        )
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     path.write_text(head + reference_markdown().rstrip("\n") + tail)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from fitpipe.errors import InputError
 from fitpipe_operator.children.ingest import ingest_children
 from fitpipe_operator.children.migration import migration_children
 from fitpipe_operator.children.monitoring import monitoring_children
 from fitpipe_operator.children.secrets import generated_secrets
 from fitpipe_operator.children.timescaledb import timescaledb_children
 from fitpipe_operator.children.web import api_children, dashboard_children
+from fitpipe_operator.crd import API_VERSION, KIND
 from fitpipe_operator.spec import checked_spec
 
 __all__ = ["render", "render_document"]
@@ -35,15 +37,14 @@ def render(name: str, namespace: str, spec: dict[str, Any] | None) -> list[dict[
 
 def render_document(document: dict[str, Any], default_namespace: str = "default") -> list[dict[str, Any]]:
     """render() for a whole FitbitPipeline object as read from a YAML file."""
-    from fitpipe.errors import InputError
-    from fitpipe_operator.crd import API_VERSION, KIND
-
     if not isinstance(document, dict) or document.get("kind") != KIND:
         found = document.get("kind") if isinstance(document, dict) else type(document).__name__
         raise InputError(f"expected a {KIND}, found {found!r}", field="kind")
     if document.get("apiVersion") != API_VERSION:
         raise InputError(
-            f"unsupported apiVersion {document.get('apiVersion')!r}", field="apiVersion", hint=f"use {API_VERSION}"
+            f"unsupported apiVersion {document.get('apiVersion')!r}",
+            field="apiVersion",
+            hint=f"use {API_VERSION}",
         )
     meta = document.get("metadata") or {}
     if not meta.get("name"):

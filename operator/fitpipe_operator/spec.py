@@ -58,7 +58,9 @@ def checked_spec(name: str, spec: dict[str, Any] | None) -> dict[str, Any]:
     errors = sorted(validator.iter_errors(full), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         first = errors[0]
-        raise InputError(first.message, field=_field(first.absolute_path), hint="see docs/kubernetes.md#reference")
+        raise InputError(
+            first.message, field=_field(first.absolute_path), hint="see docs/kubernetes.md#reference"
+        )
     _check_rules(full)
     return full
 
@@ -90,7 +92,9 @@ def _check_rules(spec: dict[str, Any]) -> None:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            f"unknown time zone {zone!r}", field="spec.ingest.timeZone", hint="use an IANA name like Europe/Berlin"
+            f"unknown time zone {zone!r}",
+            field="spec.ingest.timeZone",
+            hint="use an IANA name like Europe/Berlin",
         ) from None
     schedule = spec["ingest"]["schedule"]
     if not schedule.startswith("@") and not croniter.is_valid(schedule):

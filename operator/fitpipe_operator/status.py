@@ -65,10 +65,14 @@ def observed_conditions(spec: dict[str, Any], children: Children) -> list[dict[s
     elif int((job.get("status") or {}).get("succeeded") or 0) >= 1:
         out.append(condition("SchemaMigrated", True, "Migrated", "`fitpipe migrate` succeeded"))
     elif (failure := _job_failed(job)) is not None:
-        out.append(condition("SchemaMigrated", False, "MigrationFailed", f"`fitpipe migrate` failed: {failure}"))
+        out.append(
+            condition("SchemaMigrated", False, "MigrationFailed", f"`fitpipe migrate` failed: {failure}")
+        )
     else:
         attempts = int((job.get("status") or {}).get("failed") or 0) + 1
-        out.append(condition("SchemaMigrated", False, "Running", f"`fitpipe migrate` running (attempt {attempts})"))
+        out.append(
+            condition("SchemaMigrated", False, "Running", f"`fitpipe migrate` running (attempt {attempts})")
+        )
 
     ingest = spec["ingest"]
     if children.cronjob is None:
@@ -77,7 +81,9 @@ def observed_conditions(spec: dict[str, Any], children: Children) -> list[dict[s
         out.append(condition("IngestScheduled", False, "Suspended", "spec.ingest.suspend is true"))
     else:
         out.append(
-            condition("IngestScheduled", True, "Scheduled", f"runs at '{ingest['schedule']}' ({ingest['timeZone']})")
+            condition(
+                "IngestScheduled", True, "Scheduled", f"runs at '{ingest['schedule']}' ({ingest['timeZone']})"
+            )
         )
 
     out.append(_deployment("ApiReady", children.api, spec["api"]["replicas"]))
@@ -94,7 +100,9 @@ def _ready(conditions: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if cond is None:
             return condition("Ready", False, f"{kind}Unknown", f"{kind} not observed yet")
         if cond["status"] != "True":
-            return condition("Ready", False, cond.get("reason") or f"Not{kind}", f"{kind}: {cond.get('message', '')}")
+            return condition(
+                "Ready", False, cond.get("reason") or f"Not{kind}", f"{kind}: {cond.get('message', '')}"
+            )
     return condition("Ready", True, "AllReady", "database, schema, API and dashboard are up")
 
 
@@ -107,7 +115,11 @@ def merge_conditions(
     for update in updates:
         previous = by_type.get(update["type"])
         merged = dict(update)
-        if previous is not None and previous.get("status") == update["status"] and previous.get("lastTransitionTime"):
+        if (
+            previous is not None
+            and previous.get("status") == update["status"]
+            and previous.get("lastTransitionTime")
+        ):
             merged["lastTransitionTime"] = previous["lastTransitionTime"]
         else:
             merged["lastTransitionTime"] = now
@@ -118,14 +130,19 @@ def merge_conditions(
     previous = by_type.get("Ready")
     ready["lastTransitionTime"] = (
         previous["lastTransitionTime"]
-        if previous is not None and previous.get("status") == ready["status"] and previous.get("lastTransitionTime")
+        if previous is not None
+        and previous.get("status") == ready["status"]
+        and previous.get("lastTransitionTime")
         else now
     )
     if generation is not None:
         ready["observedGeneration"] = generation
     by_type["Ready"] = ready
     order = ["Ready", *READY_NEEDS, "IngestScheduled", "MonitoringReady"]
-    return sorted(by_type.values(), key=lambda c: (order.index(c["type"]) if c["type"] in order else len(order), c["type"]))
+    return sorted(
+        by_type.values(),
+        key=lambda c: (order.index(c["type"]) if c["type"] in order else len(order), c["type"]),
+    )
 
 
 def last_ingest(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -134,7 +151,9 @@ def last_ingest(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
 
     def started(job: dict[str, Any]) -> str:
-        return str((job.get("status") or {}).get("startTime") or job["metadata"].get("creationTimestamp") or "")
+        return str(
+            (job.get("status") or {}).get("startTime") or job["metadata"].get("creationTimestamp") or ""
+        )
 
     job = max(jobs, key=started)
     status = job.get("status") or {}
@@ -163,7 +182,9 @@ def status_update(
     """The status fields to patch: conditions (merged), observedGeneration, lastIngest."""
     old = old_status or {}
     patch: dict[str, Any] = {
-        "conditions": merge_conditions(list(old.get("conditions") or []), updates, now=now, generation=generation)
+        "conditions": merge_conditions(
+            list(old.get("conditions") or []), updates, now=now, generation=generation
+        )
     }
     if generation is not None:
         patch["observedGeneration"] = generation

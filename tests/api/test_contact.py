@@ -180,7 +180,7 @@ def test_starttls_against_a_server_without_it_is_reported_not_a_server_error(
     assert r.status_code == 502 and "STARTTLS" in r.text.upper()
 
 
-def test_nothing_to_say_or_nowhere_to_send_is_a_422(
+def test_nothing_to_say_or_nowhere_to_send_is_a_conflict(
     mail_client: TestClient, tokens: Tokens, db: psycopg.Connection, smtp: tuple[int, Inbox]
 ) -> None:
     add_participant(db, "A3", "a", timezone="UTC")  # no email; just added: no flag yet but no_source
@@ -189,9 +189,9 @@ def test_nothing_to_say_or_nowhere_to_send_is_a_422(
         "SELECT id, 'inbox', 'active', now() FROM participants WHERE external_id = 'A3'"
     )
     quiet = _contact(mail_client, tokens.coordinator_a, "A3")
-    assert quiet.status_code == 422 and "no flag" in quiet.json()["detail"]
+    assert quiet.status_code == 409 and "no flag" in quiet.json()["detail"]
     nowhere = _contact(mail_client, tokens.coordinator_a, "A3", reason="low_wear")
-    assert nowhere.status_code == 422 and "no email address" in nowhere.json()["detail"]
+    assert nowhere.status_code == 409 and "no email address" in nowhere.json()["detail"]
     assert [s for s, *_ in _contacts(db, "A3")] == ["failed"] and smtp[1].received == []
 
 

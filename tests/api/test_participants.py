@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api.adherence import flagged_counts
 from fitpipe.participants import Participant, add_participant
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import (
@@ -111,7 +112,9 @@ def test_adherence_of_the_list_counts_wear_to_yesterday(
     )
     assert s1["adherence"]["wear_minutes"] == minutes
     assert s1["adherence"]["enrolled_minutes"] == 5 * 1440
-    assert s1["adherence"]["adherence_pct"] == pytest.approx(100 * minutes / (5 * 1440), abs=0.005)
+    assert s1["adherence"]["adherence_pct"] == pytest.approx(
+        100 * minutes / (5 * 1440), abs=0.0051
+    )  # rounded to 2 decimals
 
 
 def test_emails_are_shown_to_coordinators_and_hidden_from_analysts(
@@ -222,3 +225,14 @@ def test_another_studys_participant_looks_exactly_like_an_unknown_one(
 )
 def test_requests_without_a_token_are_refused(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
+
+
+def test_the_monitoring_count_of_flagged_participants_agrees_with_the_list(
+    client: TestClient, tokens: Tokens, db: psycopg.Connection, fresh: dict[str, Participant]
+) -> None:
+    people = client.get(URL, headers=auth(tokens.admin)).json()["participants"]
+    want: dict[str, int] = {}
+    for p in people:
+        want[p["study"]] = want.get(p["study"], 0) + bool(p["flags"])
+    assert flagged_counts(db) == want
+    assert want["a"] >= 3  # S1, N1, R1 at least

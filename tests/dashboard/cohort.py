@@ -15,7 +15,14 @@ from ingest_job.counts import IngestSummary
 from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
 from ingest_job.records import ParsedFile, SampleBatch, SleepSession, SleepStage
 from ingest_job.runs import RunRecorder
-from tests.api.factories import add_source, load_samples, local_midnight, set_enrolment, today_in, worn_seconds
+from tests.api.factories import (
+    add_source,
+    load_samples,
+    local_midnight,
+    set_enrolment,
+    today_in,
+    worn_seconds,
+)
 
 STUDY = "trial"
 P01_ZONE = "America/New_York"
@@ -34,8 +41,13 @@ def _enrol(db: psycopg.Connection, user: str, days_ago: int, tz: str = "UTC") ->
 
 
 def _load(db: psycopg.Connection, p: Participant, parsed: ParsedFile) -> None:
-    load_parsed_file(db, parsed, {None: p}, FileIdentity(parsed.file, 1, parsed.file),
-                     LoadOptions(source="test", lag=timedelta(hours=1)))
+    load_parsed_file(
+        db,
+        parsed,
+        {None: p},
+        FileIdentity(parsed.file, 1, parsed.file),
+        LoadOptions(source="test", lag=timedelta(hours=1)),
+    )
 
 
 def _nights(db: psycopg.Connection, p: Participant, days: list[date]) -> None:
@@ -48,8 +60,21 @@ def _nights(db: psycopg.Connection, p: Participant, days: list[date]) -> None:
             seconds = 60 * (20 + 10 * ((i + j) % 4))
             stages.append(SleepStage(at, seconds, level))
             at += timedelta(seconds=seconds)
-        sessions.append(SleepSession(start, end, night, True, "sleep.json", f"record {i}", minutes_asleep=420,
-                                     minutes_awake=30, efficiency=93, sleep_type="stages", stages=stages))
+        sessions.append(
+            SleepSession(
+                start,
+                end,
+                night,
+                True,
+                "sleep.json",
+                f"record {i}",
+                minutes_asleep=420,
+                minutes_awake=30,
+                efficiency=93,
+                sleep_type="stages",
+                stages=stages,
+            )
+        )
     _load(db, p, ParsedFile(f"sleep-{p.external_id}.json", "sleep", sleep=sessions))
 
 
@@ -85,9 +110,22 @@ def load_study(db: psycopg.Connection, database_url: str) -> dict[str, Participa
     load_samples(db, p02, "heart_rate", ts, np.full(len(ts), 72.0))
     add_source(db, p02, last_success_at=now - timedelta(days=3))
     bad = ts[:3]
-    _load(db, p02, ParsedFile("hr-bad.json", "heart_rate", [SampleBatch(
-        "heart_rate", (bad.as_unit("us").asi8 + 5_000_000).astype(np.int64), np.array([400.0, 0.0, 310.0]),
-        "hr-bad.json")]))
+    _load(
+        db,
+        p02,
+        ParsedFile(
+            "hr-bad.json",
+            "heart_rate",
+            [
+                SampleBatch(
+                    "heart_rate",
+                    (bad.as_unit("us").asi8 + 5_000_000).astype(np.int64),
+                    np.array([400.0, 0.0, 310.0]),
+                    "hr-bad.json",
+                )
+            ],
+        ),
+    )
 
     _enrol(db, "P03", 2)
     p04, start = _enrol(db, "P04", 1)

@@ -24,8 +24,11 @@ def test_a_wrong_token_becomes_a_message_saying_which_setting_to_fix(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = stack.token[:-4] + "abcd"
-    with ApiClient(stack.api_url, secret) as client, caplog.at_level(logging.DEBUG), \
-            pytest.raises(ApiError) as err:
+    with (
+        ApiClient(stack.api_url, secret) as client,
+        caplog.at_level(logging.DEBUG),
+        pytest.raises(ApiError) as err,
+    ):
         client.participants()
     assert err.value.status == 401
     assert "FITPIPE_API_TOKEN" in str(err.value)

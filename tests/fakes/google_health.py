@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -39,8 +39,11 @@ from tests.fakes.health_points import Point
 __all__ = ["FakeGoogleHealth", "VirtualClock", "RealClock", "Logged", "TYPES"]
 
 SCOPE = "https://www.googleapis.com/auth/googlehealth."
-ALL_SCOPES = (SCOPE + "activity_and_fitness.readonly", SCOPE + "health_metrics_and_measurements.readonly",
-              SCOPE + "sleep.readonly")
+ALL_SCOPES = (
+    SCOPE + "activity_and_fitness.readonly",
+    SCOPE + "health_metrics_and_measurements.readonly",
+    SCOPE + "sleep.readonly",
+)
 
 # data type -> (JSON member, time kind, scope)
 TYPES: dict[str, tuple[str, str, str]] = {
@@ -104,14 +107,29 @@ class FakeUser:
     revoked: bool = False
     injected: deque[tuple[int, str | None]] = field(default_factory=deque)
     quota: deque[float] = field(default_factory=deque)
+    version: int = 0
+    """Bumped when points are added: the cache of filtered lists is keyed by it."""
 
 
-def _error(code: int, status: str, message: str, reason: str | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
-                "domain": "health.googleapis.com"}] if reason else []
-    return JSONResponse({"error": {"code": code, "message": message, "status": status, "details": details}},
-                        status_code=code, headers=headers)
+def _error(
+    code: int, status: str, message: str, reason: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    details = (
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "health.googleapis.com",
+            }
+        ]
+        if reason
+        else []
+    )
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "status": status, "details": details}},
+        status_code=code,
+        headers=headers,
+    )
 
 
 def _instant(text: str) -> datetime:
@@ -120,7 +138,9 @@ def _instant(text: str) -> datetime:
 
 def _civil(c: dict[str, Any]) -> datetime:
     d, t = c["date"], c.get("time", {})
-    return datetime(d["year"], d["month"], d["day"], t.get("hours", 0), t.get("minutes", 0), t.get("seconds", 0))
+    return datetime(
+        d["year"], d["month"], d["day"], t.get("hours", 0), t.get("minutes", 0), t.get("seconds", 0)
+    )
 
 
 def _sort_key(data_type: str, point: Point) -> float:
@@ -147,10 +167,12 @@ def _clauses(data_type: str, text: str) -> list[tuple[str, str, Any]]:
     """[(member path, op, parsed value)] of an AIP-160 filter; _FilterError as the real API would refuse."""
     member, kind, _ = TYPES[data_type]
     snake = data_type.replace("-", "_")
-    allowed = {"sample": {"sample_time.physical_time", "sample_time.civil_time"},
-               "interval": {"interval.start_time", "interval.civil_start_time"},
-               "sleep": {"interval.end_time", "interval.civil_end_time"},
-               "date": {"date"}}[kind]
+    allowed = {
+        "sample": {"sample_time.physical_time", "sample_time.civil_time"},
+        "interval": {"interval.start_time", "interval.civil_start_time"},
+        "sleep": {"interval.end_time", "interval.civil_end_time"},
+        "date": {"date"},
+    }[kind]
     out = []
     for part in re.split(r"\s+AND\s+", text.strip()):
         match = _CLAUSE.match(part)
@@ -165,8 +187,13 @@ def _clauses(data_type: str, text: str) -> list[tuple[str, str, Any]]:
         if rest not in allowed:
             raise _FilterError("INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER", f"{path} cannot be filtered on")
         try:
-            parsed: Any = (date.fromisoformat(value) if rest == "date" else
-                           datetime.fromisoformat(value) if "civil" in rest else _instant(value))
+            parsed: Any = (
+                date.fromisoformat(value)
+                if rest == "date"
+                else datetime.fromisoformat(value)
+                if "civil" in rest
+                else _instant(value)
+            )
         except ValueError:
             raise _FilterError("INVALID_DATA_POINT_FILTER", f"{value!r} is not a valid time") from None
         if "civil" not in rest and rest != "date" and not value.endswith("Z"):
@@ -191,9 +218,16 @@ def _value_of(data_type: str, point: Point, path: str) -> Any:
 
 
 class FakeGoogleHealth:
-    def __init__(self, *, clock: Any = None, client_id: str = "fitpipe-test.apps.googleusercontent.com",
-                 client_secret: str | None = None, rotate_refresh_tokens: bool = False, user_quota: int = 300,
-                 access_token_seconds: int = 3599) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Any = None,
+        client_id: str = "fitpipe-test.apps.googleusercontent.com",
+        client_secret: str | None = None,
+        rotate_refresh_tokens: bool = False,
+        user_quota: int = 300,
+        access_token_seconds: int = 3599,
+    ) -> None:
         self.clock = clock or RealClock()
         self.client_id = client_id
         self.client_secret = client_secret or "GOCSPX-" + secrets.token_urlsafe(18)
@@ -224,24 +258,34 @@ class FakeGoogleHealth:
         self._codes: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
+        self._matches: dict[tuple[str, str, str], tuple[int, list[Point]]] = {}
         self.max_users_in_flight = 0
         self._signing_key = ec.generate_private_key(ec.SECP256R1())
-        self.app = Starlette(routes=[
-            Route("/o/oauth2/v2/auth", self._authorize, methods=["GET"]),
-            Route("/token", self._token, methods=["POST"]),
-            Route("/revoke", self._revoke, methods=["POST"]),
-            Route("/v4/users/{who}/identity", self._identity, methods=["GET"]),
-            Route("/v4/users/{who}/dataTypes/{data_type}/dataPoints", self._list, methods=["GET"]),
-            Route("/{path:path}", self._other, methods=["GET", "POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/o/oauth2/v2/auth", self._authorize, methods=["GET"]),
+                Route("/token", self._token, methods=["POST"]),
+                Route("/revoke", self._revoke, methods=["POST"]),
+                Route("/v4/users/{who}/identity", self._identity, methods=["GET"]),
+                Route("/v4/users/{who}/dataTypes/{data_type}/dataPoints", self._list, methods=["GET"]),
+                Route("/{path:path}", self._other, methods=["GET", "POST"]),
+            ]
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
 
     # ---- running ---------------------------------------------------------------------------------
     def start(self) -> FakeGoogleHealth:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                access_log=False, ws="none")
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ws="none",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-google-health", daemon=True)
         self._thread.start()
@@ -261,15 +305,22 @@ class FakeGoogleHealth:
 
     def env(self) -> dict[str, str]:
         """The settings that point fitpipe at this fake."""
-        return {"GOOGLE_HEALTH_API_BASE": self.url, "GOOGLE_OAUTH_AUTHORIZE_URL": f"{self.url}/o/oauth2/v2/auth",
-                "GOOGLE_OAUTH_TOKEN_URL": f"{self.url}/token", "GOOGLE_OAUTH_REVOKE_URL": f"{self.url}/revoke",
-                "GOOGLE_CLIENT_ID": self.client_id, "GOOGLE_CLIENT_SECRET": self.client_secret}
+        return {
+            "GOOGLE_HEALTH_API_BASE": self.url,
+            "GOOGLE_OAUTH_AUTHORIZE_URL": f"{self.url}/o/oauth2/v2/auth",
+            "GOOGLE_OAUTH_TOKEN_URL": f"{self.url}/token",
+            "GOOGLE_OAUTH_REVOKE_URL": f"{self.url}/revoke",
+            "GOOGLE_CLIENT_ID": self.client_id,
+            "GOOGLE_CLIENT_SECRET": self.client_secret,
+        }
 
     # ---- what tests set up -----------------------------------------------------------------------
     def add_user(self, key: str, *, scopes: Iterable[str] = ALL_SCOPES) -> FakeUser:
         with self._lock:
             n = len(self.users) + 1
-            user = FakeUser(key, health_user_id=f"{n:020d}", legacy_user_id=f"FB{n:04d}X", scopes=tuple(scopes))
+            user = FakeUser(
+                key, health_user_id=f"{n:020d}", legacy_user_id=f"FB{n:04d}X", scopes=tuple(scopes)
+            )
             self.users[key] = user
         return user
 
@@ -278,6 +329,7 @@ class FakeGoogleHealth:
             stored = self.users[key].points.setdefault(data_type, [])
             stored.extend((_sort_key(data_type, p), p) for p in points)
             stored.sort(key=lambda kp: -kp[0])  # newest first, as the API answers
+            self.users[key].version += 1
 
     def inject(self, key: str, *statuses: int, retry_after: str | None = None) -> None:
         """The user's next data requests are answered with these statuses (429 with `retry_after` if given)."""
@@ -307,26 +359,46 @@ class FakeGoogleHealth:
             return [r for r in self.log if path in r.path and (user is None or r.user == user)]
 
     def public_key_pem(self) -> str:
-        return self._signing_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            self._signing_key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     def sign(self, body: bytes) -> str:
         return base64.b64encode(self._signing_key.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
 
-    def notification(self, key: str, data_type: str, start: datetime, end: datetime,
-                     operation: str = "UPSERT") -> dict[str, Any]:
-        return {"data": {"version": "1", "clientProvidedSubscriptionName": "fitpipe",
-                         "healthUserId": self.users[key].health_user_id, "operation": operation,
-                         "dataType": data_type, "intervals": [{"physicalTimeInterval": {
-                             "startTime": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                             "endTime": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}]}}
+    def notification(
+        self, key: str, data_type: str, start: datetime, end: datetime, operation: str = "UPSERT"
+    ) -> dict[str, Any]:
+        return {
+            "data": {
+                "version": "1",
+                "clientProvidedSubscriptionName": "fitpipe",
+                "healthUserId": self.users[key].health_user_id,
+                "operation": operation,
+                "dataType": data_type,
+                "intervals": [
+                    {
+                        "physicalTimeInterval": {
+                            "startTime": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "endTime": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        }
+                    }
+                ],
+            }
+        }
 
     # ---- internals -------------------------------------------------------------------------------
     def _new_tokens(self, key: str, *, with_refresh: bool) -> dict[str, Any]:
         access = "ya29.fake-" + secrets.token_urlsafe(24)
         self._access[access] = (key, self.clock.monotonic() + self.access_token_seconds)
-        answer: dict[str, Any] = {"access_token": access, "expires_in": self.access_token_seconds,
-                                  "token_type": "Bearer", "scope": " ".join(self.users[key].scopes)}
+        answer: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": self.access_token_seconds,
+            "token_type": "Bearer",
+            "scope": " ".join(self.users[key].scopes),
+        }
         self.issued.append(access)
         if with_refresh:
             refresh = "1//fake-" + secrets.token_urlsafe(32)
@@ -337,8 +409,16 @@ class FakeGoogleHealth:
         return answer
 
     def _record(self, request: Request, user: str | None, status: int) -> None:
-        self.log.append(Logged(self.clock.monotonic(), user, request.method, request.url.path,
-                               dict(request.query_params), status))
+        self.log.append(
+            Logged(
+                self.clock.monotonic(),
+                user,
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                status,
+            )
+        )
 
     def _user_of(self, request: Request) -> str | None:
         auth = request.headers.get("authorization", "")
@@ -356,11 +436,20 @@ class FakeGoogleHealth:
             user = self._user_of(request)
             if user is None:
                 refusal: Response | None = _error(
-                    401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", "INVALID_AUTHENTICATOR")
+                    401,
+                    "UNAUTHENTICATED",
+                    "Request had invalid authentication credentials.",
+                    "INVALID_AUTHENTICATOR",
+                )
             elif request.path_params.get("who") != "me":
                 refusal = _error(400, "INVALID_ARGUMENT", "Use users/me in the path.", "INVALID_USER_ID")
             elif data_type is not None and TYPES[data_type][2] not in self.users[user].scopes:
-                refusal = _error(403, "PERMISSION_DENIED", "The caller does not have permission.", "ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+                refusal = _error(
+                    403,
+                    "PERMISSION_DENIED",
+                    "The caller does not have permission.",
+                    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                )
             else:
                 u = self.users[user]
                 now = self.clock.monotonic()
@@ -371,15 +460,26 @@ class FakeGoogleHealth:
                 if u.injected:
                     status, retry_after = u.injected.popleft()
                     words = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-                    refusal = _error(status, words.get(status, "UNKNOWN"), "injected by the test", None,
-                                     {"Retry-After": retry_after} if retry_after else None)
+                    refusal = _error(
+                        status,
+                        words.get(status, "UNKNOWN"),
+                        "injected by the test",
+                        None,
+                        {"Retry-After": retry_after} if retry_after else None,
+                    )
                 elif len(u.quota) > self.user_quota:
-                    refusal = _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Requests per user'.",
-                                     "RATE_LIMIT_EXCEEDED")
+                    refusal = _error(
+                        429,
+                        "RESOURCE_EXHAUSTED",
+                        "Quota exceeded for quota metric 'Requests per user'.",
+                        "RATE_LIMIT_EXCEEDED",
+                    )
             self._record(request, user, refusal.status_code if refusal is not None else 200)
             if refusal is None and user is not None:
                 self._in_flight[user] = self._in_flight.get(user, 0) + 1
-                self.max_users_in_flight = max(self.max_users_in_flight, sum(1 for v in self._in_flight.values() if v))
+                self.max_users_in_flight = max(
+                    self.max_users_in_flight, sum(1 for v in self._in_flight.values() if v)
+                )
             return user, refusal
 
     def _done(self, user: str) -> None:
@@ -390,19 +490,31 @@ class FakeGoogleHealth:
         q = request.query_params
         if q.get("client_id") != self.client_id:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
-        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+        if (
+            q.get("response_type") != "code"
+            or q.get("code_challenge_method") != "S256"
+            or not q.get("code_challenge")
+        ):
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         redirect, state = q["redirect_uri"], q.get("state", "")
         with self._lock:
             if self.consenting is None:
-                return RedirectResponse(f"{redirect}?{urlencode({'error': 'access_denied', 'state': state})}", 302)
+                return RedirectResponse(
+                    f"{redirect}?{urlencode({'error': 'access_denied', 'state': state})}", 302
+                )
             user = self.users[self.consenting]
             scopes = [s for s in q.get("scope", "").split() if s in user.scopes]
             code = "4/fake-" + secrets.token_urlsafe(24)
             self.issued.append(code)
-            self._codes[code] = {"user": user.key, "challenge": q["code_challenge"], "redirect_uri": redirect,
-                                 "scopes": scopes}
-        return RedirectResponse(f"{redirect}?{urlencode({'state': state, 'code': code, 'scope': ' '.join(scopes)})}", 302)
+            self._codes[code] = {
+                "user": user.key,
+                "challenge": q["code_challenge"],
+                "redirect_uri": redirect,
+                "scopes": scopes,
+            }
+        return RedirectResponse(
+            f"{redirect}?{urlencode({'state': state, 'code': code, 'scope': ' '.join(scopes)})}", 302
+        )
 
     def _client_ok(self, form: dict[str, str], request: Request) -> bool:
         cid, secret = form.get("client_id"), form.get("client_secret")
@@ -424,15 +536,25 @@ class FakeGoogleHealth:
                 return JSONResponse({"error": "backend_error"}, status_code=status)
             if not self._client_ok(form, request):
                 self.log[-1].status = 401
-                return JSONResponse({"error": "invalid_client", "error_description": "The OAuth client was not found."},
-                                    status_code=401)
+                return JSONResponse(
+                    {"error": "invalid_client", "error_description": "The OAuth client was not found."},
+                    status_code=401,
+                )
             if grant == "authorization_code":
                 code = self._codes.pop(form.get("code", ""), None)
                 verifier = form.get("code_verifier", "")
-                challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                if code is None or code["redirect_uri"] != form.get("redirect_uri") or code["challenge"] != challenge:
+                challenge = (
+                    base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                )
+                if (
+                    code is None
+                    or code["redirect_uri"] != form.get("redirect_uri")
+                    or code["challenge"] != challenge
+                ):
                     self.log[-1].status = 400
-                    return JSONResponse({"error": "invalid_grant", "error_description": "Bad Request"}, status_code=400)
+                    return JSONResponse(
+                        {"error": "invalid_grant", "error_description": "Bad Request"}, status_code=400
+                    )
                 answer = self._new_tokens(code["user"], with_refresh=True)
                 answer["scope"] = " ".join(code["scopes"])
                 self.users[code["user"]].scopes = tuple(code["scopes"])
@@ -444,8 +566,10 @@ class FakeGoogleHealth:
                 if key is None or self.users[key].revoked or token not in self.users[key].refresh_tokens:
                     self.refreshes.append((self.clock.monotonic(), key or "?", False))
                     self.log[-1].status = 400
-                    return JSONResponse({"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
-                                        status_code=400)
+                    return JSONResponse(
+                        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                        status_code=400,
+                    )
                 if self.rotate_refresh_tokens:  # single-use: the old one dies with this answer
                     self.users[key].refresh_tokens.discard(token)
                 answer = self._new_tokens(key, with_refresh=self.rotate_refresh_tokens)
@@ -471,8 +595,13 @@ class FakeGoogleHealth:
         assert user is not None
         try:
             u = self.users[user]
-            return JSONResponse({"name": f"users/{u.health_user_id}/identity", "legacyUserId": u.legacy_user_id,
-                                 "healthUserId": u.health_user_id})
+            return JSONResponse(
+                {
+                    "name": f"users/{u.health_user_id}/identity",
+                    "legacyUserId": u.legacy_user_id,
+                    "healthUserId": u.health_user_id,
+                }
+            )
         finally:
             self._done(user)
 
@@ -507,10 +636,24 @@ class FakeGoogleHealth:
         except _FilterError as exc:
             return _error(400, "INVALID_ARGUMENT", str(exc), exc.reason)
         with self._lock:
+            version = self.users[user].version
+            cached = self._matches.get((user, data_type, text))
             stored = list(self.users[user].points.get(data_type, []))
-        matching = [p for _, p in stored
-                    if all((_value_of(data_type, p, path) >= v) if op == ">=" else (_value_of(data_type, p, path) < v)
-                           for path, op, v in clauses)]
+        if cached is not None and cached[0] == version:
+            matching = cached[1]  # the next page of the same list: filtered once
+        else:
+            matching = [
+                p
+                for _, p in stored
+                if all(
+                    (_value_of(data_type, p, path) >= v)
+                    if op == ">="
+                    else (_value_of(data_type, p, path) < v)
+                    for path, op, v in clauses
+                )
+            ]
+            with self._lock:
+                self._matches[(user, data_type, text)] = (version, matching)
         fingerprint = hashlib.sha256(f"{data_type}|{text}|{size}".encode()).hexdigest()[:16]
         offset, empty_served = 0, False
         if q.get("pageToken"):
@@ -519,15 +662,19 @@ class FakeGoogleHealth:
                 assert state["f"] == fingerprint
                 offset, empty_served = int(state["o"]), bool(state["e"])
             except Exception:
-                return _error(400, "INVALID_ARGUMENT", "The page token does not belong to this request.",
-                              "INVALID_PAGE_TOKEN")
+                return _error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "The page token does not belong to this request.",
+                    "INVALID_PAGE_TOKEN",
+                )
 
         def token(o: int, e: bool) -> str:
             return base64.urlsafe_b64encode(json.dumps({"o": o, "f": fingerprint, "e": e}).encode()).decode()
 
         if self.empty_first_pages and not empty_served:
             return JSONResponse({"dataPoints": [], "nextPageToken": token(offset, True)})
-        page = matching[offset:offset + size]
+        page = matching[offset : offset + size]
         body: dict[str, Any] = {"dataPoints": page}
         if offset + size < len(matching):
             body["nextPageToken"] = token(offset + size, not self.empty_first_pages)
@@ -541,6 +688,16 @@ class FakeGoogleHealth:
             status = 410 if re.match(r"^/1(\.\d)?/user/", path) else 404
             self._record(request, None, status)
         if status == 410:  # the Fitbit Web API, switched off on 30 Oct 2026
-            return JSONResponse({"errors": [{"errorType": "gone", "message": "The Fitbit Web API has been retired. "
-                                             "Use the Google Health API."}], "success": False}, status_code=410)
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "errorType": "gone",
+                            "message": "The Fitbit Web API has been retired. Use the Google Health API.",
+                        }
+                    ],
+                    "success": False,
+                },
+                status_code=410,
+            )
         return _error(404, "NOT_FOUND", f"{path} not found")

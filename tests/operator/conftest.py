@@ -45,7 +45,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "digest": "sha256:" + "ab" * 32,
             "pullSecrets": ["registry"],
         },
-        "monitoring": {"thresholds": {"ingestStaleHours": 30, "apiErrorRatio": 0.1}, "labels": {"release": "kps"}},
+        "monitoring": {
+            "thresholds": {"ingestStaleHours": 30, "apiErrorRatio": 0.1},
+            "labels": {"release": "kps"},
+        },
     },
 }
 

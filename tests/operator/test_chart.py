@@ -11,9 +11,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from fitpipe_operator.cluster import PLURALS
 from fitpipe_operator.crd import jsonschema_of, openapi_schema
+
 from tests.operator.conftest import CHART
 
 
@@ -50,7 +50,13 @@ def test_lint_reports_values_the_schema_refuses() -> None:
 
 def test_rendered_objects_pass_kubernetes_strict_schemas(chart: helm.Chart) -> None:
     docs = objects(chart, {"watchNamespaces": ["trial-a"]}) + objects(chart)
-    assert {d["kind"] for d in docs} == {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"}
+    assert {d["kind"] for d in docs} == {
+        "Deployment",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "RoleBinding",
+    }
     for doc in docs:
         kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
 
@@ -61,7 +67,9 @@ def test_operator_watches_all_namespaces_by_default(chart: helm.Chart) -> None:
     assert container["args"][:3] == ["operator", "run", "--all-namespaces"]
     assert container["image"] == "ghcr.io/fitpipe/fitpipe:0.1.0"
     binding = of_kind(docs, "ClusterRoleBinding")[0]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fitpipe", "namespace": "fitpipe-system"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "fitpipe", "namespace": "fitpipe-system"}
+    ]
     assert not of_kind(docs, "RoleBinding")
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-
-from fitpipe.cli import cli
 from fitpipe_operator.crd import crd_yaml
 from fitpipe_operator.reference import reference_markdown
 from fitpipe_operator.render import render_document
+
+from fitpipe.cli import cli
 from tests.operator.conftest import EXAMPLE
 
 
@@ -36,7 +36,9 @@ def test_render_reads_stdin_and_defaults_the_namespace() -> None:
 
 def test_render_names_the_file_and_field_of_a_bad_pipeline(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {api: {replicas: -2}}\n")
+    path.write_text(
+        "apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {api: {replicas: -2}}\n"
+    )
     code, out, err = run("render", "-f", str(path))
     assert code == 6 and out == ""
     assert f"file {path}" in err and "field spec.api.replicas" in err

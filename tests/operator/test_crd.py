@@ -10,9 +10,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from fitpipe_operator.crd import CRD_FILE, crd_manifest, crd_yaml, jsonschema_of, openapi_schema, spec_schema
 from fitpipe_operator.spec import apply_defaults
+
 from tests.operator.conftest import GOOGLE
 
 
@@ -21,7 +21,12 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "fitpipe.io/v1alpha1", "kind": "FitbitPipeline", "metadata": {"name": "t"}, "spec": spec}
+    return {
+        "apiVersion": "fitpipe.io/v1alpha1",
+        "kind": "FitbitPipeline",
+        "metadata": {"name": "t"},
+        "spec": spec,
+    }
 
 
 def test_crd_is_a_valid_custom_resource_definition() -> None:
@@ -64,9 +69,18 @@ def test_defaults_are_valid_against_the_schema() -> None:
         ({"ingest": {"source": {"type": "fitbit"}}}, ["spec", "ingest", "source", "type"]),
         ({"api": {"replicas": "two"}}, ["spec", "api", "replicas"]),
         ({"api": {"service": {"type": "Ingress"}}}, ["spec", "api", "service", "type"]),
-        ({"timescaledb": {"resources": {"requests": {"memory": "2 GB"}}}}, ["spec", "timescaledb", "resources", "requests", "memory"]),
-        ({"monitoring": {"serviceMonitor": {"interval": "half a minute"}}}, ["spec", "monitoring", "serviceMonitor", "interval"]),
-        ({"monitoring": {"thresholds": {"apiErrorRatio": 2}}}, ["spec", "monitoring", "thresholds", "apiErrorRatio"]),
+        (
+            {"timescaledb": {"resources": {"requests": {"memory": "2 GB"}}}},
+            ["spec", "timescaledb", "resources", "requests", "memory"],
+        ),
+        (
+            {"monitoring": {"serviceMonitor": {"interval": "half a minute"}}},
+            ["spec", "monitoring", "serviceMonitor", "interval"],
+        ),
+        (
+            {"monitoring": {"thresholds": {"apiErrorRatio": 2}}},
+            ["spec", "monitoring", "thresholds", "apiErrorRatio"],
+        ),
         ({"dashbord": {}}, ["spec"]),
     ],
 )

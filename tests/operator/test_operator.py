@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import gzip
 import importlib.resources
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import socket
+import sys
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import jsonpatch
 import kmock
 import kopf
 import pytest
-
+import yaml
 from fitpipe_operator.cluster import Cluster
 from fitpipe_operator.handlers import register
 from fitpipe_operator.naming import KEEP_ANNOTATION
 from fitpipe_operator.render import render
+
 from tests.operator.conftest import GOOGLE
 
 # kopf warns when a timer is still running as it stops (it then leaves it to finish on its own, and
@@ -51,7 +58,7 @@ class ApiServer(kmock.KubernetesEmulator):
             elif isinstance(data, dict):
                 meta = data.setdefault("metadata", {})
                 meta["resourceVersion"] = version
-                current = stored(self, request.resource, request.name, request.namespace)
+                current = stored(self, request.resource, request.name or "", request.namespace)
                 if current is not None and "spec" in data and request.subresource is None:
                     meta["generation"] = int(current["metadata"].get("generation", 0)) + 1
         try:
@@ -62,7 +69,12 @@ class ApiServer(kmock.KubernetesEmulator):
 
 
 def pipeline(spec: dict[str, Any], *, name: str = "trial-a") -> dict[str, Any]:
-    return {"apiVersion": "fitpipe.io/v1alpha1", "kind": "FitbitPipeline", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+    return {
+        "apiVersion": "fitpipe.io/v1alpha1",
+        "kind": "FitbitPipeline",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }
 
 
 def resource_of(manifest: dict[str, Any]) -> str:
@@ -71,7 +83,9 @@ def resource_of(manifest: dict[str, Any]) -> str:
     return f"{manifest['apiVersion']}/{PLURALS[(manifest['apiVersion'], manifest['kind'])]}"
 
 
-def stored(server: kmock.KubernetesEmulator, resource: Any, name: str, namespace: str | None = NS) -> dict[str, Any] | None:
+def stored(
+    server: kmock.KubernetesEmulator, resource: Any, name: str, namespace: str | None = NS
+) -> dict[str, Any] | None:
     try:
         obj = server.objects[resource, namespace, name]
     except KeyError:
@@ -79,33 +93,53 @@ def stored(server: kmock.KubernetesEmulator, resource: Any, name: str, namespace
     return None if obj.deleted else dict(obj.raw)
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until check() returns something truthy (and return it), or fail after `timeout` seconds."""
+def present(server: kmock.KubernetesEmulator, resource: str, name: str) -> dict[str, Any]:
+    body = stored(server, resource, name)
+    assert body is not None, f"{resource} {name} is not stored"
+    return body
+
+
+async def eventually(
+    check: Callable[[], Any], timeout: float = 30.0, *, state: Callable[[], Any] | None = None
+) -> Any:
+    """Poll until check() returns something truthy (and return it), or fail after `timeout` seconds
+    saying what `state()` showed last."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = check()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not reached in {timeout} s: {check.__doc__ or check}")
+            raise AssertionError(f"not reached in {timeout} s; last state: {state() if state else '-'}")
         await asyncio.sleep(0.05)
 
 
+def declare_resources(server: kmock.KubernetesEmulator) -> None:
+    """Discovery of the built-in groups (kopf asks /api/v1), plus the FitbitPipeline resource the CRD declares."""
+    bundled = importlib.resources.files("kmock._internal") / "resources.json.gz"
+    server.resources.load_data(gzip.decompress(bundled.read_bytes()))
+    server.resources[PIPELINES] = kmock.ResourceInfo(
+        kind="FitbitPipeline",
+        singular="fitbitpipeline",
+        namespaced=True,
+        verbs={"list", "watch", "patch"},
+        subresources={"status"},
+    )
+
+
 @contextlib.asynccontextmanager
-async def operator_against_kmock(*, before_start: Callable[[ApiServer], Awaitable[None]] | None = None) -> AsyncIterator[ApiServer]:
+async def operator_against_kmock(
+    *, before_start: Callable[[ApiServer], Awaitable[None]] | None = None, status_interval: float = 60.0
+) -> AsyncIterator[ApiServer]:
+    """kmock serving, the operator running against it. The status timer runs at start and then every
+    `status_interval` seconds; only tests about status need it often (a timer in flight slows the stop)."""
     async with ApiServer() as server, kmock.Server(server):
-        # Discovery of the built-in groups (kopf asks /api/v1), plus the FitbitPipeline resource the CRD declares.
-        bundled = importlib.resources.files("kmock._internal") / "resources.json.gz"
-        server.resources.load_data(gzip.decompress(bundled.read_bytes()))
-        server.resources[PIPELINES] = kmock.ResourceInfo(
-            kind="FitbitPipeline", singular="fitbitpipeline", namespaced=True,
-            verbs={"list", "watch", "patch"}, subresources={"status"},
-        )
+        declare_resources(server)
         if before_start is not None:
             await before_start(server)
         url = str(server.url).rstrip("/")
         registry = kopf.OperatorRegistry()
-        register(registry, status_interval=0.3)
+        register(registry, status_interval=status_interval)
 
         @kopf.on.startup(registry=registry)
         def reconnect_often(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -123,12 +157,16 @@ async def operator_against_kmock(*, before_start: Callable[[ApiServer], Awaitabl
         ready = asyncio.Event()
         task = asyncio.create_task(
             kopf.operator(
-                registry=registry, clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready,
+                registry=registry,
+                clusterwide=True,
+                standalone=True,
+                stop_flag=stop,
+                ready_flag=ready,
                 memo=kopf.Memo(cluster=cluster),
             )
         )
         try:
-            await asyncio.wait_for(ready.wait(), 10)
+            await asyncio.wait_for(ready.wait(), 30)
             yield server
         finally:
             stop.set()
@@ -136,10 +174,23 @@ async def operator_against_kmock(*, before_start: Callable[[ApiServer], Awaitabl
             # kopf may return while a timer it gave up on (see pytestmark) is still in its handler;
             # let it finish before the server goes away, or it retries against a closed port.
             for _ in range(200):
-                if not any("/kopf/" in task.get_coro().cr_code.co_filename for task in asyncio.all_tasks() if not task.done()):
+                if not any(
+                    "/kopf/" in getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "")
+                    for task in asyncio.all_tasks()
+                    if not task.done()
+                ):
                     break
                 await asyncio.sleep(0.05)
             cluster.close()
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+    # Sessions that kopf's and kmock's internals drop while an in-process operator shuts down are
+    # collected here, inside the test that made them, not in whichever test runs next.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def children_of(server: kmock.KubernetesEmulator, spec: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -155,14 +206,20 @@ def condition(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
 
 def posted_events(server: kmock.KubernetesEmulator) -> list[dict[str, Any]]:
     # kmock keeps events by name, and kopf posts them with generateName: read the requests instead.
-    return [request.data for request in server if request.method == "POST" and request.url.path.endswith("/events")]
+    return [
+        request.data
+        for request in server
+        if request.method == "POST" and request.url.path.endswith("/events")
+    ]
 
 
 def test_applying_a_pipeline_creates_every_child_owned_by_it() -> None:
     async def scenario() -> None:
         async with operator_against_kmock() as server:
             await server.post(COLLECTION, json=pipeline(GOOGLE))
-            children = await eventually(lambda: all(children_of(server, GOOGLE)) and children_of(server, GOOGLE))
+            children = await eventually(
+                lambda: all(children_of(server, GOOGLE)) and children_of(server, GOOGLE)
+            )
             assert len(children) == len(render("trial-a", NS, GOOGLE))
             for child in children:
                 refs = child["metadata"].get("ownerReferences")
@@ -170,46 +227,69 @@ def test_applying_a_pipeline_creates_every_child_owned_by_it() -> None:
                     assert refs is None  # the credentials stay with the retained volume
                 else:
                     assert refs == [
-                        {"apiVersion": "fitpipe.io/v1alpha1", "kind": "FitbitPipeline", "name": "trial-a",
-                         "uid": "uid-trial-a", "controller": True, "blockOwnerDeletion": True}
+                        {
+                            "apiVersion": "fitpipe.io/v1alpha1",
+                            "kind": "FitbitPipeline",
+                            "name": "trial-a",
+                            "uid": "uid-trial-a",
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
                     ]
             secret = stored(server, "v1/secrets", "trial-a-db-credentials")
             assert secret is not None and len(secret["stringData"]["password"]) == 44
-            reasons = await eventually(lambda: {e["reason"] for e in posted_events(server)} >= {"Applied", "SecretGenerated"})
+            reasons = await eventually(
+                lambda: {e["reason"] for e in posted_events(server)} >= {"Applied", "SecretGenerated"}
+            )
             assert reasons
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_spec_change_updates_children_prunes_what_went_and_keeps_the_password() -> None:
-    changed = {**GOOGLE, "api": {"replicas": 3}, "ingest": {"schedule": "30 2 * * *"}, "dashboard": {"enabled": False}}
+    changed = {
+        **GOOGLE,
+        "api": {"replicas": 3},
+        "ingest": {"schedule": "30 2 * * *"},
+        "dashboard": {"enabled": False},
+    }
 
     async def scenario() -> None:
         async with operator_against_kmock() as server:
             await server.post(COLLECTION, json=pipeline(GOOGLE))
             await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-dashboard"))
-            password = stored(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"]  # type: ignore[index]
+            password = present(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"]
 
             await server.patch(f"{COLLECTION}/trial-a", json={"spec": changed})
 
             def updated() -> bool:
                 api = stored(server, "apps/v1/deployments", "trial-a-api") or {}
                 cron = stored(server, "batch/v1/cronjobs", "trial-a-ingest") or {}
-                return api.get("spec", {}).get("replicas") == 3 and cron.get("spec", {}).get("schedule") == "30 2 * * *"
+                return (
+                    api.get("spec", {}).get("replicas") == 3
+                    and cron.get("spec", {}).get("schedule") == "30 2 * * *"
+                )
 
             await eventually(updated)
             await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-dashboard") is None)
             assert stored(server, "v1/services", "trial-a-dashboard") is None
-            assert stored(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"] == password  # type: ignore[index]
+            assert (
+                present(server, "v1/secrets", "trial-a-db-credentials")["stringData"]["password"] == password
+            )
             # The API server counted the spec change as generation 2; the status says it was handled.
-            await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled").get("observedGeneration") == 2)
+            await eventually(
+                lambda: (
+                    condition(stored(server, PIPELINES, "trial-a"), "Reconciled").get("observedGeneration")
+                    == 2
+                )
+            )
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_ready_is_written_once_the_children_report_ready() -> None:
     async def scenario() -> None:
-        async with operator_against_kmock() as server:
+        async with operator_against_kmock(status_interval=0.5) as server:
             await server.post(COLLECTION, json=pipeline(GOOGLE))
             not_ready = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Ready"))
             assert not_ready["status"] == "False"
@@ -217,23 +297,42 @@ def test_ready_is_written_once_the_children_report_ready() -> None:
 
             # What the StatefulSet, Job and Deployment controllers of a real cluster would report.
             job = next(m["metadata"]["name"] for m in render("trial-a", NS, GOOGLE) if m["kind"] == "Job")
-            await server.patch(f"/apis/apps/v1/namespaces/{NS}/statefulsets/trial-a-timescaledb/status", json={"status": {"readyReplicas": 1}})
-            await server.patch(f"/apis/batch/v1/namespaces/{NS}/jobs/{job}/status", json={"status": {"succeeded": 1}})
+            await server.patch(
+                f"/apis/apps/v1/namespaces/{NS}/statefulsets/trial-a-timescaledb/status",
+                json={"status": {"readyReplicas": 1}},
+            )
+            await server.patch(
+                f"/apis/batch/v1/namespaces/{NS}/jobs/{job}/status", json={"status": {"succeeded": 1}}
+            )
             for deployment in ("trial-a-api", "trial-a-dashboard"):
-                await server.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/{deployment}/status", json={"status": {"availableReplicas": 1}})
+                await server.patch(
+                    f"/apis/apps/v1/namespaces/{NS}/deployments/{deployment}/status",
+                    json={"status": {"availableReplicas": 1}},
+                )
 
-            ready = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Ready").get("status") == "True"
-                                     and condition(stored(server, PIPELINES, "trial-a"), "Ready"))
+            ready = await eventually(
+                lambda: (
+                    condition(stored(server, PIPELINES, "trial-a"), "Ready").get("status") == "True"
+                    and condition(stored(server, PIPELINES, "trial-a"), "Ready")
+                ),
+                state=lambda: (stored(server, PIPELINES, "trial-a") or {}).get("status"),
+            )
             assert ready["reason"] == "AllReady"
-            status = stored(server, PIPELINES, "trial-a")["status"]  # type: ignore[index]
+            status = present(server, PIPELINES, "trial-a")["status"]
             assert status["observedGeneration"] == 1
             statuses = {c["type"]: c["status"] for c in status["conditions"]}
-            assert statuses.items() >= {
-                "DatabaseReady": "True", "SchemaMigrated": "True", "ApiReady": "True", "DashboardReady": "True",
-                "IngestScheduled": "True",
-            }.items()
+            assert (
+                statuses.items()
+                >= {
+                    "DatabaseReady": "True",
+                    "SchemaMigrated": "True",
+                    "ApiReady": "True",
+                    "DashboardReady": "True",
+                    "IngestScheduled": "True",
+                }.items()
+            )
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_an_invalid_spec_is_reported_and_creates_nothing() -> None:
@@ -242,14 +341,18 @@ def test_an_invalid_spec_is_reported_and_creates_nothing() -> None:
     async def scenario() -> None:
         async with operator_against_kmock() as server:
             await server.post(COLLECTION, json=pipeline(broken))
-            reconciled = await eventually(lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled"))
+            reconciled = await eventually(
+                lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled")
+            )
             assert (reconciled["status"], reconciled["reason"]) == ("False", "InvalidSpec")
             assert "inboxClaimName" in reconciled["message"]
-            warning = await eventually(lambda: [e for e in posted_events(server) if e["reason"] == "InvalidSpec"])
+            warning = await eventually(
+                lambda: [e for e in posted_events(server) if e["reason"] == "InvalidSpec"]
+            )
             assert warning[0]["type"] == "Warning"
             assert stored(server, "apps/v1/statefulsets", "trial-a-timescaledb") is None
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_a_restarted_operator_resumes_existing_pipelines() -> None:
@@ -263,14 +366,16 @@ def test_a_restarted_operator_resumes_existing_pipelines() -> None:
         async with operator_against_kmock(before_start=existing) as server:
             await eventually(lambda: all(children_of(server, GOOGLE)))
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 def test_deleting_a_pipeline_is_handled_and_says_what_it_kept() -> None:
     async def scenario() -> None:
         async with operator_against_kmock() as server:
             await server.post(COLLECTION, json=pipeline(GOOGLE))
-            finalizers = await eventually(lambda: (stored(server, PIPELINES, "trial-a") or {}).get("metadata", {}).get("finalizers"))
+            finalizers = await eventually(
+                lambda: (stored(server, PIPELINES, "trial-a") or {}).get("metadata", {}).get("finalizers")
+            )
             assert finalizers
             await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-api"))
 
@@ -279,6 +384,51 @@ def test_deleting_a_pipeline_is_handled_and_says_what_it_kept() -> None:
             deleted = [e for e in posted_events(server) if e["reason"] == "Deleted"]
             assert deleted and "kept the database volume data-trial-a-timescaledb-0" in deleted[0]["message"]
             # Kept: the credentials that open the retained volume (not owned, so not garbage-collected).
-            assert "ownerReferences" not in stored(server, "v1/secrets", "trial-a-db-credentials")["metadata"]  # type: ignore[index]
+            assert (
+                "ownerReferences" not in present(server, "v1/secrets", "trial-a-db-credentials")["metadata"]
+            )
 
-    asyncio.run(scenario())
+    run(scenario)
+
+
+def test_the_run_command_operates_pipelines_through_the_kubeconfig(tmp_path: Path) -> None:
+    """`fitpipe operator run` as a separate process, logging in with a kubeconfig, as on a workstation."""
+
+    async def scenario() -> None:
+        async with ApiServer() as server, kmock.Server(server):
+            declare_resources(server)
+            kubeconfig = tmp_path / "kubeconfig"
+            kubeconfig.write_text(
+                yaml.safe_dump(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Config",
+                        "clusters": [{"name": "kmock", "cluster": {"server": str(server.url).rstrip("/")}}],
+                        "users": [{"name": "kmock", "user": {"token": "test"}}],
+                        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock"}}],
+                        "current-context": "kmock",
+                    }
+                )
+            )
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "from fitpipe.cli import main; main()",
+                "operator", "run", "--all-namespaces", "--status-interval", "1",
+                "--liveness", f"http://127.0.0.1:{port}/healthz",
+                env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                await server.post(COLLECTION, json=pipeline(GOOGLE))
+                await eventually(lambda: all(children_of(server, GOOGLE)), timeout=60)
+                await eventually(
+                    lambda: condition(stored(server, PIPELINES, "trial-a"), "Reconciled"), timeout=30
+                )
+            finally:
+                process.terminate()
+                output, _ = await asyncio.wait_for(process.communicate(), 60)
+            assert process.returncode == 0, output.decode()[-3000:]
+
+    run(scenario)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fitpipe_operator.crd import spec_schema
 from fitpipe_operator.reference import END, START, reference_markdown, reference_rows, update_document
+
 from tests.operator.conftest import REPO
 
 DOC = REPO / "docs" / "kubernetes.md"
@@ -14,7 +15,9 @@ DOC = REPO / "docs" / "kubernetes.md"
 def test_kubernetes_doc_carries_the_current_reference() -> None:
     text = DOC.read_text()
     section = text[text.index(START) : text.index(END) + len(END)]
-    assert section + "\n" == reference_markdown(), "run `fitpipe operator reference --write docs/kubernetes.md`"
+    assert section + "\n" == reference_markdown(), (
+        "run `fitpipe operator reference --write docs/kubernetes.md`"
+    )
 
 
 def test_reference_lists_every_field_of_the_schema() -> None:
@@ -23,7 +26,11 @@ def test_reference_lists_every_field_of_the_schema() -> None:
 
     rows = list(reference_rows())
     assert len(rows) == count(spec_schema())
-    assert ("spec.ingest.schedule", "string", '`"0 1 * * *"`') == rows[[r[0] for r in rows].index("spec.ingest.schedule")][:3]
+    assert rows[[r[0] for r in rows].index("spec.ingest.schedule")][:3] == (
+        "spec.ingest.schedule",
+        "string",
+        '`"0 1 * * *"`',
+    )
 
 
 def test_update_document_replaces_only_the_marked_section(tmp_path: Path) -> None:

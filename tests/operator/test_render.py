@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-
-from fitpipe.errors import InputError
 from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dashboards
 from fitpipe_operator.children.secrets import fill_generated
 from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION
 from fitpipe_operator.render import render
+
+from fitpipe.errors import InputError
 from tests.operator.conftest import GOOGLE, VARIANTS
 
 NS = "trial-a"
@@ -67,7 +67,9 @@ def test_render_is_pure(variant: tuple[str, dict[str, Any]]) -> None:
     assert spec == before
 
 
-def test_every_child_is_in_the_namespace_and_labelled_with_its_pipeline(variant: tuple[str, dict[str, Any]]) -> None:
+def test_every_child_is_in_the_namespace_and_labelled_with_its_pipeline(
+    variant: tuple[str, dict[str, Any]],
+) -> None:
     _, spec = variant
     for m in render("trial-a", NS, spec):
         labels = m["metadata"]["labels"]
@@ -112,7 +114,9 @@ def test_named_secrets_replace_the_generated_ones() -> None:
     assert env["FITPIPE_TOKEN_KEY"] == {"secretKeyRef": {"name": "token-key", "key": "key"}}
     assert env["MAIL_PASSWORD"]["secretKeyRef"]["name"] == "smtp"
     dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
-    assert env_of(dashboard)["FITPIPE_API_TOKEN"] == {"secretKeyRef": {"name": "dashboard-token", "key": "token"}}
+    assert env_of(dashboard)["FITPIPE_API_TOKEN"] == {
+        "secretKeyRef": {"name": "dashboard-token", "key": "token"}
+    }
 
 
 def test_dashboard_reads_the_api_never_the_database() -> None:
@@ -120,7 +124,11 @@ def test_dashboard_reads_the_api_never_the_database() -> None:
     dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
     env = env_of(dashboard)
     assert env["FITPIPE_API_URL"] == "http://trial-a-api.trial-a.svc:8000"
-    assert env["FITPIPE_API_TOKEN"]["secretKeyRef"] == {"name": "trial-a-api-token", "key": "token", "optional": True}
+    assert env["FITPIPE_API_TOKEN"]["secretKeyRef"] == {
+        "name": "trial-a-api-token",
+        "key": "token",
+        "optional": True,
+    }
     assert not any(name.startswith(("DB_", "DATABASE_URL", "GOOGLE_")) for name in env)
     assert dashboard["args"] == ["serve", "dashboard", "--host", "0.0.0.0", "--port", "8050"]
 
@@ -233,11 +241,23 @@ def test_image_digest_wins_over_the_tag() -> None:
         ("trial-a", {"ingest": {"source": {"type": "inbox"}}}, "spec.ingest.source.inboxClaimName"),
         ("trial-a", {}, "spec.googleHealth.secretName"),
         ("trial-a", {**GOOGLE, "api": {"replicas": -1}}, "spec.api.replicas"),
-        ("trial-a", {**GOOGLE, "timescaledb": {"storage": {"size": "lots"}}}, "spec.timescaledb.storage.size"),
+        (
+            "trial-a",
+            {**GOOGLE, "timescaledb": {"storage": {"size": "lots"}}},
+            "spec.timescaledb.storage.size",
+        ),
         ("trial-a", {**GOOGLE, "dashbord": {"enabled": False}}, "spec"),
-        ("trial-a", {**GOOGLE, "monitoring": {"thresholds": {"ingestStaleHours": 0}}}, "spec.monitoring.thresholds.ingestStaleHours"),
+        (
+            "trial-a",
+            {**GOOGLE, "monitoring": {"thresholds": {"ingestStaleHours": 0}}},
+            "spec.monitoring.thresholds.ingestStaleHours",
+        ),
         ("trial-a", {**GOOGLE, "monitoring": {"thresholds": {"stale": 3}}}, "spec.monitoring.thresholds"),
-        ("trial-a", {**GOOGLE, "monitoring": {"alertmanager": {"enabled": True}}}, "spec.monitoring.alertmanager.to"),
+        (
+            "trial-a",
+            {**GOOGLE, "monitoring": {"alertmanager": {"enabled": True}}},
+            "spec.monitoring.alertmanager.to",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_naming_the_field(name: str, spec: dict[str, Any], field: str) -> None:

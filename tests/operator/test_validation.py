@@ -13,14 +13,14 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1, v1alpha1
-from pydantic import ValidationError
-
 from fitpipe_operator.render import render
+from pydantic import BaseModel, ValidationError
+
 from tests.operator.conftest import VARIANTS
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas the package ships.
 KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
-MONITORING_MODELS = {
+MONITORING_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): v1.ServiceMonitor,
     ("monitoring.coreos.com/v1", "PrometheusRule"): v1.PrometheusRule,
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): v1alpha1.AlertmanagerConfig,
@@ -44,7 +44,9 @@ def check_monitoring(manifest: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_builtin_children_pass_kubernetes_strict_schemas(variant: tuple[str, dict[str, Any]], version: str) -> None:
+def test_builtin_children_pass_kubernetes_strict_schemas(
+    variant: tuple[str, dict[str, Any]], version: str
+) -> None:
     _, spec = variant
     manifests = builtin(render("trial-a", "trial-a", spec))
     assert manifests
@@ -66,7 +68,9 @@ def test_monitoring_children_match_prometheus_operator_models(variant: tuple[str
 
 
 def test_every_monitoring_kind_is_checked() -> None:
-    kinds = {(m["apiVersion"], m["kind"]) for m in monitoring(render("trial-a", "trial-a", VARIANTS["example"]))}
+    kinds = {
+        (m["apiVersion"], m["kind"]) for m in monitoring(render("trial-a", "trial-a", VARIANTS["example"]))
+    }
     assert ("monitoring.coreos.com/v1", "ServiceMonitor") in kinds
     assert ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig") in kinds
     assert kinds <= set(MONITORING_MODELS)
@@ -99,7 +103,9 @@ def test_alert_rules_pass_promtool(tmp_path: Path) -> None:
         pytest.skip("fitpipe.monitoring.alerts is not in this build")
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, sort_keys=False))
-    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     count = sum(len(g["rules"]) for g in rules[0]["spec"]["groups"])
     assert f"SUCCESS: {count} rules found" in result.stdout
@@ -107,6 +113,10 @@ def test_alert_rules_pass_promtool(tmp_path: Path) -> None:
 
 def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [{"alert": "Broken", "expr": "sum(("}]}]}))
-    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    path.write_text(
+        yaml.safe_dump({"groups": [{"name": "x", "rules": [{"alert": "Broken", "expr": "sum(("}]}]})
+    )
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0

@@ -55,7 +55,9 @@ def grafana_dashboards() -> dict[str, dict[str, Any]] | None:
     return dict(load())
 
 
-def _service_monitor(name: str, namespace: str, spec: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
+def _service_monitor(
+    name: str, namespace: str, spec: dict[str, Any], extra: dict[str, str]
+) -> dict[str, Any]:
     return {
         "apiVersion": MONITORING_API,
         "kind": "ServiceMonitor",
@@ -64,7 +66,11 @@ def _service_monitor(name: str, namespace: str, spec: dict[str, Any], extra: dic
             "selector": {"matchLabels": selector(name, "api")},
             "namespaceSelector": {"matchNames": [namespace]},
             "endpoints": [
-                {"port": "http", "path": "/metrics", "interval": spec["monitoring"]["serviceMonitor"]["interval"]}
+                {
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": spec["monitoring"]["serviceMonitor"]["interval"],
+                }
             ],
         },
     }
@@ -102,7 +108,9 @@ def _alertmanager_config(name: str, namespace: str, spec: dict[str, Any]) -> dic
     }
 
 
-def _dashboard_configmap(name: str, namespace: str, filename: str, dashboard: dict[str, Any]) -> dict[str, Any]:
+def _dashboard_configmap(
+    name: str, namespace: str, filename: str, dashboard: dict[str, Any]
+) -> dict[str, Any]:
     stem = re.sub(r"[^a-z0-9-]+", "-", filename.rsplit(".", 1)[0].lower()).strip("-")
     return {
         "apiVersion": "v1",
@@ -115,7 +123,9 @@ def _dashboard_configmap(name: str, namespace: str, filename: str, dashboard: di
             extra_labels={"grafana_dashboard": "1"},
             annotations={"grafana_folder": "fitpipe"},
         ),
-        "data": {filename if filename.endswith(".json") else f"{filename}.json": json.dumps(dashboard, indent=1)},
+        "data": {
+            filename if filename.endswith(".json") else f"{filename}.json": json.dumps(dashboard, indent=1)
+        },
     }
 
 

@@ -81,7 +81,10 @@ def _google_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
     secret = spec["googleHealth"].get("secretName")
     if not secret:
         return []
-    return [secret_env("GOOGLE_CLIENT_ID", secret, "client_id"), secret_env("GOOGLE_CLIENT_SECRET", secret, "client_secret")]
+    return [
+        secret_env("GOOGLE_CLIENT_ID", secret, "client_id"),
+        secret_env("GOOGLE_CLIENT_SECRET", secret, "client_secret"),
+    ]
 
 
 def fitpipe_env(
@@ -146,7 +149,12 @@ def container(
 
 
 def pod_spec(
-    spec: dict[str, Any], containers: list[dict[str, Any]], *, restart_policy: str, volumes: list[dict[str, Any]] | None = None, **extra: Any
+    spec: dict[str, Any],
+    containers: list[dict[str, Any]],
+    *,
+    restart_policy: str,
+    volumes: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         # fitpipe never talks to the Kubernetes API; no token in its pods.

@@ -62,7 +62,14 @@ def generated_secrets(name: str, namespace: str, spec: dict[str, Any]) -> list[d
     secrets = []
     if not spec["timescaledb"].get("credentialsSecret"):
         secrets.append(
-            _secret(name, namespace, db_credentials_name(name, spec), ["password"], {"username": DB_USERNAME}, keep)
+            _secret(
+                name,
+                namespace,
+                db_credentials_name(name, spec),
+                ["password"],
+                {"username": DB_USERNAME},
+                keep,
+            )
         )
     if not spec["tokenKey"].get("secretName"):
         secrets.append(_secret(name, namespace, token_key_name(name, spec), ["key"], {}, keep))

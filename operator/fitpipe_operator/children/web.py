@@ -15,7 +15,12 @@ DASHBOARD_PORT = 8050
 
 
 def _deployment(
-    name: str, namespace: str, spec: dict[str, Any], component: str, block: dict[str, Any], main: dict[str, Any]
+    name: str,
+    namespace: str,
+    spec: dict[str, Any],
+    component: str,
+    block: dict[str, Any],
+    main: dict[str, Any],
 ) -> dict[str, Any]:
     meta = metadata(name, namespace, component, child(name, component))
     return {
@@ -59,7 +64,9 @@ def _service(name: str, namespace: str, component: str, block: dict[str, Any]) -
         "spec": {
             "type": block["service"]["type"],
             "selector": selector(name, component),
-            "ports": [{"name": "http", "port": block["service"]["port"], "targetPort": "http", "protocol": "TCP"}],
+            "ports": [
+                {"name": "http", "port": block["service"]["port"], "targetPort": "http", "protocol": "TCP"}
+            ],
         },
     }
 
@@ -73,7 +80,11 @@ def api_children(name: str, namespace: str, spec: dict[str, Any]) -> list[dict[s
         fitpipe_env(name, spec),
         block["resources"],
         ports=[{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
-        readinessProbe={"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
+        readinessProbe={
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
         livenessProbe={
             "httpGet": {"path": "/healthz", "port": "http"},
             "initialDelaySeconds": 10,

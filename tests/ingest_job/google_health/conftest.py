@@ -56,13 +56,20 @@ def source(settings: GoogleHealthSettings, clock: VirtualClock) -> Iterator[Goog
         src.close()
 
 
-def enrol(db: psycopg.Connection, name: str, timezone: str = "America/New_York", study: str = "trial") -> Participant:
+def enrol(
+    db: psycopg.Connection, name: str, timezone: str = "America/New_York", study: str = "trial"
+) -> Participant:
     participant, _ = add_participant(db, name, study, timezone=timezone)
     return participant
 
 
-def grant(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, participant: Participant,
-          user: str) -> None:
+def grant(
+    db: psycopg.Connection,
+    source: GoogleHealthSource,
+    fake: FakeGoogleHealth,
+    participant: Participant,
+    user: str,
+) -> None:
     """Store a grant as the OAuth callback would (the consent screen itself is tested with the API)."""
     if user not in fake.users:
         fake.add_user(user)
@@ -70,36 +77,61 @@ def grant(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHe
     u = fake.users[user]
     from pydantic import SecretStr
 
-    store_grant(db, source.cipher, participant.id,
-                TokenResponse(SecretStr(answer["access_token"]), answer["expires_in"],
-                              SecretStr(answer["refresh_token"]), tuple(answer["scope"].split())),
-                Identity(u.health_user_id, u.legacy_user_id, None))
+    store_grant(
+        db,
+        source.cipher,
+        participant.id,
+        TokenResponse(
+            SecretStr(answer["access_token"]),
+            answer["expires_in"],
+            SecretStr(answer["refresh_token"]),
+            tuple(answer["scope"].split()),
+        ),
+        Identity(u.health_user_id, u.legacy_user_id, None),
+    )
 
 
-def run_sync(url: str, source: GoogleHealthSource, now: datetime = NOW, lag: timedelta = timedelta(days=3),
-             study: str | None = None, **kwargs: object) -> tuple[SyncReport, IngestSummary]:
+def run_sync(
+    url: str,
+    source: GoogleHealthSource,
+    now: datetime = NOW,
+    lag: timedelta = timedelta(days=3),
+    study: str | None = None,
+    **kwargs: object,
+) -> tuple[SyncReport, IngestSummary]:
     summary = IngestSummary()
-    report = sync_google_health(url, summary=summary, source=source, study=study,
-                                options=SyncOptions(lag=lag, now=now, **kwargs))  # type: ignore[arg-type]
+    report = sync_google_health(
+        url, summary=summary, source=source, study=study, options=SyncOptions(lag=lag, now=now, **kwargs)
+    )  # type: ignore[arg-type]
     return report, summary
 
 
 def stored(db: psycopg.Connection, participant: Participant, metric: str) -> list[tuple[datetime, float]]:
-    return [(r[0], r[1]) for r in db.execute(
-        """SELECT s.ts, s.value FROM samples s JOIN metrics m ON m.id = s.metric_id
-           WHERE s.participant_id = %s AND m.name = %s ORDER BY s.ts""", (participant.id, metric)).fetchall()]
+    return [
+        (r[0], r[1])
+        for r in db.execute(
+            """SELECT s.ts, s.value FROM samples s JOIN metrics m ON m.id = s.metric_id
+           WHERE s.participant_id = %s AND m.name = %s ORDER BY s.ts""",
+            (participant.id, metric),
+        ).fetchall()
+    ]
 
 
 def rollup_count(db: psycopg.Connection, participant: Participant, metric: str) -> int:
-    row = db.execute("""SELECT coalesce(sum(r.count), 0) FROM rollup_1h r JOIN metrics m ON m.id = r.metric_id
-                        WHERE r.participant_id = %s AND m.name = %s""", (participant.id, metric)).fetchone()
+    row = db.execute(
+        """SELECT coalesce(sum(r.count), 0) FROM rollup_1h r JOIN metrics m ON m.id = r.metric_id
+                        WHERE r.participant_id = %s AND m.name = %s""",
+        (participant.id, metric),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
 def source_status(db: psycopg.Connection, participant: Participant) -> tuple[str, str | None]:
-    row = db.execute("SELECT status, last_error FROM participant_sources WHERE participant_id = %s AND source = 'google_health'",
-                     (participant.id,)).fetchone()
+    row = db.execute(
+        "SELECT status, last_error FROM participant_sources WHERE participant_id = %s AND source = 'google_health'",
+        (participant.id,),
+    ).fetchone()
     assert row is not None
     return row[0], row[1]
 

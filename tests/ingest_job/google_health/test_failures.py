@@ -29,7 +29,11 @@ def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogle
 
 
 def test_a_participant_that_keeps_failing_is_deferred_while_the_others_sync(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource, clock: VirtualClock,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
+    clock: VirtualClock,
 ) -> None:
     people = _cohort(db, source, fake)
     fake.inject("user1", *[503] * 50)
@@ -37,16 +41,22 @@ def test_a_participant_that_keeps_failing_is_deferred_while_the_others_sync(
 
     assert [o.status for o in report.outcomes] == ["synced", "deferred", "synced"]
     attempts = source.settings.fitpipe_google_max_attempts
-    assert [r.status for r in fake.requests("user1")] == [503] * attempts, "gave up after the configured tries"
+    assert [r.status for r in fake.requests("user1")] == [503] * attempts, (
+        "gave up after the configured tries"
+    )
     status, error = source_status(db, people[1])
     assert status == "error" and "503" in (error or "") and "deferred to the next run" not in (error or "")
-    assert stored(db, people[0], "steps") and stored(db, people[2], "steps") and not stored(db, people[1], "steps")
+    assert (
+        stored(db, people[0], "steps")
+        and stored(db, people[2], "steps")
+        and not stored(db, people[1], "steps")
+    )
     assert summary.details()["google_health"]["deferred"] == 1  # type: ignore[index]
     assert report.failures == 1 and "P1" in report.error_lines()[0]
     # the waits between tries were exponential backoff with full jitter: each below base * 2^(try-1)
     policy = source.api.policy
-    waits = clock.sleeps[-(attempts - 1):]
-    assert all(0 <= w <= policy.base * 2 ** i for i, w in enumerate(waits))
+    waits = clock.sleeps[-(attempts - 1) :]
+    assert all(0 <= w <= policy.base * 2**i for i, w in enumerate(waits))
 
     fake.users["user1"].injected.clear()
     report, _ = run_sync(database_url, source, data_types=("steps",))
@@ -55,10 +65,15 @@ def test_a_participant_that_keeps_failing_is_deferred_while_the_others_sync(
 
 
 def test_a_revoked_grant_needs_reconsent_is_counted_and_the_others_continue(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
 ) -> None:
     people = _cohort(db, source, fake)
-    db.execute("UPDATE oauth_grants SET access_expires_at = now() - interval '1 minute'")  # every token is due
+    db.execute(
+        "UPDATE oauth_grants SET access_expires_at = now() - interval '1 minute'"
+    )  # every token is due
     fake.revoke("user2")
 
     report, summary = run_sync(database_url, source, data_types=("steps",))
@@ -66,14 +81,39 @@ def test_a_revoked_grant_needs_reconsent_is_counted_and_the_others_continue(
     assert [o.status for o in report.outcomes] == ["synced", "synced", "needs_reconsent"]
     status, error = source_status(db, people[2])
     assert status == "needs_reconsent" and "invalid_grant" in (error or "")
-    assert db.execute("SELECT revoked_at IS NOT NULL FROM oauth_grants WHERE participant_id = %s",
-                      (people[2].id,)).fetchone() == (True,)
+    assert db.execute(
+        "SELECT revoked_at IS NOT NULL FROM oauth_grants WHERE participant_id = %s", (people[2].id,)
+    ).fetchone() == (True,)
     assert summary.details()["token_refresh_failures"] == {"trial": 1}
-    assert sorted((user, ok) for _, user, ok in fake.refreshes) == [("user0", True), ("user1", True), ("user2", False)]
+    assert sorted((user, ok) for _, user, ok in fake.refreshes) == [
+        ("user0", True),
+        ("user1", True),
+        ("user2", False),
+    ]
     assert [p.external_id for p in consented_participants(db)] == ["P0", "P1"]
 
     requests_before = len(fake.log)
     report, summary = run_sync(database_url, source, data_types=("steps",))
     assert [o.participant.external_id for o in report.outcomes] == ["P0", "P1"]
-    assert not [r for r in fake.log[requests_before:] if r.user == "user2"], "no more calls for a revoked grant"
+    assert not [r for r in fake.log[requests_before:] if r.user == "user2"], (
+        "no more calls for a revoked grant"
+    )
     assert summary.details()["token_refresh_failures"] == {}
+
+
+def test_a_data_type_the_participant_stopped_sharing_is_skipped_and_the_rest_syncs(
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
+) -> None:
+    (person,) = _cohort(db, source, fake, n=1)
+    fake.add_points("user0", "heart-rate", hp.heart_rate(NOW - timedelta(hours=2), 50))
+    activity_only = tuple(s for s in fake.users["user0"].scopes if "activity" in s)
+    fake.users["user0"].scopes = activity_only  # unticked at Google after consenting
+
+    report, _ = run_sync(database_url, source, data_types=("heart-rate", "steps"))
+
+    assert [(o.status, o.skipped) for o in report.outcomes] == [("synced", ["heart-rate"])]
+    assert stored(db, person, "steps") and not stored(db, person, "heart_rate")
+    assert source_status(db, person) == ("active", None)

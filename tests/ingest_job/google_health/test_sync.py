@@ -37,12 +37,17 @@ def _filter_starts(fake: FakeGoogleHealth, data_type: str, since: int = 0) -> li
         match = re.search(r'>= "([^"]+)"', r.params["filter"])
         assert match, r.params
         value = match.group(1)
-        starts.append(parse_instant(value) if value.endswith("Z") else datetime.fromisoformat(value).replace(tzinfo=UTC))
+        starts.append(
+            parse_instant(value) if value.endswith("Z") else datetime.fromisoformat(value).replace(tzinfo=UTC)
+        )
     return starts
 
 
 def test_first_sync_loads_every_data_type_onto_the_catalog(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1")
     fake.add_user("alice")
@@ -50,21 +55,42 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
     start = NOW - timedelta(days=3)
     heart = hp.heart_rate(start, 3 * 1440, timedelta(minutes=1), offset_s=NY)
     steps = hp.steps(start, 3 * 1440, offset_s=NY)
-    nights = [(datetime(2026, 11, d, 4, 30, tzinfo=UTC), datetime(2026, 11, d, 12, 0, tzinfo=UTC)) for d in (9, 10, 11)]
+    nights = [
+        (datetime(2026, 11, d, 4, 30, tzinfo=UTC), datetime(2026, 11, d, 12, 0, tzinfo=UTC))
+        for d in (9, 10, 11)
+    ]
     fake.add_points("alice", "heart-rate", heart)
     fake.add_points("alice", "steps", steps)
     stages = [("LIGHT", 200), ("DEEP", 100), ("REM", 80), ("AWAKE", 70)]
-    fake.add_points("alice", "sleep", [hp.sleep(f"log{i}", "u", s, e, offset_s=NY, stages=stages)
-                                       for i, (s, e) in enumerate(nights)])
+    fake.add_points(
+        "alice",
+        "sleep",
+        [hp.sleep(f"log{i}", "u", s, e, offset_s=NY, stages=stages) for i, (s, e) in enumerate(nights)],
+    )
     fake.add_points("alice", "heart-rate-variability", hp.hrv(nights[0][0], 60, offset_s=NY))
     fake.add_points("alice", "oxygen-saturation", hp.spo2(nights[0][0], 300, offset_s=NY))
-    fake.add_points("alice", "active-zone-minutes", hp.zone_minutes(start + timedelta(hours=20), ["FAT_BURN", "CARDIO", "PEAK"]))
+    fake.add_points(
+        "alice",
+        "active-zone-minutes",
+        hp.zone_minutes(start + timedelta(hours=20), ["FAT_BURN", "CARDIO", "PEAK"]),
+    )
     days = [date(2026, 11, d) for d in (9, 10, 11)]
-    fake.add_points("alice", "daily-heart-rate-variability", [hp.daily_hrv(d, 30.0 + i) for i, d in enumerate(days)])
-    fake.add_points("alice", "daily-oxygen-saturation", [hp.daily_spo2(d, 96.0 + i) for i, d in enumerate(days)])
-    fake.add_points("alice", "daily-respiratory-rate", [hp.daily_respiratory_rate(d, 14.0 + i) for i, d in enumerate(days)])
-    fake.add_points("alice", "respiratory-rate-sleep-summary",
-                    [hp.respiratory_summary(e, NY, 14.0, 13.0, 15.0, 16.0) for _, e in nights])
+    fake.add_points(
+        "alice", "daily-heart-rate-variability", [hp.daily_hrv(d, 30.0 + i) for i, d in enumerate(days)]
+    )
+    fake.add_points(
+        "alice", "daily-oxygen-saturation", [hp.daily_spo2(d, 96.0 + i) for i, d in enumerate(days)]
+    )
+    fake.add_points(
+        "alice",
+        "daily-respiratory-rate",
+        [hp.daily_respiratory_rate(d, 14.0 + i) for i, d in enumerate(days)],
+    )
+    fake.add_points(
+        "alice",
+        "respiratory-rate-sleep-summary",
+        [hp.respiratory_summary(e, NY, 14.0, 13.0, 15.0, 16.0) for _, e in nights],
+    )
 
     report, summary = run_sync(database_url, source)
 
@@ -75,7 +101,9 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
     for data_type in DATA_TYPES:
         for metric in data_type.metrics:
             assert stored(db, p, metric), f"{data_type.name} loaded nothing into {metric}"
-    sleeps = db.execute("SELECT local_date, is_main_sleep, minutes_asleep, source FROM sleep_sessions ORDER BY start_time").fetchall()
+    sleeps = db.execute(
+        "SELECT local_date, is_main_sleep, minutes_asleep, source FROM sleep_sessions ORDER BY start_time"
+    ).fetchall()
     asleep = sum(minutes for kind, minutes in stages if kind != "AWAKE")
     assert sleeps == [((e + timedelta(seconds=NY)).date(), True, asleep, "google_health") for _, e in nights]
     assert db.execute("SELECT count(*) FROM sleep_stages").fetchone() == (len(nights) * len(stages),)
@@ -89,7 +117,10 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
 
 
 def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1")
     grant(db, source, fake, p, "alice")
@@ -97,7 +128,9 @@ def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
     fake.add_points("alice", "heart-rate", first)
     run_sync(database_url, source)
     before = len(fake.requests(path="/heart-rate/"))
-    cursor = db.execute("SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'").fetchone()[0]  # type: ignore[index]
+    cursor = db.execute(
+        "SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'"
+    ).fetchone()[0]  # type: ignore[index]
 
     new = hp.heart_rate(NOW, 288, timedelta(minutes=5), offset_s=NY)
     fake.add_points("alice", "heart-rate", new)
@@ -108,21 +141,30 @@ def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
     starts = _filter_starts(fake, "heart-rate", before)
     assert starts and min(starts) == local_floor.astimezone(UTC)
     days = ((NOW + timedelta(days=1)).astimezone(p.zone).date() - local_floor.date()).days + 1
-    assert len(starts) == days  # one request per local day (heart-rate windows are one day) from the floor to now
+    assert (
+        len(starts) == days
+    )  # one request per local day (heart-rate windows are one day) from the floor to now
     counts = summary.by_metric()[("heart_rate", "google_health")]
     assert counts.new == len(new)
     assert stored(db, p, "heart_rate") == _expected(first + new, "heartRate", "beatsPerMinute")
 
 
 def test_late_synced_data_inside_the_lag_is_caught_and_outside_it_is_not(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
 ) -> None:
     p, q = enrol(db, "P1", study="lagged"), enrol(db, "P2", study="unlagged")
     grant(db, source, fake, p, "alice")
     grant(db, source, fake, q, "bob")
     hole = (NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(hours=6))
     full = hp.heart_rate(NOW - timedelta(days=4), 4 * 144, timedelta(minutes=10), offset_s=NY)
-    early = [x for x in full if not hole[0] <= parse_instant(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]]
+    early = [
+        x
+        for x in full
+        if not hole[0] <= parse_instant(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]
+    ]
     late = [x for x in full if x not in early]
     assert late and early
     for user in ("alice", "bob"):
@@ -144,7 +186,10 @@ class SimulatedCrash(BaseException):
 
 
 def test_crash_mid_window_then_resume_stores_everything_exactly_once(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     p = enrol(db, "P1")
@@ -169,7 +214,9 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
     cursor = db.execute("SELECT last_value FROM ingest_cursors").fetchone()[0]  # type: ignore[index]
     assert cursor == after_crash[-1][0], "the cursor covers only what was stored"
     newest_first = [parse_instant(x["heartRate"]["sampleTime"]["physicalTime"]) for x in heart]
-    assert [t for t, _ in after_crash] == sorted(t for t in newest_first if t <= cursor), "whole windows, no holes"
+    assert [t for t, _ in after_crash] == sorted(t for t in newest_first if t <= cursor), (
+        "whole windows, no holes"
+    )
 
     monkeypatch.setattr(source.api, "get", real_get)
     _, summary = run_sync(database_url, source, lag=timedelta(0), data_types=("heart-rate",))
@@ -180,7 +227,10 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
 
 
 def test_participants_sync_concurrently_but_never_more_than_the_pool(
-    db: psycopg.Connection, database_url: str, fake: FakeGoogleHealth, source: GoogleHealthSource,
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
 ) -> None:
     people = [enrol(db, f"P{i}") for i in range(5)]
     for i, person in enumerate(people):
