@@ -33,7 +33,12 @@ lint: $(BIN)/fitpipe
 check: lint test
 
 bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/adherence.py
+	$(BIN)/python bench/imputation.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	-$(BIN)/fitpipe db stop

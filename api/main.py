@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import PlainTextResponse, Response
 
+from api.adherence import flagged_counts
 from api.db import make_pool
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import catalog, health, ingest, timeseries
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.state.pool = pool
     install_error_handlers(app)
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, connect=pool.connection, pool=pool)
+    metrics = create_metrics(registry, connect=pool.connection, pool=pool, flagged=flagged_counts)
     app.state.registry = registry
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
 

@@ -45,5 +45,8 @@ def create_app(api_url: str | None = None, token: str | None = None) -> Dash:
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
-    create_app().run(host=host, port=port, debug=False)
+def serve(host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
+    """Serve with waitress, a production WSGI server (Flask's own server is for development only)."""
+    from waitress import serve as waitress_serve
+
+    waitress_serve(create_app().server, host=host, port=port, threads=threads, ident="fitpipe-dashboard")

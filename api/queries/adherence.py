@@ -18,7 +18,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import class_row
 
-from api.queries.timeseries import _copy_rows as copy_rows  # the binary COPY reader of the time series
+from api.queries.timeseries import copy_rows  # the binary COPY reader of the time series
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 

@@ -15,7 +15,7 @@ import psycopg
 
 from ingest_job.copy import PG_EPOCH_US
 
-__all__ = ["Span", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
+__all__ = ["Span", "copy_rows", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
 
 ROLLUP_TABLES = {"1m": "rollup_1m", "1h": "rollup_1h", "1d": "rollup_1d"}
 
@@ -36,7 +36,7 @@ class Span:
     """Half-open [start, end)."""
 
 
-def _copy_rows(conn: psycopg.Connection, query: str, params: tuple[object, ...], dtype: np.dtype,
+def copy_rows(conn: psycopg.Connection, query: str, params: tuple[object, ...], dtype: np.dtype,
                chunk_rows: int) -> Iterator[np.ndarray]:
     buf = bytearray()
     header_done = False
@@ -61,7 +61,7 @@ def stream_raw(conn: psycopg.Connection, span: Span, chunk_rows: int = 500_000) 
     """(ts_us, value) chunks of raw samples, ascending."""
     query = ("SELECT ts, value FROM samples WHERE participant_id = %s AND metric_id = %s AND ts >= %s AND ts < %s "
              "ORDER BY ts")
-    for rows in _copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _RAW, chunk_rows):
+    for rows in copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _RAW, chunk_rows):
         yield rows["t"].astype(np.int64) + PG_EPOCH_US, rows["v"].astype(np.float64)
 
 
@@ -72,7 +72,7 @@ def stream_rollup(
     table = ROLLUP_TABLES[granularity]
     query = (f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
              "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket")
-    for rows in _copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows):
+    for rows in copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows):
         yield {
             "t": rows["t"].astype(np.int64) + PG_EPOCH_US,
             "sum": rows["sum"].astype(np.float64),

@@ -24,7 +24,7 @@ def get_runs(
 ) -> Response:
     rows = db.execute(
         """SELECT id, trigger, status, started_at, finished_at,
-                  extract(epoch FROM coalesce(finished_at, now()) - started_at) AS seconds,
+                  extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS seconds,
                   participants, files, rows_read, rows_new, rows_updated, rows_present, rows_quarantined,
                   errors, error, details
            FROM ingest_runs WHERE (%(status)s::text IS NULL OR status = %(status)s)

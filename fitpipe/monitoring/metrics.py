@@ -23,7 +23,7 @@ Labels never hold a participant id, a raw URL path or free text: every label has
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -211,6 +211,7 @@ def create_metrics(
     *,
     connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
     pool: ConnectionPool | None = None,
+    flagged: Callable[[psycopg.Connection], Mapping[str, int]] | None = None,
 ) -> ApiMetrics:
     """Create fitpipe's metrics on `registry`: the HTTP histogram always, the database-backed
     families when `connect` is given, the pool families when `pool` is given.
@@ -229,7 +230,7 @@ def create_metrics(
     if connect is not None:
         from fitpipe.monitoring.ingest_collector import IngestCollector
 
-        registry.register(IngestCollector(connect))
+        registry.register(IngestCollector(connect, flagged=flagged))
     if pool is not None:
         from fitpipe.monitoring.pool import PoolCollector
 

@@ -202,11 +202,6 @@ def test_email_from_the_grid_reaches_the_participant_and_the_cooldown_skips_them
     )
 
 
-@pytest.mark.xfail(
-    reason="GET /api/v1/ingest/runs answers 500 once a run has finished: extract(epoch ...) is numeric, which "
-    "orjson cannot serialise (Decimal); api/routes/ingest.py needs `::float8` on `seconds`",
-    raises=AssertionError,
-)
 def test_pipeline_page_shows_the_runs_the_failed_runs_error_and_quarantine_by_reason(
     stack: Stack, browser: Any
 ) -> None:
