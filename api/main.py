@@ -26,7 +26,9 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 # routers written as their issues land; each optional one is included when its module exists
-OPTIONAL_ROUTERS = ("api.routes.participants", "api.routes.adherence", "api.routes.contact", "api.routes.sources")
+OPTIONAL_ROUTERS = (
+    "api.routes.participants", "api.routes.adherence", "api.routes.contact", "api.routes.sleep", "api.routes.sources",
+)
 
 
 def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:

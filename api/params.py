@@ -11,6 +11,8 @@ from pydantic import StringConstraints
 
 from api.queries.adherence import MAX_DAYS
 from fitpipe.errors import InputError
+from fitpipe.participants import PARTICIPANT_PATTERN as _PARTICIPANT
+from fitpipe.participants import STUDY_PATTERN as _STUDY
 
 __all__ = [
     "STUDY_PATTERN",
@@ -19,13 +21,15 @@ __all__ = [
     "OptionalStudyQuery",
     "UserIdPath",
     "UserIdsQuery",
+    "UserIdQuery",
+    "RequiredUserIdsQuery",
     "StartDateQuery",
     "EndDateQuery",
 ]
 
 # The CHECK constraints of studies.name and participants.external_id (sql/0001_core.sql).
-STUDY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+STUDY_PATTERN = _STUDY
+USER_PATTERN = _PARTICIPANT
 
 StudyQuery = Annotated[str, Query(description="Study name.", pattern=STUDY_PATTERN)]
 OptionalStudyQuery = Annotated[
@@ -36,6 +40,11 @@ UserIdPath = Annotated[str, Path(description="The participant id the study uses.
 UserIdsQuery = Annotated[
     list[Annotated[str, StringConstraints(pattern=USER_PATTERN)]] | None,
     Query(description="Only these participants (repeatable); default: the whole study."),
+]
+UserIdQuery = Annotated[str, Query(description="Participant id (the id the study uses).", pattern=USER_PATTERN)]
+RequiredUserIdsQuery = Annotated[
+    list[Annotated[str, StringConstraints(pattern=USER_PATTERN)]],
+    Query(description="Participant id (repeatable).", min_length=1),
 ]
 StartDateQuery = Annotated[
     date | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")

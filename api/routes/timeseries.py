@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from api.access import visible_participant
 from api.deps import AuditDep, DbDep, PrincipalDep, SettingsDep
 from api.exporters import MEDIA_TYPES, Chunk, arrow_stream, csv_stream, parquet_stream
-from api.params import OptionalStudyQuery
+from api.params import OptionalStudyQuery, RequiredUserIdsQuery
 from api.queries.timeseries import point_counts, stream_raw, stream_rollup
 from api.responses import JSONResponse
 from api.series import Series, align_span, choose_granularity, fetch_series, parse_when, resolve_span
@@ -40,7 +40,7 @@ def get_timeseries(
     principal: PrincipalDep,
     audit: AuditDep,
     settings: SettingsDep,
-    user_id: Annotated[list[str], Query(description="Participant id (repeatable).", min_length=1)],
+    user_id: RequiredUserIdsQuery,
     metric: Annotated[list[str], Query(description="Metric name from /metrics-catalog (repeatable).", min_length=1)],
     start_date: Annotated[str | None, Query(description="YYYY-MM-DD (participant's local day) or ISO date-time; default: 7 days before end.")] = None,
     end_date: Annotated[str | None, Query(description="YYYY-MM-DD (inclusive) or ISO date-time; default: the latest sample.")] = None,
