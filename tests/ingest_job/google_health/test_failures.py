@@ -117,3 +117,26 @@ def test_a_data_type_the_participant_stopped_sharing_is_skipped_and_the_rest_syn
     assert [(o.status, o.skipped) for o in report.outcomes] == [("synced", ["heart-rate"])]
     assert stored(db, person, "steps") and not stored(db, person, "heart_rate")
     assert source_status(db, person) == ("active", None)
+
+
+def test_a_notification_for_a_type_not_shared_is_dropped_not_retried_every_night(
+    db: psycopg.Connection,
+    database_url: str,
+    fake: FakeGoogleHealth,
+    source: GoogleHealthSource,
+) -> None:
+    from ingest_job.google_health.notifications import Notification, queue_notifications
+
+    (person,) = _cohort(db, source, fake, n=1)
+    activity_only = [s for s in fake.users["user0"].scopes if "activity" in s]
+    db.execute("UPDATE oauth_grants SET scopes = %s", (activity_only,))  # the person shared activity only
+    hid = fake.users["user0"].health_user_id
+    queue_notifications(db, [Notification(hid, "heart-rate", "UPSERT", NOW - timedelta(hours=2), NOW)])
+
+    report, _ = run_sync(database_url, source)
+
+    assert [o.status for o in report.outcomes] == ["synced"]
+    assert not fake.requests("user0", path="/heart-rate/")
+    assert db.execute(
+        "SELECT count(*) FROM google_health_notifications WHERE pulled_at IS NULL"
+    ).fetchone() == (0,)
