@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -15,6 +16,7 @@ from fitpipe.participants import Participant, add_participant
 from ingest_job.counts import IngestSummary
 from ingest_job.google_health.client import Identity
 from ingest_job.google_health.grants import store_grant
+from ingest_job.google_health.mapping import parse_instant
 from ingest_job.google_health.oauth import TokenResponse
 from ingest_job.google_health.run import SyncOptions, SyncReport
 from ingest_job.google_health.settings import GoogleHealthSettings
@@ -41,10 +43,15 @@ def fake(clock: VirtualClock) -> Iterator[FakeGoogleHealth]:
         server.stop()
 
 
+def settings_for(fake: FakeGoogleHealth, **extra: Any) -> GoogleHealthSettings:
+    """Settings pointing at the fake, with a fresh token key."""
+    values: dict[str, Any] = {k.lower(): v for k, v in fake.env().items()}
+    return GoogleHealthSettings.model_validate(values | {"fitpipe_token_key": generate_key()} | extra)
+
+
 @pytest.fixture
 def settings(fake: FakeGoogleHealth) -> GoogleHealthSettings:
-    env = {k.lower(): v for k, v in fake.env().items()}
-    return GoogleHealthSettings(**env, fitpipe_token_key=generate_key(), fitpipe_google_concurrency=2)
+    return settings_for(fake, fitpipe_google_concurrency=2)
 
 
 @pytest.fixture
@@ -97,7 +104,7 @@ def run_sync(
     now: datetime = NOW,
     lag: timedelta = timedelta(days=3),
     study: str | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> tuple[SyncReport, IngestSummary]:
     summary = IngestSummary()
     report = sync_google_health(
@@ -134,6 +141,13 @@ def source_status(db: psycopg.Connection, participant: Participant) -> tuple[str
     ).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+def at(text: str) -> datetime:
+    """An RFC 3339 text of a point as an aware datetime."""
+    instant = parse_instant(text)
+    assert instant is not None, text
+    return instant
 
 
 def max_in_window(stamps: list[float], window: float) -> int:

@@ -154,7 +154,7 @@ def test_unreadable_points_are_rejected_with_their_position_and_the_rest_kept() 
         "heartRate": {"sampleTime": {"physicalTime": "2026-11-10T01:00:00Z"}, "beatsPerMinute": "seventy"}
     }
     bad_time = {"heartRate": {"sampleTime": {"physicalTime": "yesterday"}, "beatsPerMinute": "70"}}
-    no_member = {"dataSource": {}}
+    no_member: dict[str, object] = {"dataSource": {}}
     floor = {"oxygenSaturation": {"sampleTime": {"physicalTime": "2026-11-10T01:00:00Z"}, "percentage": 50.0}}
     parsed = _map("heart-rate", [good[0], bad_value, bad_time, no_member, good[1]])
     assert len(_series(parsed, "heart_rate")) == 2

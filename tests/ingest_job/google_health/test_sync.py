@@ -10,12 +10,11 @@ import psycopg
 import pytest
 
 from ingest_job.google_health.datatypes import DATA_TYPES
-from ingest_job.google_health.mapping import parse_instant
 from ingest_job.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 
-from .conftest import NOW, enrol, grant, rollup_count, run_sync, source_status, stored
+from .conftest import NOW, at, enrol, grant, rollup_count, run_sync, source_status, stored
 
 pytestmark = pytest.mark.db
 
@@ -27,7 +26,7 @@ def _expected(points: list[dict], member: str, value: str) -> list[tuple[datetim
     for p in points:
         m = p[member]
         t = m["sampleTime"]["physicalTime"] if "sampleTime" in m else m["interval"]["startTime"]
-        out[parse_instant(t)] = float(m.get(value, 0))
+        out[at(t)] = float(m.get(value, 0))
     return sorted(out.items())
 
 
@@ -37,9 +36,7 @@ def _filter_starts(fake: FakeGoogleHealth, data_type: str, since: int = 0) -> li
         match = re.search(r'>= "([^"]+)"', r.params["filter"])
         assert match, r.params
         value = match.group(1)
-        starts.append(
-            parse_instant(value) if value.endswith("Z") else datetime.fromisoformat(value).replace(tzinfo=UTC)
-        )
+        starts.append(at(value) if value.endswith("Z") else datetime.fromisoformat(value).replace(tzinfo=UTC))
     return starts
 
 
@@ -109,7 +106,9 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
     assert db.execute("SELECT count(*) FROM sleep_stages").fetchone() == (len(nights) * len(stages),)
     assert [v for _, v in stored(db, p, "sleep_minutes")] == [asleep] * len(nights)
     assert source_status(db, p) == ("active", None)
-    fetched = dict(db.execute("SELECT data_type, fetched_until FROM google_health_sync").fetchall())
+    fetched: dict[str, datetime] = dict(
+        db.execute("SELECT data_type, fetched_until FROM google_health_sync").fetchall()
+    )
     assert fetched == {t.name: NOW for t in DATA_TYPES}
     details = summary.details()
     assert details["google_health"]["synced"] == 1  # type: ignore[index]
@@ -160,11 +159,7 @@ def test_late_synced_data_inside_the_lag_is_caught_and_outside_it_is_not(
     grant(db, source, fake, q, "bob")
     hole = (NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(hours=6))
     full = hp.heart_rate(NOW - timedelta(days=4), 4 * 144, timedelta(minutes=10), offset_s=NY)
-    early = [
-        x
-        for x in full
-        if not hole[0] <= parse_instant(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]
-    ]
+    early = [x for x in full if not hole[0] <= at(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]]
     late = [x for x in full if x not in early]
     assert late and early
     for user in ("alice", "bob"):
@@ -213,7 +208,7 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
     assert 0 < len(after_crash) < len(heart)
     cursor = db.execute("SELECT last_value FROM ingest_cursors").fetchone()[0]  # type: ignore[index]
     assert cursor == after_crash[-1][0], "the cursor covers only what was stored"
-    newest_first = [parse_instant(x["heartRate"]["sampleTime"]["physicalTime"]) for x in heart]
+    newest_first = [at(x["heartRate"]["sampleTime"]["physicalTime"]) for x in heart]
     assert [t for t, _ in after_crash] == sorted(t for t in newest_first if t <= cursor), (
         "whole windows, no holes"
     )
