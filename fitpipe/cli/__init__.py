@@ -30,6 +30,7 @@ COMMANDS = {
     "token": "fitpipe.cli.token:token",
     "operator": "fitpipe_operator.cli:operator",
     "monitoring": "fitpipe.cli.monitoring:monitoring",
+    "backfill": "fitpipe.cli.backfill:backfill",
 }
 
 

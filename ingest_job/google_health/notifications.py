@@ -19,7 +19,6 @@ from fitpipe.participants import Participant
 from ingest_job.google_health.datatypes import BY_NAME, data_types_for_scopes
 from ingest_job.google_health.errors import ApiError
 from ingest_job.google_health.grants import PROVIDER, TokenSource, read_grant
-from ingest_job.google_health.mapping import parse_instant
 from ingest_job.google_health.run import Outcome, RunSink, SyncOptions
 from ingest_job.google_health.source import GoogleHealthSource
 from ingest_job.google_health.state import load_window
@@ -60,7 +59,7 @@ def parse_notifications(payload: Any) -> tuple[list[Notification], int]:
         for interval in data.get("intervals") or []:
             span = interval.get("physicalTimeInterval") if isinstance(interval, dict) else None
             start, end = (
-                (parse_instant(span.get("startTime")), parse_instant(span.get("endTime")))
+                (_instant(span.get("startTime")), _instant(span.get("endTime")))
                 if isinstance(span, dict)
                 else (None, None)
             )
@@ -164,3 +163,11 @@ def pull_notifications(
             )
         pulled += len(ids)
     return pulled
+
+
+def _instant(text: object) -> datetime | None:
+    # imported here: the API receives notifications, and mapping pulls pandas in, which the API
+    # process otherwise never needs (it costs ~50 MB of every API worker's memory)
+    from ingest_job.google_health.mapping import parse_instant
+
+    return parse_instant(text)

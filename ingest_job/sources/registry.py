@@ -14,6 +14,7 @@ SOURCE_MODULES: dict[str, str] = {
     "wearipedia": "ingest_job.sources.wearipedia",
     "takeout": "ingest_job.sources.takeout",
     "fitabase": "ingest_job.sources.fitabase",
+    "long_csv": "ingest_job.sources.long_csv",
 }
 
 
@@ -38,6 +39,6 @@ def detect_source(tree: InputTree) -> FileSource:
         sample = ", ".join(tree.paths()[:8]) or "no files"
         raise UnknownFormatError(
             f"{tree.label}: no known format recognised (it holds: {sample})",
-            hint="pass --format wearipedia|takeout|fitabase, or check that this is the export's top folder",
+            hint="pass --format wearipedia|takeout|fitabase|long_csv, or check that this is the export's top folder",
         )
     return best[2]
