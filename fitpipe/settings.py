@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr
@@ -135,6 +136,11 @@ class Settings(_GoogleHealthSettings):
     # --- ingestion ---------------------------------------------------------------------------------
     fitpipe_ingest_lag_hours: float = Field(
         default=72.0, description="Re-read window behind each cursor for late-syncing devices."
+    )
+    fitpipe_ingest_source: Literal["all", "inbox", "googleHealthApi"] = Field(
+        default="all",
+        description="What `fitpipe run` reads: the inbox folders, the Google Health API, or both (the operator "
+        "sets it from spec.ingest.source.type).",
     )
     fitpipe_default_timezone: str = "UTC"
     fitpipe_default_study: str = "default"

@@ -19,9 +19,9 @@ from fitpipe.migrations import check_schema_current
 from fitpipe.participants import check_timezone, get_participant
 from fitpipe.settings import get_settings
 from ingest_job.counts import FileResult, IngestSummary
-from ingest_job.daily import run_inbox
+from ingest_job.daily import DailyResult, run_inbox
 from ingest_job.google_health.run import Outcome, SyncOptions
-from ingest_job.google_health.sync import sync_google_health
+from ingest_job.google_health.sync import SyncReport, sync_google_health
 from ingest_job.ingest import FileCallback, ingest_path
 from ingest_job.load import LoadOptions
 from ingest_job.runs import RunRecorder
@@ -145,13 +145,16 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
     settings = get_settings()
     url = database_url()
     inbox = settings.inbox
-    say(f"daily run: inbox {inbox}")
+    use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
+    use_live = settings.fitpipe_ingest_source in ("all", "googleHealthApi")
+    say(f"daily run: {'inbox ' + str(inbox) if use_inbox else 'no inbox'}"
+        f"{', Google Health API' if use_live else ''}")
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         with RunRecorder(url, "run") as recorder:
             try:
                 with _file_progress("loading") as on_file:
-                    result = run_inbox(
+                    result = DailyResult(summary=IngestSummary()) if not use_inbox else run_inbox(
                         conn, inbox, _options_for(recorder.id, full), study=study,
                         on_participant=lambda p, i, n: say(f"participant {i}/{n}: {p.study}/{p.external_id}")
                         if not is_terminal() else None,
@@ -165,7 +168,7 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
 
                 # then the live source: every participant with a Google Health grant
                 started = time.perf_counter()
-                live = sync_google_health(
+                live = SyncReport() if not use_live else sync_google_health(
                     url, summary=result.summary, study=study, on_outcome=synced,
                     options=SyncOptions(lag=settings.ingest_lag, run_id=recorder.id, chunk_rows=settings.fitpipe_chunk_rows),
                 )

@@ -105,3 +105,21 @@ def test_schedule_refuses_a_bad_cron_expression(fitpipe_env: Path) -> None:
     code, out = run("schedule", "--cron", "every night")
     assert code == 6
     assert "not a valid cron expression" in out
+
+
+def test_run_reads_only_the_google_health_api_when_told_so(fitpipe_env: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from fitpipe.settings import reset_settings_cache
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(FIXTURE, inbox / "s1" / "P1")
+    monkeypatch.setenv("FITPIPE_INBOX", str(inbox))
+    monkeypatch.setenv("FITPIPE_INGEST_SOURCE", "googleHealthApi")
+    reset_settings_cache()
+    run("participants", "add", "P1", "--study", "s1")
+    code, out = run("run")
+    assert code == 0, out
+    assert "daily run: no inbox, Google Health API" in out
+    assert "0 loaded" in out
