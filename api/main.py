@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from api.adherence import flagged_counts
 from api.db import make_pool
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.routes import catalog, health, ingest, timeseries
+from api.routes import adherence, catalog, contact, health, ingest, participants, sleep, sources, timeseries
 from fitpipe import __version__
 from fitpipe.db import database_url
 from fitpipe.monitoring.http import HttpMetricsMiddleware
@@ -24,11 +23,6 @@ from fitpipe.settings import Settings, get_settings
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-# routers written as their issues land; each optional one is included when its module exists
-OPTIONAL_ROUTERS = (
-    "api.routes.participants", "api.routes.adherence", "api.routes.contact", "api.routes.sleep", "api.routes.sources",
-)
 
 
 def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:
@@ -66,15 +60,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health.router)
-    routers = [timeseries.router, catalog.router, ingest.router]
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        routers.append(module.router)
-    for router in routers:
+    modules = (timeseries, participants, adherence, contact, sleep, catalog, ingest, sources)
+    for router in (m.router for m in modules):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app
