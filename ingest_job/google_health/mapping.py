@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from ingest_job.google_health.datatypes import BY_NAME, DataType
 from ingest_job.localtime import NAT, local_to_utc_us, us_to_datetime
@@ -79,6 +78,8 @@ def parse_offset(text: object) -> timedelta | None:
 
 def _instants(texts: list[str | None]) -> np.ndarray:
     """RFC 3339 texts → UTC µs (NAT where unreadable), vectorised."""
+    import pandas as pd  # here, not at import: keeps pandas out of the API process
+
     if not texts:
         return np.zeros(0, dtype=np.int64)
     parsed = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from ingest_job.localtime import local_to_utc_us
 
@@ -27,6 +26,8 @@ def wall_clock_to_utc(local_us: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, n
 
 def day_starts_utc(days: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     """UTC µs of the first instant of each local day (days counted from 1970-01-01)."""
+    import pandas as pd  # here, not at import: keeps pandas out of the API process
+
     days = np.asarray(days, dtype=np.int64)
     local = days * US_PER_DAY
     if days.size == 0 or tz.key in _UTC_KEYS:
