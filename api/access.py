@@ -12,16 +12,22 @@ from fitpipe.tokens import Principal
 __all__ = ["visible_participant", "visible_participants", "visible_study_id"]
 
 
-def visible_participant(conn: psycopg.Connection, principal: Principal, user_id: str, study: str | None = None) -> Participant:
+def visible_participant(
+    conn: psycopg.Connection, principal: Principal, user_id: str, study: str | None = None
+) -> Participant:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
-            rows = cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s AND s.name = %s", (user_id, study)).fetchall()
+            rows = cur.execute(
+                PARTICIPANT_SELECT + " WHERE p.external_id = %s AND s.name = %s", (user_id, study)
+            ).fetchall()
         else:
             rows = cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s", (user_id,)).fetchall()
     rows = [r for r in rows if principal.sees_study(r.study_id)]
     if not rows:
-        raise NotFoundError(f"no participant {user_id!r}" + (f" in study {study!r}" if study else ""),
-                            hint="check the id; a token only sees the participants of its studies")
+        raise NotFoundError(
+            f"no participant {user_id!r}" + (f" in study {study!r}" if study else ""),
+            hint="check the id; a token only sees the participants of its studies",
+        )
     if len(rows) > 1:
         raise ConflictError(
             f"participant id {user_id!r} exists in several of your studies ({', '.join(r.study for r in rows)})",
@@ -37,11 +43,15 @@ def visible_study_id(conn: psycopg.Connection, principal: Principal, study: str)
     return int(row[0])
 
 
-def visible_participants(conn: psycopg.Connection, principal: Principal, study: str | None = None) -> list[Participant]:
+def visible_participants(
+    conn: psycopg.Connection, principal: Principal, study: str | None = None
+) -> list[Participant]:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
             visible_study_id(conn, principal, study)
-            rows = cur.execute(PARTICIPANT_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)).fetchall()
+            rows = cur.execute(
+                PARTICIPANT_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)
+            ).fetchall()
         else:
             rows = cur.execute(PARTICIPANT_SELECT + " ORDER BY s.name, p.external_id").fetchall()
     return [r for r in rows if principal.sees_study(r.study_id)]

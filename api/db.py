@@ -26,9 +26,16 @@ def make_pool(url: str, settings: Settings) -> ConnectionPool:
             if exists:
                 conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
             else:
-                log.warning("database role %s does not exist (run `fitpipe migrate`); using the login role", role)
+                log.warning(
+                    "database role %s does not exist (run `fitpipe migrate`); using the login role", role
+                )
 
     return ConnectionPool(
-        url, min_size=1, max_size=settings.fitpipe_api_pool_size, configure=configure, open=False,
-        kwargs={"application_name": "fitpipe-api"}, name="fitpipe-api",
+        url,
+        min_size=1,
+        max_size=settings.fitpipe_api_pool_size,
+        configure=configure,
+        open=False,
+        kwargs={"application_name": "fitpipe-api"},
+        name="fitpipe-api",
     )

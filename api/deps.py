@@ -74,7 +74,9 @@ AuditDep = Annotated[Auditor, Depends(get_auditor)]
 
 def require_contact(principal: PrincipalDep) -> Principal:
     if not principal.can_contact:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {principal.role} token cannot contact participants")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"a {principal.role} token cannot contact participants"
+        )
     return principal
 
 

@@ -31,8 +31,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle_data_error(request: Request, exc: psycopg.DataError) -> JSONResponse:
         # a value the database cannot take (NUL bytes, out-of-range numbers) got past validation
         return JSONResponse(
-            {"detail": "a parameter holds a value the database cannot store or compare (e.g. a NUL byte)",
-             "hint": "check the request's parameters"},
+            {
+                "detail": "a parameter holds a value the database cannot store or compare (e.g. a NUL byte)",
+                "hint": "check the request's parameters",
+            },
             status_code=422,
         )
 
@@ -69,8 +71,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {"description": "The request contradicts the configuration", "content": _ERROR_BODY},
     401: {"description": "Missing, unknown, expired or revoked bearer token", "content": _ERROR_BODY},
     403: {"description": "The token's role may not do this", "content": _ERROR_BODY},
-    404: {"description": "No such participant, study or metric visible to this token", "content": _ERROR_BODY},
-    409: {"description": "Conflicts with what is stored (e.g. a contact within the cooldown)", "content": _ERROR_BODY},
+    404: {
+        "description": "No such participant, study or metric visible to this token",
+        "content": _ERROR_BODY,
+    },
+    409: {
+        "description": "Conflicts with what is stored (e.g. a contact within the cooldown)",
+        "content": _ERROR_BODY,
+    },
     422: {"description": "A parameter is missing or invalid; `parameter` names it", "content": _ERROR_BODY},
     502: {"description": "An upstream service (SMTP) failed", "content": _ERROR_BODY},
     503: {"description": "The database is unavailable", "content": _ERROR_BODY},

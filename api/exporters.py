@@ -84,10 +84,16 @@ def csv_stream(chunks: Iterable[Chunk]) -> Iterator[bytes]:
         whole_seconds = bool((c.t % 1_000_000 == 0).all())
         stamps = np.datetime_as_string(c.t.astype("datetime64[us]"), unit="s" if whole_seconds else "us")
         cols = [
-            np.full(n, c.user_id, dtype=object), np.full(n, c.study, dtype=object), np.full(n, c.metric, dtype=object),
-            (stamps.astype(object) + "Z"), _fmt_floats(c.v, n),
-            np.where(c.imputed if c.imputed is not None else np.zeros(n, bool), "true", "false").astype(object),
-            _fmt_floats(c.min, n), _fmt_floats(c.max, n),
+            np.full(n, c.user_id, dtype=object),
+            np.full(n, c.study, dtype=object),
+            np.full(n, c.metric, dtype=object),
+            (stamps.astype(object) + "Z"),
+            _fmt_floats(c.v, n),
+            np.where(c.imputed if c.imputed is not None else np.zeros(n, bool), "true", "false").astype(
+                object
+            ),
+            _fmt_floats(c.min, n),
+            _fmt_floats(c.max, n),
             (c.count.astype(str).astype(object) if c.count is not None else np.full(n, "", dtype=object)),
         ]
         lines = cols[0]

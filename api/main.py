@@ -53,8 +53,11 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
 
     @app.get(
-        "/metrics", tags=["health"], summary="Prometheus metrics (the API's and the ingest job's)",
-        response_class=PlainTextResponse, responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (the API's and the ingest job's)",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
     )
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

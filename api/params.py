@@ -41,7 +41,9 @@ UserIdsQuery = Annotated[
     list[Annotated[str, StringConstraints(pattern=USER_PATTERN)]] | None,
     Query(description="Only these participants (repeatable); default: the whole study."),
 ]
-UserIdQuery = Annotated[str, Query(description="Participant id (the id the study uses).", pattern=USER_PATTERN)]
+UserIdQuery = Annotated[
+    str, Query(description="Participant id (the id the study uses).", pattern=USER_PATTERN)
+]
 RequiredUserIdsQuery = Annotated[
     list[Annotated[str, StringConstraints(pattern=USER_PATTERN)]],
     Query(description="Participant id (repeatable).", min_length=1),

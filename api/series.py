@@ -19,7 +19,16 @@ from fitpipe.catalog import Metric
 from fitpipe.errors import InputError
 from fitpipe.participants import Participant
 
-__all__ = ["Granularity", "Series", "resolve_span", "choose_granularity", "fetch_series", "parse_when", "align_span", "ORDER"]
+__all__ = [
+    "Granularity",
+    "Series",
+    "resolve_span",
+    "choose_granularity",
+    "fetch_series",
+    "parse_when",
+    "align_span",
+    "ORDER",
+]
 
 Granularity = Literal["raw", "1m", "1h", "1d"]
 ORDER: tuple[Granularity, ...] = ("raw", "1m", "1h", "1d")
@@ -69,7 +78,8 @@ def parse_when(value: str, name: str) -> date | datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(
-            f"{value!r} is not a date or date-time", field=name,
+            f"{value!r} is not a date or date-time",
+            field=name,
             hint="send YYYY-MM-DD (the participant's local day) or an ISO 8601 date-time such as 2024-01-31T12:00:00Z",
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -88,8 +98,11 @@ def _latest(conn: psycopg.Connection, participant: Participant, metric: Metric) 
 
 
 def resolve_span(
-    conn: psycopg.Connection, participant: Participant, metric: Metric,
-    start: date | datetime | None, end: date | datetime | None,
+    conn: psycopg.Connection,
+    participant: Participant,
+    metric: Metric,
+    start: date | datetime | None,
+    end: date | datetime | None,
 ) -> Span:
     """Fallbacks: no end → just after the latest sample (now when there is none); no start → 7 days before end."""
     if end is None:
@@ -107,7 +120,8 @@ def resolve_span(
         start_dt = _local_midnight(start, participant)
     if start_dt >= end_dt:
         raise InputError(
-            f"start ({start_dt.isoformat()}) is not before end ({end_dt.isoformat()})", field="start_date",
+            f"start ({start_dt.isoformat()}) is not before end ({end_dt.isoformat()})",
+            field="start_date",
             hint="send start_date earlier than end_date (end_date as a date is inclusive)",
         )
     return Span(participant.id, metric.id, start_dt, end_dt)
@@ -135,7 +149,11 @@ def align_span(span: Span, granularity: Granularity, participant: Participant) -
 
 
 def fetch_series(
-    conn: psycopg.Connection, participant: Participant, metric: Metric, span: Span, granularity: str,
+    conn: psycopg.Connection,
+    participant: Participant,
+    metric: Metric,
+    span: Span,
+    granularity: str,
     budget: int,
 ) -> Series:
     chosen: Granularity = (
@@ -153,4 +171,6 @@ def fetch_series(
     extra = {"min": agg["min"], "max": agg["max"], "count": agg["count"]}
     if metric.aggregation == "sum":
         extra["sum"] = agg["sum"]
-    return Series(participant, metric, span, chosen, agg["t"], mean, np.zeros(agg["t"].size, dtype=bool), extra)
+    return Series(
+        participant, metric, span, chosen, agg["t"], mean, np.zeros(agg["t"].size, dtype=bool), extra
+    )

@@ -36,7 +36,7 @@ from fitpipe.db import database_url, redact
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
-from ingest_job.load import FileIdentity, LoadOptions, load_files, PendingFile
+from ingest_job.load import FileIdentity, LoadOptions, PendingFile, load_files
 from ingest_job.localtime import US_PER_DAY
 from ingest_job.records import ParsedFile, SampleBatch
 
@@ -62,10 +62,16 @@ def _fill(url: str, participants: int, days: int) -> int:
                 pending = []
                 for day in range(first, min(days, first + 30)):
                     ts = START_US + day * US_PER_DAY + np.arange(DAY_POINTS, dtype=np.int64) * 1_000_000
-                    value = np.clip(70 + np.cumsum(rng.integers(-1, 2, DAY_POINTS)), 40, 190).astype(np.float64)
+                    value = np.clip(70 + np.cumsum(rng.integers(-1, 2, DAY_POINTS)), 40, 190).astype(
+                        np.float64
+                    )
                     name = f"U{i + 1:03d}/day-{day}.json"
                     batch = SampleBatch("heart_rate", ts, value, name)
-                    pending.append(PendingFile(ParsedFile(name, "bench", [batch]), {None: p}, FileIdentity(name, 0, name)))
+                    pending.append(
+                        PendingFile(
+                            ParsedFile(name, "bench", [batch]), {None: p}, FileIdentity(name, 0, name)
+                        )
+                    )
                 load_files(conn, pending, LoadOptions(source="bench", lag=timedelta(days=3)))
                 stored += len(pending) * DAY_POINTS
             print(f"  participant {i + 1}/{participants}: {stored:,} samples stored", file=sys.stderr)
@@ -126,10 +132,14 @@ class PeakRss:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--export-points", type=int, default=100_000_000)
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database (and reuse it next time)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch database (and reuse it next time)"
+    )
     args = parser.parse_args()
 
     server = database_url()
@@ -158,35 +168,66 @@ def main() -> None:
         port = _free_port()
         # two malloc arenas (as the Dockerfile sets): threads otherwise keep freed memory in arenas of their own
         env = dict(os.environ, DATABASE_URL=url, MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
-        api = subprocess.Popen([sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        api = subprocess.Popen(
+            [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600)
             _wait_ready(client)
-            year = {"user_id": "U001", "metric": "heart_rate", "start_date": "2024-01-01", "end_date": "2024-12-30"}
-            y50, y95, ypoints = _timed(client, "/api/v1/timeseries", {**year, "granularity": "auto"}, args.runs)
+            year = {
+                "user_id": "U001",
+                "metric": "heart_rate",
+                "start_date": "2024-01-01",
+                "end_date": "2024-12-30",
+            }
+            y50, y95, ypoints = _timed(
+                client, "/api/v1/timeseries", {**year, "granularity": "auto"}, args.runs
+            )
             h50, h95, hpoints = _timed(client, "/api/v1/timeseries", {**year, "granularity": "1h"}, args.runs)
-            day = {"user_id": "U001", "metric": "heart_rate", "start_date": "2024-06-01", "end_date": "2024-06-01",
-                   "granularity": "raw"}
+            day = {
+                "user_id": "U001",
+                "metric": "heart_rate",
+                "start_date": "2024-06-01",
+                "end_date": "2024-06-01",
+                "granularity": "raw",
+            }
             d50, d95, dpoints = _timed(client, "/api/v1/timeseries", day, max(10, args.runs // 5))
 
             # the export runs in a fresh API process, so its peak is not inflated by the requests above
             api.terminate()
             api.wait(timeout=20)
-            api = subprocess.Popen([sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            api = subprocess.Popen(
+                [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             _wait_ready(client)
             with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
                 parquet = Path(tmp) / "export.parquet"
                 users = [f"U{i + 1:03d}" for i in range(-(-stored // (365 * DAY_POINTS)))]
                 baseline = psutil.Process(api.pid).memory_info().rss
                 started = time.perf_counter()
-                with PeakRss(api.pid) as rss, parquet.open("wb") as out, client.stream(
-                    "GET", "/api/v1/timeseries",
-                    params={"user_id": users, "metric": "heart_rate", "start_date": "2024-01-01",
-                            "end_date": "2024-12-31", "granularity": "raw", "format": "parquet"},
-                ) as r:
+                with (
+                    PeakRss(api.pid) as rss,
+                    parquet.open("wb") as out,
+                    client.stream(
+                        "GET",
+                        "/api/v1/timeseries",
+                        params={
+                            "user_id": users,
+                            "metric": "heart_rate",
+                            "start_date": "2024-01-01",
+                            "end_date": "2024-12-31",
+                            "granularity": "raw",
+                            "format": "parquet",
+                        },
+                    ) as r,
+                ):
                     r.raise_for_status()
                     for chunk in r.iter_bytes(1 << 20):
                         out.write(chunk)
@@ -209,13 +250,16 @@ def main() -> None:
 
                 duck_daily = duck_time(
                     f"SELECT date_trunc('day', t) d, avg(v), min(v), max(v), count(*) FROM {src} "
-                    "WHERE user_id = 'U001' GROUP BY d ORDER BY d")
+                    "WHERE user_id = 'U001' GROUP BY d ORDER BY d"
+                )
                 duck_hourly = duck_time(
                     f"SELECT date_trunc('hour', t) h, avg(v), min(v), max(v), count(*) FROM {src} "
-                    "WHERE user_id = 'U001' GROUP BY h ORDER BY h")
+                    "WHERE user_id = 'U001' GROUP BY h ORDER BY h"
+                )
                 duck_day_raw = duck_time(
                     f"SELECT t, v FROM {src} WHERE user_id = 'U001' AND t >= TIMESTAMPTZ '2024-06-01' "
-                    "AND t < TIMESTAMPTZ '2024-06-02' ORDER BY t")
+                    "AND t < TIMESTAMPTZ '2024-06-02' ORDER BY t"
+                )
         finally:
             api.terminate()
             api.wait(timeout=20)
@@ -227,13 +271,23 @@ def main() -> None:
     print(f"\n### API reads over HTTP ({stored:,} samples stored; p50/p95 of {args.runs} requests)\n")
     print("| request | points | p50 ms | p95 ms | DuckDB on Parquet, ms | target |")
     print("|---|---:|---:|---:|---:|---|")
-    print(f"| 1 participant x 1 year, granularity=auto | {ypoints:,} | {y50:.1f} | {y95:.1f} | {duck_daily:.0f} (daily group-by) | p50 <= 20 ms |")
-    print(f"| 1 participant x 1 year, granularity=1h | {hpoints:,} | {h50:.1f} | {h95:.1f} | {duck_hourly:.0f} (hourly group-by) | faster than DuckDB |")
-    print(f"| 1 participant-day, granularity=raw | {dpoints:,} | {d50:.1f} | {d95:.1f} | {duck_day_raw:.0f} (filter) | |")
-    print(f"\n### Parquet export of every sample ({exported:,} rows, {size_gb:.2f} GB, {export_s:.0f} s, "
-          f"{exported / export_s:,.0f} rows/s)\n")
-    print(f"API process RSS: {baseline / 1e6:.0f} MB before, peak {rss.peak / 1e6:.0f} MB during the export "
-          f"(+{(rss.peak - baseline) / 1e6:.0f} MB); target <= 200 MB.")
+    print(
+        f"| 1 participant x 1 year, granularity=auto | {ypoints:,} | {y50:.1f} | {y95:.1f} | {duck_daily:.0f} (daily group-by) | p50 <= 20 ms |"
+    )
+    print(
+        f"| 1 participant x 1 year, granularity=1h | {hpoints:,} | {h50:.1f} | {h95:.1f} | {duck_hourly:.0f} (hourly group-by) | faster than DuckDB |"
+    )
+    print(
+        f"| 1 participant-day, granularity=raw | {dpoints:,} | {d50:.1f} | {d95:.1f} | {duck_day_raw:.0f} (filter) | |"
+    )
+    print(
+        f"\n### Parquet export of every sample ({exported:,} rows, {size_gb:.2f} GB, {export_s:.0f} s, "
+        f"{exported / export_s:,.0f} rows/s)\n"
+    )
+    print(
+        f"API process RSS: {baseline / 1e6:.0f} MB before, peak {rss.peak / 1e6:.0f} MB during the export "
+        f"(+{(rss.peak - baseline) / 1e6:.0f} MB); target <= 200 MB."
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ TZ = "UTC"
 
 
 def _load_generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("parse_wearipedia", Path(__file__).with_name("parse_wearipedia.py"))
+    spec = importlib.util.spec_from_file_location(
+        "parse_wearipedia", Path(__file__).with_name("parse_wearipedia.py")
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -100,7 +102,9 @@ def bench_raw_copy(url: str, ts: np.ndarray, value: np.ndarray) -> float:
     rows = [(epoch + timedelta(microseconds=int(t)), float(v), 1, 1) for t, v in zip(ts, value, strict=True)]
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         started = time.perf_counter()
-        with cur.copy("COPY samples (ts, value, participant_id, metric_id) FROM STDIN (FORMAT BINARY)") as copy:
+        with cur.copy(
+            "COPY samples (ts, value, participant_id, metric_id) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
             copy.set_types(["timestamptz", "float8", "int4", "int2"])
             for row in rows:
                 copy.write_row(row)
@@ -112,8 +116,13 @@ def bench_fitpipe(url: str, directory: Path) -> tuple[float, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         who = participant_of(conn)
         started = time.perf_counter()
-        summary = ingest_path(conn, directory, participant=who, fmt="wearipedia",
-                              options_for=lambda s: LoadOptions(source=s, lag=timedelta(days=3)))
+        summary = ingest_path(
+            conn,
+            directory,
+            participant=who,
+            fmt="wearipedia",
+            options_for=lambda s: LoadOptions(source=s, lag=timedelta(days=3)),
+        )
         seconds = time.perf_counter() - started
     return seconds, summary.by_metric()[("heart_rate", "wearipedia")].new
 
@@ -122,11 +131,16 @@ def bench_naive(url: str, ts: np.ndarray, value: np.ndarray, n: int) -> float:
     from datetime import UTC, datetime
 
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    rows = [(epoch + timedelta(microseconds=int(t)), float(v), 1, 1) for t, v in zip(ts[:n], value[:n], strict=True)]
+    rows = [
+        (epoch + timedelta(microseconds=int(t)), float(v), 1, 1)
+        for t, v in zip(ts[:n], value[:n], strict=True)
+    ]
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         started = time.perf_counter()
         for row in rows:  # what a straightforward implementation does: one INSERT per sample
-            cur.execute("INSERT INTO samples (ts, value, participant_id, metric_id) VALUES (%s, %s, %s, %s)", row)
+            cur.execute(
+                "INSERT INTO samples (ts, value, participant_id, metric_id) VALUES (%s, %s, %s, %s)", row
+            )
         conn.commit()
         return time.perf_counter() - started
 
@@ -143,8 +157,13 @@ def _load_days(conn: psycopg.Connection, participant, days: range, rng: np.rando
     for day in days:
         batch = _day_batch(day, rng)
         started = time.perf_counter()
-        load_parsed_file(conn, ParsedFile(batch.file, "bench", [batch]), {None: participant},
-                         FileIdentity(batch.file, 1, batch.file), LoadOptions(source="bench"))
+        load_parsed_file(
+            conn,
+            ParsedFile(batch.file, "bench", [batch]),
+            {None: participant},
+            FileIdentity(batch.file, 1, batch.file),
+            LoadOptions(source="bench"),
+        )
         times.append(time.perf_counter() - started)
     return times
 
@@ -172,18 +191,24 @@ def bytes_per_sample(url: str) -> tuple[float, float, float, int]:
             table, index, _toast, total = conn.execute(
                 "SELECT table_bytes, index_bytes, toast_bytes, total_bytes FROM hypertable_detailed_size('samples')"
             ).fetchone()  # type: ignore[misc]
-            rollups = sum(conn.execute(f"SELECT hypertable_size('{t}')").fetchone()[0] or 0  # type: ignore[index]
-                          for t in ("rollup_1m", "rollup_1h", "rollup_1d"))
+            rollups = sum(
+                conn.execute(f"SELECT hypertable_size('{t}')").fetchone()[0] or 0  # type: ignore[index]
+                for t in ("rollup_1m", "rollup_1h", "rollup_1d")
+            )
         else:
             table = conn.execute("SELECT pg_relation_size('samples')").fetchone()[0]  # type: ignore[index]
             index = conn.execute("SELECT pg_indexes_size('samples')").fetchone()[0]  # type: ignore[index]
-            rollups = sum(conn.execute(f"SELECT pg_total_relation_size('{t}')").fetchone()[0]  # type: ignore[index]
-                          for t in ("rollup_1m", "rollup_1h", "rollup_1d"))
+            rollups = sum(
+                conn.execute(f"SELECT pg_total_relation_size('{t}')").fetchone()[0]  # type: ignore[index]
+                for t in ("rollup_1m", "rollup_1h", "rollup_1d")
+            )
     return table / n, index / n, rollups / n, n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=30, help="days of 1 Hz heart rate in the wearipedia file")
     parser.add_argument("--history-days", type=int, default=365)
     parser.add_argument("--naive-rows", type=int, default=50_000)
@@ -218,19 +243,33 @@ def main() -> None:
     print(f"\n### Ingest: {points:,} heart-rate points ({args.days} days at 1 Hz), same rows, one run\n")
     print("| path | seconds | rows/s | vs raw COPY | vs naive |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| raw binary COPY (psycopg write_row) into the indexed hypertable | {raw_s:.1f} | {raw_rate:,.0f} | 1.00 | {raw_rate / naive_rate:.0f}x |")
-    print(f"| fitpipe ingest: parse + validate + COPY + rollups + cursor | {fit_s:.1f} | {fit_rate:,.0f} | {fit_rate / raw_rate:.2f} | {fit_rate / naive_rate:.0f}x |")
-    print(f"| naive row-by-row INSERT ({args.naive_rows:,} rows, extrapolated) | {naive_s * points / args.naive_rows:.0f} | {naive_rate:,.0f} | {naive_rate / raw_rate:.3f} | 1x |")
-    print(f"\nTargets: fitpipe >= 0.5x raw COPY ({fit_rate / raw_rate:.2f}); >= 30x naive ({fit_rate / naive_rate:.0f}x); "
-          f"{args.days} days in <= 15 s ({fit_s:.1f} s).\n")
-    print(f"### Loading one day (86,400 points) into an empty database vs one holding {args.history_days} days\n")
+    print(
+        f"| raw binary COPY (psycopg write_row) into the indexed hypertable | {raw_s:.1f} | {raw_rate:,.0f} | 1.00 | {raw_rate / naive_rate:.0f}x |"
+    )
+    print(
+        f"| fitpipe ingest: parse + validate + COPY + rollups + cursor | {fit_s:.1f} | {fit_rate:,.0f} | {fit_rate / raw_rate:.2f} | {fit_rate / naive_rate:.0f}x |"
+    )
+    print(
+        f"| naive row-by-row INSERT ({args.naive_rows:,} rows, extrapolated) | {naive_s * points / args.naive_rows:.0f} | {naive_rate:,.0f} | {naive_rate / raw_rate:.3f} | 1x |"
+    )
+    print(
+        f"\nTargets: fitpipe >= 0.5x raw COPY ({fit_rate / raw_rate:.2f}); >= 30x naive ({fit_rate / naive_rate:.0f}x); "
+        f"{args.days} days in <= 15 s ({fit_s:.1f} s).\n"
+    )
+    print(
+        f"### Loading one day (86,400 points) into an empty database vs one holding {args.history_days} days\n"
+    )
     print("| database | median seconds (3 days) |")
     print("|---|---:|")
     print(f"| empty (days 1-3) | {day1:.3f} |")
-    print(f"| holding {args.history_days} days (days {args.history_days + 1}-{args.history_days + 3}) | {later:.3f} |")
+    print(
+        f"| holding {args.history_days} days (days {args.history_days + 1}-{args.history_days + 3}) | {later:.3f} |"
+    )
     print(f"\nRatio {later / day1:.2f} (target <= 1.2).\n")
     print(f"### Bytes per stored sample ({stored:,} samples)\n")
-    print(f"heap {heap:.1f} B + index {index:.1f} B = {heap + index:.1f} B per sample; rollups add {rollups:.1f} B per sample.")
+    print(
+        f"heap {heap:.1f} B + index {index:.1f} B = {heap + index:.1f} B per sample; rollups add {rollups:.1f} B per sample."
+    )
 
 
 if __name__ == "__main__":

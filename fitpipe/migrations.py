@@ -152,7 +152,17 @@ def sync_catalog(conn: psycopg.Connection) -> None:
                 aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description
             """,
             [
-                (m.id, m.name, m.unit, m.resolution, m.min_value, m.max_value, m.aggregation, m.daily, m.description)
+                (
+                    m.id,
+                    m.name,
+                    m.unit,
+                    m.resolution,
+                    m.min_value,
+                    m.max_value,
+                    m.aggregation,
+                    m.daily,
+                    m.description,
+                )
                 for m in METRICS
             ],
         )

@@ -11,8 +11,18 @@ from psycopg.rows import class_row
 
 from fitpipe.errors import ConflictError, InputError, NotFoundError
 
-__all__ = ["Participant", "PARTICIPANT_SELECT", "STUDY_PATTERN", "PARTICIPANT_PATTERN", "add_participant", "get_participant", "find_participant", "list_participants",
-           "ensure_study", "check_timezone"]
+__all__ = [
+    "Participant",
+    "PARTICIPANT_SELECT",
+    "STUDY_PATTERN",
+    "PARTICIPANT_PATTERN",
+    "add_participant",
+    "get_participant",
+    "find_participant",
+    "list_participants",
+    "ensure_study",
+    "check_timezone",
+]
 
 
 STUDY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -50,7 +60,8 @@ def check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            f"unknown time zone {name!r}", field="timezone",
+            f"unknown time zone {name!r}",
+            field="timezone",
             hint="use an IANA name such as Europe/London or America/New_York",
         ) from None
     return name
@@ -106,7 +117,8 @@ def add_participant(
             )
         except psycopg.errors.CheckViolation:
             raise InputError(
-                f"participant id {external_id!r} is not allowed", field="participant",
+                f"participant id {external_id!r} is not allowed",
+                field="participant",
                 hint="use letters, digits and _ . @ - (up to 128 characters), starting with a letter or digit",
             ) from None
     created = find_participant(conn, external_id, study)
@@ -115,8 +127,12 @@ def add_participant(
 
 
 def update_participant(
-    conn: psycopg.Connection, participant: Participant, *, timezone: str | None = None,
-    email: str | None = None, status: str | None = None,
+    conn: psycopg.Connection,
+    participant: Participant,
+    *,
+    timezone: str | None = None,
+    email: str | None = None,
+    status: str | None = None,
 ) -> Participant:
     if timezone is not None:
         check_timezone(timezone)
@@ -130,10 +146,14 @@ def update_participant(
     return updated
 
 
-def find_participant(conn: psycopg.Connection, external_id: str, study: str | None = None) -> Participant | None:
+def find_participant(
+    conn: psycopg.Connection, external_id: str, study: str | None = None
+) -> Participant | None:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
-            return cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s AND s.name = %s", (external_id, study)).fetchone()
+            return cur.execute(
+                PARTICIPANT_SELECT + " WHERE p.external_id = %s AND s.name = %s", (external_id, study)
+            ).fetchone()
         rows = cur.execute(PARTICIPANT_SELECT + " WHERE p.external_id = %s", (external_id,)).fetchall()
     if len(rows) > 1:
         raise ConflictError(
@@ -157,5 +177,7 @@ def get_participant(conn: psycopg.Connection, external_id: str, study: str | Non
 def list_participants(conn: psycopg.Connection, study: str | None = None) -> list[Participant]:
     with conn.cursor(row_factory=class_row(Participant)) as cur:
         if study is not None:
-            return cur.execute(PARTICIPANT_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)).fetchall()
+            return cur.execute(
+                PARTICIPANT_SELECT + " WHERE s.name = %s ORDER BY p.external_id", (study,)
+            ).fetchall()
         return cur.execute(PARTICIPANT_SELECT + " ORDER BY s.name, p.external_id").fetchall()

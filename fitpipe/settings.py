@@ -117,13 +117,14 @@ class _GoogleHealthSettings(BaseSettings):
         return self.google_client_id, self.google_client_secret.get_secret_value()
 
 
-
 class Settings(_GoogleHealthSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     # --- where fitpipe keeps its local state -------------------------------------------------
     fitpipe_home: Path = Field(default=Path(".fitpipe"), description="Embedded database, inbox, logs.")
-    fitpipe_inbox: Path | None = Field(default=None, description="Inbox root: <inbox>/<study>/<participant>/.")
+    fitpipe_inbox: Path | None = Field(
+        default=None, description="Inbox root: <inbox>/<study>/<participant>/."
+    )
 
     # --- database: DATABASE_URL wins; else DB_* (original design); else the embedded database -----
     database_url: SecretStr | None = None
@@ -158,15 +159,20 @@ class Settings(_GoogleHealthSettings):
     # --- API / dashboard -------------------------------------------------------------------------
     fitpipe_api_url: str = "http://127.0.0.1:8000"
     fitpipe_api_token: SecretStr | None = None
-    fitpipe_api_point_budget: int = Field(default=2000, description="Points per series granularity=auto aims below.")
+    fitpipe_api_point_budget: int = Field(
+        default=2000, description="Points per series granularity=auto aims below."
+    )
     fitpipe_api_max_json_points: int = Field(
         default=2_000_000, description="Largest JSON answer; bigger ones must use csv/parquet/arrow."
     )
     fitpipe_api_db_role: str | None = Field(
-        default="fitpipe_api", description="Role the API switches to after connecting (SET ROLE); empty: none."
+        default="fitpipe_api",
+        description="Role the API switches to after connecting (SET ROLE); empty: none.",
     )
     fitpipe_api_pool_size: int = 10
-    fitpipe_contact_cooldown_hours: float = Field(default=72.0, description="No second email within this window.")
+    fitpipe_contact_cooldown_hours: float = Field(
+        default=72.0, description="No second email within this window."
+    )
 
     @property
     def home(self) -> Path:

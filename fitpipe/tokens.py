@@ -44,16 +44,25 @@ def hash_token(token: str) -> bytes:
 
 
 def create_token(
-    conn: psycopg.Connection, *, name: str, role: str, studies: list[str], all_studies: bool = False,
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    role: str,
+    studies: list[str],
+    all_studies: bool = False,
     expires_in: timedelta | None = None,
 ) -> tuple[int, str]:
     """Create a token; returns (id, token text). The text is not stored anywhere."""
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}", hint="use one of: " + ", ".join(ROLES))
     if all_studies and role not in ("admin", "service"):
-        raise ConfigError("only admin and service tokens can see all studies", hint="name the studies with --study")
+        raise ConfigError(
+            "only admin and service tokens can see all studies", hint="name the studies with --study"
+        )
     if not all_studies and not studies:
-        raise ConfigError("a token must name at least one study", hint="pass --study S (repeatable) or --all-studies")
+        raise ConfigError(
+            "a token must name at least one study", hint="pass --study S (repeatable) or --all-studies"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with conn.transaction():
         row = conn.execute(
@@ -65,7 +74,9 @@ def create_token(
         token_id = int(row[0])
         for study in studies:
             study_id = ensure_study(conn, study)
-            conn.execute("INSERT INTO api_token_studies (token_id, study_id) VALUES (%s, %s)", (token_id, study_id))
+            conn.execute(
+                "INSERT INTO api_token_studies (token_id, study_id) VALUES (%s, %s)", (token_id, study_id)
+            )
     return token_id, token
 
 
@@ -90,7 +101,8 @@ def authenticate(conn: psycopg.Connection, token: str) -> Principal | None:
 
 def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
     row = conn.execute(
-        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s RETURNING id", (token_id,)
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s RETURNING id",
+        (token_id,),
     ).fetchone()
     if row is None:
         raise NotFoundError(f"no token with id {token_id}", hint="see `fitpipe token list`")
@@ -107,5 +119,3 @@ def list_tokens(conn: psycopg.Connection) -> list[tuple[object, ...]]:
 
 def expiry(days: int | None) -> timedelta | None:
     return timedelta(days=days) if days else None
-
-

@@ -21,10 +21,14 @@ _TRAILER = b"\xff\xff"
 _SAMPLE = np.dtype(
     [
         ("n", ">i2"),
-        ("l_ts", ">i4"), ("ts", ">i8"),
-        ("l_v", ">i4"), ("v", ">f8"),
-        ("l_p", ">i4"), ("p", ">i4"),
-        ("l_m", ">i4"), ("m", ">i2"),
+        ("l_ts", ">i4"),
+        ("ts", ">i8"),
+        ("l_v", ">i4"),
+        ("v", ">f8"),
+        ("l_p", ">i4"),
+        ("p", ">i4"),
+        ("l_m", ">i4"),
+        ("m", ">i2"),
     ]  # fmt: skip
 )
 
@@ -32,19 +36,29 @@ _SAMPLE = np.dtype(
 _ROLLUP = np.dtype(
     [
         ("n", ">i2"),
-        ("l_b", ">i4"), ("b", ">i8"),
-        ("l_s", ">i4"), ("s", ">f8"),
-        ("l_lo", ">i4"), ("lo", ">f8"),
-        ("l_hi", ">i4"), ("hi", ">f8"),
-        ("l_p", ">i4"), ("p", ">i4"),
-        ("l_c", ">i4"), ("c", ">i4"),
-        ("l_mi", ">i4"), ("mi", ">i4"),
-        ("l_m", ">i4"), ("m", ">i2"),
+        ("l_b", ">i4"),
+        ("b", ">i8"),
+        ("l_s", ">i4"),
+        ("s", ">f8"),
+        ("l_lo", ">i4"),
+        ("lo", ">f8"),
+        ("l_hi", ">i4"),
+        ("hi", ">f8"),
+        ("l_p", ">i4"),
+        ("p", ">i4"),
+        ("l_c", ">i4"),
+        ("c", ">i4"),
+        ("l_mi", ">i4"),
+        ("mi", ">i4"),
+        ("l_m", ">i4"),
+        ("m", ">i2"),
     ]  # fmt: skip
 )
 
 
-def sample_rows(ts_us: np.ndarray, value: np.ndarray, participant_id: int | np.ndarray, metric_id: int) -> bytes:
+def sample_rows(
+    ts_us: np.ndarray, value: np.ndarray, participant_id: int | np.ndarray, metric_id: int
+) -> bytes:
     """Binary COPY tuples (no header) for `samples`."""
     rows = np.empty(ts_us.size, dtype=_SAMPLE)
     rows["n"] = 4

@@ -90,8 +90,10 @@ class IngestSummary:
                 status: sum(1 for f in self.files if f.status == status)
                 for status in ("loaded", "unchanged", "unknown", "failed")
             },
-            "sleep": {"new": sum(f.sleep_new for f in self.files),
-                      "present": sum(f.sleep_present for f in self.files)},
+            "sleep": {
+                "new": sum(f.sleep_new for f in self.files),
+                "present": sum(f.sleep_present for f in self.files),
+            },
             "failed_files": [{"file": f.file, "error": f.error} for f in self.failed][:50],
             "unknown_files": [f.file for f in self.files if f.status == "unknown"][:200],
             **self.extra,

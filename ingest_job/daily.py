@@ -44,14 +44,18 @@ class _FilesOutside(DirectoryTree):
 
 
 def inbox_trees(folder: Path) -> list[InputTree]:
-    trees: list[InputTree] = [ZipTree(p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() == ".zip"]
+    trees: list[InputTree] = [
+        ZipTree(p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() == ".zip"
+    ]
     rest = _FilesOutside(folder)
     if rest.paths():
         trees.insert(0, rest)
     return trees
 
 
-def _set_source_status(conn: psycopg.Connection, participant: Participant, source: str, error: str | None) -> None:
+def _set_source_status(
+    conn: psycopg.Connection, participant: Participant, source: str, error: str | None
+) -> None:
     conn.execute(
         """
         INSERT INTO participant_sources AS ps (participant_id, source, status, last_attempt_at, last_success_at, last_error)
@@ -69,19 +73,38 @@ def _set_source_status(conn: psycopg.Connection, participant: Participant, sourc
 
 
 def ingest_participant_folder(
-    conn: psycopg.Connection, participant: Participant, folder: Path,
-    options_for: Callable[[str], LoadOptions], summary: IngestSummary, on_file: FileCallback | None = None,
+    conn: psycopg.Connection,
+    participant: Participant,
+    folder: Path,
+    options_for: Callable[[str], LoadOptions],
+    summary: IngestSummary,
+    on_file: FileCallback | None = None,
 ) -> list[FileResult]:
     """Ingest every export in one participant's folder; returns the failed files."""
     before = len(summary.files)
     for tree in inbox_trees(folder):
         try:
             source = detect_source(tree)
-            ingest_tree(conn, tree, participant=participant, study=participant.study, source=source,
-                        options=options_for(source.name), timezone=participant.zone, summary=summary, on_file=on_file)
+            ingest_tree(
+                conn,
+                tree,
+                participant=participant,
+                study=participant.study,
+                source=source,
+                options=options_for(source.name),
+                timezone=participant.zone,
+                summary=summary,
+                on_file=on_file,
+            )
             failed = [f for f in summary.files[before:] if f.status == "failed"]
-            _set_source_status(conn, participant, source.name,
-                               None if not failed else f"{len(failed)} file(s) failed, first: {failed[0].file}: {failed[0].error}")
+            _set_source_status(
+                conn,
+                participant,
+                source.name,
+                None
+                if not failed
+                else f"{len(failed)} file(s) failed, first: {failed[0].file}: {failed[0].error}",
+            )
         finally:
             tree.close()
     return [f for f in summary.files[before:] if f.status == "failed"]

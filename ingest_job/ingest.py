@@ -62,17 +62,21 @@ def _resolver(
         )
     if None in names and None not in resolve:
         raise InputError(
-            "the file does not say whose data it is", file=parsed.file,
+            "the file does not say whose data it is",
+            file=parsed.file,
             hint="pass --participant ID",
         )
     return resolve
 
 
-def _unchanged(conn: psycopg.Connection, participant: Participant | None, path: str, identity: FileIdentity) -> bool:
+def _unchanged(
+    conn: psycopg.Connection, participant: Participant | None, path: str, identity: FileIdentity
+) -> bool:
     if participant is None:
         return False
     row = conn.execute(
-        "SELECT sha256, size FROM ingest_files WHERE participant_id = %s AND path = %s", (participant.id, path)
+        "SELECT sha256, size FROM ingest_files WHERE participant_id = %s AND path = %s",
+        (participant.id, path),
     ).fetchone()
     return row is not None and row[0] == identity.sha256 and int(row[1]) == identity.size
 
@@ -83,7 +87,10 @@ GROUP_FILES = 400
 
 
 def _flush(
-    conn: psycopg.Connection, pending: list[PendingFile], options: LoadOptions, summary: IngestSummary,
+    conn: psycopg.Connection,
+    pending: list[PendingFile],
+    options: LoadOptions,
+    summary: IngestSummary,
 ) -> list[FileResult]:
     """Load the group in one transaction; if it fails, load each file alone so only the bad one fails."""
     if not pending:
@@ -93,10 +100,21 @@ def _flush(
         return [p.result for p in pending if p.result is not None]
     except (FitpipeError, psycopg.DataError, psycopg.IntegrityError) as exc:
         if len(pending) == 1:
-            message = exc.message if isinstance(exc, FitpipeError) else f"the database refused it: {exc}".splitlines()[0]
+            message = (
+                exc.message
+                if isinstance(exc, FitpipeError)
+                else f"the database refused it: {exc}".splitlines()[0]
+            )
             log.warning("%s: %s", pending[0].identity.path, message)
-            return [FileResult(file=pending[0].identity.path, kind=pending[0].parsed.kind, source=options.source,
-                               status="failed", error=message)]
+            return [
+                FileResult(
+                    file=pending[0].identity.path,
+                    kind=pending[0].parsed.kind,
+                    source=options.source,
+                    status="failed",
+                    error=message,
+                )
+            ]
     results: list[FileResult] = []
     for one in pending:
         results.extend(_flush(conn, [one], options, summary))
@@ -116,12 +134,16 @@ def ingest_tree(
     on_file: FileCallback | None = None,
 ) -> IngestSummary:
     if not conn.autocommit:
-        raise ValueError("ingest needs an autocommit connection: each group of files commits in its own transaction")
+        raise ValueError(
+            "ingest needs an autocommit connection: each group of files commits in its own transaction"
+        )
     plan = source.plan(tree)
     total = len(plan.files) + len(plan.unknown)
     done = 0
-    ctx = ParseContext(timezone=participant.zone if participant else timezone,
-                       participant=participant.external_id if participant else None)
+    ctx = ParseContext(
+        timezone=participant.zone if participant else timezone,
+        participant=participant.external_id if participant else None,
+    )
     if participant is not None:
         summary.participants.add(f"{participant.study}/{participant.external_id}")
 
@@ -144,10 +166,16 @@ def ingest_tree(
                 report(FileResult(file=path, kind="loaded before", source=source.name, status="unchanged"))
                 continue
             parsed = source.parse(tree, path, ctx)
-            resolve = _resolver(conn, parsed, participant, study or (participant.study if participant else None))
+            resolve = _resolver(
+                conn, parsed, participant, study or (participant.study if participant else None)
+            )
         except FitpipeError as exc:
             log.warning("%s: %s", path, exc.message)
-            report(FileResult(file=path, kind="unreadable", source=source.name, status="failed", error=exc.message))
+            report(
+                FileResult(
+                    file=path, kind="unreadable", source=source.name, status="failed", error=exc.message
+                )
+            )
             continue
         summary.participants.update(f"{p.study}/{p.external_id}" for p in resolve.values())
         pending.append(PendingFile(parsed, resolve, identity))
@@ -185,8 +213,15 @@ def ingest_path(
     try:
         source = detect_source(tree) if fmt == "auto" else get_source(fmt)
         ingest_tree(
-            conn, tree, participant=participant, study=study, source=source, options=options_for(source.name),
-            timezone=timezone or ZoneInfo("UTC"), summary=summary, on_file=on_file,
+            conn,
+            tree,
+            participant=participant,
+            study=study,
+            source=source,
+            options=options_for(source.name),
+            timezone=timezone or ZoneInfo("UTC"),
+            summary=summary,
+            on_file=on_file,
         )
     finally:
         tree.close()

@@ -125,14 +125,21 @@ def _concat(batches: list[SampleBatch]) -> SampleBatch:
         if all(p is None for p in parts):
             return None
         return np.concatenate(
-            [p if p is not None else np.full(len(b), -1, np.int32) for p, b in zip(parts, batches, strict=True)]
+            [
+                p if p is not None else np.full(len(b), -1, np.int32)
+                for p, b in zip(parts, batches, strict=True)
+            ]
         )
 
     first = batches[0]
     return SampleBatch(
-        metric=first.metric, ts=np.concatenate([b.ts for b in batches]),
-        value=np.concatenate([b.value for b in batches]), file=first.file,
-        line=cat("line"), item=cat("item"), participant=first.participant,
+        metric=first.metric,
+        ts=np.concatenate([b.ts for b in batches]),
+        value=np.concatenate([b.value for b in batches]),
+        file=first.file,
+        line=cat("line"),
+        item=cat("item"),
+        participant=first.participant,
     )
 
 
@@ -149,8 +156,13 @@ def _keep_last(ts: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _write_samples(
-    cur: psycopg.Cursor, participant: Participant, metric: Metric, ts: np.ndarray, value: np.ndarray,
-    options: LoadOptions, counts: MetricCounts,
+    cur: psycopg.Cursor,
+    participant: Participant,
+    metric: Metric,
+    ts: np.ndarray,
+    value: np.ndarray,
+    options: LoadOptions,
+    counts: MetricCounts,
 ) -> None:
     lo, hi = us_to_datetime(int(ts[0])), us_to_datetime(int(ts[-1]))
     occupied = cur.execute(
@@ -177,7 +189,9 @@ def _write_samples(
     cur.execute(_CURSOR, (participant.id, options.source, metric.id, lo, hi, options.lag))
 
 
-def _previous_manifests(cur: psycopg.Cursor, keys: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, int]]:
+def _previous_manifests(
+    cur: psycopg.Cursor, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, int]]:
     if not keys:
         return {}
     pids, paths = zip(*sorted(keys), strict=True)
@@ -189,7 +203,9 @@ def _previous_manifests(cur: psycopg.Cursor, keys: set[tuple[int, str]]) -> dict
     return {(int(r[0]), r[1]): dict(r[2]) for r in rows}
 
 
-def load_files(conn: psycopg.Connection, files: list[PendingFile], options: LoadOptions) -> dict[str, MetricCounts]:
+def load_files(
+    conn: psycopg.Connection, files: list[PendingFile], options: LoadOptions
+) -> dict[str, MetricCounts]:
     """Write a group of parsed files in one transaction; fills each file's result, returns counts per metric.
 
     `resolve` of each file maps the participant names it uses (None: the participant ingested for)
@@ -201,7 +217,8 @@ def load_files(conn: psycopg.Connection, files: list[PendingFile], options: Load
         for batch in f.parsed.batches:
             if batch.metric not in BY_NAME:
                 raise InputError(
-                    f"parser emitted unknown metric {batch.metric!r}", file=f.parsed.file,
+                    f"parser emitted unknown metric {batch.metric!r}",
+                    file=f.parsed.file,
                     hint="this is a bug in the source module: metric names must come from fitpipe/catalog.py",
                 )
     participants = {p.id: p for f in files for p in f.resolve.values()}
@@ -250,11 +267,22 @@ def load_files(conn: psycopg.Connection, files: list[PendingFile], options: Load
                     m.ts.append(ts)
                     m.value.append(value)
             for pid in {p.id for p in f.resolve.values()} | set(file_max):
-                cur.execute(_MANIFEST, (pid, options.source, f.identity.path, f.identity.size, f.identity.sha256,
-                                        json.dumps(file_max.get(pid, previous.get((pid, f.identity.path), {}))),
-                                        options.run_id))
+                cur.execute(
+                    _MANIFEST,
+                    (
+                        pid,
+                        options.source,
+                        f.identity.path,
+                        f.identity.size,
+                        f.identity.sha256,
+                        json.dumps(file_max.get(pid, previous.get((pid, f.identity.path), {}))),
+                        options.run_id,
+                    ),
+                )
             if f.parsed.sleep:
-                new, present = store_sleep(cur, [(f.resolve[s.participant].id, s) for s in f.parsed.sleep], options.source)
+                new, present = store_sleep(
+                    cur, [(f.resolve[s.participant].id, s) for s in f.parsed.sleep], options.source
+                )
                 result.sleep_new += new
                 result.sleep_present += present
         for (_, metric_name), m in sorted(merged.items(), key=lambda kv: kv[0]):

@@ -44,8 +44,5 @@ def store_rejected(
         ON CONFLICT (participant_id, source, file, record, field, reason)
         DO UPDATE SET last_seen = now(), run_id = EXCLUDED.run_id, raw = EXCLUDED.raw
         """,
-        [
-            (pid, source, r.file, r.record, r.field, r.reason, r.raw[:RAW_LIMIT], run_id)
-            for pid, r in rows
-        ],
+        [(pid, source, r.file, r.record, r.field, r.reason, r.raw[:RAW_LIMIT], run_id) for pid, r in rows],
     )

@@ -37,7 +37,9 @@ class SampleBatch:
         self.ts = np.asarray(self.ts, dtype=np.int64)
         self.value = np.asarray(self.value, dtype=np.float64)
         if self.ts.shape != self.value.shape:
-            raise ValueError(f"{self.metric}: ts and value differ in length ({self.ts.size} vs {self.value.size})")
+            raise ValueError(
+                f"{self.metric}: ts and value differ in length ({self.ts.size} vs {self.value.size})"
+            )
         for name in ("line", "item"):
             arr = getattr(self, name)
             if arr is not None:

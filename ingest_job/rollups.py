@@ -106,7 +106,12 @@ def minute_aggregates(ts_sorted: np.ndarray, value: np.ndarray) -> tuple[np.ndar
 
 
 def add_minute_aggregates(
-    cur: psycopg.Cursor, participant_id: int, metric_id: int, timezone: str, ts_sorted: np.ndarray, value: np.ndarray
+    cur: psycopg.Cursor,
+    participant_id: int,
+    metric_id: int,
+    timezone: str,
+    ts_sorted: np.ndarray,
+    value: np.ndarray,
 ) -> None:
     """Additive path: fold a batch of brand-new samples into all three rollups."""
     bucket, sums, mins, maxs, counts = minute_aggregates(ts_sorted, value)
@@ -125,7 +130,11 @@ def add_minute_aggregates(
         fresh[np.isin(bucket, np.array(sorted(existing), dtype=np.int64))] = 0
     cur.execute(_STAGE_DDL)
     cur.execute("DELETE FROM _fitpipe_roll1m")
-    copy_rollups(cur, "_fitpipe_roll1m", [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)])
+    copy_rollups(
+        cur,
+        "_fitpipe_roll1m",
+        [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)],
+    )
     cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
     new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
     cur.execute(
@@ -154,8 +163,14 @@ def recompute_ranges(
 ) -> None:
     """Recompute path: re-aggregate the given [lo, hi) microsecond ranges (hour aligned) from samples."""
     for lo, hi in ranges:
-        params = {"p": participant_id, "m": metric_id, "lo": us_to_datetime(lo), "hi": us_to_datetime(hi), "tz": timezone,
-                  "origin": ORIGIN}
+        params = {
+            "p": participant_id,
+            "m": metric_id,
+            "lo": us_to_datetime(lo),
+            "hi": us_to_datetime(hi),
+            "tz": timezone,
+            "origin": ORIGIN,
+        }
         cur.execute(_RECOMPUTE_1M, params)
         cur.execute(_RECOMPUTE_1H, params)
         cur.execute(_RECOMPUTE_1D, params)

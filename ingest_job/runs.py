@@ -29,7 +29,9 @@ class RunRecorder:
         self.conn: psycopg.Connection = self._ctx.__enter__()
         self.trigger = trigger
         self.aborted_previous = self._abort_orphans()
-        row = self.conn.execute("INSERT INTO ingest_runs (trigger) VALUES (%s) RETURNING id", (trigger,)).fetchone()
+        row = self.conn.execute(
+            "INSERT INTO ingest_runs (trigger) VALUES (%s) RETURNING id", (trigger,)
+        ).fetchone()
         assert row is not None
         self.id = int(row[0])
         self.conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, self.id))
@@ -80,11 +82,17 @@ class RunRecorder:
             WHERE id = %(id)s
             """,
             {
-                "id": self.id, "participants": len(summary.participants),
+                "id": self.id,
+                "participants": len(summary.participants),
                 "files": sum(1 for f in summary.files if f.status == "loaded"),
-                "read": total.read, "new": total.new, "updated": total.updated, "present": total.present,
-                "quarantined": sum(f.quarantined for f in summary.files), "errors": len(errors),
-                "error": "\n".join(errors)[:10_000] or None, "details": json.dumps(summary.details()),
+                "read": total.read,
+                "new": total.new,
+                "updated": total.updated,
+                "present": total.present,
+                "quarantined": sum(f.quarantined for f in summary.files),
+                "errors": len(errors),
+                "error": "\n".join(errors)[:10_000] or None,
+                "details": json.dumps(summary.details()),
                 "status": status,
             },
         )
@@ -98,5 +106,7 @@ class RunRecorder:
     def __enter__(self) -> RunRecorder:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -41,9 +41,16 @@ def store_sleep(
         row = cur.execute(
             _UPSERT,
             {
-                "p": pid, "start": s.start.astimezone(UTC), "end": s.end.astimezone(UTC),
-                "local_date": s.local_date, "main": s.is_main_sleep, "asleep": s.minutes_asleep,
-                "awake": s.minutes_awake, "eff": s.efficiency, "type": s.sleep_type, "source": source,
+                "p": pid,
+                "start": s.start.astimezone(UTC),
+                "end": s.end.astimezone(UTC),
+                "local_date": s.local_date,
+                "main": s.is_main_sleep,
+                "asleep": s.minutes_asleep,
+                "awake": s.minutes_awake,
+                "eff": s.efficiency,
+                "type": s.sleep_type,
+                "source": source,
                 "log_id": s.log_id,
             },
         ).fetchone()
@@ -58,7 +65,10 @@ def store_sleep(
             unique = {(st.start.astimezone(UTC), st.is_short): st for st in s.stages}
             cur.executemany(
                 "INSERT INTO sleep_stages (session_id, start_time, seconds, level, is_short) VALUES (%s, %s, %s, %s, %s)",
-                [(session_id, start, st.seconds, st.level, short) for (start, short), st in sorted(unique.items())
-                 if st.seconds > 0],
+                [
+                    (session_id, start, st.seconds, st.level, short)
+                    for (start, short), st in sorted(unique.items())
+                    if st.seconds > 0
+                ],
             )
     return new, present

@@ -43,7 +43,7 @@ class InputTree:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 4]!r})",
+                f"not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 4]!r})",
                 file=path,
                 hint="re-export the file as UTF-8",
             ) from None
@@ -93,7 +93,9 @@ class ZipTree(InputTree):
             info.filename
             for info in self._zip.infolist()
             if not info.is_dir()
-            and not any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(info.filename).parts)
+            and not any(
+                part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(info.filename).parts
+            )
         )
 
     def size(self, path: str) -> int:

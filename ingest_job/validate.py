@@ -78,5 +78,10 @@ def clean_batch(batch: SampleBatch, metric: Metric, participant: str | None) -> 
             ts, value = ts[last_of_run], value[last_of_run]
     else:
         duplicates = 0
-    return CleanBatch(ts=np.ascontiguousarray(ts), value=np.ascontiguousarray(value), read=read,
-                      duplicates=duplicates, rejected=rejected)
+    return CleanBatch(
+        ts=np.ascontiguousarray(ts),
+        value=np.ascontiguousarray(value),
+        read=read,
+        duplicates=duplicates,
+        rejected=rejected,
+    )

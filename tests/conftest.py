@@ -91,7 +91,9 @@ def database_url(pg_server_url: str, template_url: str) -> Iterator[str]:
             except psycopg.errors.ObjectInUse:
                 if attempt == 49:
                     raise
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,)
+                )
                 time.sleep(0.1)
     try:
         yield _with_db(pg_server_url, name)
@@ -113,7 +115,10 @@ def fitpipe_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home = tmp_path / "home"
     home.mkdir()
     for name in list(os.environ):
-        if name.startswith(("DB_", "FITPIPE_", "MAIL_")) and name not in ("FITPIPE_TEST_DATABASE_URL", "FITPIPE_TEST_HOME"):
+        if name.startswith(("DB_", "FITPIPE_", "MAIL_")) and name not in (
+            "FITPIPE_TEST_DATABASE_URL",
+            "FITPIPE_TEST_HOME",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("FITPIPE_HOME", str(home))

@@ -21,8 +21,19 @@ ROLLUP_TABLES = {"1m": "rollup_1m", "1h": "rollup_1h", "1d": "rollup_1d"}
 
 _RAW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("t", ">i8"), ("l2", ">i4"), ("v", ">f8")])
 _AGG = np.dtype(
-    [("n", ">i2"), ("l1", ">i4"), ("t", ">i8"), ("l2", ">i4"), ("sum", ">f8"), ("l3", ">i4"), ("min", ">f8"),
-     ("l4", ">i4"), ("max", ">f8"), ("l5", ">i4"), ("count", ">i4")]
+    [
+        ("n", ">i2"),
+        ("l1", ">i4"),
+        ("t", ">i8"),
+        ("l2", ">i4"),
+        ("sum", ">f8"),
+        ("l3", ">i4"),
+        ("min", ">f8"),
+        ("l4", ">i4"),
+        ("max", ">f8"),
+        ("l5", ">i4"),
+        ("count", ">i4"),
+    ]
 )
 _HEADER_LEN = 19
 
@@ -36,8 +47,9 @@ class Span:
     """Half-open [start, end)."""
 
 
-def copy_rows(conn: psycopg.Connection, query: str, params: tuple[object, ...], dtype: np.dtype,
-               chunk_rows: int) -> Iterator[np.ndarray]:
+def copy_rows(
+    conn: psycopg.Connection, query: str, params: tuple[object, ...], dtype: np.dtype, chunk_rows: int
+) -> Iterator[np.ndarray]:
     buf = bytearray()
     header_done = False
     want = chunk_rows * dtype.itemsize
@@ -57,11 +69,17 @@ def copy_rows(conn: psycopg.Connection, query: str, params: tuple[object, ...], 
             yield np.frombuffer(bytes(buf[:whole]), dtype=dtype)
 
 
-def stream_raw(conn: psycopg.Connection, span: Span, chunk_rows: int = 500_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def stream_raw(
+    conn: psycopg.Connection, span: Span, chunk_rows: int = 500_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ts_us, value) chunks of raw samples, ascending."""
-    query = ("SELECT ts, value FROM samples WHERE participant_id = %s AND metric_id = %s AND ts >= %s AND ts < %s "
-             "ORDER BY ts")
-    for rows in copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _RAW, chunk_rows):
+    query = (
+        "SELECT ts, value FROM samples WHERE participant_id = %s AND metric_id = %s AND ts >= %s AND ts < %s "
+        "ORDER BY ts"
+    )
+    for rows in copy_rows(
+        conn, query, (span.participant_id, span.metric_id, span.start, span.end), _RAW, chunk_rows
+    ):
         yield rows["t"].astype(np.int64) + PG_EPOCH_US, rows["v"].astype(np.float64)
 
 
@@ -70,9 +88,13 @@ def stream_rollup(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Chunks of {t, sum, min, max, count} of a rollup table, ascending by bucket."""
     table = ROLLUP_TABLES[granularity]
-    query = (f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
-             "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket")
-    for rows in copy_rows(conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows):
+    query = (
+        f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
+        "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
+    )
+    for rows in copy_rows(
+        conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows
+    ):
         yield {
             "t": rows["t"].astype(np.int64) + PG_EPOCH_US,
             "sum": rows["sum"].astype(np.float64),
@@ -85,8 +107,10 @@ def stream_rollup(
 def read_all(chunks: Iterator[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     parts = list(chunks)
     if not parts:
-        return {k: np.empty(0, dtype=np.int64 if k in ("t", "count") else np.float64)
-                for k in ("t", "sum", "min", "max", "count")}
+        return {
+            k: np.empty(0, dtype=np.int64 if k in ("t", "count") else np.float64)
+            for k in ("t", "sum", "min", "max", "count")
+        }
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

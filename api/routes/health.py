@@ -25,5 +25,7 @@ def readyz(request: Request) -> Response:
     except FitpipeError as exc:
         return JSONResponse({"status": "not ready", "detail": exc.message, "hint": exc.hint}, status_code=503)
     except Exception as exc:  # the pool raises its own errors when the database is down
-        return JSONResponse({"status": "not ready", "detail": f"database unreachable: {type(exc).__name__}"}, status_code=503)
+        return JSONResponse(
+            {"status": "not ready", "detail": f"database unreachable: {type(exc).__name__}"}, status_code=503
+        )
     return JSONResponse({"status": "ready", "schema_version": version})

@@ -17,10 +17,13 @@ router = APIRouter(tags=["pipeline"])
 
 @router.get("/ingest/runs", summary="Ingest runs, newest first, with counts and errors")
 def get_runs(
-    db: DbDep, principal: PrincipalDep,
+    db: DbDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    status: Annotated[Literal["running", "success", "partial", "failed", "aborted"] | None,
-                      Query(description="Only runs with this status.")] = None,
+    status: Annotated[
+        Literal["running", "success", "partial", "failed", "aborted"] | None,
+        Query(description="Only runs with this status."),
+    ] = None,
 ) -> Response:
     rows = db.execute(
         """SELECT id, trigger, status, started_at, finished_at,
@@ -31,19 +34,40 @@ def get_runs(
            ORDER BY id DESC LIMIT %(limit)s""",
         {"limit": limit, "status": status},
     ).fetchall()
-    cols = ["id", "trigger", "status", "started_at", "finished_at", "seconds", "participants", "files", "rows_read",
-            "rows_new", "rows_updated", "rows_present", "rows_quarantined", "errors", "error", "details"]
+    cols = [
+        "id",
+        "trigger",
+        "status",
+        "started_at",
+        "finished_at",
+        "seconds",
+        "participants",
+        "files",
+        "rows_read",
+        "rows_new",
+        "rows_updated",
+        "rows_present",
+        "rows_quarantined",
+        "errors",
+        "error",
+        "details",
+    ]
     runs = [dict(zip(cols, r, strict=True)) for r in rows]
     if principal.study_ids is not None:
         for run in runs:  # run errors may name participants of other studies
             run["error"] = run["error"] and f"{run['errors']} error(s); details are visible to admin tokens"
-            run["details"] = {k: v for k, v in (run["details"] or {}).items() if k in ("metrics", "quarantine_reasons", "files", "sleep")}
+            run["details"] = {
+                k: v
+                for k, v in (run["details"] or {}).items()
+                if k in ("metrics", "quarantine_reasons", "files", "sleep")
+            }
     return JSONResponse({"runs": runs})
 
 
 @router.get("/quarantine", summary="Rejected input records with their reasons")
 def get_quarantine(
-    db: DbDep, principal: PrincipalDep,
+    db: DbDep,
+    principal: PrincipalDep,
     study: OptionalStudyQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> Response:
@@ -64,6 +88,22 @@ def get_quarantine(
            GROUP BY 1 ORDER BY 2 DESC LIMIT 50""",
         {"study": study_id, "allowed": allowed},
     ).fetchall()
-    cols = ["id", "study", "user_id", "source", "file", "record", "field", "reason", "raw", "first_seen", "last_seen"]
-    return JSONResponse({"records": [dict(zip(cols, r, strict=True)) for r in rows],
-                         "by_reason": [{"reason": r, "count": n} for r, n in counts]})
+    cols = [
+        "id",
+        "study",
+        "user_id",
+        "source",
+        "file",
+        "record",
+        "field",
+        "reason",
+        "raw",
+        "first_seen",
+        "last_seen",
+    ]
+    return JSONResponse(
+        {
+            "records": [dict(zip(cols, r, strict=True)) for r in rows],
+            "by_reason": [{"reason": r, "count": n} for r, n in counts],
+        }
+    )

@@ -25,7 +25,9 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{value!r} is not a date", field=name, hint="send YYYY-MM-DD (the participant's local date)") from None
+        raise InputError(
+            f"{value!r} is not a date", field=name, hint="send YYYY-MM-DD (the participant's local date)"
+        ) from None
 
 
 @router.get("", summary="Sleep sessions and stages of a participant, by the local date each night ends")
@@ -35,17 +37,25 @@ def get_sleep(
     audit: AuditDep,
     user_id: UserIdQuery,
     study: OptionalStudyQuery = None,
-    start_date: Annotated[str | None, Query(description="First local date (YYYY-MM-DD); default: 6 nights before end.")] = None,
-    end_date: Annotated[str | None, Query(description="Last local date, inclusive; default: the latest night.")] = None,
+    start_date: Annotated[
+        str | None, Query(description="First local date (YYYY-MM-DD); default: 6 nights before end.")
+    ] = None,
+    end_date: Annotated[
+        str | None, Query(description="Last local date, inclusive; default: the latest night.")
+    ] = None,
 ) -> Response:
     p = visible_participant(db, principal, user_id, study)
     end = _day(end_date, "end_date")
     if end is None:
-        row = db.execute("SELECT max(local_date) FROM sleep_sessions WHERE participant_id = %s", (p.id,)).fetchone()
-        end = (row[0] if row and row[0] else date.today())
+        row = db.execute(
+            "SELECT max(local_date) FROM sleep_sessions WHERE participant_id = %s", (p.id,)
+        ).fetchone()
+        end = row[0] if row and row[0] else date.today()
     start = _day(start_date, "start_date") or end - timedelta(days=DEFAULT_NIGHTS - 1)
     if start > end:
-        raise InputError("start_date is after end_date", field="start_date", hint="send start_date <= end_date")
+        raise InputError(
+            "start_date is after end_date", field="start_date", hint="send start_date <= end_date"
+        )
     sessions = db.execute(
         """SELECT id, start_time, end_time, local_date, is_main_sleep, minutes_asleep, minutes_awake, efficiency,
                   sleep_type, source
@@ -67,10 +77,24 @@ def get_sleep(
             stage["level"].append(level)
             stage["is_short"].append(is_short)
     audit.record("read_sleep", [p.id], {"start": start.isoformat(), "end": end.isoformat()})
-    cols = ["start", "end", "local_date", "is_main_sleep", "minutes_asleep", "minutes_awake", "efficiency",
-            "sleep_type", "source"]
-    return JSONResponse({
-        "user_id": p.external_id, "study": p.study, "timezone": p.timezone,
-        "start_date": start, "end_date": end,
-        "sessions": [dict(zip(cols, s[1:], strict=True)) | {"stages": stages[s[0]]} for s in sessions],
-    })
+    cols = [
+        "start",
+        "end",
+        "local_date",
+        "is_main_sleep",
+        "minutes_asleep",
+        "minutes_awake",
+        "efficiency",
+        "sleep_type",
+        "source",
+    ]
+    return JSONResponse(
+        {
+            "user_id": p.external_id,
+            "study": p.study,
+            "timezone": p.timezone,
+            "start_date": start,
+            "end_date": end,
+            "sessions": [dict(zip(cols, s[1:], strict=True)) | {"stages": stages[s[0]]} for s in sessions],
+        }
+    )

@@ -31,8 +31,16 @@ GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
     "",
     summary="Time series of one or more participants and metrics",
     response_description="Columnar series (JSON) or a long table (csv, parquet, arrow).",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {},
-                                 "application/vnd.apache.arrow.stream": {}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "application/vnd.apache.parquet": {},
+                "application/vnd.apache.arrow.stream": {},
+            }
+        }
+    },
 )
 def get_timeseries(
     request: Request,
@@ -41,14 +49,32 @@ def get_timeseries(
     audit: AuditDep,
     settings: SettingsDep,
     user_id: RequiredUserIdsQuery,
-    metric: Annotated[list[str], Query(description="Metric name from /metrics-catalog (repeatable).", min_length=1)],
-    start_date: Annotated[str | None, Query(description="YYYY-MM-DD (participant's local day) or ISO date-time; default: 7 days before end.")] = None,
-    end_date: Annotated[str | None, Query(description="YYYY-MM-DD (inclusive) or ISO date-time; default: the latest sample.")] = None,
-    granularity: Annotated[GranularityParam, Query(description="auto picks the finest of raw/1m/1h/1d within the point budget.")] = "auto",
-    impute: Annotated[Literal["none", "auto"], Query(description="auto fills short heart-rate gaps (flagged, with intervals).")] = "none",
-    format: Annotated[Literal["json", "csv", "parquet", "arrow"], Query(description="Answer format.")] = "json",
+    metric: Annotated[
+        list[str], Query(description="Metric name from /metrics-catalog (repeatable).", min_length=1)
+    ],
+    start_date: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM-DD (participant's local day) or ISO date-time; default: 7 days before end."
+        ),
+    ] = None,
+    end_date: Annotated[
+        str | None, Query(description="YYYY-MM-DD (inclusive) or ISO date-time; default: the latest sample.")
+    ] = None,
+    granularity: Annotated[
+        GranularityParam, Query(description="auto picks the finest of raw/1m/1h/1d within the point budget.")
+    ] = "auto",
+    impute: Annotated[
+        Literal["none", "auto"],
+        Query(description="auto fills short heart-rate gaps (flagged, with intervals)."),
+    ] = "none",
+    format: Annotated[
+        Literal["json", "csv", "parquet", "arrow"], Query(description="Answer format.")
+    ] = "json",
     study: OptionalStudyQuery = None,
-    max_points: Annotated[int | None, Query(ge=10, le=100_000, description="Point budget per series for auto (default 2,000).")] = None,
+    max_points: Annotated[
+        int | None, Query(ge=10, le=100_000, description="Point budget per series for auto (default 2,000).")
+    ] = None,
 ) -> Response:
     budget = max_points or settings.fitpipe_api_point_budget
     metrics = [get_metric(m) for m in dict.fromkeys(metric)]
@@ -64,28 +90,43 @@ def get_timeseries(
                 g = choose_granularity(point_counts(db, span), budget)
             plan.append((p, m, align_span(span, g, p), g))
     audit.record(
-        "read_timeseries", [p.id for p in participants],
-        {"metrics": [m.name for m in metrics], "start": start_date, "end": end_date, "granularity": granularity,
-         "format": format, "impute": impute},
+        "read_timeseries",
+        [p.id for p in participants],
+        {
+            "metrics": [m.name for m in metrics],
+            "start": start_date,
+            "end": end_date,
+            "granularity": granularity,
+            "format": format,
+            "impute": impute,
+        },
     )
     if format == "json":
         raw_points = sum(point_counts(db, span)["raw"] for _, _, span, g in plan if g == "raw")
         if raw_points > settings.fitpipe_api_max_json_points:
             raise InputError(
                 f"the answer would hold {raw_points:,} raw points, more than JSON allows "
-                f"({settings.fitpipe_api_max_json_points:,})", field="format",
+                f"({settings.fitpipe_api_max_json_points:,})",
+                field="format",
                 hint="use format=parquet, arrow or csv (streamed), or a coarser granularity",
             )
         series = [_series(db, p, m, span, g, budget, impute) for p, m, span, g in plan]
         return JSONResponse(
-            {"granularity_requested": granularity, "impute": impute, "point_budget": budget,
-             "series": [s.as_json() for s in series]}
+            {
+                "granularity_requested": granularity,
+                "impute": impute,
+                "point_budget": budget,
+                "series": [s.as_json() for s in series],
+            }
         )
     chunks = _chunks(request.app.state.pool, plan, budget, impute)
     stream = {"csv": csv_stream, "parquet": parquet_stream, "arrow": arrow_stream}[format](chunks)
     filename = f"fitpipe-timeseries.{format}"
-    return StreamingResponse(stream, media_type=MEDIA_TYPES[format],
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        stream,
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _series(db: psycopg.Connection, p, m, span, g, budget: int, impute: str) -> Series:  # type: ignore[no-untyped-def]
@@ -104,12 +145,30 @@ def _chunks(pool, plan, budget: int, impute: str) -> Iterator[Chunk]:  # type: i
         for p, m, span, g in plan:
             if impute == "auto":
                 s = _series(db, p, m, span, g, budget, impute)
-                yield Chunk(p.external_id, p.study, m.name, s.t, s.v, s.imputed, s.extra.get("min"),
-                            s.extra.get("max"), s.extra.get("count"))
+                yield Chunk(
+                    p.external_id,
+                    p.study,
+                    m.name,
+                    s.t,
+                    s.v,
+                    s.imputed,
+                    s.extra.get("min"),
+                    s.extra.get("max"),
+                    s.extra.get("count"),
+                )
             elif g == "raw":
                 for t, v in stream_raw(db, span, chunk_rows=EXPORT_CHUNK_ROWS):
                     yield Chunk(p.external_id, p.study, m.name, t, v)
             else:
                 for part in stream_rollup(db, span, g, chunk_rows=EXPORT_CHUNK_ROWS):
-                    yield Chunk(p.external_id, p.study, m.name, part["t"], part["sum"] / part["count"], None,
-                                part["min"], part["max"], part["count"])
+                    yield Chunk(
+                        p.external_id,
+                        p.study,
+                        m.name,
+                        part["t"],
+                        part["sum"] / part["count"],
+                        None,
+                        part["min"],
+                        part["max"],
+                        part["count"],
+                    )

@@ -34,20 +34,37 @@ def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) ->
     say(f"synthesizing {participants} participants x {days} days ({fmt}) into {out}")
     started = time.perf_counter()
     result = write_cohort(
-        CohortOptions(participants=participants, days=days, out=out, format=fmt, seed=seed,  # type: ignore[arg-type]
-                      start=date(2024, 1, 1), jobs=default_jobs(), overwrite=True),
-        on_done=lambda r, done, total: say(f"  [{done}/{total}] {r.participant_id} ({r.kind}): "
-                                           f"{r.samples:,} heart-rate samples"),
+        CohortOptions(
+            participants=participants,
+            days=days,
+            out=out,
+            format=fmt,
+            seed=seed,  # type: ignore[arg-type]
+            start=date(2024, 1, 1),
+            jobs=default_jobs(),
+            overwrite=True,
+        ),
+        on_done=lambda r, done, total: say(
+            f"  [{done}/{total}] {r.participant_id} ({r.kind}): {r.samples:,} heart-rate samples"
+        ),
     )
-    say(f"wrote {result.bytes / 1e6:,.0f} MB, {result.samples:,} heart-rate samples in {time.perf_counter() - started:.0f} s")
+    say(
+        f"wrote {result.bytes / 1e6:,.0f} MB, {result.samples:,} heart-rate samples in {time.perf_counter() - started:.0f} s"
+    )
 
 
 def _enrol(listing: Path) -> int:
     with listing.open() as fh, connect(autocommit=True) as conn:
         rows = list(csv.DictReader(fh))
         for row in rows:
-            add_participant(conn, row["participant_id"], STUDY, timezone=row["timezone"], email=row["email"],
-                            enrolment_start=None)
+            add_participant(
+                conn,
+                row["participant_id"],
+                STUDY,
+                timezone=row["timezone"],
+                email=row["email"],
+                enrolment_start=None,
+            )
             conn.execute(
                 "UPDATE participants SET enrolment_start = coalesce(enrolment_start, %s::date::timestamp AT TIME ZONE timezone) "
                 "WHERE external_id = %s",
@@ -64,7 +81,9 @@ def _overview() -> None:
                GROUP BY m.name, m.unit ORDER BY 4 DESC"""
         ).fetchall()
         sleep = conn.execute("SELECT count(*), count(DISTINCT participant_id) FROM sleep_sessions").fetchone()
-    print_table("What is stored", ["metric", "unit", "participants", "samples", "first day", "last day"], rows)
+    print_table(
+        "What is stored", ["metric", "unit", "participants", "samples", "first day", "last day"], rows
+    )
     if sleep:
         say(f"sleep sessions: {sleep[0]:,} of {sleep[1]} participants")
 
@@ -85,13 +104,18 @@ def _serve(token: str, host: str, api_port: int, dashboard_port: int) -> None:
     env = dict(os.environ, FITPIPE_API_URL=f"http://{host}:{api_port}", FITPIPE_API_TOKEN=token)
     procs: list[subprocess.Popen[bytes]] = []
     fitpipe = [sys.executable, "-m", "fitpipe.cli"]
-    procs.append(subprocess.Popen([*fitpipe, "serve", "api", "--host", host, "--port", str(api_port)], env=env))
+    procs.append(
+        subprocess.Popen([*fitpipe, "serve", "api", "--host", host, "--port", str(api_port)], env=env)
+    )
     if not _wait_http(f"http://{host}:{api_port}/readyz"):
         say("the API did not become ready; see its output above")
     dashboard_available = _has_dashboard()
     if dashboard_available:
-        procs.append(subprocess.Popen([*fitpipe, "serve", "dashboard", "--host", host, "--port", str(dashboard_port)],
-                                      env=env))
+        procs.append(
+            subprocess.Popen(
+                [*fitpipe, "serve", "dashboard", "--host", host, "--port", str(dashboard_port)], env=env
+            )
+        )
     say("")
     say(f"API:       http://{host}:{api_port}/docs   (token below)")
     if dashboard_available:
@@ -125,14 +149,26 @@ def _has_dashboard() -> bool:
 @click.command()
 @click.option("--participants", "-n", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--days", "-d", default=60, show_default=True, type=click.IntRange(1))
-@click.option("--format", "fmt", type=click.Choice(["takeout", "wearipedia"]), default="takeout", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["takeout", "wearipedia"]), default="takeout", show_default=True
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the API and dashboard at the end.")
+@click.option(
+    "--serve/--no-serve", default=True, show_default=True, help="Serve the API and dashboard at the end."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--api-port", default=8000, show_default=True, type=int)
 @click.option("--dashboard-port", default=8050, show_default=True, type=int)
-def demo(participants: int, days: int, fmt: str, seed: int, serve: bool, host: str, api_port: int,
-         dashboard_port: int) -> None:
+def demo(
+    participants: int,
+    days: int,
+    fmt: str,
+    seed: int,
+    serve: bool,
+    host: str,
+    api_port: int,
+    dashboard_port: int,
+) -> None:
     """Start the local database, synthesize and ingest a cohort, then serve the API and dashboard.
 
     Safe to run again: the cohort is written once, and ingesting it again adds nothing.
@@ -155,9 +191,13 @@ def demo(participants: int, days: int, fmt: str, seed: int, serve: bool, host: s
     _overview()
     say("")
     say("Look at the data:")
-    say('  psql "$(fitpipe db url)" -c "SELECT user_id, metric_name, count(*) FROM raw_data GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20"')
-    say('  psql "$(fitpipe db url)" -c "SELECT user_id, bucket::date, round(mean) AS hr, minutes AS wear_minutes '
-        "FROM data_1d WHERE metric_name = 'heart_rate' ORDER BY 1, 2 LIMIT 20\"")
+    say(
+        '  psql "$(fitpipe db url)" -c "SELECT user_id, metric_name, count(*) FROM raw_data GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20"'
+    )
+    say(
+        '  psql "$(fitpipe db url)" -c "SELECT user_id, bucket::date, round(mean) AS hr, minutes AS wear_minutes '
+        "FROM data_1d WHERE metric_name = 'heart_rate' ORDER BY 1, 2 LIMIT 20\""
+    )
     if not serve:
         return
     with connect(autocommit=True) as conn:

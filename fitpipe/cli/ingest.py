@@ -33,7 +33,11 @@ __all__ = ["ingest", "run", "schedule", "runs"]
 def _options_for(run_id: int, full: bool) -> Callable[[str], LoadOptions]:
     settings = get_settings()
     return lambda source: LoadOptions(
-        source=source, lag=settings.ingest_lag, full=full, run_id=run_id, chunk_rows=settings.fitpipe_chunk_rows
+        source=source,
+        lag=settings.ingest_lag,
+        full=full,
+        run_id=run_id,
+        chunk_rows=settings.fitpipe_chunk_rows,
     )
 
 
@@ -42,8 +46,13 @@ def _file_progress(label: str) -> Iterator[FileCallback]:
     """A progress bar on a terminal; one plain line per file otherwise (logs of the CronJob)."""
     if is_terminal():
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"),
-            TimeElapsedColumn(), console=console, transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task(label, total=None, rows=0)
             rows = 0
@@ -51,14 +60,19 @@ def _file_progress(label: str) -> Iterator[FileCallback]:
             def update(result: FileResult, done: int, total: int) -> None:
                 nonlocal rows
                 rows += result.read
-                progress.update(task, completed=done, total=total, rows=rows, description=f"{label} {result.file[-40:]}")
+                progress.update(
+                    task, completed=done, total=total, rows=rows, description=f"{label} {result.file[-40:]}"
+                )
 
             yield update
     else:
 
         def line(result: FileResult, done: int, total: int) -> None:
-            say(f"[{done}/{total}] {result.status:9} {result.file} read={result.read} "
-                f"quarantined={result.quarantined} {result.seconds:.2f}s" + (f" error={result.error}" if result.error else ""))
+            say(
+                f"[{done}/{total}] {result.status:9} {result.file} read={result.read} "
+                f"quarantined={result.quarantined} {result.seconds:.2f}s"
+                + (f" error={result.error}" if result.error else "")
+            )
 
         yield line
 
@@ -70,15 +84,38 @@ def print_summary(summary: IngestSummary) -> None:
         for (metric, source), c in by_metric.items()
     ]
     total = summary.total()
-    rows.append(["total", "", total.read, total.new, total.updated, total.present, total.duplicates, total.quarantined])
+    rows.append(
+        [
+            "total",
+            "",
+            total.read,
+            total.new,
+            total.updated,
+            total.present,
+            total.duplicates,
+            total.quarantined,
+        ]
+    )
     print_table(
         f"Loaded in {summary.seconds:.1f} s",
-        ["metric", "source", "read", "new", "updated", "already present", "duplicates in input", "quarantined"],
+        [
+            "metric",
+            "source",
+            "read",
+            "new",
+            "updated",
+            "already present",
+            "duplicates in input",
+            "quarantined",
+        ],
         rows,
     )
     sleep_new = sum(f.sleep_new for f in summary.files)
     sleep_present = sum(f.sleep_present for f in summary.files)
-    status_counts = {s: sum(1 for f in summary.files if f.status == s) for s in ("loaded", "unchanged", "unknown", "failed")}
+    status_counts = {
+        s: sum(1 for f in summary.files if f.status == s)
+        for s in ("loaded", "unchanged", "unknown", "failed")
+    }
     parse_rejected = sum(f.quarantined for f in summary.files) - total.quarantined
     say(
         f"files: {status_counts['loaded']} loaded, {status_counts['unchanged']} unchanged (skipped), "
@@ -88,7 +125,11 @@ def print_summary(summary: IngestSummary) -> None:
     )
     unknown = [f.file for f in summary.files if f.status == "unknown"]
     if unknown:
-        say("not known, skipped: " + ", ".join(unknown[:12]) + (f" … and {len(unknown) - 12} more" if len(unknown) > 12 else ""))
+        say(
+            "not known, skipped: "
+            + ", ".join(unknown[:12])
+            + (f" … and {len(unknown) - 12} more" if len(unknown) > 12 else "")
+        )
     for f in summary.failed:
         say(f"FAILED {f.file}: {f.error}")
     if total.read and total.new == 0 and total.updated == 0:
@@ -106,17 +147,33 @@ def _status_of(summary: IngestSummary, failures: int) -> str:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--participant", "-p", help="Whose data this is (required unless the files name participants).")
 @click.option("--study", "-s", help="The participant's study (needed when the id exists in several studies).")
-@click.option("--format", "fmt", type=click.Choice(["auto", *SOURCE_MODULES]), default="auto", show_default=True,
-              help="Input format; auto detects it.")
-@click.option("--timezone", "-z", help="Time zone for local times when ingesting files that name their participants.")
-@click.option("--full", is_flag=True, help="Re-read files loaded before and merge every row (e.g. after loading an older export).")
-def ingest(path: Path, participant: str | None, study: str | None, fmt: str, timezone: str | None, full: bool) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", *SOURCE_MODULES]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto detects it.",
+)
+@click.option(
+    "--timezone", "-z", help="Time zone for local times when ingesting files that name their participants."
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Re-read files loaded before and merge every row (e.g. after loading an older export).",
+)
+def ingest(
+    path: Path, participant: str | None, study: str | None, fmt: str, timezone: str | None, full: bool
+) -> None:
     """Load a directory, .zip or file of wearable data (wearipedia CSVs, Google Takeout, Fitabase).
 
     Idempotent: loading the same input again adds nothing; a file that grew adds only its new samples.
     """
     url = database_url()
-    zone = ZoneInfo(check_timezone(timezone)) if timezone else ZoneInfo(get_settings().fitpipe_default_timezone)
+    zone = (
+        ZoneInfo(check_timezone(timezone)) if timezone else ZoneInfo(get_settings().fitpipe_default_timezone)
+    )
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         who = get_participant(conn, participant, study) if participant else None
@@ -125,19 +182,31 @@ def ingest(path: Path, participant: str | None, study: str | None, fmt: str, tim
             error: str | None = None
             try:
                 with _file_progress("loading") as on_file:
-                    ingest_path(conn, path, participant=who, study=study, fmt=fmt,
-                                options_for=_options_for(recorder.id, full), timezone=zone, summary=summary,
-                                on_file=lambda r, d, t: (on_file(r, d, t), recorder.progress(summary)))
+                    ingest_path(
+                        conn,
+                        path,
+                        participant=who,
+                        study=study,
+                        fmt=fmt,
+                        options_for=_options_for(recorder.id, full),
+                        timezone=zone,
+                        summary=summary,
+                        on_file=lambda r, d, t: (on_file(r, d, t), recorder.progress(summary)),
+                    )
             except BaseException as exc:
                 error = str(exc) or type(exc).__name__
                 recorder.finish(summary, "aborted" if isinstance(exc, KeyboardInterrupt) else "failed", error)
                 raise
             recorder.finish(summary, _status_of(summary, len(summary.failed)))
     print_summary(summary)
-    say(f"run {recorder.id} recorded; look at the data with: psql \"$(fitpipe db url)\" -c "
-        f"\"SELECT metric_name, count(*) FROM raw_data GROUP BY 1\"")
+    say(
+        f'run {recorder.id} recorded; look at the data with: psql "$(fitpipe db url)" -c '
+        f'"SELECT metric_name, count(*) FROM raw_data GROUP BY 1"'
+    )
     if summary.failed:
-        raise InputError(f"{len(summary.failed)} file(s) could not be loaded (see FAILED lines above); nothing of them was stored")
+        raise InputError(
+            f"{len(summary.failed)} file(s) could not be loaded (see FAILED lines above); nothing of them was stored"
+        )
 
 
 def daily_run(study: str | None = None, full: bool = False) -> int:
@@ -147,19 +216,31 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
     inbox = settings.inbox
     use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
     use_live = settings.fitpipe_ingest_source in ("all", "googleHealthApi")
-    say(f"daily run: {'inbox ' + str(inbox) if use_inbox else 'no inbox'}"
-        f"{', Google Health API' if use_live else ''}")
+    say(
+        f"daily run: {'inbox ' + str(inbox) if use_inbox else 'no inbox'}"
+        f"{', Google Health API' if use_live else ''}"
+    )
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         with RunRecorder(url, "run") as recorder:
             try:
                 with _file_progress("loading") as on_file:
-                    result = DailyResult(summary=IngestSummary()) if not use_inbox else run_inbox(
-                        conn, inbox, _options_for(recorder.id, full), study=study,
-                        on_participant=lambda p, i, n: say(f"participant {i}/{n}: {p.study}/{p.external_id}")
-                        if not is_terminal() else None,
-                        on_file=on_file,
-                        after_participant=recorder.progress,
+                    result = (
+                        DailyResult(summary=IngestSummary())
+                        if not use_inbox
+                        else run_inbox(
+                            conn,
+                            inbox,
+                            _options_for(recorder.id, full),
+                            study=study,
+                            on_participant=lambda p, i, n: (
+                                say(f"participant {i}/{n}: {p.study}/{p.external_id}")
+                                if not is_terminal()
+                                else None
+                            ),
+                            on_file=on_file,
+                            after_participant=recorder.progress,
+                        )
                     )
 
                 def synced(outcome: Outcome, done: int, total: int) -> None:
@@ -168,30 +249,50 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
 
                 # then the live source: every participant with a Google Health grant
                 started = time.perf_counter()
-                live = SyncReport() if not use_live else sync_google_health(
-                    url, summary=result.summary, study=study, on_outcome=synced,
-                    options=SyncOptions(lag=settings.ingest_lag, run_id=recorder.id, chunk_rows=settings.fitpipe_chunk_rows),
+                live = (
+                    SyncReport()
+                    if not use_live
+                    else sync_google_health(
+                        url,
+                        summary=result.summary,
+                        study=study,
+                        on_outcome=synced,
+                        options=SyncOptions(
+                            lag=settings.ingest_lag,
+                            run_id=recorder.id,
+                            chunk_rows=settings.fitpipe_chunk_rows,
+                        ),
+                    )
                 )
                 result.summary.seconds += time.perf_counter() - started
             except BaseException as exc:
-                recorder.finish(IngestSummary(), "aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                                str(exc) or type(exc).__name__)
+                recorder.finish(
+                    IngestSummary(),
+                    "aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                    str(exc) or type(exc).__name__,
+                )
                 raise
             failures = len(result.summary.failed) + len(result.participants_failed) + live.failures
-            lines = [f"participant {k}: {v}" for k, v in result.participants_failed.items()] + live.error_lines()
+            lines = [
+                f"participant {k}: {v}" for k, v in result.participants_failed.items()
+            ] + live.error_lines()
             status = _status_of(result.summary, failures)
             if status == "failed" and live.with_status("synced"):
                 status = "partial"
             recorder.finish(result.summary, status, "\n".join(lines) or None)
     print_summary(result.summary)
-    say(f"participants: {result.participants_total} active, {len(result.participants_without_data)} without data yet, "
-        f"{len(result.participants_failed)} failed")
+    say(
+        f"participants: {result.participants_total} active, {len(result.participants_without_data)} without data yet, "
+        f"{len(result.participants_failed)} failed"
+    )
     for name, message in result.participants_failed.items():
         say(f"FAILED participant {name}: {message}")
     if live.outcomes or live.config_error:
-        say(f"google health: {len(live.outcomes)} consented, {len(live.with_status('synced'))} synced, "
+        say(
+            f"google health: {len(live.outcomes)} consented, {len(live.with_status('synced'))} synced, "
             f"{len(live.with_status('deferred'))} deferred to the next run, "
-            f"{len(live.with_status('needs_reconsent'))} need re-consent")
+            f"{len(live.with_status('needs_reconsent'))} need re-consent"
+        )
     for line in live.error_lines():
         say(f"FAILED {line}")
     return failures
@@ -209,7 +310,9 @@ def run(study: str | None, full: bool) -> None:
     """
     failures = daily_run(study, full)
     if failures:
-        raise InputError(f"{failures} participant(s) or file(s) failed; the run is recorded as partial/failed")
+        raise InputError(
+            f"{failures} participant(s) or file(s) failed; the run is recorded as partial/failed"
+        )
 
 
 @click.command()
@@ -221,7 +324,9 @@ def schedule(cron: str, study: str | None, once_now: bool) -> None:
     from croniter import croniter
 
     if not croniter.is_valid(cron):
-        raise InputError(f"not a valid cron expression: {cron!r}", field="--cron", hint='e.g. "0 1 * * *" (01:00 daily)')
+        raise InputError(
+            f"not a valid cron expression: {cron!r}", field="--cron", hint='e.g. "0 1 * * *" (01:00 daily)'
+        )
     it = croniter(cron, datetime.now().astimezone())
     if once_now:
         daily_run(study)
@@ -250,10 +355,28 @@ def runs(limit: int) -> None:
     now = datetime.now(UTC)
     print_table(
         None,
-        ["run", "trigger", "status", "started", "took", "participants", "files", "read", "new", "quarantined", "error"],
         [
-            [r[0], r[1], r[2], f"{(now - r[3]).total_seconds() / 3600:.1f} h ago", str(r[4]).split(".")[0] if r[4] else None,
-             *r[5:]]
+            "run",
+            "trigger",
+            "status",
+            "started",
+            "took",
+            "participants",
+            "files",
+            "read",
+            "new",
+            "quarantined",
+            "error",
+        ],
+        [
+            [
+                r[0],
+                r[1],
+                r[2],
+                f"{(now - r[3]).total_seconds() / 3600:.1f} h ago",
+                str(r[4]).split(".")[0] if r[4] else None,
+                *r[5:],
+            ]
             for r in rows
         ],
     )

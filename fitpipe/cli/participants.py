@@ -25,7 +25,9 @@ def participants() -> None:
 @click.option("--timezone", "-z", help="IANA time zone, e.g. Europe/London (default UTC).")
 @click.option("--email", "-e", help="Contact address for reminders.")
 @click.option("--enrolled", type=click.DateTime(["%Y-%m-%d"]), help="Enrolment start date (YYYY-MM-DD).")
-def add(participant_id: str, study: str | None, timezone: str | None, email: str | None, enrolled: datetime | None) -> None:
+def add(
+    participant_id: str, study: str | None, timezone: str | None, email: str | None, enrolled: datetime | None
+) -> None:
     """Add PARTICIPANT_ID to a study (no error when it exists unchanged)."""
     study = study or get_settings().fitpipe_default_study
     with connect(autocommit=True) as conn:
@@ -42,7 +44,9 @@ def add(participant_id: str, study: str | None, timezone: str | None, email: str
 @click.option("--timezone", "-z")
 @click.option("--email", "-e")
 @click.option("--status", type=click.Choice(["active", "paused", "withdrawn", "completed"]))
-def update(participant_id: str, study: str | None, timezone: str | None, email: str | None, status: str | None) -> None:
+def update(
+    participant_id: str, study: str | None, timezone: str | None, email: str | None, status: str | None
+) -> None:
     """Change a participant's time zone, email or status deliberately."""
     with connect(autocommit=True) as conn:
         participant = update_participant(
@@ -74,8 +78,14 @@ def list_command(study: str | None, emails: bool) -> None:
     table = []
     for p in rows:
         last, sources = stats.get(p.id, (None, None))
-        row: list[object] = [p.study, p.external_id, p.timezone, p.status,
-                             last.isoformat(timespec="seconds") if last else None, sources or "none yet"]
+        row: list[object] = [
+            p.study,
+            p.external_id,
+            p.timezone,
+            p.status,
+            last.isoformat(timespec="seconds") if last else None,
+            sources or "none yet",
+        ]
         if emails:
             row.insert(4, p.email)
         table.append(row)

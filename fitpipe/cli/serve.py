@@ -23,8 +23,15 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @serve.command("dashboard")

@@ -21,16 +21,26 @@ def token() -> None:
 @click.option("--all-studies", is_flag=True, help="Every study (admin and service tokens only).")
 @click.option("--role", "-r", type=click.Choice(ROLES), required=True)
 @click.option("--name", "-n", default="", help="Who holds it (for the token list and the audit log).")
-@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after this many days (default: never).")
-def create(studies: tuple[str, ...], all_studies: bool, role: str, name: str, expires_days: int | None) -> None:
+@click.option(
+    "--expires-days", type=click.IntRange(min=1), help="Expire after this many days (default: never)."
+)
+def create(
+    studies: tuple[str, ...], all_studies: bool, role: str, name: str, expires_days: int | None
+) -> None:
     """Create a token and print it once, alone on the last line."""
     with connect(autocommit=True) as conn:
         token_id, text = create_token(
-            conn, name=name or f"{role} token", role=role, studies=list(studies), all_studies=all_studies,
+            conn,
+            name=name or f"{role} token",
+            role=role,
+            studies=list(studies),
+            all_studies=all_studies,
             expires_in=expiry(expires_days),
         )
-    say(f"token {token_id} ({role}, studies: {'all' if all_studies else ', '.join(studies)}); "
-        "it is shown only now, store it safely:")
+    say(
+        f"token {token_id} ({role}, studies: {'all' if all_studies else ', '.join(studies)}); "
+        "it is shown only now, store it safely:"
+    )
     click.echo(text)
 
 

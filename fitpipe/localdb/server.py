@@ -195,7 +195,9 @@ class LocalDatabase:
         self.log_file.touch()
         self._chown_for_postgres(self.log_file.parent, self.log_file)
         proc = subprocess.run(
-            self._pg_cmd(pg, "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "start"),
+            self._pg_cmd(
+                pg, "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "start"
+            ),
             capture_output=True,
             text=True,
             check=False,
@@ -225,9 +227,12 @@ class LocalDatabase:
                 self._pg_cmd(
                     pg,
                     "initdb",
-                    "-D", str(self.data_dir),
-                    "-U", SUPERUSER,
-                    "--pwfile", str(pwfile),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
                     "--auth-host=scram-sha-256",
                     "--auth-local=peer",
                     "--encoding=UTF8",

@@ -21,9 +21,7 @@ __all__ = ["ensure_timescaledb"]
 
 log = logging.getLogger(__name__)
 
-TRIXIE_SOURCES = (
-    "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n"
-)
+TRIXIE_SOURCES = "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n"
 
 
 def _os_release() -> dict[str, str]:
@@ -49,14 +47,19 @@ def _run(cmd: list[str], *, cwd: Path | None = None, log_file: Path) -> None:
 
 def _apt_install(packages: list[str], log_file: Path) -> None:
     env_prefix = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    _run([*env_prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], log_file=log_file)
+    _run(
+        [*env_prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        log_file=log_file,
+    )
 
 
 def _can_install() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
-def _build_from_trixie_source(pg: PgInstall, workdir: Path, log_file: Path, say: Callable[[str], None]) -> None:
+def _build_from_trixie_source(
+    pg: PgInstall, workdir: Path, log_file: Path, say: Callable[[str], None]
+) -> None:
     apt_dir = workdir / "apt"
     (apt_dir / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     sources = apt_dir / "sources.list"
@@ -67,7 +70,9 @@ def _build_from_trixie_source(pg: PgInstall, workdir: Path, log_file: Path, say:
         "-o", f"Dir::State::Lists={apt_dir / 'lists'}",
     ]  # fmt: skip
     say(f"installing build dependencies (postgresql-server-dev-{pg.major}, cmake, dpkg-dev)")
-    _apt_install([f"postgresql-server-dev-{pg.major}", "cmake", "dpkg-dev", "gcc", "make", "libssl-dev"], log_file)
+    _apt_install(
+        [f"postgresql-server-dev-{pg.major}", "cmake", "dpkg-dev", "gcc", "make", "libssl-dev"], log_file
+    )
     say("fetching Debian 13's timescaledb source package (private apt configuration)")
     _run(["apt-get", "-q", *apt_opts, "update"], log_file=log_file)
     src = workdir / "src"

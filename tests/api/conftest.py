@@ -28,12 +28,23 @@ class Tokens:
     coordinator_b: str
 
 
-def load_heart_rate(conn: psycopg.Connection, participant, start: str, seconds: np.ndarray, values: np.ndarray,
-                    path: str = "hr.json") -> None:  # type: ignore[no-untyped-def]
+def load_heart_rate(
+    conn: psycopg.Connection,
+    participant,
+    start: str,
+    seconds: np.ndarray,
+    values: np.ndarray,
+    path: str = "hr.json",
+) -> None:  # type: ignore[no-untyped-def]
     t0 = int(pd.Timestamp(start).value // 1000)
     batch = SampleBatch("heart_rate", t0 + seconds.astype(np.int64) * 1_000_000, values, path)
-    load_parsed_file(conn, ParsedFile(path, "test", [batch]), {None: participant}, FileIdentity(path, 1, path),
-                     LoadOptions(source="test", lag=timedelta(hours=1)))
+    load_parsed_file(
+        conn,
+        ParsedFile(path, "test", [batch]),
+        {None: participant},
+        FileIdentity(path, 1, path),
+        LoadOptions(source="test", lag=timedelta(hours=1)),
+    )
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install '.[test]')")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="schemathesis is not installed (pip install '.[test]')"
+)
 
 from api.main import create_app  # noqa: E402
 from fitpipe.settings import Settings  # noqa: E402
@@ -20,8 +22,10 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 @pytest.fixture
 def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
-    application = create_app(Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9),  # type: ignore[call-arg]
-                             url=database_url)
+    application = create_app(
+        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9),  # type: ignore[call-arg]
+        url=database_url,
+    )
     application.state.pool.open(wait=True)
     application.state.test_token = tokens.admin
     try:
@@ -42,8 +46,13 @@ def test_generated_requests_never_get_a_server_error(app: FastAPI) -> None:
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=True)
+        @settings(
+            max_examples=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def check(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(headers=headers)
 

@@ -18,10 +18,23 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def night(db: psycopg.Connection, cohort) -> datetime:  # type: ignore[no-untyped-def]
     start = datetime(2024, 1, 2, 4, 30, tzinfo=UTC)  # 23:30 in New York
-    stages = [SleepStage(start, 1800, "light"), SleepStage(start + timedelta(minutes=30), 3600, "deep"),
-              SleepStage(start + timedelta(minutes=50), 60, "wake", is_short=True)]
-    session = SleepSession(start, start + timedelta(hours=1, minutes=30), date(2024, 1, 2), True, "sleep.json", "record 0",
-                           minutes_asleep=88, efficiency=95, sleep_type="stages", stages=stages)
+    stages = [
+        SleepStage(start, 1800, "light"),
+        SleepStage(start + timedelta(minutes=30), 3600, "deep"),
+        SleepStage(start + timedelta(minutes=50), 60, "wake", is_short=True),
+    ]
+    session = SleepSession(
+        start,
+        start + timedelta(hours=1, minutes=30),
+        date(2024, 1, 2),
+        True,
+        "sleep.json",
+        "record 0",
+        minutes_asleep=88,
+        efficiency=95,
+        sleep_type="stages",
+        stages=stages,
+    )
     with db.cursor() as cur:
         store_sleep(cur, [(cohort["A1"].id, session)], "test")
     return start
@@ -40,8 +53,11 @@ def test_sessions_come_with_their_stages(client: TestClient, tokens, night: date
 
 
 def test_a_date_range_without_nights_is_empty(client: TestClient, tokens, night: datetime) -> None:  # type: ignore[no-untyped-def]
-    r = client.get("/api/v1/sleep", params={"user_id": "A1", "start_date": "2023-01-01", "end_date": "2023-01-07"},
-                   headers=auth(tokens.admin))
+    r = client.get(
+        "/api/v1/sleep",
+        params={"user_id": "A1", "start_date": "2023-01-01", "end_date": "2023-01-07"},
+        headers=auth(tokens.admin),
+    )
     assert r.status_code == 200 and r.json()["sessions"] == []
 
 

@@ -20,7 +20,8 @@ URL = "/api/v1/timeseries"
 
 def _raw(db: psycopg.Connection, user: str) -> pd.DataFrame:
     rows = db.execute(
-        "SELECT \"timestamp\", value FROM raw_data WHERE user_id = %s AND metric_name = 'heart_rate' ORDER BY 1", (user,)
+        "SELECT \"timestamp\", value FROM raw_data WHERE user_id = %s AND metric_name = 'heart_rate' ORDER BY 1",
+        (user,),
     ).fetchall()
     df = pd.DataFrame(rows, columns=["ts", "value"])
     df["ts"] = pd.to_datetime(df["ts"], utc=True)
@@ -28,8 +29,17 @@ def _raw(db: psycopg.Connection, user: str) -> pd.DataFrame:
 
 
 def test_hourly_means_match_an_independent_computation(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
-    r = client.get(URL, params={"user_id": "A1", "metric": "heart_rate", "start_date": "2024-01-01",
-                                "end_date": "2024-01-02", "granularity": "1h"}, headers=auth(tokens.coordinator_a))
+    r = client.get(
+        URL,
+        params={
+            "user_id": "A1",
+            "metric": "heart_rate",
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-02",
+            "granularity": "1h",
+        },
+        headers=auth(tokens.coordinator_a),
+    )
     assert r.status_code == 200, r.text
     s = r.json()["series"][0]
     assert s["granularity"] == "1h"
@@ -45,14 +55,22 @@ def test_hourly_means_match_an_independent_computation(client: TestClient, token
 
 def test_auto_granularity_stays_within_the_point_budget(client: TestClient, tokens) -> None:  # type: ignore[no-untyped-def]
     params = {"user_id": "A1", "metric": "heart_rate", "start_date": "2024-01-01", "end_date": "2024-01-02"}
-    small = client.get(URL, params={**params, "max_points": 100}, headers=auth(tokens.admin)).json()["series"][0]
+    small = client.get(URL, params={**params, "max_points": 100}, headers=auth(tokens.admin)).json()[
+        "series"
+    ][0]
     assert small["granularity"] == "1h" and small["points"] <= 100
-    big = client.get(URL, params={**params, "max_points": 100_000}, headers=auth(tokens.admin)).json()["series"][0]
+    big = client.get(URL, params={**params, "max_points": 100_000}, headers=auth(tokens.admin)).json()[
+        "series"
+    ][0]
     assert big["granularity"] == "raw" and big["points"] == 2 * 86_400 // 5
 
 
 def test_missing_dates_fall_back_to_the_latest_seven_days(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
-    r = client.get(URL, params={"user_id": "A1", "metric": "heart_rate", "granularity": "raw"}, headers=auth(tokens.admin))
+    r = client.get(
+        URL,
+        params={"user_id": "A1", "metric": "heart_rate", "granularity": "raw"},
+        headers=auth(tokens.admin),
+    )
     s = r.json()["series"][0]
     assert pd.Timestamp(s["t"][-1]) == _raw(db, "A1")["ts"].max()
     assert s["points"] == len(_raw(db, "A1"))
@@ -63,7 +81,11 @@ def test_missing_dates_fall_back_to_the_latest_seven_days(client: TestClient, to
     [
         ({"metric": "heart_rate"}, 422, "user_id"),
         ({"user_id": "A1"}, 422, "metric"),
-        ({"user_id": "A1", "metric": "heart_rate", "start_date": "2024-02-01", "end_date": "2024-01-01"}, 422, "start"),
+        (
+            {"user_id": "A1", "metric": "heart_rate", "start_date": "2024-02-01", "end_date": "2024-01-01"},
+            422,
+            "start",
+        ),
         ({"user_id": "A1", "metric": "heart_rate", "start_date": "yesterday"}, 422, "start_date"),
         ({"user_id": "A1", "metric": "pulse"}, 404, "unknown metric"),
         ({"user_id": "nobody", "metric": "heart_rate"}, 404, "no participant"),
@@ -84,8 +106,14 @@ def test_requests_without_a_valid_token_are_refused(client: TestClient) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow"])
 def test_export_formats_hold_the_same_rows(client: TestClient, tokens, db, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    params = {"user_id": "A1", "metric": "heart_rate", "start_date": "2024-01-01", "end_date": "2024-01-02",
-              "granularity": "raw", "format": fmt}
+    params = {
+        "user_id": "A1",
+        "metric": "heart_rate",
+        "start_date": "2024-01-01",
+        "end_date": "2024-01-02",
+        "granularity": "raw",
+        "format": fmt,
+    }
     r = client.get(URL, params=params, headers=auth(tokens.analyst_a))
     assert r.status_code == 200, r.text
     if fmt == "csv":
@@ -93,19 +121,32 @@ def test_export_formats_hold_the_same_rows(client: TestClient, tokens, db, fmt: 
         t = pd.to_datetime(df["t"], utc=True)
         v = df["v"].to_numpy()
     else:
-        table = pq.read_table(io.BytesIO(r.content)) if fmt == "parquet" else pa.ipc.open_stream(r.content).read_all()
+        table = (
+            pq.read_table(io.BytesIO(r.content))
+            if fmt == "parquet"
+            else pa.ipc.open_stream(r.content).read_all()
+        )
         t = pd.Series(table.column("t").to_pandas())
         v = table.column("v").to_numpy()
     raw = _raw(db, "A1")
-    lo, hi = pd.Timestamp("2024-01-01", tz="America/New_York"), pd.Timestamp("2024-01-03", tz="America/New_York")
+    lo, hi = (
+        pd.Timestamp("2024-01-01", tz="America/New_York"),
+        pd.Timestamp("2024-01-03", tz="America/New_York"),
+    )
     raw = raw[(raw["ts"] >= lo) & (raw["ts"] < hi)]
     assert list(t) == list(raw["ts"])
     np.testing.assert_allclose(v, raw["value"].to_numpy())
 
 
 def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
-    client.get(URL, params={"user_id": "A1", "metric": "heart_rate"}, headers={**auth(tokens.admin), "X-Request-ID": "req-1"})
-    row = db.execute("SELECT a.action, p.external_id, a.request_id FROM audit_log a JOIN participants p ON p.id = a.participant_id").fetchone()
+    client.get(
+        URL,
+        params={"user_id": "A1", "metric": "heart_rate"},
+        headers={**auth(tokens.admin), "X-Request-ID": "req-1"},
+    )
+    row = db.execute(
+        "SELECT a.action, p.external_id, a.request_id FROM audit_log a JOIN participants p ON p.id = a.participant_id"
+    ).fetchone()
     assert row == ("read_timeseries", "A1", "req-1")
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         db.execute("DELETE FROM audit_log")
@@ -117,6 +158,9 @@ def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, 
 def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(client: TestClient, tokens) -> None:  # type: ignore[no-untyped-def]
     client.get(URL, params={"user_id": "A1", "metric": "heart_rate"}, headers=auth(tokens.admin))
     text = client.get("/metrics").text
-    assert 'fitpipe_http_request_duration_seconds_count{method="GET",route="/api/v1/timeseries",status="200"} 1.0' in text
+    assert (
+        'fitpipe_http_request_duration_seconds_count{method="GET",route="/api/v1/timeseries",status="200"} 1.0'
+        in text
+    )
     assert "fitpipe_database_up 1.0" in text
     assert "A1" not in text  # no participant ids as labels

@@ -22,8 +22,15 @@ def test_redact_hides_passwords(url: str, expected: str) -> None:
 
 
 def test_original_db_variables_build_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(_env_file=None, database_url=None, db_host="db.example", db_port=6543, db_name="trial",  # type: ignore[call-arg]
-                        db_user="me", db_pass="p@ss word")
+    settings = Settings(
+        _env_file=None,
+        database_url=None,
+        db_host="db.example",
+        db_port=6543,
+        db_name="trial",  # type: ignore[call-arg]
+        db_user="me",
+        db_pass="p@ss word",
+    )
     assert database_url(settings) == "postgresql://me:p%40ss%20word@db.example:6543/trial"
 
 

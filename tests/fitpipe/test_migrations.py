@@ -44,12 +44,18 @@ def test_applies_new_migrations_in_order(db: psycopg.Connection, tmp_path: Path)
     for m in available_migrations():
         (tmp_path / m.path.name).write_bytes(m.path.read_bytes())
     latest = max(m.version for m in available_migrations())
-    (tmp_path / f"{latest + 2:04d}_second.sql").write_text("ALTER TABLE t_first ADD COLUMN IF NOT EXISTS b int;")
+    (tmp_path / f"{latest + 2:04d}_second.sql").write_text(
+        "ALTER TABLE t_first ADD COLUMN IF NOT EXISTS b int;"
+    )
     (tmp_path / f"{latest + 1:04d}_first.sql").write_text("CREATE TABLE IF NOT EXISTS t_first (a int);")
     applied = migrate(db, tmp_path)
     assert [m.name for m in applied] == ["first", "second"]
-    cols = [r[0] for r in db.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 't_first' ORDER BY ordinal_position")]
+    cols = [
+        r[0]
+        for r in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 't_first' ORDER BY ordinal_position"
+        )
+    ]
     assert cols == ["a", "b"]
 
 

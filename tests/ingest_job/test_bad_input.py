@@ -79,56 +79,160 @@ class Case:
 
 
 CASES = [
-    Case("bad_date", wearipedia([_wearipedia_hr("2024-13-01", GOOD), _wearipedia_hr("2024-01-02", GOOD)]), 2,
-         quarantine=r"date"),
-    Case("dst_gap_nonexistent_local_time",
-         wearipedia([_wearipedia_hr("2024-03-10", [("01:59:59", "70"), ("02:30:00", "71"), ("03:00:00", "72")])]), 2,
-         quarantine=r"not exist|nonexistent|clocks"),
-    Case("dst_overlap_repeated_hour",
-         wearipedia([_wearipedia_hr("2024-11-03", [("01:30:00", "70"), ("01:59:00", "71"), ("01:30:00", "72")])]), 3),
-    Case("nan_value", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "np.float64(nan)")])]), 2,
-         quarantine=r"finite|nan|number"),
-    Case("inf_value", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "np.float64(inf)")])]), 2,
-         quarantine=r"finite|inf|number|range"),
-    Case("non_numeric_value", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "'abc'")])]), 2,
-         quarantine=r"number|numeric|value"),
-    Case("none_value", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "None")])]), 2,
-         quarantine=r"None|missing|number|finite|value"),
-    Case("bad_time_of_day", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("25:61:00", "70")])]), 2,
-         quarantine=r"time"),
-    Case("out_of_range_value", wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "400")])]), 2,
-         quarantine=r"range"),
-    Case("out_of_order_timestamps",
-         wearipedia([_wearipedia_hr("2024-01-01", [("00:00:05", "70"), ("00:00:01", "71"), ("00:00:03", "72")])]), 3),
-    Case("duplicate_timestamps",
-         wearipedia([_wearipedia_hr("2024-01-01", [("00:00:01", "70"), ("00:00:01", "75"), ("00:00:02", "72")])]), 2),
-    Case("truncated_line",
-         wearipedia([_wearipedia_hr("2024-01-01", GOOD), _wearipedia_hr("2024-01-02", GOOD)[:120]]), 2,
-         quarantine=r"."),
+    Case(
+        "bad_date",
+        wearipedia([_wearipedia_hr("2024-13-01", GOOD), _wearipedia_hr("2024-01-02", GOOD)]),
+        2,
+        quarantine=r"date",
+    ),
+    Case(
+        "dst_gap_nonexistent_local_time",
+        wearipedia(
+            [_wearipedia_hr("2024-03-10", [("01:59:59", "70"), ("02:30:00", "71"), ("03:00:00", "72")])]
+        ),
+        2,
+        quarantine=r"not exist|nonexistent|clocks",
+    ),
+    Case(
+        "dst_overlap_repeated_hour",
+        wearipedia(
+            [_wearipedia_hr("2024-11-03", [("01:30:00", "70"), ("01:59:00", "71"), ("01:30:00", "72")])]
+        ),
+        3,
+    ),
+    Case(
+        "nan_value",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "np.float64(nan)")])]),
+        2,
+        quarantine=r"finite|nan|number",
+    ),
+    Case(
+        "inf_value",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "np.float64(inf)")])]),
+        2,
+        quarantine=r"finite|inf|number|range",
+    ),
+    Case(
+        "non_numeric_value",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "'abc'")])]),
+        2,
+        quarantine=r"number|numeric|value",
+    ),
+    Case(
+        "none_value",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "None")])]),
+        2,
+        quarantine=r"None|missing|number|finite|value",
+    ),
+    Case(
+        "bad_time_of_day",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("25:61:00", "70")])]),
+        2,
+        quarantine=r"time",
+    ),
+    Case(
+        "out_of_range_value",
+        wearipedia([_wearipedia_hr("2024-01-01", [*GOOD, ("00:00:02", "400")])]),
+        2,
+        quarantine=r"range",
+    ),
+    Case(
+        "out_of_order_timestamps",
+        wearipedia(
+            [_wearipedia_hr("2024-01-01", [("00:00:05", "70"), ("00:00:01", "71"), ("00:00:03", "72")])]
+        ),
+        3,
+    ),
+    Case(
+        "duplicate_timestamps",
+        wearipedia(
+            [_wearipedia_hr("2024-01-01", [("00:00:01", "70"), ("00:00:01", "75"), ("00:00:02", "72")])]
+        ),
+        2,
+    ),
+    Case(
+        "truncated_line",
+        wearipedia([_wearipedia_hr("2024-01-01", GOOD), _wearipedia_hr("2024-01-02", GOOD)[:120]]),
+        2,
+        quarantine=r".",
+    ),
     Case("byte_order_mark", wearipedia([_wearipedia_hr("2024-01-01", GOOD)], bom=True), 2),
-    Case("wrong_header", wearipedia([_wearipedia_hr("2024-01-01", GOOD)], header="heartbeat"), 0,
-         fails=r"heart_rate\.csv"),
-    Case("empty_file", lambda root: ((root / "heart_rate.csv").write_bytes(b""),
-                                     (root / "activity.csv").write_text("dateTime,value\n2024-01-01,10\n")), 0,
-         fails=r"heart_rate\.csv.*(empty|no data|header)"),
-    Case("negative_steps", lambda root: (root / "activity.csv").write_text("dateTime,value\n2024-01-01,-5\n2024-01-02,100\n"), 0,
-         quarantine=r"range"),
-    Case("invalid_json", takeout({"heart_rate-2024-01-01.json": b'[{"dateTime":"01/01/24 05:00:00","value":{"bpm"',
-                                  "heart_rate-2024-01-02.json": HR_JSON.replace(b"01/01/24", b"01/02/24")}), 2,
-         fails=r"heart_rate-2024-01-01\.json"),
-    Case("not_utf8", takeout({"heart_rate-2024-01-01.json": HR_JSON.replace(b"bpm", b"b\xe9m")}), 0,
-         fails=r"heart_rate-2024-01-01\.json"),
-    Case("takeout_missing_field", takeout({"heart_rate-2024-01-01.json": HR_JSON.replace(b'"bpm":63,', b"")}), 1,
-         quarantine=r"bpm|missing|value"),
-    Case("wrong_delimiter", fitabase(b"Id;Time;Value\n1;1/1/2024 12:00:00 AM;70\n"), 0,
-         fails=r"heartrate_seconds_merged\.csv"),
-    Case("crlf_line_endings", fitabase(b"Id,Time,Value\r\nP1,1/1/2024 12:00:00 AM,70\r\nP1,1/1/2024 12:00:05 AM,71\r\n"), 2),
-    Case("unknown_participant_in_file", fitabase(b"Id,Time,Value\nP999,1/1/2024 12:00:00 AM,70\n"), 0,
-         fails=r"unknown participant.*P999", participant=None),
-    Case("unknown_extra_file",
-         lambda root: (wearipedia([_wearipedia_hr("2024-01-01", GOOD)])(root), (root / "notes.txt").write_text("hi")), 2),
-    Case("corrupt_zip", lambda root: (root / "export.zip").write_bytes(b"PK\x03\x04 not really a zip"), 0,
-         fails=r"export\.zip|zip"),
+    Case(
+        "wrong_header",
+        wearipedia([_wearipedia_hr("2024-01-01", GOOD)], header="heartbeat"),
+        0,
+        fails=r"heart_rate\.csv",
+    ),
+    Case(
+        "empty_file",
+        lambda root: (
+            (root / "heart_rate.csv").write_bytes(b""),
+            (root / "activity.csv").write_text("dateTime,value\n2024-01-01,10\n"),
+        ),
+        0,
+        fails=r"heart_rate\.csv.*(empty|no data|header)",
+    ),
+    Case(
+        "negative_steps",
+        lambda root: (root / "activity.csv").write_text("dateTime,value\n2024-01-01,-5\n2024-01-02,100\n"),
+        0,
+        quarantine=r"range",
+    ),
+    Case(
+        "invalid_json",
+        takeout(
+            {
+                "heart_rate-2024-01-01.json": b'[{"dateTime":"01/01/24 05:00:00","value":{"bpm"',
+                "heart_rate-2024-01-02.json": HR_JSON.replace(b"01/01/24", b"01/02/24"),
+            }
+        ),
+        2,
+        fails=r"heart_rate-2024-01-01\.json",
+    ),
+    Case(
+        "not_utf8",
+        takeout({"heart_rate-2024-01-01.json": HR_JSON.replace(b"bpm", b"b\xe9m")}),
+        0,
+        fails=r"heart_rate-2024-01-01\.json",
+    ),
+    Case(
+        "takeout_missing_field",
+        takeout({"heart_rate-2024-01-01.json": HR_JSON.replace(b'"bpm":63,', b"")}),
+        1,
+        quarantine=r"bpm|missing|value",
+    ),
+    Case(
+        "wrong_delimiter",
+        fitabase(b"Id;Time;Value\n1;1/1/2024 12:00:00 AM;70\n"),
+        0,
+        fails=r"heartrate_seconds_merged\.csv",
+    ),
+    Case(
+        "crlf_line_endings",
+        fitabase(b"Id,Time,Value\r\nP1,1/1/2024 12:00:00 AM,70\r\nP1,1/1/2024 12:00:05 AM,71\r\n"),
+        2,
+    ),
+    Case(
+        "unknown_participant_in_file",
+        fitabase(b"Id,Time,Value\nP999,1/1/2024 12:00:00 AM,70\n"),
+        0,
+        fails=r"unknown participant.*P999",
+        participant=None,
+    ),
+    Case(
+        "unknown_extra_file",
+        lambda root: (
+            wearipedia([_wearipedia_hr("2024-01-01", GOOD)])(root),
+            (root / "notes.txt").write_text("hi"),
+        ),
+        2,
+    ),
+    Case(
+        "corrupt_zip",
+        lambda root: (root / "export.zip").write_bytes(b"PK\x03\x04 not really a zip"),
+        0,
+        fails=r"export\.zip|zip",
+    ),
 ]
 
 
@@ -147,7 +251,9 @@ def _counts(url: str) -> tuple[int, list[tuple[str, str, str, str]]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_is_quarantined_or_refused_and_reruns_change_nothing(case: Case, env: str, tmp_path: Path) -> None:
+def test_bad_input_is_quarantined_or_refused_and_reruns_change_nothing(
+    case: Case, env: str, tmp_path: Path
+) -> None:
     root = tmp_path / "input"
     root.mkdir()
     case.write(root)
@@ -166,7 +272,9 @@ def test_bad_input_is_quarantined_or_refused_and_reruns_change_nothing(case: Cas
     if case.quarantine:
         assert quarantined, f"nothing was quarantined:\n{first.output}"
         assert all(file and record and field and reason for file, record, field, reason in quarantined)
-        assert any(re.search(case.quarantine, f"{field} {reason}", re.I) for _, _, field, reason in quarantined), quarantined
+        assert any(
+            re.search(case.quarantine, f"{field} {reason}", re.I) for _, _, field, reason in quarantined
+        ), quarantined
     elif not case.fails:
         assert quarantined == [], quarantined
     again = CliRunner().invoke(cli, [*args, "--full"])

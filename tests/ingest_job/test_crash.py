@@ -34,7 +34,7 @@ DIGEST_QUERIES = {
     "rollup_1d": "SELECT participant_id, metric_id, bucket, count, sum, min, max, minutes FROM rollup_1d",
     "sleep": "SELECT participant_id, start_time, end_time, local_date, is_main_sleep, minutes_asleep FROM sleep_sessions",
     "stages": "SELECT s.participant_id, s.start_time, st.start_time, st.seconds, st.level, st.is_short "
-              "FROM sleep_stages st JOIN sleep_sessions s ON s.id = st.session_id",
+    "FROM sleep_stages st JOIN sleep_sessions s ON s.id = st.session_id",
     "cursors": "SELECT participant_id, source, metric_id, initial_value, last_value FROM ingest_cursors",
     "quarantine": "SELECT participant_id, source, file, record, field, reason FROM quarantine",
     "manifest": "SELECT participant_id, path, sha256, max_ts::text FROM ingest_files",
@@ -56,9 +56,19 @@ def digest(url: str) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("inbox")
-    write_cohort(CohortOptions(participants=2, days=5, out=root / STUDY, format="takeout", seed=11, dense=True,
-                               start=date(2024, 3, 8), kinds=("excellent", "fair"),
-                               zones=("America/New_York", "Europe/London")))
+    write_cohort(
+        CohortOptions(
+            participants=2,
+            days=5,
+            out=root / STUDY,
+            format="takeout",
+            seed=11,
+            dense=True,
+            start=date(2024, 3, 8),
+            kinds=("excellent", "fair"),
+            zones=("America/New_York", "Europe/London"),
+        )
+    )
     return root
 
 
@@ -93,8 +103,12 @@ def _prepare(url: str, inbox: Path) -> None:
 def _run(url: str, inbox: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "FITPIPE_"))}
     env.update(DATABASE_URL=url, FITPIPE_INBOX=str(inbox), FITPIPE_HOME=str(inbox.parent / "home"))
-    return subprocess.Popen([sys.executable, "-m", "fitpipe.cli", "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "fitpipe.cli", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: Path, fresh_db) -> None:  # type: ignore[no-untyped-def]
@@ -125,11 +139,15 @@ def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: P
         partial = digest(url)
         rerun = _run(url, inbox)
         _, err = rerun.communicate(timeout=600)
-        assert rerun.returncode == 0, f"kill point {point} ({delay:.2f} s): rerun failed: {err.decode()[-2000:]}"
+        assert rerun.returncode == 0, (
+            f"kill point {point} ({delay:.2f} s): rerun failed: {err.decode()[-2000:]}"
+        )
         assert digest(url) == expected, f"kill point {point} ({delay:.2f} s): rows differ after the rerun"
         assert partial["samples"][0] <= expected["samples"][0]
         with psycopg.connect(url) as conn:
             statuses = [r[0] for r in conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall()]
         assert statuses[-1] == "success"
         assert "running" not in statuses, "a killed run must be recognised as aborted by the next one"
-    assert killed_mid_run >= KILL_POINTS * 0.8, f"only {killed_mid_run} kills landed while the job was running"
+    assert killed_mid_run >= KILL_POINTS * 0.8, (
+        f"only {killed_mid_run} kills landed while the job was running"
+    )

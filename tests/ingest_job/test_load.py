@@ -20,15 +20,26 @@ pytestmark = pytest.mark.db
 T0 = int(pd.Timestamp("2024-03-01T00:00:00Z").value // 1000)  # µs
 
 
-def _hr(seconds: np.ndarray, values: np.ndarray, file: str = "hr.json", participant: str | None = None) -> SampleBatch:
-    return SampleBatch("heart_rate", T0 + seconds.astype(np.int64) * 1_000_000, values, file,
-                       item=np.arange(seconds.size), participant=participant)
+def _hr(
+    seconds: np.ndarray, values: np.ndarray, file: str = "hr.json", participant: str | None = None
+) -> SampleBatch:
+    return SampleBatch(
+        "heart_rate",
+        T0 + seconds.astype(np.int64) * 1_000_000,
+        values,
+        file,
+        item=np.arange(seconds.size),
+        participant=participant,
+    )
 
 
 def _load(conn: psycopg.Connection, participant, batches, path="hr.json", sha="a", full=False, rejected=()):  # type: ignore[no-untyped-def]
     parsed = ParsedFile(file=path, kind="test", batches=list(batches), rejected=list(rejected))
     return load_parsed_file(
-        conn, parsed, {None: participant, participant.external_id: participant}, FileIdentity(path, 1, sha),
+        conn,
+        parsed,
+        {None: participant, participant.external_id: participant},
+        FileIdentity(path, 1, sha),
         LoadOptions(source="test", lag=timedelta(hours=1), full=full),
     )
 
@@ -57,7 +68,9 @@ def _check_rollups_match_raw(conn: psycopg.Connection, tz: str) -> None:
         want.columns = ["bucket", "count", "sum", "min", "max"]
         want["minutes"] = raw.groupby(keys[table])["minute"].nunique().to_numpy()
         got = pd.DataFrame(
-            conn.execute(f"SELECT bucket, count, sum, min, max, minutes FROM {table} ORDER BY bucket").fetchall(),
+            conn.execute(
+                f"SELECT bucket, count, sum, min, max, minutes FROM {table} ORDER BY bucket"
+            ).fetchall(),
             columns=["bucket", "count", "sum", "min", "max", "minutes"],
         )
         assert got["minutes"].tolist() == want["minutes"].tolist(), table
@@ -168,7 +181,9 @@ def test_daily_metric_lands_in_the_local_day_bucket(db, participant) -> None:  #
     local_midnight = int(pd.Timestamp("2024-03-01", tz="Asia/Kolkata").value // 1000)
     batch = SampleBatch("resting_heart_rate", np.array([local_midnight]), np.array([58.0]), "rhr.json")
     _load(db, participant, [batch], path="rhr.json")
-    bucket, mean = db.execute("SELECT bucket, mean FROM data_1d WHERE metric_name = 'resting_heart_rate'").fetchone()
+    bucket, mean = db.execute(
+        "SELECT bucket, mean FROM data_1d WHERE metric_name = 'resting_heart_rate'"
+    ).fetchone()
     assert bucket == pd.Timestamp("2024-03-01", tz="Asia/Kolkata").to_pydatetime()
     assert mean == 58.0
     assert BY_NAME["resting_heart_rate"].daily

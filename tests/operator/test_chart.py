@@ -11,9 +11,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
 from fitpipe_operator.cluster import PLURALS
 from fitpipe_operator.crd import jsonschema_of, openapi_schema
-
 from tests.operator.conftest import CHART
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+
+from fitpipe.cli import cli
 from fitpipe_operator.crd import crd_yaml
 from fitpipe_operator.reference import reference_markdown
 from fitpipe_operator.render import render_document
-
-from fitpipe.cli import cli
 from tests.operator.conftest import EXAMPLE
 
 

@@ -10,9 +10,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
 from fitpipe_operator.crd import CRD_FILE, crd_manifest, crd_yaml, jsonschema_of, openapi_schema, spec_schema
 from fitpipe_operator.spec import apply_defaults
-
 from tests.operator.conftest import GOOGLE
 
 

@@ -22,11 +22,11 @@ import kmock
 import kopf
 import pytest
 import yaml
+
 from fitpipe_operator.cluster import Cluster
 from fitpipe_operator.handlers import register
 from fitpipe_operator.naming import KEEP_ANNOTATION
 from fitpipe_operator.render import render
-
 from tests.operator.conftest import GOOGLE
 
 # kopf warns when a timer is still running as it stops (it then leaves it to finish on its own, and

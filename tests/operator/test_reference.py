@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fitpipe_operator.crd import spec_schema
 from fitpipe_operator.reference import END, START, reference_markdown, reference_rows, update_document
-
 from tests.operator.conftest import REPO
 
 DOC = REPO / "docs" / "kubernetes.md"

@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
+
+from fitpipe.errors import InputError
 from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dashboards
 from fitpipe_operator.children.secrets import fill_generated
 from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION
 from fitpipe_operator.render import render
-
-from fitpipe.errors import InputError
 from tests.operator.conftest import GOOGLE, VARIANTS
 
 NS = "trial-a"

@@ -13,9 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1, v1alpha1
-from fitpipe_operator.render import render
 from pydantic import BaseModel, ValidationError
 
+from fitpipe_operator.render import render
 from tests.operator.conftest import VARIANTS
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas the package ships.

@@ -82,8 +82,9 @@ def test_ingest_prints_a_summary_and_a_rerun_adds_nothing(fitpipe_env: Path, dat
     assert out.count("success") == 3
 
 
-def test_run_loads_every_inbox_and_reports_participants_without_data(fitpipe_env: Path, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_loads_every_inbox_and_reports_participants_without_data(
+    fitpipe_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     from fitpipe.settings import reset_settings_cache
@@ -107,8 +108,9 @@ def test_schedule_refuses_a_bad_cron_expression(fitpipe_env: Path) -> None:
     assert "not a valid cron expression" in out
 
 
-def test_run_reads_only_the_google_health_api_when_told_so(fitpipe_env: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_reads_only_the_google_health_api_when_told_so(
+    fitpipe_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     from fitpipe.settings import reset_settings_cache

@@ -34,8 +34,12 @@ pytestmark = [
     pytest.mark.db,
     pytest.mark.monitoring,
     pytest.mark.slow,
-    pytest.mark.skipif(PROMETHEUS is None, reason="Debian package prometheus (the prometheus binary) is not installed"),
-    pytest.mark.skipif(ALERTMANAGER is None, reason="Debian package prometheus-alertmanager is not installed"),
+    pytest.mark.skipif(
+        PROMETHEUS is None, reason="Debian package prometheus (the prometheus binary) is not installed"
+    ),
+    pytest.mark.skipif(
+        ALERTMANAGER is None, reason="Debian package prometheus-alertmanager is not installed"
+    ),
 ]
 DEADLINE = 90.0
 
@@ -69,8 +73,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def api(database_url: str) -> Iterator[int]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(_env_file=None), url=database_url),  # type: ignore[call-arg]
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Settings(_env_file=None), url=database_url),  # type: ignore[call-arg]
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -116,28 +126,55 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
     am_port, prom_port = free_port(), free_port()
     _fail_the_daily_ingest(database_url)
 
-    am_config = alertmanager_config(Settings(_env_file=None, mail_server="127.0.0.1", mail_port=smtp_port,  # type: ignore[call-arg]
-                                             mail_from="alerts@fitpipe.test"))
+    am_config = alertmanager_config(
+        Settings(
+            _env_file=None,
+            mail_server="127.0.0.1",
+            mail_port=smtp_port,  # type: ignore[call-arg]
+            mail_from="alerts@fitpipe.test",
+        )
+    )
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(am_config))
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule_groups()}))
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(tmp_path / "rules.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [{"job_name": "fitpipe-api", "static_configs": [{"targets": [f"127.0.0.1:{api}"]}]}],
-    }))
-    alertmanager = _start([ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}",  # type: ignore[list-item]
-                           f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
-                           "--cluster.listen-address="], tmp_path / "alertmanager.log")
-    prometheus = _start([PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}",  # type: ignore[list-item]
-                         f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                        tmp_path / "prometheus.log")
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(tmp_path / "rules.yml")],
+                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+                "scrape_configs": [
+                    {"job_name": "fitpipe-api", "static_configs": [{"targets": [f"127.0.0.1:{api}"]}]}
+                ],
+            }
+        )
+    )
+    alertmanager = _start(
+        [
+            ALERTMANAGER,
+            f"--config.file={tmp_path / 'alertmanager.yml'}",  # type: ignore[list-item]
+            f"--storage.path={tmp_path / 'am'}",
+            f"--web.listen-address=127.0.0.1:{am_port}",
+            "--cluster.listen-address=",
+        ],
+        tmp_path / "alertmanager.log",
+    )
+    prometheus = _start(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",  # type: ignore[list-item]
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        tmp_path / "prometheus.log",
+    )
     try:
         deadline = time.monotonic() + DEADLINE
         critical = None
         while time.monotonic() < deadline and critical is None:
             for proc, name in ((alertmanager, "alertmanager"), (prometheus, "prometheus")):
-                assert proc.poll() is None, f"{name} exited:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
+                assert proc.poll() is None, (
+                    f"{name} exited:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
+                )
             critical = next((m for m in inbox.messages if "IngestFailed" in str(m["Subject"])), None)
             time.sleep(0.5)
         assert critical is not None, (
@@ -146,13 +183,23 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
         )
         assert critical["Subject"] == "[fitpipe] FIRING critical: IngestFailed"
         assert critical["To"] == "admin@wearipedia.com"
-        body = critical.get_payload(decode=True) if not critical.is_multipart() else critical.get_payload(0).get_payload(decode=True)  # type: ignore[union-attr]
+        body = (
+            critical.get_payload(decode=True)
+            if not critical.is_multipart()
+            else critical.get_payload(0).get_payload(decode=True)
+        )  # type: ignore[union-attr]
         assert b"The daily ingest failed" in body  # type: ignore[operator]
 
-        alerts = {a["labels"]["alertname"]: a for a in httpx.get(f"http://127.0.0.1:{am_port}/api/v2/alerts").json()}
+        alerts = {
+            a["labels"]["alertname"]: a for a in httpx.get(f"http://127.0.0.1:{am_port}/api/v2/alerts").json()
+        }
         assert alerts["IngestFailed"]["status"]["state"] == "active"
-        assert alerts["IngestSlow"]["status"]["state"] == "suppressed", json.dumps(alerts["IngestSlow"]["status"])
-        assert alerts["IngestSlow"]["status"]["inhibitedBy"], "the warning must be inhibited by the critical alert"
+        assert alerts["IngestSlow"]["status"]["state"] == "suppressed", json.dumps(
+            alerts["IngestSlow"]["status"]
+        )
+        assert alerts["IngestSlow"]["status"]["inhibitedBy"], (
+            "the warning must be inhibited by the critical alert"
+        )
         assert not any("IngestSlow" in str(m["Subject"]) for m in inbox.messages)
     finally:
         _stop(prometheus)

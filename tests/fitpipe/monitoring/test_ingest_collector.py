@@ -121,7 +121,9 @@ def test_last_run_gauges_follow_the_newest_run_of_each_trigger(
     add_run(db, status="partial", started=NOW - timedelta(days=1), seconds=120)
     add_run(db, status="failed", started=NOW - timedelta(hours=5), seconds=30)
     # NOW is fixed at import; a long session would age this run, so it is placed relative to this moment
-    add_run(db, status="running", started=datetime.now(UTC) - timedelta(hours=3), seconds=None)  # still running
+    add_run(
+        db, status="running", started=datetime.now(UTC) - timedelta(hours=3), seconds=None
+    )  # still running
     add_run(db, trigger="ingest", started=NOW - timedelta(minutes=10), seconds=5)  # a manual ingest, later
     registry = registry_for(database_url)
 
