@@ -50,21 +50,44 @@ class Chunk:
     count: np.ndarray | None = None
 
     def to_batch(self) -> pa.RecordBatch:
+        # Arrays are built from the numpy buffers directly: pa.array() would import pandas (~45 MB of
+        # memory in the API process) to check whether it was handed a pandas object.
         n = self.t.size
-        return pa.record_batch(
+        label = _label_indices(n)
+        return pa.RecordBatch.from_arrays(
             [
-                pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [self.user_id]),
-                pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [self.study]),
-                pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [self.metric]),
-                pa.array(self.t.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
-                pa.array(self.v, type=pa.float64(), from_pandas=True),
-                pa.array(self.imputed if self.imputed is not None else np.zeros(n, bool)),
-                pa.array(self.min, type=pa.float64()) if self.min is not None else pa.nulls(n, pa.float64()),
-                pa.array(self.max, type=pa.float64()) if self.max is not None else pa.nulls(n, pa.float64()),
-                pa.array(self.count, type=pa.int64()) if self.count is not None else pa.nulls(n, pa.int64()),
+                pa.DictionaryArray.from_arrays(label, _one_string(self.user_id)),
+                pa.DictionaryArray.from_arrays(label, _one_string(self.study)),
+                pa.DictionaryArray.from_arrays(label, _one_string(self.metric)),
+                _numeric(pa.timestamp("us", tz="UTC"), self.t, np.int64),
+                _numeric(pa.float64(), self.v, np.float64),
+                _booleans(self.imputed if self.imputed is not None else np.zeros(n, bool)),
+                _numeric(pa.float64(), self.min, np.float64) if self.min is not None else pa.nulls(n, pa.float64()),
+                _numeric(pa.float64(), self.max, np.float64) if self.max is not None else pa.nulls(n, pa.float64()),
+                _numeric(pa.int64(), self.count, np.int64) if self.count is not None else pa.nulls(n, pa.int64()),
             ],
             schema=SCHEMA,
         )
+
+
+def _numeric(kind: pa.DataType, values: np.ndarray, dtype: type) -> pa.Array:
+    data = np.ascontiguousarray(values, dtype=dtype)
+    return pa.Array.from_buffers(kind, data.size, [None, pa.py_buffer(data)])
+
+
+def _booleans(values: np.ndarray) -> pa.Array:
+    bits = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), values.size, [None, pa.py_buffer(bits)])
+
+
+def _one_string(value: str) -> pa.Array:
+    data = value.encode()
+    offsets = np.array([0, len(data)], dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _label_indices(n: int) -> pa.Array:
+    return pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(np.zeros(n, dtype=np.int32))])
 
 
 def _fmt_floats(a: np.ndarray | None, n: int) -> np.ndarray:

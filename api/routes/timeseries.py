@@ -21,7 +21,7 @@ from fitpipe.errors import InputError
 
 router = APIRouter(prefix="/timeseries", tags=["timeseries"])
 
-EXPORT_CHUNK_ROWS = 100_000
+EXPORT_CHUNK_ROWS = 50_000
 """Rows per chunk of a streamed export: a few MB in flight whatever the export's size."""
 
 GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from fitpipe.cli.output import say
 
 __all__ = ["serve"]
 
@@ -12,6 +11,11 @@ __all__ = ["serve"]
 @click.group()
 def serve() -> None:
     """Serve the REST API or the dashboard."""
+
+
+def say(message: str) -> None:
+    # click.echo, not the rich console of the other commands: the server's memory stays smaller
+    click.echo(message, err=True)
 
 
 @serve.command("api")
@@ -22,6 +26,9 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from fitpipe.memory import tune_allocator
+
+    tune_allocator()
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
     uvicorn.run(
         "api.main:create_app",
@@ -31,6 +38,7 @@ def api(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="info",
         access_log=False,
+        ws="none",  # no websocket routes; not loading the library keeps the process smaller
     )
 
 
