@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -29,8 +29,11 @@ STUDY = "demo"
 
 
 def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) -> None:
+    # The cohort ends yesterday, so "last sample", "no upload in 48 h" and adherence-to-date read as
+    # they would in a running trial (a cohort in the past would flag everyone as not uploading).
     from ingest_job.synth.cohort import CohortOptions, default_jobs, write_cohort
 
+    start = date.today() - timedelta(days=days)
     say(f"synthesizing {participants} participants x {days} days ({fmt}) into {out}")
     started = time.perf_counter()
     result = write_cohort(
@@ -40,7 +43,7 @@ def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) ->
             out=out,
             format=fmt,
             seed=seed,  # type: ignore[arg-type]
-            start=date(2024, 1, 1),
+            start=start,
             jobs=default_jobs(),
             overwrite=True,
         ),

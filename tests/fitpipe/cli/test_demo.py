@@ -1,0 +1,35 @@
+"""`fitpipe demo --no-serve` end to end on a small cohort: synthesized, enrolled, ingested, summarised."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from fitpipe.cli import cli
+
+pytestmark = pytest.mark.db
+
+
+def test_demo_loads_a_cohort_that_ends_yesterday_and_a_second_run_adds_nothing(
+    fitpipe_env: Path, database_url: str
+) -> None:
+    first = CliRunner().invoke(cli, ["demo", "--no-serve", "--participants", "3", "--days", "3"])
+    assert first.exit_code == 0, first.output
+    assert "enrolled 3 participants in study 'demo'" in first.output
+    assert "What is stored" in first.output and "heart_rate" in first.output
+    with psycopg.connect(database_url) as conn:
+        participants = conn.execute("SELECT count(*) FROM participants").fetchone()[0]  # type: ignore[index]
+        samples, newest = conn.execute("SELECT count(*), max(ts) FROM samples WHERE metric_id = 1").fetchone()  # type: ignore[misc]
+    assert participants == 3
+    assert samples > 1000
+    assert datetime.now(UTC) - newest < timedelta(days=2), "the demo cohort should reach the present"
+
+    again = CliRunner().invoke(cli, ["demo", "--no-serve", "--participants", "3", "--days", "3"])
+    assert again.exit_code == 0, again.output
+    assert "using the cohort already in" in again.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0] == samples  # type: ignore[index]
