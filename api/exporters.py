@@ -62,9 +62,15 @@ class Chunk:
                 _numeric(pa.timestamp("us", tz="UTC"), self.t, np.int64),
                 _numeric(pa.float64(), self.v, np.float64),
                 _booleans(self.imputed if self.imputed is not None else np.zeros(n, bool)),
-                _numeric(pa.float64(), self.min, np.float64) if self.min is not None else pa.nulls(n, pa.float64()),
-                _numeric(pa.float64(), self.max, np.float64) if self.max is not None else pa.nulls(n, pa.float64()),
-                _numeric(pa.int64(), self.count, np.int64) if self.count is not None else pa.nulls(n, pa.int64()),
+                _numeric(pa.float64(), self.min, np.float64)
+                if self.min is not None
+                else pa.nulls(n, pa.float64()),
+                _numeric(pa.float64(), self.max, np.float64)
+                if self.max is not None
+                else pa.nulls(n, pa.float64()),
+                _numeric(pa.int64(), self.count, np.int64)
+                if self.count is not None
+                else pa.nulls(n, pa.int64()),
             ],
             schema=SCHEMA,
         )

@@ -28,7 +28,11 @@ def tune_allocator() -> bool:
         return False
     ok = all(
         mallopt(option, value) == 1
-        for option, value in ((_M_MMAP_THRESHOLD, 128 * 1024), (_M_TRIM_THRESHOLD, 256 * 1024), (_M_ARENA_MAX, 2))
+        for option, value in (
+            (_M_MMAP_THRESHOLD, 128 * 1024),
+            (_M_TRIM_THRESHOLD, 256 * 1024),
+            (_M_ARENA_MAX, 2),
+        )
     )
     if not ok:
         log.debug("mallopt refused a setting; keeping the allocator's defaults")
