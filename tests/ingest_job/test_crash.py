@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
-from ingest_job.synth.cohort import CohortOptions, write_cohort
+from fitpipe_ingest.synth.cohort import CohortOptions, write_cohort
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
