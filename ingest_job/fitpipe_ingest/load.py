@@ -120,7 +120,9 @@ class LoadOptions:
 
     def window(self, study_start: date | None = None) -> TimeWindow:
         start = min(self.plausible_start, study_start) if study_start else self.plausible_start
-        return TimeWindow(start, (self.now or datetime.now(UTC)) + self.plausible_future)
+        return TimeWindow(
+            start, (self.now or datetime.now(UTC)) + self.plausible_future, self.plausible_future
+        )
 
 
 @dataclass(frozen=True)

@@ -352,6 +352,6 @@ def open_tree(path: Path, limits: TreeLimits | None = None) -> InputTree:
         raise InputError(f"{path} does not exist", hint="check the path given to `fitpipe ingest`")
     if path.is_dir():
         return DirectoryTree(path, limits)
-    if zipfile.is_zipfile(path):
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         return ZipTree(path, limits)
     return _SingleFileTree(path, limits)

@@ -36,8 +36,12 @@ class TimeWindow:
     def end_us(self) -> int:
         return datetime_to_us(self.end)
 
+    future: timedelta = timedelta(days=1)
+    """How far the end lies after now (for messages: the end itself moves with the clock)."""
+
     def describe(self) -> str:
-        return f"{self.start.isoformat()}..{self.end.strftime('%Y-%m-%dT%H:%MZ')}"
+        hours = self.future.total_seconds() / 3600
+        return f"from {self.start.isoformat()} to {hours:g} h after now"
 
     @classmethod
     def default(cls, now: datetime | None = None) -> TimeWindow:
@@ -84,12 +88,16 @@ def clean_batch(
                 reason, kind = "no valid timestamp", "bad_timestamp"
             elif outside[i]:
                 reason = (
-                    f"{_instant(int(ts[i]))} is outside the plausible time window {window.describe()} "
+                    f"{_instant(int(ts[i]))} is outside the plausible time window, {window.describe()} "
                     "(FITPIPE_INGEST_PLAUSIBLE_START, FITPIPE_INGEST_PLAUSIBLE_FUTURE_HOURS)"
                 )
                 kind = "outside_window"
             elif not_finite[i]:
-                field, reason, kind = "value", f"value is {value[i]!r}, not a finite number", "not_a_number"
+                field, reason, kind = (
+                    "value",
+                    f"value is {float(value[i])!r}, not a finite number",
+                    "not_a_number",
+                )
             else:
                 field = "value"
                 reason = (
@@ -103,7 +111,7 @@ def clean_batch(
                     record=batch.locate(int(i)),
                     field=field,
                     reason=reason,
-                    raw=f"{metric.name} at {_instant(int(ts[i])) if not no_time[i] else 'no time'}: {value[i]!r}",
+                    raw=f"{metric.name} at {_instant(int(ts[i])) if not no_time[i] else 'no time'}: {float(value[i])!r}",
                     participant=participant,
                     kind=kind,
                 )

@@ -54,7 +54,14 @@ def _read_daily(
     for metric, (column, scale) in metrics.items():
         values, ok = rows.numbers(column, drop=False)
         for who, idx in rows.by_participant(ok):
-            c.add_daily(metric, days[idx], values[idx] * scale, line=rows.lines[idx], participant=who)
+            c.add_daily(
+                metric,
+                days[idx],
+                values[idx] * scale,
+                line=rows.lines[idx],
+                participant=who,
+                time_field=header[1],
+            )
     return c.take()
 
 

@@ -31,5 +31,7 @@ def read_series(
             values, _ = rows.numbers(value_col)
             utc = rows.to_utc(seconds, time_col)
             for who, idx in rows.by_participant():
-                c.add(metric, utc[idx], values[idx], line=rows.lines[idx], participant=who)
+                c.add(
+                    metric, utc[idx], values[idx], line=rows.lines[idx], participant=who, time_field=time_col
+                )
             yield c.take()

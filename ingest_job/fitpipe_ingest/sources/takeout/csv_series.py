@@ -101,5 +101,5 @@ def parse_csv_series(tree: InputTree, path: str, ctx: ParseContext, spec: CsvSer
             c.reject_cells(t, np.flatnonzero(sentinel), col.header, col.sentinel_reason, "sentinel_value")
             keep &= ~sentinel
         rows = np.flatnonzero(keep)
-        c.add(col.metric, ts[rows], values[rows] * col.scale, line=t.lines[rows])
+        c.add(col.metric, ts[rows], values[rows] * col.scale, line=t.lines[rows], time_field=spec.time)
     return c.result()

@@ -125,5 +125,7 @@ def parse_daily(tree: InputTree, path: str, ctx: ParseContext, family: str) -> P
             vals.append(v)
             items.append(k)
     for metric, (ts, vals, items) in per_metric.items():
-        c.add(metric, np.array(ts, dtype=np.int64), np.array(vals), item=np.array(items))
+        c.add(
+            metric, np.array(ts, dtype=np.int64), np.array(vals), item=np.array(items), time_field="dateTime"
+        )
     return c.result()

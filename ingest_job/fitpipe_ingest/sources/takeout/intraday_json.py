@@ -145,5 +145,11 @@ def parse_intraday(tree: InputTree, path: str, ctx: ParseContext, spec: Intraday
             )
         keep = ~bad
         us, values, items = us[keep], values[keep], items[keep]
-    c.add(spec.metric, us, values / spec.divisor if spec.divisor != 1.0 else values, item=items)
+    c.add(
+        spec.metric,
+        us,
+        values / spec.divisor if spec.divisor != 1.0 else values,
+        item=items,
+        time_field="dateTime",
+    )
     return c.result()

@@ -32,5 +32,7 @@ def parse_computed_temperature(tree: InputTree, path: str, ctx: ParseContext) ->
         c.reject_cells(t, np.flatnonzero(use & bad), column, "{cell} is not a number", "not_a_number")
     use &= ~bad_samples & ~bad_total & (samples > 0) & np.isfinite(total)
     rows = np.flatnonzero(use)
-    c.add("skin_temperature", ts[rows], total[rows] / samples[rows], line=t.lines[rows])
+    c.add(
+        "skin_temperature", ts[rows], total[rows] / samples[rows], line=t.lines[rows], time_field="sleep_end"
+    )
     return c.result()

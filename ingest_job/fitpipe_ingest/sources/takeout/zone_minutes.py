@@ -74,8 +74,8 @@ def parse_zone_minutes(tree: InputTree, path: str, ctx: ParseContext, layout_nam
     )
     use &= ~unknown
     rows = np.flatnonzero(use)
-    c.add("active_zone_minutes", ts[rows], minutes[rows], line=t.lines[rows])
+    c.add("active_zone_minutes", ts[rows], minutes[rows], line=t.lines[rows], time_field=layout.time)
     for metric in ("azm_fat_burn", "azm_cardio", "azm_peak"):
         zone_rows = rows[zones[rows] == metric]
-        c.add(metric, ts[zone_rows], minutes[zone_rows], line=t.lines[zone_rows])
+        c.add(metric, ts[zone_rows], minutes[zone_rows], line=t.lines[zone_rows], time_field=layout.time)
     return c.result()

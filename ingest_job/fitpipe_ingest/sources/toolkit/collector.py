@@ -144,11 +144,18 @@ class Collector:
         line: np.ndarray | None = None,
         item: np.ndarray | None = None,
         participant: str | None = None,
+        time_field: str = "date",
     ) -> None:
         """Daily values of local days (counted from 1970-01-01), stored at each day's first instant."""
         days = np.asarray(days, dtype=np.int64)
         self.add(
-            metric, day_starts_utc(days, self.zone), value, line=line, item=item, participant=participant
+            metric,
+            day_starts_utc(days, self.zone),
+            value,
+            line=line,
+            item=item,
+            participant=participant,
+            time_field=time_field,
         )
 
     def add_sleep(self, session: SleepSession) -> None:

@@ -380,7 +380,10 @@ def _drop_header_repeats(
         return columns, lines
     repeat = None
     for name, col in columns.items():
-        same = pc.equal(col, header.written[name])
+        name_written = header.written[name]
+        same = pc.or_(
+            pc.equal(col, name_written), pc.equal(col, "\ufeff" + name_written)
+        )  # files joined by cat
         repeat = same if repeat is None else pc.and_(repeat, same)
     assert repeat is not None
     mask = np.asarray(repeat.to_numpy(zero_copy_only=False), dtype=bool)

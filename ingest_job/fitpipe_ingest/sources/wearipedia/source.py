@@ -138,7 +138,7 @@ class WearipediaSource(FileSource):
             except BadRow as bad:
                 reason = bad.reason
                 if number == table.cut_line:  # pandas ends every file it writes with a newline
-                    reason += " (the file ends inside this line: it looks cut off; copy the file again)"
+                    reason += " (the file ends inside this line; copy the file again)"
                 out.reject(
                     f"line {number}",
                     bad.field or ",".join(kind.columns),
