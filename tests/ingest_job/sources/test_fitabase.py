@@ -24,10 +24,11 @@ from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
 from fitpipe_ingest.sources.fitabase import SOURCE
 from fitpipe_ingest.sources.registry import detect_source, get_source
 from fitpipe_ingest.tree import InputTree, open_tree
+from tests.shared_data import shared
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fitabase"
 NEW_YORK = ZoneInfo("America/New_York")
-SHARED = Path("/work/shared")
+SHARED = shared()
 
 
 def parse(where: Path, name: str, *, zone: ZoneInfo = NEW_YORK, participant: str | None = None) -> ParsedFile:

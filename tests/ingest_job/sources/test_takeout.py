@@ -27,8 +27,9 @@ from fitpipe_ingest.records import ParseContext, ParsedFile, SleepSession
 from fitpipe_ingest.sources.registry import detect_source, get_source
 from fitpipe_ingest.sources.takeout import SOURCE
 from fitpipe_ingest.tree import InputTree, open_tree
+from tests.shared_data import shared
 
-REAL = Path("/work/shared/realdata/takeout-pixelwatch3-2025")
+REAL = shared("realdata", "takeout-pixelwatch3-2025")
 REAL_FITBIT = REAL / "Fitbit"
 BANGKOK = ZoneInfo("Asia/Bangkok")
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "takeout" / "export"

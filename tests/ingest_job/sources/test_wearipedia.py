@@ -21,11 +21,12 @@ from fitpipe_ingest.sources.registry import detect_source, get_source
 from fitpipe_ingest.sources.wearipedia import FILE_KINDS, SOURCE
 from fitpipe_ingest.sources.wearipedia.heart_rate import read_heart_rate_fast
 from fitpipe_ingest.tree import open_tree
+from tests.shared_data import shared
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "wearipedia"
 CHALLENGE = FIXTURES / "challenge"
 NOTEBOOK = FIXTURES / "notebook"
-SHARED = Path("/work/shared/formats/wearipedia")
+SHARED = shared("formats", "wearipedia")
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -437,7 +438,7 @@ def test_a_file_with_an_unknown_name_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not SHARED.exists(), reason="needs /work/shared/formats/wearipedia (real generator output)"
+    not SHARED.exists(), reason=f"needs the real generator output in {SHARED} (set FITPIPE_SHARED_DATA)"
 )
 def test_real_samples_read_completely_and_match_literal_eval() -> None:
     tree = open_tree(SHARED)
