@@ -164,7 +164,7 @@ class Settings(_GoogleHealthSettings):
         default=24.0, ge=0, description="How far after now a sample may be; later ones are quarantined."
     )
     fitpipe_ingest_chunk_bytes: int = Field(
-        default=32 << 20,
+        default=16 << 20,
         ge=1 << 16,
         description="Bytes of a big CSV (Fitabase, long CSV) read and loaded at a time: bounds memory.",
     )

@@ -154,7 +154,7 @@ class ParseContext:
 
     timezone: ZoneInfo
     participant: str | None = None
-    chunk_bytes: int = 32 << 20
+    chunk_bytes: int = 16 << 20
     """Bytes of a big file read at a time by sources that stream (FITPIPE_INGEST_CHUNK_BYTES)."""
 
 

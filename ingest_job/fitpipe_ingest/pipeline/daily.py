@@ -15,6 +15,7 @@ from fitpipe_ingest.google_health.run import Outcome, SyncOptions, SyncReport
 from fitpipe_ingest.google_health.sync import sync_google_health
 from fitpipe_ingest.pipeline.files import FileCallback
 from fitpipe_ingest.pipeline.inbox import InboxResult, ingest_inbox
+from fitpipe_ingest.pipeline.memory import bound_memory
 from fitpipe_ingest.pipeline.options import RunOptions
 from fitpipe_ingest.pipeline.outcome import RunOutcome
 from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
@@ -35,6 +36,7 @@ def daily_run(
     settings = settings or get_settings()
     use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
     use_live = settings.fitpipe_ingest_source in ("all", "googleHealthApi")
+    bound_memory()
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         with RunRecorder(url, "run") as recorder:

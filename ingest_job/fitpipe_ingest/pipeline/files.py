@@ -53,7 +53,7 @@ class FileRules:
     group_rows: int = 1_000_000
     """Samples per transaction before a group of small files is written (bounds memory)."""
     group_files: int = 400
-    chunk_bytes: int = 32 << 20
+    chunk_bytes: int = 16 << 20
     """Bytes of a streamed file parsed at a time (ParseContext.chunk_bytes)."""
 
 

@@ -13,6 +13,7 @@ from fitpipe.migrations import check_schema_current
 from fitpipe.participants import get_participant
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.pipeline.files import FileCallback, ingest_tree
+from fitpipe_ingest.pipeline.memory import bound_memory
 from fitpipe_ingest.pipeline.options import RunOptions
 from fitpipe_ingest.pipeline.outcome import RunOutcome, why_nothing
 from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
@@ -32,6 +33,7 @@ def ingest_input(
     full: bool = False,
     on_file: FileCallback | None = None,
 ) -> RunOutcome:
+    bound_memory()
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         who = get_participant(conn, participant, study) if participant else None

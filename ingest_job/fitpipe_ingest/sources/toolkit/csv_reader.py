@@ -44,7 +44,7 @@ from fitpipe_ingest.tree import InputTree
 
 __all__ = ["CsvTable", "read_csv", "iter_csv", "read_header", "CHUNK_BYTES"]
 
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 16 << 20
 """Bytes of a file read and parsed at a time by iter_csv (its caller may pass another size)."""
 _NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$"
 _SPACE = np.zeros(256, dtype=bool)
@@ -404,7 +404,7 @@ def _parse_block(block: bytes, first_line: int, header: _Header, last_is_file_en
     bounds = _line_bounds(arr)
     starts, ends, _ = bounds
     columns = None
-    if not (arr == 0).any() and (arr.max() < 0x80 or _is_utf8(block)):
+    if block.find(b"\0") < 0 and (block.isascii() or _is_utf8(block)):
         try:
             table = _arrow(block, header, int((ends - starts).max()))
             blank = _blank(arr, starts, ends)
@@ -467,7 +467,7 @@ def iter_csv(
     def fill() -> None:
         nonlocal pending, eof
         while not eof and (len(pending) < chunk_bytes or b"\n" not in pending):
-            more = stream.read(chunk_bytes)
+            more = stream.read(max(chunk_bytes - len(pending), 1 << 16))
             if not more:
                 eof = True
             pending += more
