@@ -77,7 +77,9 @@ def write_csv(path: Path, participants: int, days: int) -> int:
         for p, d, _, vals in rows(participants, days):
             day = START + timedelta(days=d)
             prefix = f"{FIRST_ID + p},{day.month}/{day.day}/{day.year} "
-            fh.write("".join(f"{prefix}{c},{values[v]}\r\n" for c, v in zip(clock, vals.tolist(), strict=True)))
+            fh.write(
+                "".join(f"{prefix}{c},{values[v]}\r\n" for c, v in zip(clock, vals.tolist(), strict=True))
+            )
             written += PER_DAY
         fh.write("\r\n")  # as Fitabase writes it
     return written
@@ -120,7 +122,9 @@ def child_fitpipe(url: str, path: str) -> dict[str, float]:
     from fitpipe_ingest.pipeline import ingest_input
 
     started = time.perf_counter()
-    outcome = ingest_input(url, Path(path), participant=None, study=STUDY, fmt="fitabase", timezone=ZoneInfo(ZONE))
+    outcome = ingest_input(
+        url, Path(path), participant=None, study=STUDY, fmt="fitabase", timezone=ZoneInfo(ZONE)
+    )
     seconds = time.perf_counter() - started
     total = outcome.summary.total()
     assert outcome.status == "success", outcome.errors
@@ -159,7 +163,9 @@ def run_child(kind: str, *args: str) -> dict[str, float]:
 
 
 def child_main(kind: str, args: list[str]) -> None:
-    result = child_fitpipe(*args) if kind == "fitpipe" else child_raw_copy(args[0], int(args[1]), int(args[2]))
+    result = (
+        child_fitpipe(*args) if kind == "fitpipe" else child_raw_copy(args[0], int(args[1]), int(args[2]))
+    )
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -168,10 +174,14 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child_main(sys.argv[2], sys.argv[3:])
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gigabytes", type=float, default=2.0, help="size of the generated CSV")
     parser.add_argument("--participants", type=int, default=100)
-    parser.add_argument("--keep", type=Path, help="write the CSV here and keep it (default: a temporary file)")
+    parser.add_argument(
+        "--keep", type=Path, help="write the CSV here and keep it (default: a temporary file)"
+    )
     args = parser.parse_args()
 
     url = database_url()
@@ -185,7 +195,10 @@ def main() -> None:
             started = time.perf_counter()
             n = write_csv(path, args.participants, days)
             size = path.stat().st_size
-            print(f"wrote {n:,} rows, {size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(
+                f"wrote {n:,} rows, {size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
             print("raw COPY …", file=sys.stderr)
             raw = run_child("raw", scratch.new(args.participants), str(args.participants), str(days))
             scratch.drop()

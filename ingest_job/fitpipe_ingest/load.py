@@ -166,7 +166,7 @@ class PreparedFile:
     counts: dict[str, MetricCounts] = field(default_factory=lambda: defaultdict(MetricCounts))
     records: int = 0
     """Records the source read (samples, sleep logs, rejected)."""
-    skipped: dict[str, int] = field(default_factory=dict)
+    others: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_count(self) -> int:
@@ -201,7 +201,7 @@ def prepare(
             )
     starts = _study_starts(conn, {p.study_id for p in resolve.values()})
     out = PreparedFile(
-        parsed.file, parsed.kind, resolve, records=parsed.records_read, skipped=dict(parsed.skipped)
+        parsed.file, parsed.kind, resolve, records=parsed.records_read, others=dict(parsed.others)
     )
     for r in parsed.rejected:
         owner = resolve.get(r.participant) or resolve.get(None)

@@ -144,7 +144,7 @@ class ParsedFile:
     rejected: list[Rejected] = field(default_factory=list)
     records_read: int = 0
     """Records (samples + sleep logs + rejected) read from the file."""
-    skipped: dict[str, int] = field(default_factory=dict)
+    others: dict[str, int] = field(default_factory=dict)
     """Rows of other participants that were not read (ingesting for one participant), per participant id."""
 
 
@@ -198,7 +198,7 @@ def merge_pieces(pieces: Iterable[ParsedFile], file: str, kind: str) -> ParsedFi
         merged.sleep += piece.sleep
         merged.rejected += piece.rejected
         merged.records_read += piece.records_read
-        for who, n in piece.skipped.items():
-            merged.skipped[who] = merged.skipped.get(who, 0) + n
+        for who, n in piece.others.items():
+            merged.others[who] = merged.others.get(who, 0) + n
     merged.batches = [concat_batches(parts) for parts in groups.values()]
     return merged

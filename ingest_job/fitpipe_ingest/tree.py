@@ -94,6 +94,8 @@ class InputTree:
         self._skipped: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
         self._held: tuple[str, bytes] | None = None
+        self._heads: dict[str, bytes] = {}
+        self._head_bytes = 0
         self._closers: list[Callable[[], None]] = []
 
     # --- what is in it ---------------------------------------------------------------------------
@@ -147,8 +149,27 @@ class InputTree:
     def read_bytes(self, path: str) -> bytes:
         if self._held is not None and self._held[0] == path:
             return self._held[1]
+        whole = self._heads.get(path)
+        if whole is not None and len(whole) == self.size(path):  # sniffed whole already: no second read
+            return whole
         with self.open(path) as fh:
             return fh.read()
+
+    HEAD_BYTES = 65536
+    """What sources read of a file to tell whether it is theirs (a CSV header, say)."""
+    _HEAD_CACHE = 32 << 20
+
+    def head(self, path: str) -> bytes:
+        """The file's first HEAD_BYTES (all of a smaller file, hashed on the way), read once for every source
+        that asks; a small file's head is also what read_bytes returns, so it is not read again."""
+        if path in self._heads:
+            return self._heads[path]
+        with self.open(path) as fh:
+            data = fh.read() if self.size(path) <= self.HEAD_BYTES else fh.read(self.HEAD_BYTES)
+        if self._head_bytes + len(data) <= self._HEAD_CACHE:
+            self._heads[path] = data
+            self._head_bytes += len(data)
+        return data
 
     def read_text(self, path: str) -> str:
         data = self.read_bytes(path)
@@ -184,9 +205,16 @@ class InputTree:
 
     def close(self) -> None:
         self._held = None
+        self._heads.clear()
         for close in reversed(self._closers):
             close()
         self._closers.clear()
+
+    def __enter__(self) -> InputTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- building ----------------------------------------------------------------------------------
 

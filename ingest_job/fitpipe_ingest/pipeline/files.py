@@ -72,14 +72,14 @@ class _Tally:
     records: int = 0
     rejected: int = 0
     first: list[Rejected] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
+    others: dict[str, int] = field(default_factory=dict)
 
     def add(self, f: PreparedFile) -> None:
         self.records += f.records
         self.rejected += f.rejected_count
         self.first += [r for _, r in f.rejected][: max(0, 3 - len(self.first))]
-        for who, n in f.skipped.items():
-            self.skipped[who] = self.skipped.get(who, 0) + n
+        for who, n in f.others.items():
+            self.others[who] = self.others.get(who, 0) + n
 
     def refusal(self, limit: float) -> str | None:
         if self.rejected <= max(1, limit * self.records):
@@ -93,11 +93,11 @@ class _Tally:
 
     def note(self, participant: Participant | None) -> str | None:
         """Why a file that was read stored nothing, when the file can tell."""
-        if self.records or participant is None or not self.skipped:
+        if self.records or participant is None or not self.others:
             return None
-        ids = sorted(self.skipped, key=lambda who: -self.skipped[who])
+        ids = sorted(self.others, key=lambda who: -self.others[who])
         return (
-            f"none of its {sum(self.skipped.values()):,} rows is participant {participant.external_id}'s "
+            f"none of its {sum(self.others.values()):,} rows is participant {participant.external_id}'s "
             f"(it holds {', '.join(ids[:5])}{' …' if len(ids) > 5 else ''}); register the participant under "
             "the id the file uses"
         )
@@ -228,9 +228,10 @@ class _FileIngest:
                 load.flush()
                 for p in group:
                     load.finish(p.identity, p.prepared.resolve)
-        except DatabaseLost:
-            raise
         except Exception as exc:  # noqa: BLE001 - see the module doc
+            lost = database_lost(exc)
+            if lost is not None:
+                raise lost from exc
             if len(group) > 1:
                 return [r for one in group for r in self._write([one], options)]
             return [self._failure(group[0].identity.path, options.source, group[0].prepared.kind, exc)]

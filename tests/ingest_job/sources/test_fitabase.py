@@ -310,7 +310,7 @@ def test_ingesting_for_one_participant_reads_only_their_rows() -> None:
     assert {r.participant for r in parsed.rejected} == {"2022484408", None}
     assert "line 6" not in rejected_lines(parsed)
     assert sorted(rejected_lines(parsed), key=lambda r: int(r.split()[1])) == ["line 11", "line 14"]
-    assert parsed.skipped == {"1503960366": 9}, "the other participant's rows are counted, not read"
+    assert parsed.others == {"1503960366": 9}, "the other participant's rows are counted, not read"
 
 
 def test_a_participant_absent_from_the_file_gets_nothing_and_no_error() -> None:

@@ -78,7 +78,7 @@ def test_bad_rows_are_rejected_with_line_field_and_reason(tmp_path: Path) -> Non
         ("line 11", "line", "malformed"),
     ]
     assert "P2" not in " ".join(r.raw for r in parsed.rejected), "another participant's rows are not read"
-    assert parsed.records_read == 10 and parsed.skipped == {"P2": 1}, "nor counted as read"
+    assert parsed.records_read == 10 and parsed.others == {"P2": 1}, "nor counted as read"
 
 
 def test_without_a_participant_each_row_names_its_own(tmp_path: Path) -> None:

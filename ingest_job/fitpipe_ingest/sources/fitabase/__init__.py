@@ -15,7 +15,7 @@ Participants. Each row names its participant in `Id`; samples, sleep sessions an
 --participant, every Id must exist as a participant's external id in the study. Ingested for one
 participant (ctx.participant set, the daily per-participant run), only rows whose Id equals that
 participant's external id are read; rows of other Ids are skipped (counted per Id in
-ParsedFile.skipped, so a file holding none of theirs says whose it is).
+ParsedFile.others, so a file holding none of theirs says whose it is).
 
 Time. Times are floating local wall-clock time (`M/D/YYYY h:mm:ss AM`; 24-hour and minute-only variants
 are accepted too), read in one time zone: the participant's when ingesting for one participant, else

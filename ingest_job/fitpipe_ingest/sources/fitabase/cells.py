@@ -113,12 +113,12 @@ def first_field_id(raw: str) -> str | None:
 class Rows:
     """The rows of a table that belong to the participants being ingested; a rejected row is dropped.
 
-    Ingested for one participant, rows of other Ids are neither read nor counted (`others` counts them
-    per Id, so a file holding none of theirs can say whose it is); rows without a readable Id are
+    Ingested for one participant, rows of other Ids are neither read nor counted (Collector.pass_over counts
+    them per Id, so a file holding none of theirs can say whose it is); rows without a readable Id are
     reported to whoever is ingested, since they might be theirs.
     """
 
-    def __init__(self, table: CsvTable, c: Collector, others: dict[str, int]) -> None:
+    def __init__(self, table: CsvTable, c: Collector) -> None:
         self.t, self.c = table, c
         ctx: ParseContext = c.ctx
         codes, values = encode(table.columns["Id"])
@@ -142,7 +142,7 @@ class Rows:
             keep = (code == wanted) | (code == -1)  # a row without a readable Id might be ours: report it
             if not keep.all():
                 for other, n in zip(*np.unique(code[~keep], return_counts=True), strict=True):
-                    others[self.names[int(other)]] = others.get(self.names[int(other)], 0) + int(n)
+                    c.pass_over(self.names[int(other)], int(n))
                 self.t = table.take(np.flatnonzero(keep))
                 code = code[keep]
             rejected = [r for r in rejected if r.participant in (None, ctx.participant)]

@@ -45,10 +45,9 @@ def _read_daily(
     c: Collector,
     header: tuple[str, ...],
     metrics: dict[str, tuple[str, float]],
-    others: dict[str, int],
 ) -> ParsedFile:
     """One value per row and metric at the start of the row's local day; a bad cell loses only its metric."""
-    rows = Rows(read_csv(tree.read_bytes(c.path), c.path, header), c, others)
+    rows = Rows(read_csv(tree.read_bytes(c.path), c.path, header), c)
     seconds = rows.local_seconds(header[1], DATE_FORMATS, DATE_SHAPE)
     days = seconds // 86_400
     for metric, (column, scale) in metrics.items():
@@ -65,7 +64,7 @@ def _read_daily(
     return c.take()
 
 
-def read_daily_activity(tree: InputTree, c: Collector, others: dict[str, int]) -> ParsedFile:
+def read_daily_activity(tree: InputTree, c: Collector) -> ParsedFile:
     metrics = {
         "very_active_minutes": ("VeryActiveMinutes", 1.0),
         "moderately_active_minutes": ("FairlyActiveMinutes", 1.0),
@@ -85,14 +84,14 @@ def read_daily_activity(tree: InputTree, c: Collector, others: dict[str, int]) -
     metrics["distance"] = ("TotalDistance", 1000.0)  # kilometres; no Fitabase file has distance per minute
     note = f"; daily {' and '.join(left)} left to the minute files" if left else ""
     c.kind = f"daily activity (Fitabase dailyActivity_merged.csv{note})"
-    return _read_daily(tree, c, DAILY_ACTIVITY, metrics, others)
+    return _read_daily(tree, c, DAILY_ACTIVITY, metrics)
 
 
-def read_sleep_day(tree: InputTree, c: Collector, others: dict[str, int]) -> ParsedFile:
+def read_sleep_day(tree: InputTree, c: Collector) -> ParsedFile:
     if MINUTE_SLEEP_NAME.lower() in _names_beside(tree, c.path):
         with tree.open(c.path) as fh:  # the header tells a wrong file; the rows are not needed
             read_csv(fh.read(4096).split(b"\n", 1)[0] + b"\n", c.path, SLEEP_DAY)
         c.kind = f"sleep day totals (redundant: {MINUTE_SLEEP_NAME} beside it is loaded instead)"
         return c.take()
     c.kind = f"sleep_minutes (Fitabase sleepDay_merged.csv; no {MINUTE_SLEEP_NAME} beside it)"
-    return _read_daily(tree, c, SLEEP_DAY, {"sleep_minutes": ("TotalMinutesAsleep", 1.0)}, others)
+    return _read_daily(tree, c, SLEEP_DAY, {"sleep_minutes": ("TotalMinutesAsleep", 1.0)})

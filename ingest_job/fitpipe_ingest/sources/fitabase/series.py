@@ -20,13 +20,11 @@ def read_series(
     c: Collector,
     columns: tuple[str, str, str],
     metric: str,
-    chunk_bytes: int,
-    others: dict[str, int],
 ) -> Iterator[ParsedFile]:
     _, time_col, value_col = columns
     with tree.open(c.path) as stream:
-        for table in iter_csv(stream, c.path, columns, chunk_bytes=chunk_bytes):
-            rows = Rows(table, c, others)
+        for table in iter_csv(stream, c.path, columns, chunk_bytes=c.ctx.chunk_bytes):
+            rows = Rows(table, c)
             seconds = rows.local_seconds(time_col, TIME_FORMATS, TIME_SHAPE)
             values, _ = rows.numbers(value_col)
             utc = rows.to_utc(seconds, time_col)

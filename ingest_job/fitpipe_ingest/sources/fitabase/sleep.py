@@ -31,8 +31,8 @@ _MINUTE_US = 60 * US_PER_SECOND
 _EPOCH_DATE = date(1970, 1, 1)
 
 
-def read_minute_sleep(tree: InputTree, c: Collector, others: dict[str, int]) -> ParsedFile:
-    rows = Rows(read_csv(tree.read_bytes(c.path), c.path, MINUTE_SLEEP), c, others)
+def read_minute_sleep(tree: InputTree, c: Collector) -> ParsedFile:
+    rows = Rows(read_csv(tree.read_bytes(c.path), c.path, MINUTE_SLEEP), c)
     seconds = rows.local_seconds("date", TIME_FORMATS, TIME_SHAPE)
     local = np.where(seconds == NAT, 0, seconds * US_PER_SECOND)
     levels, _ = rows.numbers("value")

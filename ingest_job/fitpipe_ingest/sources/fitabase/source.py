@@ -21,19 +21,19 @@ from fitpipe_ingest.tree import InputTree
 
 __all__ = ["FitabaseSource", "SOURCE", "HEADERS"]
 
-Reader = Callable[[InputTree, Collector, dict[str, int]], Iterator[ParsedFile]]
+Reader = Callable[[InputTree, Collector], Iterator[ParsedFile]]
 
 
 def _series(columns: tuple[str, str, str], metric: str) -> Reader:
-    def read(tree: InputTree, c: Collector, others: dict[str, int]) -> Iterator[ParsedFile]:
-        return read_series(tree, c, columns, metric, c.ctx.chunk_bytes, others)
+    def read(tree: InputTree, c: Collector) -> Iterator[ParsedFile]:
+        return read_series(tree, c, columns, metric)
 
     return read
 
 
-def _whole(read: Callable[[InputTree, Collector, dict[str, int]], ParsedFile]) -> Reader:
-    def pieces(tree: InputTree, c: Collector, others: dict[str, int]) -> Iterator[ParsedFile]:
-        yield read(tree, c, others)
+def _whole(read: Callable[[InputTree, Collector], ParsedFile]) -> Reader:
+    def pieces(tree: InputTree, c: Collector) -> Iterator[ParsedFile]:
+        yield read(tree, c)
 
     return pieces
 
@@ -93,17 +93,7 @@ class FitabaseSource(FileSource):
                 hint="fitpipe reads " + ", ".join(FILES),
             )
         _, what, read = FILES[name]
-        c = Collector(path, f"{what} (Fitabase {name})", ctx)
-        others: dict[str, int] = {}
-        last: ParsedFile | None = None
-        for piece in read(tree, c, others):
-            if last is not None:
-                yield last
-            last = piece
-        if last is not None:
-            if others:  # the other participants' rows, so that a file with none of theirs can say whose it is
-                last.skipped = dict(others)
-            yield last
+        yield from read(tree, Collector(path, f"{what} (Fitabase {name})", ctx))
 
 
 SOURCE = FitabaseSource()

@@ -51,21 +51,18 @@ class LongCsvSource(FileSource):
 
     def parse_pieces(self, tree: InputTree, path: str, ctx: ParseContext) -> Iterator[ParsedFile]:
         c = Collector(path, _KIND, ctx)
-        others: dict[str, int] = {}
         with tree.open(path) as stream:
             for table in iter_csv(stream, path, COLUMNS, chunk_bytes=ctx.chunk_bytes):
-                _read(table, c, ctx, others)
-                piece = c.take()
-                piece.skipped = others
-                yield piece
+                _read(table, c, ctx)
+                yield c.take()
 
 
-def _read(t: CsvTable, c: Collector, ctx: ParseContext, others: dict[str, int]) -> None:
+def _read(t: CsvTable, c: Collector, ctx: ParseContext) -> None:
     who = np.asarray(t.trimmed("participant").to_numpy(zero_copy_only=False), dtype=object)
     if ctx.participant is not None:  # another participant's rows are not theirs to load, nor to count
         mine = (who == ctx.participant) | (who == "")
         for other in who[~mine].tolist():
-            others[other] = others.get(other, 0) + 1
+            c.pass_over(other)
         t = t.take(np.flatnonzero(mine))
         who = np.full(len(t), ctx.participant, dtype=object)
     c.add_table(t)

@@ -44,10 +44,16 @@ class Collector:
         self.rejected: list[Rejected] = []
         self.sleep: list[SleepSession] = []
         self.records = 0
+        self.others: dict[str, int] = {}
+        """Rows of other participants passed over (ingesting for one participant), per id."""
 
     @property
     def zone(self) -> ZoneInfo:
         return self.ctx.timezone
+
+    def pass_over(self, participant: str, rows: int = 1) -> None:
+        """Rows of another participant, neither read nor counted (ingesting for one participant)."""
+        self.others[participant] = self.others.get(participant, 0) + rows
 
     def read(self, records: int) -> None:
         """Count records read (samples, sleep logs, rejected) for the file's rejected share."""
@@ -173,6 +179,7 @@ class Collector:
             sleep=self.sleep,
             rejected=self.rejected,
             records_read=self.records,
+            others=self.others,
         )
         self._reset()
         return parsed

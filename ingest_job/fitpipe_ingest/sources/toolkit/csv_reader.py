@@ -467,7 +467,7 @@ def iter_csv(
     def fill() -> None:
         nonlocal pending, eof
         while not eof and (len(pending) < chunk_bytes or b"\n" not in pending):
-            more = stream.read(max(chunk_bytes - len(pending), 1 << 16))
+            more = stream.read(chunk_bytes - len(pending) if len(pending) < chunk_bytes else chunk_bytes)
             if not more:
                 eof = True
             pending += more
@@ -490,8 +490,7 @@ def iter_csv(
 def read_header(tree: InputTree, path: str) -> list[str] | None:
     """The names in a file's first non-blank line, or None when it cannot be a CSV header (to claim files)."""
     try:
-        with tree.open(path) as fh:
-            head = fh.read(65536)
+        head = tree.head(path)
     except InputError:
         return None
     lines = head.removeprefix(BOM).splitlines()
