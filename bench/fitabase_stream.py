@@ -153,9 +153,14 @@ def child_raw_copy(url: str, participants: int, days: int) -> dict[str, float]:
     return {"seconds": seconds, "new": count}
 
 
-def run_child(kind: str, *args: str) -> dict[str, float]:
+def run_child(kind: str, url: str, *args: str) -> dict[str, float]:
+    """The URL goes by environment, not argv: a password must not show in the process list."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, *args], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--child", kind, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BENCH_DATABASE_URL": url},
     )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
@@ -163,8 +168,9 @@ def run_child(kind: str, *args: str) -> dict[str, float]:
 
 
 def child_main(kind: str, args: list[str]) -> None:
+    url = os.environ["BENCH_DATABASE_URL"]
     result = (
-        child_fitpipe(*args) if kind == "fitpipe" else child_raw_copy(args[0], int(args[1]), int(args[2]))
+        child_fitpipe(url, args[0]) if kind == "fitpipe" else child_raw_copy(url, int(args[0]), int(args[1]))
     )
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))

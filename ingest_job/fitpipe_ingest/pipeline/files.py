@@ -17,8 +17,10 @@ COPY per participant and metric); if a group fails, each of its files is loaded 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +31,7 @@ from fitpipe.errors import FitpipeError, InputError, NotFoundError
 from fitpipe.participants import Participant, find_participant
 from fitpipe_ingest.counts import FileResult, IngestSummary
 from fitpipe_ingest.load import FileIdentity, GroupLoad, LoadOptions, PreparedFile, prepare
-from fitpipe_ingest.pipeline.errors import DatabaseLost, database_lost
+from fitpipe_ingest.pipeline.errors import database_lost
 from fitpipe_ingest.records import ParseContext, ParsedFile, Rejected
 from fitpipe_ingest.sources.base import FileSource
 from fitpipe_ingest.sources.registry import plan_tree
@@ -157,8 +159,6 @@ class _FileIngest:
                 return
             parsed = source.parse(self.tree, path, self.ctx)
             prepared = prepare(self.conn, parsed, self._resolver(parsed, {}), options)
-        except DatabaseLost:
-            raise
         except Exception as exc:  # noqa: BLE001 - any failure of one file is that file's, see the module doc
             self._failed(path, source, exc)
             return
@@ -183,7 +183,7 @@ class _FileIngest:
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 group = GroupLoad(cur, options)
-                for piece in source.parse_pieces(self.tree, path, self.ctx):
+                for piece in _prefetched(source.parse_pieces(self.tree, path, self.ctx)):
                     resolve = self._resolver(piece, resolve)
                     prepared = prepare(self.conn, piece, resolve, options)
                     tally.add(prepared)
@@ -193,8 +193,6 @@ class _FileIngest:
                 if refusal:
                     raise _Refused(refusal)
                 group.finish(FileIdentity(path, size, self.tree.sha256(path), stamp), resolve)
-        except DatabaseLost:
-            raise
         except Exception as exc:  # noqa: BLE001 - see the module doc
             self._failed(path, source, exc)
             return
@@ -281,7 +279,7 @@ class _FileIngest:
                 f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             )
         else:  # a bug in a parser must not cost the night: the file fails, the traceback goes to the log
-            log.warning("%s: unexpected %s while reading it", path, type(exc).__name__, exc_info=exc)
+            log.error("%s: unexpected %s while reading it", path, type(exc).__name__, exc_info=exc)
             message = f"unexpected error while reading it ({type(exc).__name__}: {exc}); please report this"
         log.warning("%s: %s", path, message)
         return FileResult(file=path, kind=kind, source=source, status="failed", error=message)
@@ -321,6 +319,46 @@ class _FileIngest:
                 "the file does not say whose data it is", file=parsed.file, hint="pass --participant ID"
             )
         return resolve
+
+
+_DONE = object()
+
+
+def _prefetched(pieces: Iterator[ParsedFile]) -> Iterator[ParsedFile]:
+    """The pieces of a big file, the next one parsed in a thread while the current one is written: parsing
+    (this process's CPU) and writing (the server's) overlap. At most two pieces are alive at a time."""
+    handed: queue.Queue[object] = queue.Queue()
+    slots = threading.Semaphore(2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while slots.acquire() and not stop.is_set():
+                piece = next(pieces, _DONE)
+                handed.put(piece)
+                if piece is _DONE:
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            handed.put(exc)
+
+    worker = threading.Thread(target=produce, name="fitpipe-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handed.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+            slots.release()  # the consumer is done with this piece
+    finally:
+        stop.set()
+        slots.release()
+        worker.join()
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
 def ingest_tree(

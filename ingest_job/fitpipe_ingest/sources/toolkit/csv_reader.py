@@ -153,6 +153,8 @@ class _Header:
     """Requested name -> position in the line."""
     written: dict[str, str]
     """Requested name -> the header's spelling (to recognise the header repeated by `cat a.csv b.csv`)."""
+    first: bytes = b""
+    """The header's first name: a block with no line starting with it holds no repeat (a cheap test first)."""
 
 
 def _header(path: str, line: bytes, columns: tuple[str, ...], optional: tuple[str, ...]) -> _Header:
@@ -178,7 +180,12 @@ def _header(path: str, line: bytes, columns: tuple[str, ...], optional: tuple[st
     index = {c: found[c.lower()] for c in (*columns, *optional) if c.lower() in found}
     stripped = [n.strip().strip('"').strip() for n in names]
     return _Header(
-        path, [n.strip() for n in names], len(names), index, {c: stripped[i] for c, i in index.items()}
+        path,
+        [n.strip() for n in names],
+        len(names),
+        index,
+        {c: stripped[i] for c, i in index.items()},
+        stripped[0].encode() if stripped else b"",
     )
 
 
@@ -393,6 +400,13 @@ def _drop_header_repeats(
     return {name: col.filter(keep) for name, col in columns.items()}, lines[~mask]
 
 
+def _may_repeat_header(block: bytes, first: bytes) -> bool:
+    """Whether some line of the block starts with the header's first name (else there is no repeat to drop)."""
+    return any(m + first in block for m in (b"\n", b'\n"', b"\n" + BOM)) or block.lstrip(
+        b'"' + BOM
+    ).startswith(first)
+
+
 def _parse_block(block: bytes, first_line: int, header: _Header, last_is_file_end: bool) -> CsvTable:
     """Rows of a block of whole lines (the header excluded) whose first line is `first_line`."""
     arr = np.frombuffer(block, np.uint8)
@@ -414,7 +428,8 @@ def _parse_block(block: bytes, first_line: int, header: _Header, last_is_file_en
             pass
     if columns is None:
         columns, lines, rejected = _careful(block, arr, bounds, first_line, header, last_is_file_end)
-    columns, lines = _drop_header_repeats(columns, lines, header)
+    if header.first and _may_repeat_header(block, header.first):
+        columns, lines = _drop_header_repeats(columns, lines, header)
     cut = first_line + starts.size - 1 if last_is_file_end and not bounds[2][-1] else None
     return CsvTable(
         header.path,
