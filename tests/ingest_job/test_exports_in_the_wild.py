@@ -4,11 +4,6 @@ user met (issue #10's "Why"), each with what must be stored, quarantined and pri
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -252,46 +247,3 @@ def test_a_daily_value_whose_local_midnight_does_not_exist_starts_at_the_days_fi
     assert rows(database_url, "SELECT reason FROM quarantine") == []
     stamps = rows(database_url, "SELECT DISTINCT ts AT TIME ZONE 'UTC' FROM samples")
     assert stamps == [(datetime(2024, 9, 8, 4, 0),)]
-
-
-def test_the_database_going_away_mid_run_exits_3_with_one_line_and_marks_the_run_aborted(
-    fitpipe_env: Path, database_url: str, tmp_path: Path
-) -> None:
-    inbox = tmp_path / "inbox"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for i in range(40):
-            add_participant(conn, f"Q{i:02d}", "s1", timezone="UTC")
-            folder = inbox / "s1" / f"Q{i:02d}"
-            folder.mkdir(parents=True)
-            fitabase_heart_rate(
-                folder / "heartrate_seconds_merged.csv", {f"Q{i:02d}": (datetime(2024, 1, 1), 60_000)}
-            )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "FITPIPE_"))}
-    env.update(DATABASE_URL=database_url, FITPIPE_INBOX=str(inbox), FITPIPE_HOME=str(fitpipe_env))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fitpipe.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while scalar(database_url, "SELECT count(*) FROM samples") == 0:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run stored nothing in two minutes"
-            time.sleep(0.05)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-    text = err.decode()
-    assert proc.returncode == 3, text
-    assert "Traceback" not in text
-    error_lines = [line for line in text.splitlines() if line.startswith("error:")]
-    assert len(error_lines) == 1 and "database" in error_lines[0], text
-    assert rows(database_url, "SELECT status FROM ingest_runs") == [("aborted",)]
-    assert scalar(database_url, "SELECT rows_new FROM ingest_runs") == scalar(
-        database_url, "SELECT count(*) FROM samples"
-    )

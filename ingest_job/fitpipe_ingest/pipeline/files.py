@@ -57,6 +57,8 @@ class FileRules:
     group_files: int = 400
     chunk_bytes: int = 16 << 20
     """Bytes of a streamed file parsed at a time (ParseContext.chunk_bytes)."""
+    full: bool = False
+    """Read every file, also those the manifest says are unchanged (with LoadOptions.full: merge every row)."""
 
 
 class _Refused(Exception):
@@ -140,22 +142,36 @@ class _FileIngest:
 
     # --- one file --------------------------------------------------------------------------------
 
+    def untouched(self, paths: list[str]) -> list[tuple[str, str]]:
+        """(path, source) of the files loaded before whose size and stamp are the same: not even opened."""
+        if self.participant is None or self.rules.full or not paths:
+            return []
+        rows = self.conn.execute(
+            """SELECT f.path, f.source FROM ingest_files f JOIN unnest(%s::text[], %s::bigint[], %s::text[])
+                   AS t(path, size, stamp) ON f.path = t.path AND f.size = t.size AND f.stamp = t.stamp
+               WHERE f.participant_id = %s""",
+            (
+                paths,
+                [self.tree.size(p) for p in paths],
+                [self.tree.stamp(p) for p in paths],
+                self.participant.id,
+            ),
+        ).fetchall()
+        return sorted((r[0], r[1]) for r in rows)
+
     def ingest(self, source: FileSource, options: LoadOptions, path: str) -> None:
         try:
             size, stamp = self.tree.size(path), self.tree.stamp(path)
-            known = self._manifest(path)
-            if not options.full and known is not None and known[2] == stamp and known[1] == size:
-                self._unchanged(path, source)
-                return
+            known = None if self.rules.full else self._manifest(path)
             if size > self.rules.hold_bytes:
                 self.flush(options)
                 self._stream(source, options, path, size, stamp)
                 return
             self.tree.hold(path)
             sha = self.tree.sha256(path)
-            if not options.full and known is not None and known[0] == sha and known[1] == size:
+            if known is not None and known[0] == sha and known[1] == size:  # touched, not changed
                 self._remember_stamp(path, stamp)
-                self._unchanged(path, source)
+                self.unchanged(path, source.name)
                 return
             parsed = source.parse(self.tree, path, self.ctx)
             prepared = prepare(self.conn, parsed, self._resolver(parsed, {}), options)
@@ -245,15 +261,15 @@ class _FileIngest:
 
     # --- bookkeeping -----------------------------------------------------------------------------
 
-    def _manifest(self, path: str) -> tuple[str, int, str | None] | None:
-        """(sha256, size, stamp) of the file as last loaded for the participant ingested for."""
+    def _manifest(self, path: str) -> tuple[str, int] | None:
+        """(sha256, size) of the file as last loaded for the participant ingested for."""
         if self.participant is None:
             return None
         row = self.conn.execute(
-            "SELECT sha256, size, stamp FROM ingest_files WHERE participant_id = %s AND path = %s",
+            "SELECT sha256, size FROM ingest_files WHERE participant_id = %s AND path = %s",
             (self.participant.id, path),
         ).fetchone()
-        return None if row is None else (row[0], int(row[1]), row[2])
+        return None if row is None else (row[0], int(row[1]))
 
     def _remember_stamp(self, path: str, stamp: str) -> None:
         assert self.participant is not None
@@ -262,8 +278,8 @@ class _FileIngest:
             (stamp, self.participant.id, path),
         )
 
-    def _unchanged(self, path: str, source: FileSource) -> None:
-        self.report(FileResult(file=path, kind="loaded before", source=source.name, status="unchanged"))
+    def unchanged(self, path: str, source: str) -> None:
+        self.report(FileResult(file=path, kind="loaded before", source=source, status="unchanged"))
 
     def _failed(self, path: str, source: FileSource, exc: BaseException) -> None:
         self.report(self._failure(path, source.name, source.description, exc))
@@ -379,9 +395,12 @@ def ingest_tree(
         raise ValueError(
             "ingest needs an autocommit connection: each file or group commits in its own transaction"
         )
-    plan = plan_tree(tree, fmt)
-    skipped = tree.skipped()
-    total = plan.files + len(plan.unknown) + len(skipped)
+    run = _FileIngest(
+        conn, tree, participant, study, timezone, summary, rules or FileRules(), lambda r: report(r)
+    )
+    untouched = run.untouched(tree.paths())
+    plan = plan_tree(tree, fmt, exclude={path for path, _ in untouched})
+    total = len(untouched) + plan.files + len(plan.unknown) + len(tree.skipped())
     done = 0
     if participant is not None:
         summary.participants.add(f"{participant.study}/{participant.external_id}")
@@ -393,11 +412,12 @@ def ingest_tree(
         if on_file:
             on_file(result, done, total)
 
-    for path, why in skipped:
+    for path, source_name in untouched:
+        run.unchanged(path, source_name)
+    for path, why in tree.skipped():
         report(FileResult(file=path, kind="not read", source="", status="skipped", error=why))
     for path in plan.unknown:
         report(FileResult(file=path, kind=describe(tree, path), source="", status="unknown"))
-    run = _FileIngest(conn, tree, participant, study, timezone, summary, rules or FileRules(), report)
     for source, paths in plan.groups:
         options = options_for(source.name)
         for path in paths:

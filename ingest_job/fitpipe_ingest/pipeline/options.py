@@ -42,6 +42,7 @@ class RunOptions:
             max_rejected_share=s.fitpipe_ingest_max_rejected_share,
             hold_bytes=s.fitpipe_ingest_hold_bytes,
             chunk_bytes=s.fitpipe_ingest_chunk_bytes,
+            full=self.full,
         )
 
     def tree_limits(self) -> TreeLimits:

@@ -51,11 +51,14 @@ class TreePlan:
         return sum(len(paths) for _, paths in self.groups)
 
 
-def plan_tree(tree: InputTree, fmt: str = "auto") -> TreePlan:
+def plan_tree(tree: InputTree, fmt: str = "auto", exclude: set[str] | None = None) -> TreePlan:
+    """Which source reads which file of the tree (but the files in `exclude`: known unchanged, say)."""
     sources = all_sources() if fmt == "auto" else [get_source(fmt)]
     claimed: dict[str, list[str]] = {s.name: [] for s in sources}
     plan = TreePlan()
     for path in tree.paths():
+        if exclude and path in exclude:
+            continue
         if is_documentation(path):
             plan.documentation.append(path)
             continue
