@@ -342,9 +342,9 @@ class GroupLoad:
             self.counts[metric_name].duplicates += c.duplicates
             self.counts[metric_name].quarantined += c.quarantined
             result.read += c.read
+        window = self.options.window()
         for s in f.samples:
             pid, metric_name = s.participant.id, s.metric.name
-            window = self.options.window()
             previous = self._previous.get((pid, f.path), {})
             file_max = maxes.setdefault(pid, {k: v for k, v in previous.items() if _inside(v, window)})
             ts, value = s.ts, s.value
