@@ -35,6 +35,7 @@ check: lint test
 bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py

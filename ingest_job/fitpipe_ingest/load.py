@@ -38,7 +38,7 @@ from fitpipe_ingest.counts import FileResult, MetricCounts
 from fitpipe_ingest.localtime import us_to_datetime
 from fitpipe_ingest.quarantine import reason_kind, store_rejected
 from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, concat_batches
-from fitpipe_ingest.rollups import add_minute_aggregates, hour_ranges, recompute_ranges
+from fitpipe_ingest.rollups import add_minute_aggregates, empty_staging, hour_ranges, recompute_ranges
 from fitpipe_ingest.sleep_store import store_sleep
 from fitpipe_ingest.validate import TimeWindow, clean_batch
 
@@ -268,7 +268,7 @@ def _write_samples(
         counts.new += int(ts.size)
     else:
         cur.execute(_STAGE_DDL)
-        cur.execute("TRUNCATE _fitpipe_stage")  # not DELETE: a streamed file would rescan dead rows
+        cur.execute("DELETE FROM _fitpipe_stage")
         copy_samples(cur, "_fitpipe_stage", ts, value, participant.id, metric.id, options.chunk_rows)
         touched = cur.execute(_MERGE).fetchall()
         inserted = sum(int(r[1]) for r in touched)
@@ -312,6 +312,7 @@ class GroupLoad:
         self._maxes: dict[str, dict[int, dict[str, int]]] = {}
         self._merged: dict[tuple[int, str], _Merged] = {}
         self._windows: dict[int, TimeWindow] = {}
+        self._flushes = 0
         self.results: dict[str, FileResult] = {}
 
     def _lock(self, pids: set[int]) -> None:
@@ -366,7 +367,15 @@ class GroupLoad:
         store_rejected(self.cur, f.rejected, self.options.source, self.options.run_id)
         return result
 
+    TRUNCATE_EVERY = 8
+    """Flushes of one transaction between two emptyings of the staging tables (see rollups.empty_staging)."""
+
     def flush(self) -> None:
+        self._flushes += 1
+        if self._flushes % self.TRUNCATE_EVERY == 0:
+            empty_staging(self.cur)
+            self.cur.execute(_STAGE_DDL)
+            self.cur.execute("TRUNCATE _fitpipe_stage")
         for (pid, metric_name), m in sorted(self._merged.items(), key=lambda kv: kv[0]):
             ts, value, dups = _keep_last(np.concatenate(m.ts), np.concatenate(m.value))
             self.counts[metric_name].duplicates += dups
