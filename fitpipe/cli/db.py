@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from fitpipe.cli.output import say
-from fitpipe.db import connect, database_url, redact
+from fitpipe.db import connect, database_url, redact, role_passwords
 from fitpipe.errors import ConfigError
 from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate, schema_version
@@ -68,10 +68,21 @@ def url(redacted: bool) -> None:
 
 @click.command("migrate")
 def migrate_command() -> None:
-    """Apply the schema migrations in sql/ (idempotent; refuses a schema newer than this code)."""
+    """Apply the schema migrations in sql/ and repair the database's login roles and grants.
+
+    Idempotent; refuses a schema newer than this code. Needs the superuser's login (DATABASE_URL or
+    DB_USER/DB_PASS; the embedded database's is used by default). Sets the role passwords from
+    FITPIPE_OWNER_DB_PASSWORD / FITPIPE_API_DB_PASSWORD / FITPIPE_INGEST_DB_PASSWORD, or on the embedded
+    database from FITPIPE_HOME/db-roles.json (generated the first time).
+    """
+    passwords = role_passwords()
+    repaired: list[str] = []
     with connect(autocommit=True) as conn:
-        applied = migrate(conn)
+        applied = migrate(conn, passwords=passwords, on_change=repaired.append)
         version = schema_version(conn)
     for m in applied:
         say(f"applied {m.path.name}")
     say(f"schema is at version {version}" + ("" if applied else " (nothing to do)"))
+    for line in repaired:
+        say(f"roles: {line}")
+    say("roles and grants: " + (f"{len(repaired)} repaired" if repaired else "as declared"))

@@ -12,12 +12,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe.participants import add_participant
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
 from fitpipe_api.main import create_app
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
+from tests.conftest import role_url
 
 
 @dataclass
@@ -73,7 +75,7 @@ def tokens(db: psycopg.Connection) -> Tokens:
 @pytest.fixture
 def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    with TestClient(create_app(settings, url=database_url)) as c:
+    with TestClient(create_app(settings, url=role_url(database_url, API))) as c:
         yield c
 
 
