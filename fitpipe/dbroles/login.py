@@ -47,9 +47,9 @@ def inspect_login(conn: psycopg.Connection, expected: DbRole | None = None) -> L
     row = conn.execute(_QUERY, {"allowed": [expected.value] if expected else []}).fetchone()
     assert row is not None, "session_user always has a pg_roles row"
     user, superuser, createrole, replication, bypassrls, groups, owns = row
+    if superuser:  # implies everything below; listing it all would hide the point
+        return LoginInfo(user=user, superuser=True, escalations=("is a superuser",))
     escalations = []
-    if superuser:
-        escalations.append("is a superuser")
     if createrole:
         escalations.append("has CREATEROLE (can grant itself any role)")
     if replication:
@@ -58,9 +58,9 @@ def inspect_login(conn: psycopg.Connection, expected: DbRole | None = None) -> L
         escalations.append("has BYPASSRLS")
     if groups:
         escalations.append(f"can SET ROLE to {', '.join(groups)}")
-    if owns and not superuser:
+    if owns:
         escalations.append(f"owns the schema (as {owns}) and could disable the audit log's trigger")
-    return LoginInfo(user=user, superuser=bool(superuser), escalations=tuple(escalations))
+    return LoginInfo(user=user, superuser=False, escalations=tuple(escalations))
 
 
 def refuse_escalating_login(
