@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -14,7 +15,6 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fitpipe.errors import DatabaseError
-from fitpipe.localdb.binaries import find_postgres
 
 __all__ = ["run_with_progress", "dbname_of", "with_dbname", "client_binary"]
 
@@ -27,7 +27,27 @@ _KNOWN_NOISE = re.compile(
 
 
 def client_binary(name: str) -> str:
-    return find_postgres().bin(name)
+    """pg_dump/pg_restore: $FITPIPE_PG_BINDIR, else the newest Debian-layout install, else PATH.
+
+    Only the client is needed (Debian: postgresql-client-<major>), of the server's major version or newer.
+    """
+    candidates = []
+    if os.environ.get("FITPIPE_PG_BINDIR"):
+        candidates.append(Path(os.environ["FITPIPE_PG_BINDIR"]))
+    debian = Path("/usr/lib/postgresql")
+    if debian.exists():
+        majors = [p for p in debian.iterdir() if p.name.isdigit()]
+        candidates.extend(p / "bin" for p in sorted(majors, key=lambda p: int(p.name), reverse=True))
+    for bindir in candidates:
+        if (bindir / name).exists():
+            return str(bindir / name)
+    on_path = shutil.which(name)
+    if on_path:
+        return on_path
+    raise DatabaseError(
+        f"{name} not found: looked in $FITPIPE_PG_BINDIR, /usr/lib/postgresql/*/bin and PATH",
+        hint="install the PostgreSQL client of the server's major version (Debian: apt-get install postgresql-client)",
+    )
 
 
 def dbname_of(url: str) -> str:
