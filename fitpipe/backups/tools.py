@@ -57,7 +57,7 @@ def dbname_of(url: str) -> str:
 def with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _without_password(url: str) -> tuple[str, dict[str, str]]:
@@ -67,7 +67,7 @@ def _without_password(url: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = str(password)
-    return make_conninfo(**params), env
+    return make_conninfo("", **params), env
 
 
 def run_with_progress(

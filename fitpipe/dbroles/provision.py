@@ -236,10 +236,10 @@ def _schema_and_database_privileges(conn: psycopg.Connection, report: ProvisionR
             )
         )
         report.changes.append(f"database {database}: revoked {', '.join(sorted(public_extra))} from PUBLIC")
-    for role, privileges in DATABASE_PRIVILEGES.items():
+    for role, declared in DATABASE_PRIVILEGES.items():
         granted = have.get(role.value, set())
-        missing = set(privileges) - granted
-        extra = (granted & {"CONNECT", "TEMPORARY", "CREATE"}) - set(privileges)
+        missing = set(declared) - granted
+        extra = (granted & {"CONNECT", "TEMPORARY", "CREATE"}) - set(declared)
         for verb, which, prep in (("GRANT", missing, "TO"), ("REVOKE", extra, "FROM")):
             if which:
                 conn.execute(
@@ -272,7 +272,7 @@ def _acl_by_grantee(conn: psycopg.Connection, query: str, kind: str) -> dict[str
 
 # ---- tables, views, sequences ---------------------------------------------------------------------------
 def _table_privileges(conn: psycopg.Connection, report: ProvisionReport) -> None:
-    relations = dict(
+    relations: dict[str, str] = dict(
         conn.execute(
             """SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"""
@@ -332,7 +332,7 @@ def _apply(
     by_privilege: dict[str, list[str | None]] = defaultdict(list)
     for privilege, column in privileges:
         by_privilege[privilege].append(column)
-    parts = []
+    parts: list[sql.Composable] = []
     for privilege in sorted(by_privilege):
         if privilege not in _TABLE_PRIVILEGES:  # pragma: no cover - aclexplode names only these for tables
             raise DatabaseError(f"unexpected privilege {privilege} on {table}")
