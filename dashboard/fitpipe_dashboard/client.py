@@ -128,7 +128,8 @@ class ApiClient:
             return body
         log.info("API %s answered %s", where, response.status_code)
         if response.status_code == 401 and personal:
-            raise SessionEnded(str(body.get("detail") or "the session has ended"), hint="sign in again")
+            detail = str(body.get("detail") or "the session has ended")
+            raise SessionEnded(detail, hint=None if "sign in" in detail else "sign in again")
         raise _error(response.status_code, where, body)
 
     # --- signing in and out ----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Driving the dashboard in headless Chromium through dash[testing]: start it against an API, read the
-grid and the figures back from the page, save screenshots."""
+"""Driving the dashboard in headless Chromium through dash[testing]: start it against an API, sign in
+through its form, read the grid and the figures back from the page, save screenshots."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from werkzeug.serving import make_server
 
+from fitpipe.settings import Settings
 from fitpipe_dashboard.app import create_app
 from tests.api.factories import free_port
 
-__all__ = ["dashboard_in_browser", "grid_users", "figure", "screenshot"]
+__all__ = ["dashboard_in_browser", "sign_in", "grid_users", "figure", "screenshot"]
 
 
 @contextmanager
-def dashboard_in_browser(api_url: str, token: str, chromium: str, flags: tuple[str, ...]) -> Iterator[Any]:
+def dashboard_in_browser(
+    api_url: str, chromium: str, flags: tuple[str, ...], settings: Settings | None = None
+) -> Iterator[Any]:
     from dash.testing.browser import Browser
 
     # selenium 3.141 (what dash[testing] allows) hands urllib3 2 a sentinel timeout it refuses; a number works
@@ -29,7 +32,7 @@ def dashboard_in_browser(api_url: str, token: str, chromium: str, flags: tuple[s
     options.binary_location = chromium
     for flag in flags:
         options.add_argument(flag)
-    app = create_app(api_url, token)
+    app = create_app(api_url, settings or Settings(_env_file=None))  # type: ignore[call-arg]
     # our own server thread, stopped cleanly: dash's ThreadedRunner stops by raising SystemExit in every
     # thread started after it, the API's worker threads included
     server = make_server("127.0.0.1", free_port(), app.server, threaded=True)
@@ -37,12 +40,23 @@ def dashboard_in_browser(api_url: str, token: str, chromium: str, flags: tuple[s
     thread.start()
     try:
         with Browser("chrome", headless=True, options=[options], percy_run=False, wait_timeout=30) as browser:
-            browser.server_url = f"http://127.0.0.1:{server.server_port}"
+            # not the server_url setter: it waits for Dash's page, and a stranger gets the sign-in page
+            browser._url = f"http://127.0.0.1:{server.server_port}"
             yield browser
     finally:
         server.shutdown()
         thread.join(timeout=10)
         app.server.config["FITPIPE_API_CLIENT"].close()
+
+
+def sign_in(browser: Any, username: str, password: str) -> None:
+    """Type into the sign-in form (the browser must be on it) and submit."""
+    browser.wait_for_element("#username")
+    for field, value in (("#username", username), ("#password", password)):
+        element = browser.find_element(field)
+        element.clear()
+        element.send_keys(value)
+    browser.find_element("#signin-submit").click()
 
 
 _GRID_USERS = """

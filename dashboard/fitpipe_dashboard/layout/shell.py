@@ -26,7 +26,7 @@ def _who(person: Person) -> html.Div:
                 method="post",
                 className="signout",
                 children=[
-                    html.Input(type="hidden", name="csrf", value=person.csrf),
+                    dcc.Input(type="hidden", name="csrf", value=person.csrf, id="sign-out-csrf"),
                     html.Button("Sign out", id="sign-out", type="submit", className="button small"),
                 ],
             ),
