@@ -79,6 +79,17 @@ def _same_origin() -> bool:
     return urlsplit(source).netloc == request.host
 
 
+def _page_of_request(path: str) -> str:
+    """The page to come back to after signing in: this one, or for Dash's requests the page that made
+    them (its Referer, when on this host)."""
+    if _is_page(path):
+        return request.full_path.rstrip("?")
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc == request.host and referer.path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
 def _in_words(exc: ApiError) -> str:
     """The API's refusal as sentences for the sign-in page: 'Wrong user name or password.'"""
     detail = str(exc.body.get("detail") or exc.message)
@@ -111,9 +122,7 @@ def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
         return "/login" + (f"?{urlencode(query, quote_via=quote)}" if query else "")
 
     def refuse_unsigned(path: str, *, ended: bool) -> Response:
-        target = sign_in_url(
-            _safe_next(request.full_path.rstrip("?")) if _is_page(path) else "/", ended=ended
-        )
+        target = sign_in_url(_safe_next(_page_of_request(path)), ended=ended)
         if _is_page(path):
             response = redirect(target, code=302)
         else:
