@@ -169,7 +169,7 @@ def test_a_wrong_password_is_refused_and_five_lock_the_account(
         )
     locked = message(br)
     assert locked.startswith("Too many wrong passwords: the account is locked until ")
-    assert locked.endswith(" UTC. Wait, or ask an admin to unlock it (`fitpipe users enable`).")
+    assert locked.endswith(" UTC. Wait, or ask an admin to unlock it (fitpipe users enable).")
     sign_in(br, COORDINATOR, PASSWORD)  # the right password does not help while locked
     wait_until(lambda: br.find_element("#password").get_attribute("value") == "", "the refusal")
     assert message(br) == locked

@@ -66,5 +66,6 @@ class ProxyTrust:
         return ok
 
     def identity(self, request: Request) -> str | None:
-        value = request.headers.get(self.user_header, "").strip()
+        """Who the proxy says is asking, lower case (fitpipe's user names and emails ignore case)."""
+        value = request.headers.get(self.user_header, "").strip().lower()
         return value or None

@@ -96,7 +96,7 @@ def _in_words(exc: ApiError) -> str:
     text = detail[:1].upper() + detail[1:] + "."
     if exc.hint and exc.status != 401:
         text += " " + exc.hint[:1].upper() + exc.hint[1:] + "."
-    return text
+    return text.replace("`", "")  # the API's hints quote commands in backticks, for terminals
 
 
 def _is_page(path: str) -> bool:
