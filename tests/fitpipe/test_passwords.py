@@ -14,7 +14,7 @@ CHEAP = ScryptCost(n=2**10, r=8, p=1)
 
 
 def test_the_default_cost_is_owasps_minimum_and_is_stored_with_the_hash() -> None:
-    assert DEFAULT_COST == ScryptCost(n=2**15, r=8, p=3)
+    assert ScryptCost(n=2**15, r=8, p=3) == DEFAULT_COST
     scheme, n, r, p, salt, digest = hash_password("correct horse battery").split("$")
     assert (scheme, n, r, p) == ("scrypt", "32768", "8", "3")
     assert len(base64.b64decode(salt)) == 16
