@@ -5,6 +5,7 @@ the shared secret) can say who is asking."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -75,7 +76,10 @@ def test_a_stranger_gets_only_the_sign_in_page(app: Any) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
 
 
-def test_signing_in_sets_hardened_cookies_and_security_headers(app: Any) -> None:
+def test_signing_in_sets_hardened_cookies_and_security_headers(
+    app: Any, db: psycopg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     client = app.server.test_client()
     answer = sign_in(client, COORDINATOR, next_path="/pipeline")
     assert (answer.status_code, answer.headers["Location"]) == (303, "/pipeline")
@@ -91,6 +95,8 @@ def test_signing_in_sets_hardened_cookies_and_security_headers(app: Any) -> None
     assert page.headers["X-Frame-Options"] == "DENY"
     assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "cora signed in (coordinator)" in caplog.text
+    assert PASSWORD not in caplog.text and "fps_" not in caplog.text  # neither password nor session token
 
 
 @pytest.mark.parametrize(
