@@ -283,3 +283,11 @@ def test_proxy_mode_without_its_secret_or_token_does_not_start(stack: Stack) -> 
     assert err.value.message == (
         "FITPIPE_DASHBOARD_AUTH=proxy needs FITPIPE_DASHBOARD_PROXY_SECRET and FITPIPE_API_TOKEN"
     )
+
+
+def test_the_cookie_holds_at_most_eight_study_names_for_display() -> None:
+    from fitpipe_dashboard.auth.views import _shown
+
+    assert _shown(["a", "b"]) == ("a", "b")
+    many = [f"study-{i:02d}" for i in range(12)]
+    assert _shown(many) == (*many[:8], "+4 more")

@@ -23,6 +23,7 @@ class Person:
     role: str
     all_studies: bool
     studies: tuple[str, ...]
+    """For display only (at most 8 names and "+N more"); the API decides what the person sees."""
     can_contact: bool
     csrf: str
     expires_at: float

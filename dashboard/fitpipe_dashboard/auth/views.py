@@ -45,6 +45,13 @@ _DASH_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon.ico", "/assets/", "/_al
 _ENDED = "Your session has ended (signed out, expired, or idle too long). Please sign in again."
 
 
+def _shown(studies: list[str]) -> tuple[str, ...]:
+    """The study names the header shows (the API decides what is visible; the cookie must stay < 4 kB)."""
+    if len(studies) <= 8:
+        return tuple(studies)
+    return (*studies[:8], f"+{len(studies) - 8} more")
+
+
 def _person_from(answer: dict[str, Any], csrf: str, identity: str | None = None) -> Person:
     who = answer["person"]
     return Person(
@@ -52,7 +59,7 @@ def _person_from(answer: dict[str, Any], csrf: str, identity: str | None = None)
         username=who["username"],
         role=who["role"],
         all_studies=who["all_studies"],
-        studies=tuple(who["studies"]),
+        studies=_shown(who["studies"]),
         can_contact=who["can_contact"],
         csrf=csrf,
         expires_at=datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")).timestamp(),
@@ -189,7 +196,7 @@ def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
                     **person.to_json(),
                     "role": who["role"],
                     "all_studies": who["all_studies"],
-                    "studies": tuple(who["studies"]),
+                    "studies": _shown(who["studies"]),
                     "can_contact": who["can_contact"],
                 }
             )
