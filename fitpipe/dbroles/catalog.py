@@ -160,6 +160,13 @@ TABLES: dict[str, dict[DbRole, Access]] = {
         API: Access(select=True, insert=True),  # the webhook queues them
         INGEST: Access(select=True, update=("pulled_at", "run_id")),
     },
+    # ---- 0006 people: the API checks passwords, counts failures, keeps sessions; `fitpipe users` (the ------
+    # administrator) creates and changes people
+    "users": {API: Access(select=True, update=("failed_attempts", "locked_until", "last_sign_in_at"))},
+    "user_studies": {API: READ},
+    "user_sessions": {
+        API: Access(select=True, insert=True, update=("last_seen_at", "ended_at", "end_reason"))
+    },
     # ---- bookkeeping: every process checks the schema version it runs on ------------------------------
     "schema_migrations": {API: READ, INGEST: READ},
 }

@@ -2,8 +2,9 @@
 
 - the previous release's API (the code at PREVIOUS, taken from this repository's history) serves on the
   new schema: the pods still running while the new release's expand migration has been applied;
-- the new API serves on the previous release's schema plus the expand step (what the new pods meet as
-  they start), and on the previous schema alone (the oldest it declares it runs on).
+- the new API serves on the previous release's schema plus this release's expand steps (what the new
+  pods meet as they start), and waits, saying why, on the previous schema alone (older than the oldest
+  it declares it runs on).
 
 The previous release's readiness still required the exact schema it knew; that check is replaced here,
 so upgrading *from* that release is the last time old pods turn unready when the schema moves on.
@@ -42,6 +43,7 @@ from tests.conftest import role_passwords, role_url
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 PREVIOUS = "aeb3373"  # the release before the login roles and schema ranges (0.1.0 as deployed)
+PREVIOUS_SCHEMA = 4  # its newest migration
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
@@ -217,16 +219,22 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
     previous_schema: str, pg_server_url: str
 ) -> None:
     with psycopg.connect(previous_schema) as conn:
-        assert schema_version(conn) == OLDEST_SCHEMA
+        assert schema_version(conn) == PREVIOUS_SCHEMA
     token = _seed(previous_schema)
     with psycopg.connect(previous_schema, autocommit=True) as conn:
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
-    assert [m.name for m in applied] == ["database_roles"]  # this release's expand step
+    assert [m.name for m in applied] == ["users", "database_roles"]  # this release's expand steps
     body, ready, series = _serve_new_api(previous_schema, token)
     assert (ready, body["status"], body["database_login"], series) == (200, "ready", "fitpipe_api", 200)
 
 
-def test_the_new_api_serves_on_the_previous_schema_alone(previous_schema: str) -> None:
-    token = _seed(previous_schema)
-    body, ready, series = _serve_new_api(previous_schema, token)
-    assert (ready, body["schema_version"], series) == (200, OLDEST_SCHEMA, 200)
+def test_the_new_api_is_not_ready_on_the_previous_schema_alone_and_says_why(previous_schema: str) -> None:
+    """Its sign-in needs 0006 (OLDEST_SCHEMA): before the expand step it waits, it does not half-serve."""
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:  # type: ignore[call-arg]
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "not ready",
+        "detail": f"the database schema is at version {PREVIOUS_SCHEMA}, this fitpipe needs at least {OLDEST_SCHEMA}",
+        "hint": "run `fitpipe migrate`",
+    }
