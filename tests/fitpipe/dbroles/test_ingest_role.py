@@ -36,9 +36,9 @@ def _refused(conn: psycopg.Connection, statement: str) -> None:
         conn.execute(statement)  # type: ignore[arg-type]  # fixed test statements
 
 
-def test_ingest_cannot_read_tokens_audit_or_contacts(ingest: psycopg.Connection) -> None:
+def test_ingest_cannot_read_tokens_people_sessions_audit_or_contacts(ingest: psycopg.Connection) -> None:
     assert ingest.execute("SELECT session_user").fetchone() == ("fitpipe_ingest",)
-    for table in ("api_tokens", "api_token_studies", "audit_log", "contacts"):
+    for table in ("api_tokens", "api_token_studies", "audit_log", "contacts", "users", "user_sessions"):
         _refused(ingest, f"SELECT count(*) FROM {table}")
     _refused(ingest, "SELECT code_verifier FROM oauth_states")
 
