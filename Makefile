@@ -5,13 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps db bench clean
+.PHONY: demo test check lint install system-deps db bench clean lock
 
-$(BIN)/fitpipe: pyproject.toml
+# Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
+# installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
+$(BIN)/fitpipe: pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(BIN)/fitpipe
+
+## make lock: regenerate requirements/*.txt from pyproject.toml (uv; pass ARGS=--upgrade to update)
+lock:
+	./scripts/lock-dependencies.sh $(ARGS)
 
 install: system-deps $(BIN)/fitpipe
 
@@ -33,7 +39,7 @@ lint: $(BIN)/fitpipe
 check: lint test
 
 bench: install
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/adherence.py
