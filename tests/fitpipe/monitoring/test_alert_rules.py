@@ -392,6 +392,39 @@ def test_selector_limits_rules_to_one_deployments_series(promtool, tmp_path: Pat
     promtool("test", "rules", _test_file(tmp_path, "IngestFailed", [scenario], text), cwd=tmp_path)
 
 
+# What Prometheus adds to every series of a ServiceMonitor's target in Kubernetes.
+TARGET = {"namespace": "alpha", "service": "alpha-api", "pod": "alpha-api-7d9f-x2x", "job": "alpha-api"}
+
+
+def _in_namespace(scenario: Scenario) -> Scenario:
+    """The scenario as Prometheus sees it in a cluster: every series carries its target's labels."""
+    extra = ", ".join(f'{k}="{v}"' for k, v in TARGET.items())
+    series = {}
+    for key, values in scenario.series.items():
+        name, _, rest = key.partition("{")
+        series[f"{name}{{{rest.rstrip('}')}{', ' if rest.strip('}') else ''}{extra}}}"] = values
+    return Scenario(series, scenario.quiet, {t: list(alerts) for t, alerts in scenario.firing.items()})
+
+
+@pytest.mark.monitoring
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_alert_keeps_the_namespace_label(promtool, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    # prometheus-operator routes an AlertmanagerConfig only alerts whose `namespace` is its own:
+    # an alert that aggregates the label away would reach no one.
+    text = rules_yaml(selector='namespace="alpha", service="alpha-api"')
+    scenarios = []
+    for scenario in CASES[name]:
+        moved = _in_namespace(scenario)
+        for expected in moved.firing.values():
+            for i, e in enumerate(expected):
+                labels = {**e.labels, "namespace": "alpha"}
+                if name == "ApiDown":
+                    labels["service"] = "alpha-api"  # absent() returns its equality matchers
+                expected[i] = alert(labels, e.summary, e.description)
+        scenarios.append(moved)
+    promtool("test", "rules", _test_file(tmp_path, name, scenarios, text), cwd=tmp_path)
+
+
 def test_every_rule_reads_only_declared_metrics() -> None:
     names = exposed_names()
     for rule in _rules_by_name(rule_groups()).values():
