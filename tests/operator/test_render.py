@@ -10,7 +10,7 @@ import pytest
 from fitpipe.errors import InputError
 from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dashboards
 from fitpipe_operator.children.secrets import fill_generated
-from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION
+from fitpipe_operator.naming import GENERATE_ANNOTATION
 from fitpipe_operator.render import render
 from tests.operator.conftest import GOOGLE, VARIANTS
 
@@ -91,18 +91,22 @@ def test_generated_secrets_hold_no_password_until_the_operator_fills_them_once()
     assert "password" not in db["stringData"]  # the rendered manifest is untouched
 
 
-def test_volume_and_its_secrets_outlive_the_pipeline_unless_asked() -> None:
+def test_volume_outlives_the_pipeline_unless_asked() -> None:
+    # The generated Secrets follow the volume's claim (their owner, set by the operator), not the pipeline.
     kept = render("trial-a", NS, GOOGLE)
     sts = one(kept, "StatefulSet", "trial-a-timescaledb")
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
-    assert all(s["metadata"]["annotations"].get(KEEP_ANNOTATION) == "true" for s in by_kind(kept)["Secret"])
 
     disposable = render("trial-a", NS, VARIANTS["disposable"])
     sts = one(disposable, "StatefulSet", "trial-a-timescaledb")
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
     claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "1Gi" and claim["storageClassName"] == "fast"
-    assert not any(KEEP_ANNOTATION in s["metadata"]["annotations"] for s in by_kind(disposable)["Secret"])
+
+
+def test_rendered_secrets_carry_no_owner() -> None:
+    for secret in by_kind(render("trial-a", NS, GOOGLE))["Secret"]:
+        assert "ownerReferences" not in secret["metadata"]
 
 
 def test_named_secrets_replace_the_generated_ones() -> None:
