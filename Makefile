@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps db bench clean
+.PHONY: demo test check lint install system-deps control-plane db bench clean
 
 $(BIN)/fitpipe: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ system-deps:
 demo: install
 	$(BIN)/fitpipe demo
 
-## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring)
-test: install
+## The Kubernetes control plane of the cluster tests, built once from the Go module proxy into
+## ~/.cache/fitpipe/control-plane (the first build takes a while; see docs/kubernetes.md).
+control-plane: $(BIN)/fitpipe
+	@if command -v go >/dev/null; then PYTHON=$(BIN)/python ./scripts/control-plane.sh build; \
+	else echo "Go is not installed: the cluster tests will skip"; fi
+
+## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring,
+## and on a real Kubernetes control plane)
+test: install control-plane
 	$(BIN)/pytest -q
 
 lint: $(BIN)/fitpipe

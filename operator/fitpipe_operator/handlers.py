@@ -2,6 +2,11 @@
 resync loop that repeats the pass for every pipeline, and events saying what happened. register() puts
 them on a registry, so the CLI and the tests run the same operator.
 
+The workloads a pipeline owns (Deployments, StatefulSets, Jobs, CronJobs) are watched, filtered by the
+operator's label on the server: a change to one (a pod became ready, a Job finished, someone deleted
+or edited it) wakes the loop for its pipeline at once, so status and drift repair follow within
+seconds; other children (Services, ConfigMaps, monitoring objects) are repaired on the interval.
+
 No handler needs a finalizer (no deletion handler, no timer or daemon): the garbage collector removes
 a deleted pipeline's children, and deleting a pipeline never waits for the operator to be up."""
 
@@ -17,12 +22,41 @@ import kopf
 from fitpipe_operator.cluster import Cluster
 from fitpipe_operator.crd import GROUP, PLURAL, VERSION
 from fitpipe_operator.errors import ClusterError
+from fitpipe_operator.naming import MANAGED_BY
 from fitpipe_operator.sync import Locks, Options, Pass, list_pipelines, sync_pipeline
 
 __all__ = ["register"]
 
 # What kopf passes as `logger`.
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+# The children whose changes wake the loop for their pipeline (group, version, plural).
+WATCHED_CHILDREN = [
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("batch", "v1", "jobs"),
+    ("batch", "v1", "cronjobs"),
+]
+OWN_LABELS = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+# A burst of child events (a rollout) makes one pass, this many seconds after the first.
+DEBOUNCE = 1.0
+
+
+class Wakeups:
+    """Pipelines whose children changed since the loop last looked; lives on the operator's event loop."""
+
+    def __init__(self) -> None:
+        self.pending: set[tuple[str, str]] = set()
+        self.event = asyncio.Event()
+
+    def add(self, namespace: str, name: str) -> None:
+        self.pending.add((namespace, name))
+        self.event.set()
+
+    def take(self) -> set[tuple[str, str]]:
+        taken, self.pending = self.pending, set()
+        self.event.clear()
+        return taken
 
 
 def _report(done: Pass, logger: Logger, *, changed: bool) -> None:
@@ -74,10 +108,13 @@ def register(
         # list/watch on customresourcedefinitions or namespaces in the operator's RBAC.
         settings.scanning.disabled = True
         settings.posting.level = logging.INFO
+        for group, _, plural in WATCHED_CHILDREN:
+            settings.watching.label_selectors[group, plural] = OWN_LABELS
         if getattr(memo, "cluster", None) is None:
             memo.cluster = Cluster.from_environment()
         memo.locks = Locks()
         memo.options = settings_of_run
+        memo.wakeups = Wakeups()
         memo.resync = asyncio.create_task(_resync(memo, namespaces, status_interval, logger))
 
     @kopf.on.cleanup(registry=registry)
@@ -87,6 +124,16 @@ def register(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    for group, version, plural in WATCHED_CHILDREN:
+
+        @kopf.on.event(
+            group, version, plural, labels={"app.kubernetes.io/managed-by": MANAGED_BY}, registry=registry
+        )
+        async def child_changed(meta: kopf.Meta, namespace: str | None, memo: Any, **_: Any) -> None:
+            pipeline = meta.labels.get("app.kubernetes.io/instance")
+            if namespace and pipeline and getattr(memo, "wakeups", None) is not None:
+                memo.wakeups.add(namespace, pipeline)
 
     @kopf.on.create(*resource, registry=registry)
     @kopf.on.update(*resource, registry=registry)
@@ -110,7 +157,8 @@ def register(
 
 
 async def _resync(memo: Any, namespaces: list[str] | None, interval: float, logger: Logger) -> None:
-    """Every `interval` seconds, a pass over every pipeline: re-applies what drifted, refreshes status."""
+    """Every `interval` seconds a pass over every pipeline, and in between a pass over each pipeline whose
+    workloads changed: re-applies what drifted, refreshes status."""
 
     def one(namespace: str, name: str) -> None:
         with memo.locks.hold(namespace, name):
@@ -118,13 +166,22 @@ async def _resync(memo: Any, namespaces: list[str] | None, interval: float, logg
         if done is not None and done.invalid is None:
             _report(done, logger, changed=False)
 
+    loop = asyncio.get_running_loop()
+    due = loop.time() + interval
     while True:
-        await asyncio.sleep(interval)
         try:
-            pipelines = await asyncio.to_thread(list_pipelines, memo.cluster, namespaces)
-        except ClusterError as exc:
-            logger.warning("resync: cannot list the pipelines: %s", exc)
-            continue
+            await asyncio.wait_for(memo.wakeups.event.wait(), timeout=max(0.0, due - loop.time()))
+            await asyncio.sleep(DEBOUNCE)
+        except TimeoutError:
+            pass
+        pipelines = sorted(memo.wakeups.take())
+        if loop.time() >= due:
+            due = loop.time() + interval
+            try:
+                pipelines = await asyncio.to_thread(list_pipelines, memo.cluster, namespaces)
+            except ClusterError as exc:
+                logger.warning("resync: cannot list the pipelines: %s", exc)
+                continue
         for namespace, name in pipelines:
             try:
                 await asyncio.to_thread(one, namespace, name)

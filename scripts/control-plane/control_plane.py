@@ -76,18 +76,10 @@ LDFLAGS: dict[str, list[str]] = {
     ],
 }
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
-# The CRDs fitpipe renders objects of, and those of the Prometheus and Alertmanager a stock
-# kube-prometheus-stack runs (the tests create one of each to see what prometheus-operator makes of them).
-CRD_FILES = [
-    "monitoring.coreos.com_servicemonitors.yaml",
-    "monitoring.coreos.com_prometheusrules.yaml",
-    "monitoring.coreos.com_alertmanagerconfigs.yaml",
-    "monitoring.coreos.com_prometheuses.yaml",
-    "monitoring.coreos.com_alertmanagers.yaml",
-    "monitoring.coreos.com_podmonitors.yaml",
-    "monitoring.coreos.com_probes.yaml",
-    "monitoring.coreos.com_scrapeconfigs.yaml",
-]
+# prometheus-operator's CRDs, all of them (as kube-prometheus-stack installs them): the three fitpipe
+# renders objects of, and those of the Prometheus and Alertmanager the tests create to see what
+# prometheus-operator makes of fitpipe's objects.
+CRD_FOLDER = "example/prometheus-operator-crd"
 NODES = ("kwok-node-1", "kwok-node-2")
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -163,6 +155,7 @@ def build() -> Path:
     with locked(target.parent.with_suffix(".lock")):
         if all((target / b).exists() for b in wanted):
             return target  # another run built it while we waited
+        target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
         started = time.monotonic()
         for module, programs in BUILDS.items():
@@ -171,7 +164,9 @@ def build() -> Path:
                 say(f"building {binary} ({package}) in scripts/control-plane/{module}")
                 command = ["nice", "-n", "10", go(), "build", "-ldflags", ldflags]
                 command += ["-o", str(staging / binary), package]
-                result = subprocess.run(command, cwd=HERE / module, env=go_env(), capture_output=True, text=True)
+                result = subprocess.run(
+                    command, cwd=HERE / module, env=go_env(), capture_output=True, text=True
+                )
                 if result.returncode != 0:
                     shutil.rmtree(staging, ignore_errors=True)
                     raise ControlPlaneError(f"go build {package} failed:\n{result.stderr[-4000:]}")
@@ -191,11 +186,17 @@ def crd_files() -> list[Path]:
     )
     if result.returncode != 0:
         raise ControlPlaneError(f"go mod download {PROMETHEUS_OPERATOR_MODULE} failed: {result.stderr}")
-    folder = Path(json.loads(result.stdout)["Dir"]) / "example" / "prometheus-operator-crd"
-    files = [folder / name for name in CRD_FILES]
-    missing = [str(f) for f in files if not f.exists()]
+    folder = Path(json.loads(result.stdout)["Dir"]) / CRD_FOLDER
+    files = sorted(folder.glob("monitoring.coreos.com_*.yaml"))
+    needed = {
+        f"monitoring.coreos.com_{p}.yaml"
+        for p in ("servicemonitors", "prometheusrules", "alertmanagerconfigs")
+    }
+    missing = needed - {f.name for f in files}
     if missing:
-        raise ControlPlaneError(f"prometheus-operator's module lacks {', '.join(missing)}")
+        raise ControlPlaneError(
+            f"prometheus-operator's module lacks {', '.join(sorted(missing))} in {folder}"
+        )
     return files
 
 
@@ -247,7 +248,9 @@ def write_pki(folder: Path) -> None:
     (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     save_key(ca_key, "ca.key")
 
-    def issue(file: str, subject: x509.Name, *, server: bool, sans: list[x509.GeneralName] | None = None) -> None:
+    def issue(
+        file: str, subject: x509.Name, *, server: bool, sans: list[x509.GeneralName] | None = None
+    ) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
@@ -306,7 +309,10 @@ def kubeconfig(path: Path, server: str, pki: Path, user: str) -> Path:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "fitpipe-test", "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}
+            {
+                "name": "fitpipe-test",
+                "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")},
+            }
         ],
         "users": [
             {
@@ -435,7 +441,10 @@ class Api:
 
     def apply(self, path: str, document: dict[str, Any] | bytes) -> None:
         status, answer = self.request(
-            "PATCH", f"{path}?fieldManager=fitpipe-control-plane&force=true", document, "application/apply-patch+yaml"
+            "PATCH",
+            f"{path}?fieldManager=fitpipe-control-plane&force=true",
+            document,
+            "application/apply-patch+yaml",
         )
         if status >= 300:
             raise ControlPlaneError(f"applying {path} failed ({status}): {answer}")
@@ -483,7 +492,9 @@ def start(folder: Path, *, prometheus_operator: bool = True) -> Path:
         raise
 
 
-def _start(folder: Path, binaries: Path, pki: Path, processes: Processes, crds: list[Path], began: float) -> Path:
+def _start(
+    folder: Path, binaries: Path, pki: Path, processes: Processes, crds: list[Path], began: float
+) -> Path:
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     etcd = processes.spawn(
@@ -604,7 +615,9 @@ def _start(folder: Path, binaries: Path, pki: Path, processes: Processes, crds: 
                 "metadata": {
                     "name": storage_class,
                     "annotations": {
-                        "storageclass.kubernetes.io/is-default-class": str(storage_class == "standard").lower()
+                        "storageclass.kubernetes.io/is-default-class": str(
+                            storage_class == "standard"
+                        ).lower()
                     },
                 },
                 "provisioner": "kwok.x-k8s.io/volume",
@@ -689,7 +702,9 @@ def default_folder() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["build", "start", "stop", "crds"])
-    parser.add_argument("--dir", type=Path, default=None, help="state folder (default $FITPIPE_HOME/control-plane)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="state folder (default $FITPIPE_HOME/control-plane)"
+    )
     parser.add_argument(
         "--without-prometheus-operator",
         action="store_true",

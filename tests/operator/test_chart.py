@@ -14,6 +14,7 @@ import yaml
 
 from fitpipe_operator.cluster import PLURALS, READ_ONLY
 from fitpipe_operator.crd import jsonschema_of, openapi_schema
+from fitpipe_operator.handlers import WATCHED_CHILDREN
 from tests.operator.conftest import CHART
 
 
@@ -108,6 +109,8 @@ def test_rbac_grants_exactly_what_the_operator_uses(chart: helm.Chart) -> None:
             continue
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         expected[(group, PLURALS[(api_version, kind)])] = {"get", "list", "create", "patch", "delete"}
+    for group, _, plural in WATCHED_CHILDREN:
+        expected[(group, plural)].add("watch")
     assert grants(role["rules"]) == expected
     assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in role["rules"])
 

@@ -205,7 +205,11 @@ async def make_claim(server: kmock.KubernetesEmulator) -> None:
     """The database's claim, as the StatefulSet controller of a real cluster would create it."""
     await server.post(
         f"/api/v1/namespaces/{NS}/persistentvolumeclaims",
-        json={"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": CLAIM, "namespace": NS}},
+        json={
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": CLAIM, "namespace": NS},
+        },
     )
 
 

@@ -64,16 +64,17 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "patch"]
-# Children: server-side apply (create, patch), status reads (get), pruning (list, delete).
+# Children: server-side apply (create, patch), status reads (get), pruning (list, delete); the
+# workloads are watched too (only those labelled as the operator's), so status and repair are prompt.
 - apiGroups: [""]
   resources: ["services", "configmaps"]
   verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["statefulsets", "deployments"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs", "cronjobs"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "create", "patch", "delete"]

@@ -277,6 +277,11 @@ def _rules_by_name(groups: list[dict[str, object]]) -> dict[str, dict[str, objec
     return {str(r["alert"]): r for g in groups for r in g["rules"]}  # type: ignore[attr-defined]
 
 
+def rules_test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
+    """A promtool unit-test file checking `scenarios` of alert `name` against the rules in `rules_text`."""
+    return _test_file(tmp_path, name, scenarios, rules_text)
+
+
 def _test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text(rules_text)
@@ -396,9 +401,9 @@ def test_selector_limits_rules_to_one_deployments_series(promtool, tmp_path: Pat
 TARGET = {"namespace": "alpha", "service": "alpha-api", "pod": "alpha-api-7d9f-x2x", "job": "alpha-api"}
 
 
-def _in_namespace(scenario: Scenario) -> Scenario:
+def in_namespace(scenario: Scenario, target: dict[str, str] = TARGET) -> Scenario:
     """The scenario as Prometheus sees it in a cluster: every series carries its target's labels."""
-    extra = ", ".join(f'{k}="{v}"' for k, v in TARGET.items())
+    extra = ", ".join(f'{k}="{v}"' for k, v in target.items())
     series = {}
     for key, values in scenario.series.items():
         name, _, rest = key.partition("{")
@@ -414,7 +419,7 @@ def test_every_alert_keeps_the_namespace_label(promtool, tmp_path: Path, name: s
     text = rules_yaml(selector='namespace="alpha", service="alpha-api"')
     scenarios = []
     for scenario in CASES[name]:
-        moved = _in_namespace(scenario)
+        moved = in_namespace(scenario)
         for expected in moved.firing.values():
             for i, e in enumerate(expected):
                 labels = {**e.labels, "namespace": "alpha"}
