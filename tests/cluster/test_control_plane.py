@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import restricted_namespace
+from tests.cluster.harness import restricted_namespace
 from tests.cluster.kube import Kube, KubeError, condition, eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

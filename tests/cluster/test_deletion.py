@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import (
+from tests.cluster.harness import (
     OperatorProcess,
     example,
     example_secrets,

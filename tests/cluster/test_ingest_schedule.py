@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
+from tests.cluster.harness import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
 from tests.cluster.kube import Kube, condition, eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from tests.cluster.conftest import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
+from tests.cluster.harness import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
 from tests.cluster.kube import Kube, eventually
 from tests.fitpipe.monitoring.test_alert_rules import CASES, Expected, in_namespace, rules_test_file
 

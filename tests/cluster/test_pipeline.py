@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fitpipe_operator.render import render
-from tests.cluster.conftest import (
+from tests.cluster.harness import (
     OperatorProcess,
     example,
     example_secrets,

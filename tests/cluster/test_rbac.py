@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import (
-    CHART,
+from tests.cluster.harness import (
     RELEASE,
     RELEASE_NAMESPACE,
     ControlPlane,
     OperatorProcess,
     example,
     example_secrets,
+    install_chart,
     restricted_namespace,
-    service_account_token,
-    token_kubeconfig,
     wait_ready,
 )
 from tests.cluster.kube import Kube, eventually
@@ -58,28 +55,16 @@ def scoped_operator(
 ) -> Iterator[OperatorProcess]:
     """A second install, watching only rbac-scoped; the cluster-wide operator stops meanwhile, so the
     scoped one alone acts on that namespace."""
-    import helm_python as helm
-
     restricted_namespace(kube, SCOPED_NS)
-    if kube.get("ServiceAccount", SCOPED_RELEASE, SCOPED_RELEASE) is None:
-        with helm.Config(kubeconfig_path=control_plane.kubeconfig, namespace=SCOPED_RELEASE) as config:
-            config.install(
-                CHART,
-                SCOPED_RELEASE,
-                {"watchNamespaces": [SCOPED_NS], "monitoringLabels": {"release": "kps"}},
-                namespace=SCOPED_RELEASE,
-                create_namespace=True,
-                timeout=120,
-            )
-    deployment = kube.get("Deployment", SCOPED_RELEASE, SCOPED_RELEASE)
-    assert deployment is not None
-    folder: Path = tmp_path_factory.mktemp("scoped-operator")
-    token = service_account_token(kube, SCOPED_RELEASE, SCOPED_RELEASE)
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    scoped = OperatorProcess(
-        token_kubeconfig(folder / "kubeconfig", control_plane, token),
-        container["args"],
-        folder / "operator.log",
+    deployment = install_chart(
+        control_plane,
+        kube,
+        SCOPED_RELEASE,
+        SCOPED_RELEASE,
+        {"watchNamespaces": [SCOPED_NS], "monitoringLabels": {"release": "kps"}},
+    )
+    scoped = OperatorProcess.as_installed(
+        control_plane, kube, deployment, tmp_path_factory.mktemp("scoped-operator")
     )
     operator.stop()
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from fitpipe_operator.children.migration import migration_job_name
 from fitpipe_operator.spec import checked_spec
-from tests.cluster.conftest import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
+from tests.cluster.harness import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
 from tests.cluster.kube import Kube, condition, eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import refused, restricted_namespace
+from tests.cluster.harness import refused, restricted_namespace
 from tests.cluster.kube import Kube, path_of
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
