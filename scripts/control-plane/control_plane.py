@@ -342,12 +342,13 @@ def free_port() -> int:
 
 
 def start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (field 22 of /proc/<pid>/stat), None when it is gone."""
+    """The kernel's start time of `pid` (field 22 of /proc/<pid>/stat), None when it is gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 @dataclass
@@ -468,7 +469,8 @@ def wait_for(what: str, check: Any, timeout: float, processes: Processes, watche
 def crd_path(document: bytes) -> str:
     import yaml
 
-    name = yaml.safe_load(document)["metadata"]["name"]
+    # BaseLoader: these CRDs hold enum values such as `=` that the safe loader takes for a YAML tag.
+    name = yaml.load(document, Loader=yaml.BaseLoader)["metadata"]["name"]
     return f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
 
 
@@ -527,6 +529,8 @@ def _start(
             str(binaries / "kube-apiserver"),
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # The `kubernetes` Service may not point at a loopback address: it gets no endpoints.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={api_port}",
             f"--etcd-servers={etcd_url}",
             f"--cert-dir={folder / 'apiserver'}",
