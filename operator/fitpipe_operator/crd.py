@@ -83,7 +83,8 @@ def _object(
     rules: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     # `default: {}` makes the API server (and apply_defaults) fill the nested defaults even when the
-    # user leaves the whole block out, so `spec: {}` is a complete, working pipeline.
+    # user leaves the whole block out, so `spec: {}` is a complete, working pipeline. The API server
+    # checks each rule against that bare `{}` when the CRD is created: rules guard fields with has().
     schema: dict[str, Any] = {
         "type": "object",
         "description": description,
@@ -215,7 +216,8 @@ def spec_schema() -> dict[str, Any]:
                         "the data would have to move to a new volume (back it up, restore it into a new pipeline)",
                     },
                     {
-                        "rule": "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+                        "rule": "!has(self.size) || !has(oldSelf.size) || "
+                        "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
                         "message": "timescaledb.storage.size cannot shrink: a volume only grows",
                     },
                 ],
@@ -267,7 +269,7 @@ def spec_schema() -> dict[str, Any]:
                 },
                 rules=[
                     {
-                        "rule": "self.type != 'inbox' || has(self.inboxClaimName)",
+                        "rule": "!has(self.type) || self.type != 'inbox' || has(self.inboxClaimName)",
                         "message": "source.type inbox needs source.inboxClaimName",
                     }
                 ],
@@ -343,7 +345,8 @@ def spec_schema() -> dict[str, Any]:
                 },
                 rules=[
                     {
-                        "rule": "!self.enabled || (has(self.to) && has(self.from) && has(self.smarthost))",
+                        "rule": "!has(self.enabled) || !self.enabled || "
+                        "(has(self.to) && has(self.from) && has(self.smarthost))",
                         "message": "alertmanager.enabled needs to, from and smarthost",
                     }
                 ],
@@ -398,7 +401,9 @@ def spec_schema() -> dict[str, Any]:
         },
         rules=[
             {
-                "rule": "self.ingest.source.type != 'googleHealthApi' || has(self.googleHealth.secretName)",
+                "rule": "!has(self.ingest) || !has(self.ingest.source) || !has(self.ingest.source.type) || "
+                "self.ingest.source.type != 'googleHealthApi' || "
+                "(has(self.googleHealth) && has(self.googleHealth.secretName))",
                 "message": "ingest.source.type googleHealthApi needs googleHealth.secretName",
             }
         ],
