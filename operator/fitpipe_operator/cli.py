@@ -3,6 +3,7 @@ print the CRD or the CR reference. A thin layer: errors come from the library as
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import IO
@@ -112,6 +113,10 @@ def run(
 
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("pass --all-namespaces or at least one --namespace")
+    # An operator reports what it does (each pass, each retry) at INFO, unless -v asked for more.
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        for name in ("kopf", "fitpipe_operator"):
+            logging.getLogger(name).setLevel(logging.INFO)
     options = Options(monitoring_labels=_labels(monitoring_labels))
     # The default registry also logs in the way kubectl does (in-cluster service account or kubeconfig).
     registry = kopf.get_default_registry()
