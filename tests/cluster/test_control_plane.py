@@ -99,9 +99,7 @@ def test_pod_security_refuses_a_pod_that_is_not_restricted(kube: Kube, namespace
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": "root", "namespace": namespace},
-                "spec": {
-                    "containers": [{"name": "main", "image": "busybox"}]
-                },
+                "spec": {"containers": [{"name": "main", "image": "busybox"}]},
             }
         )
     assert refused.value.status == 403
