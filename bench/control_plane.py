@@ -98,6 +98,7 @@ def main(starts: int, cold: bool) -> None:
         )
 
         def repair(what: str, damage: Callable[[], object], restored: Callable[[], bool]) -> None:
+            time.sleep(5)  # let the previous repair's rollout settle, so its events do not trigger this one
             damage()
             rows.append((f"drift repair: {what}", f"{timed(lambda: eventually(restored, 120, what)):.1f} s"))
 
@@ -116,9 +117,14 @@ def main(starts: int, cold: bool) -> None:
             lambda: (kube.get("Deployment", "trial-a-api", namespace) or {})["spec"]["replicas"] == 2,
         )
         repair(
-            "Service deleted (next pass, statusInterval 30 s)",
+            "Service deleted (the next periodic pass: statusInterval 30 s)",
             lambda: kube.delete("Service", "trial-a-api", namespace),
             lambda: kube.get("Service", "trial-a-api", namespace) is not None,
+        )
+        repair(
+            "NetworkPolicy deleted (the next periodic pass)",
+            lambda: kube.delete("NetworkPolicy", "trial-a-timescaledb", namespace),
+            lambda: kube.get("NetworkPolicy", "trial-a-timescaledb", namespace) is not None,
         )
     finally:
         if operator is not None:
