@@ -30,7 +30,6 @@ from psycopg.conninfo import make_conninfo
 if __package__ in (None, ""):  # run as a script: make the checkout importable without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.queries.adherence import DEFAULT_DAYS
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 from fitpipe.db import connect, redact
@@ -38,7 +37,8 @@ from fitpipe.errors import FitpipeError
 from fitpipe.migrations import migrate
 from fitpipe.participants import ensure_study
 from fitpipe.settings import Settings, get_settings
-from ingest_job.copy import copy_rollups, rollup_rows
+from fitpipe_api.queries.adherence import DEFAULT_DAYS
+from fitpipe_ingest.copy import copy_rollups, rollup_rows
 
 BENCH_DATABASE = "fitpipe_bench_adherence"
 STUDY = "bench"
@@ -171,9 +171,9 @@ def _time(
 def measure(url: str, conn: psycopg.Connection, runs: int) -> list[Timing]:
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
-    from api.queries.adherence import read_days, read_summaries
     from fitpipe.tokens import create_token
+    from fitpipe_api.main import create_app
+    from fitpipe_api.queries.adherence import read_days, read_summaries
 
     study_id = ensure_study(conn, STUDY)
     rules = AdherenceRules()

@@ -36,9 +36,9 @@ from fitpipe.db import database_url, redact
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
-from ingest_job.load import FileIdentity, LoadOptions, PendingFile, load_files
-from ingest_job.localtime import US_PER_DAY
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files
+from fitpipe_ingest.localtime import US_PER_DAY
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 DB = "fitpipe_bench_api"
 START_US = 1_704_067_200_000_000  # 2024-01-01T00:00Z

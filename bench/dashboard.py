@@ -40,8 +40,8 @@ from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.settings import Settings, get_settings
 from fitpipe.tokens import create_token
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 BENCH_DATABASE = "fitpipe_bench_dashboard"
 STUDY = "bench"
@@ -201,8 +201,8 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
 def measure(bench_url: str, token: str, runs: int, year_days: int) -> list[tuple[str, float, float, str]]:
     import uvicorn
 
-    from api.main import create_app as create_api
-    from dashboard.app import create_app
+    from fitpipe_api.main import create_app as create_api
+    from fitpipe_dashboard.app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

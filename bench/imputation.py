@@ -115,8 +115,8 @@ def real_participant(root: Path) -> Participant:
 def synthetic_cohort(
     participants: int, seed: int, history_days: int = 28, eval_days: int = 7
 ) -> list[Participant]:
-    from ingest_job.synth.participant import plan_participant, simulate_days
-    from ingest_job.synth.profiles import plan_cohort
+    from fitpipe_ingest.synth.participant import plan_participant, simulate_days
+    from fitpipe_ingest.synth.profiles import plan_cohort
 
     kinds = [("excellent", "good", "fair", "poor")[i % 4] for i in range(participants)]
     out = []

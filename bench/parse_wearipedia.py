@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ingest_job.records import ParseContext
-from ingest_job.sources.wearipedia import SOURCE
-from ingest_job.tree import open_tree
+from fitpipe_ingest.records import ParseContext
+from fitpipe_ingest.sources.wearipedia import SOURCE
+from fitpipe_ingest.tree import open_tree
 
 ZONES = (
     "[{'caloriesOut': np.float64(2877.06579), 'max': 110, 'min': 30, 'minutes': np.int64(21600), 'name': 'Out of Range'}, "

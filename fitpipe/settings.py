@@ -20,7 +20,7 @@ __all__ = ["Settings", "get_settings"]
 
 
 class _GoogleHealthSettings(BaseSettings):
-    """The Google Health API source's part of the settings (see ingest_job/google_health)."""
+    """The Google Health API source's part of the settings (see ingest_job/fitpipe_ingest/google_health)."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 

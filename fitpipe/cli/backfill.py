@@ -15,13 +15,13 @@ from fitpipe.errors import FitpipeError, InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import get_participant
 from fitpipe.settings import get_settings
-from ingest_job.counts import IngestSummary
-from ingest_job.google_health.backfill import backfill as run_backfill
-from ingest_job.google_health.backfill import pull_notified
-from ingest_job.google_health.datatypes import BY_NAME, DataType
-from ingest_job.google_health.run import SyncOptions, SyncReport
-from ingest_job.google_health.windows import Window
-from ingest_job.runs import RunRecorder
+from fitpipe_ingest.counts import IngestSummary
+from fitpipe_ingest.google_health.backfill import backfill as run_backfill
+from fitpipe_ingest.google_health.backfill import pull_notified
+from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
+from fitpipe_ingest.google_health.run import SyncOptions, SyncReport
+from fitpipe_ingest.google_health.windows import Window
+from fitpipe_ingest.runs import RunRecorder
 
 __all__ = ["backfill"]
 

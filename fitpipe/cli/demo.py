@@ -31,7 +31,7 @@ STUDY = "demo"
 def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) -> None:
     # The cohort ends yesterday, so "last sample", "no upload in 48 h" and adherence-to-date read as
     # they would in a running trial (a cohort in the past would flag everyone as not uploading).
-    from ingest_job.synth.cohort import CohortOptions, default_jobs, write_cohort
+    from fitpipe_ingest.synth.cohort import CohortOptions, default_jobs, write_cohort
 
     start = date.today() - timedelta(days=days)
     say(f"synthesizing {participants} participants x {days} days ({fmt}) into {out}")
@@ -143,7 +143,7 @@ def _serve(token: str, host: str, api_port: int, dashboard_port: int) -> None:
 
 def _has_dashboard() -> bool:
     try:
-        import dashboard.app  # noqa: F401
+        import fitpipe_dashboard.app  # noqa: F401
     except ModuleNotFoundError:
         return False
     return True

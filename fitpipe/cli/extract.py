@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from fitpipe.cli.output import print_table, say
-from ingest_job.extract.wearipedia import extract_wearipedia, venv_dir
+from fitpipe_ingest.extract.wearipedia import extract_wearipedia, venv_dir
 
 __all__ = ["extract"]
 

@@ -18,14 +18,14 @@ from fitpipe.errors import InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import check_timezone, get_participant
 from fitpipe.settings import get_settings
-from ingest_job.counts import FileResult, IngestSummary
-from ingest_job.daily import DailyResult, run_inbox
-from ingest_job.google_health.run import Outcome, SyncOptions
-from ingest_job.google_health.sync import SyncReport, sync_google_health
-from ingest_job.ingest import FileCallback, ingest_path
-from ingest_job.load import LoadOptions
-from ingest_job.runs import RunRecorder
-from ingest_job.sources.registry import SOURCE_MODULES
+from fitpipe_ingest.counts import FileResult, IngestSummary
+from fitpipe_ingest.daily import DailyResult, run_inbox
+from fitpipe_ingest.google_health.run import Outcome, SyncOptions
+from fitpipe_ingest.google_health.sync import SyncReport, sync_google_health
+from fitpipe_ingest.ingest import FileCallback, ingest_path
+from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.runs import RunRecorder
+from fitpipe_ingest.sources.registry import SOURCE_MODULES
 
 __all__ = ["ingest", "run", "schedule", "runs"]
 

@@ -30,7 +30,7 @@ def api(host: str, port: int, workers: int) -> None:
     tune_allocator()
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
     uvicorn.run(
-        "api.main:create_app",
+        "fitpipe_api.main:create_app",
         factory=True,
         host=host,
         port=port,
@@ -46,7 +46,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--port", default=8050, show_default=True, type=int)
 def dashboard(host: str, port: int) -> None:
     """Serve the trial managers' dashboard (it reads FITPIPE_API_URL with FITPIPE_API_TOKEN)."""
-    from dashboard.app import serve as serve_dashboard
+    from fitpipe_dashboard.app import serve as serve_dashboard
 
     say(f"fitpipe dashboard on http://{host}:{port}")
     serve_dashboard(host=host, port=port)

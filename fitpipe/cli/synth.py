@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fitpipe.cli.output import say
 from fitpipe.settings import get_settings
-from ingest_job.synth.cohort import (
+from fitpipe_ingest.synth.cohort import (
     PARTICIPANTS_CSV,
     CohortOptions,
     ParticipantResult,

@@ -12,12 +12,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from fitpipe.participants import add_participant
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_api.main import create_app
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 
 @dataclass

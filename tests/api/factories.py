@@ -21,8 +21,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from fitpipe.participants import Participant
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 US = 1_000_000
 

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.adherence import default_reasons, evaluate_flags
-from api.queries.adherence import WindowSummary
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.migrations import available_migrations
 from fitpipe.participants import Participant, add_participant
+from fitpipe_api.adherence import default_reasons, evaluate_flags
+from fitpipe_api.queries.adherence import WindowSummary
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import add_night, load_samples, local_midnight, set_enrolment, worn_seconds
 

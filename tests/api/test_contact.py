@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from fitpipe.participants import Participant, add_participant
 from fitpipe.settings import Settings
+from fitpipe_api.main import create_app
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import Inbox, add_contact, body_of, free_port, scalar, smtp_server
 

@@ -8,6 +8,6 @@ import sys
 
 
 def test_importing_the_api_does_not_import_pandas() -> None:
-    code = "import sys, api.main; print(sorted(m for m in ('pandas', 'dash', 'kopf') if m in sys.modules))"
+    code = "import sys, fitpipe_api.main; print(sorted(m for m in ('pandas', 'dash', 'kopf') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from api.imputation import REASONS
 from fitpipe.participants import Participant
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_api.imputation import REASONS
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 from tests.api.conftest import Tokens, auth, load_heart_rate
 
 pytestmark = pytest.mark.db

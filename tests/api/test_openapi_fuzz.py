@@ -14,8 +14,8 @@ schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install '.[test]')"
 )
 
-from api.main import create_app  # noqa: E402
 from fitpipe.settings import Settings  # noqa: E402
+from fitpipe_api.main import create_app  # noqa: E402
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

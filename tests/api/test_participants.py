@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.adherence import flagged_counts
 from fitpipe.participants import Participant, add_participant
+from fitpipe_api.adherence import flagged_counts
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import (
     add_contact,

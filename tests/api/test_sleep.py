@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest_job.records import SleepSession, SleepStage
-from ingest_job.sleep_store import store_sleep
+from fitpipe_ingest.records import SleepSession, SleepStage
+from fitpipe_ingest.sleep_store import store_sleep
 from tests.api.conftest import auth
 
 pytestmark = pytest.mark.db

@@ -13,7 +13,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from werkzeug.serving import make_server
 
-from dashboard.app import create_app
+from fitpipe_dashboard.app import create_app
 from tests.api.factories import free_port
 
 __all__ = ["dashboard_in_browser", "grid_users", "figure", "screenshot"]

@@ -11,10 +11,10 @@ import numpy as np
 import psycopg
 
 from fitpipe.participants import Participant, add_participant
-from ingest_job.counts import IngestSummary
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.records import ParsedFile, SampleBatch, SleepSession, SleepStage
-from ingest_job.runs import RunRecorder
+from fitpipe_ingest.counts import IngestSummary
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.records import ParsedFile, SampleBatch, SleepSession, SleepStage
+from fitpipe_ingest.runs import RunRecorder
 from tests.api.factories import (
     add_source,
     load_samples,

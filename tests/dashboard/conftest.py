@@ -14,10 +14,10 @@ import psycopg
 import pytest
 import uvicorn
 
-from api.main import create_app as create_api
 from fitpipe.participants import Participant
 from fitpipe.settings import Settings, reset_settings_cache
 from fitpipe.tokens import create_token
+from fitpipe_api.main import create_app as create_api
 from tests.api.factories import Inbox, free_port, smtp_server
 from tests.dashboard.cohort import load_study
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from dashboard.client import ApiClient
+from fitpipe_dashboard.client import ApiClient
 from tests.api.factories import body_of
 from tests.dashboard.browser import dashboard_in_browser, figure, grid_users, screenshot
 from tests.dashboard.cohort import OFF, STUDY, WALK, local_day

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
-from dashboard.charts.heart_rate import heart_rate_figure, summarize
-from dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
-from dashboard.paths import parse_path, participant_path
-from dashboard.timefmt import ago, to_local
+from fitpipe_dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
+from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
+from fitpipe_dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
+from fitpipe_dashboard.paths import parse_path, participant_path
+from fitpipe_dashboard.timefmt import ago, to_local
 
 
 def _minutes(start: str, n: int, skip: range = range(0)) -> pd.DatetimeIndex:
@@ -130,7 +130,7 @@ def test_the_runs_table_and_error_list_show_status_duration_and_the_errors() -> 
 
     from dash import html
 
-    from dashboard.callbacks.pipeline import latest_errors, runs_table
+    from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
 
     now = datetime(2024, 1, 2, 12, tzinfo=UTC)
     run = {

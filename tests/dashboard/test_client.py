@@ -1,4 +1,4 @@
-"""dashboard.client against the real API: answers as JSON, every failure as a sentence for the page that
+"""fitpipe_dashboard.client against the real API: answers as JSON, every failure as a sentence for the page that
 names what to do and never the token."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from dashboard.client import ApiClient, ApiError
+from fitpipe_dashboard.client import ApiClient, ApiError
 from tests.api.factories import free_port
 from tests.dashboard.conftest import Stack
 

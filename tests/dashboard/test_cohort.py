@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.callbacks.cohort import render_cohort
-from dashboard.client import ApiClient
-from dashboard.cohort import Thresholds, what_if_flags
-from dashboard.timefmt import parse_instant
+from fitpipe_dashboard.callbacks.cohort import render_cohort
+from fitpipe_dashboard.client import ApiClient
+from fitpipe_dashboard.cohort import Thresholds, what_if_flags
+from fitpipe_dashboard.timefmt import parse_instant
 from tests.dashboard.cohort import STUDY
 from tests.dashboard.conftest import Stack
 

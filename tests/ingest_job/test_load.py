@@ -11,9 +11,9 @@ import pytest
 
 from fitpipe.catalog import BY_NAME
 from fitpipe.participants import add_participant
-from ingest_job.load import FileIdentity, LoadOptions, load_parsed_file
-from ingest_job.localtime import NAT
-from ingest_job.records import ParsedFile, SampleBatch
+from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.localtime import NAT
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 pytestmark = pytest.mark.db
 

@@ -23,10 +23,10 @@ import uvicorn
 import yaml
 from aiosmtpd.controller import Controller
 
-from api.main import create_app
 from fitpipe.monitoring.alertmanager import alertmanager_config
 from fitpipe.monitoring.alerts import rule_groups
 from fitpipe.settings import Settings
+from fitpipe_api.main import create_app
 
 PROMETHEUS = shutil.which("prometheus")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")

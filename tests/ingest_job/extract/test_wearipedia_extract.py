@@ -14,10 +14,10 @@ import pytest
 
 from fitpipe.errors import ConfigError, InputError
 from fitpipe.settings import reset_settings_cache
-from ingest_job.extract.wearipedia import extract_wearipedia, venv_dir
-from ingest_job.records import ParseContext
-from ingest_job.sources.wearipedia import FILE_KINDS, SOURCE
-from ingest_job.tree import open_tree
+from fitpipe_ingest.extract.wearipedia import extract_wearipedia, venv_dir
+from fitpipe_ingest.records import ParseContext
+from fitpipe_ingest.sources.wearipedia import FILE_KINDS, SOURCE
+from fitpipe_ingest.tree import open_tree
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from ingest_job.google_health.source import GoogleHealthSource
-from ingest_job.google_health.sync import consented_participants
+from fitpipe_ingest.google_health.source import GoogleHealthSource
+from fitpipe_ingest.google_health.sync import consented_participants
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
 
@@ -125,7 +125,7 @@ def test_a_notification_for_a_type_not_shared_is_dropped_not_retried_every_night
     fake: FakeGoogleHealth,
     source: GoogleHealthSource,
 ) -> None:
-    from ingest_job.google_health.notifications import Notification, queue_notifications
+    from fitpipe_ingest.google_health.notifications import Notification, queue_notifications
 
     (person,) = _cohort(db, source, fake, n=1)
     activity_only = [s for s in fake.users["user0"].scopes if "activity" in s]

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from fitpipe.participants import Participant
-from ingest_job.google_health.grants import TokenSource
-from ingest_job.google_health.settings import GoogleHealthSettings
-from ingest_job.google_health.source import GoogleHealthSource
+from fitpipe_ingest.google_health.grants import TokenSource
+from fitpipe_ingest.google_health.settings import GoogleHealthSettings
+from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from ingest_job.google_health.settings import GoogleHealthSettings
-from ingest_job.google_health.source import GoogleHealthSource
+from fitpipe_ingest.google_health.settings import GoogleHealthSettings
+from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
 

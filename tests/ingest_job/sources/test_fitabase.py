@@ -18,13 +18,13 @@ import pytest
 
 from fitpipe.errors import InputError
 from fitpipe.participants import add_participant
-from ingest_job.ingest import ingest_path
-from ingest_job.load import LoadOptions
-from ingest_job.localtime import US_PER_SECOND, datetime_to_us
-from ingest_job.records import ParseContext, ParsedFile, SampleBatch
-from ingest_job.sources.fitabase import SOURCE
-from ingest_job.sources.registry import detect_source, get_source
-from ingest_job.tree import InputTree, open_tree
+from fitpipe_ingest.ingest import ingest_path
+from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.localtime import US_PER_SECOND, datetime_to_us
+from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
+from fitpipe_ingest.sources.fitabase import SOURCE
+from fitpipe_ingest.sources.registry import detect_source, get_source
+from fitpipe_ingest.tree import InputTree, open_tree
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fitabase"
 NEW_YORK = ZoneInfo("America/New_York")

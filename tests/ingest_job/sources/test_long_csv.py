@@ -11,12 +11,12 @@ import psycopg
 import pytest
 
 from fitpipe.participants import add_participant
-from ingest_job.counts import IngestSummary
-from ingest_job.ingest import ingest_tree
-from ingest_job.load import LoadOptions
-from ingest_job.records import ParseContext, ParsedFile
-from ingest_job.sources.long_csv import SOURCE
-from ingest_job.tree import DirectoryTree
+from fitpipe_ingest.counts import IngestSummary
+from fitpipe_ingest.ingest import ingest_tree
+from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.records import ParseContext, ParsedFile
+from fitpipe_ingest.sources.long_csv import SOURCE
+from fitpipe_ingest.tree import DirectoryTree
 
 NY = ZoneInfo("America/New_York")
 

@@ -21,12 +21,12 @@ import pytest
 from fitpipe.catalog import BY_NAME
 from fitpipe.errors import InputError
 from fitpipe.participants import add_participant
-from ingest_job.ingest import ingest_path
-from ingest_job.load import LoadOptions
-from ingest_job.records import ParseContext, ParsedFile, SleepSession
-from ingest_job.sources.registry import detect_source, get_source
-from ingest_job.sources.takeout import SOURCE
-from ingest_job.tree import InputTree, open_tree
+from fitpipe_ingest.ingest import ingest_path
+from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.records import ParseContext, ParsedFile, SleepSession
+from fitpipe_ingest.sources.registry import detect_source, get_source
+from fitpipe_ingest.sources.takeout import SOURCE
+from fitpipe_ingest.tree import InputTree, open_tree
 
 REAL = Path("/work/shared/realdata/takeout-pixelwatch3-2025")
 REAL_FITBIT = REAL / "Fitbit"

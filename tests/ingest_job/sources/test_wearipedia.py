@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from fitpipe.errors import InputError
-from ingest_job.records import ParseContext, ParsedFile, SampleBatch
-from ingest_job.sources.registry import detect_source, get_source
-from ingest_job.sources.wearipedia import FILE_KINDS, SOURCE, _read_heart_rate_fast
-from ingest_job.tree import open_tree
+from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
+from fitpipe_ingest.sources.registry import detect_source, get_source
+from fitpipe_ingest.sources.wearipedia import FILE_KINDS, SOURCE, _read_heart_rate_fast
+from fitpipe_ingest.tree import open_tree
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "wearipedia"
 CHALLENGE = FIXTURES / "challenge"

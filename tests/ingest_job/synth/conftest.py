@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_job.synth.cohort import CohortOptions, CohortResult, write_cohort
+from fitpipe_ingest.synth.cohort import CohortOptions, CohortResult, write_cohort
 
 REAL_TAKEOUT = Path("/work/shared/realdata/takeout-pixelwatch3-2025/Fitbit")
 REAL_WEARIPEDIA = Path("/work/shared/formats/wearipedia")

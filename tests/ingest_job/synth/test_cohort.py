@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from fitpipe.errors import ConflictError
-from ingest_job.synth import cohort
-from ingest_job.synth.cohort import CohortResult
-from ingest_job.synth.profiles import plan_cohort
+from fitpipe_ingest.synth import cohort
+from fitpipe_ingest.synth.cohort import CohortResult
+from fitpipe_ingest.synth.profiles import plan_cohort
 
 from .conftest import heart_rate_times, write
 

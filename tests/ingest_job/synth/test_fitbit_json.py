@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_job.synth.writers.fitbit_json import dumps
+from fitpipe_ingest.synth.writers.fitbit_json import dumps
 
 from .conftest import REAL_TAKEOUT
 

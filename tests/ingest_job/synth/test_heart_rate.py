@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest_job.synth.heart_rate import SignalState, sample_auto, signal
-from ingest_job.synth.sleep import DEEP, LIGHT
+from fitpipe_ingest.synth.heart_rate import SignalState, sample_auto, signal
+from fitpipe_ingest.synth.sleep import DEEP, LIGHT
 
 
 def _day(state: SignalState, seed: int, asleep_until: int = 0) -> np.ndarray:

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest_job.records import ParseContext
-from ingest_job.sources.registry import detect_source
-from ingest_job.synth.cohort import CohortResult
-from ingest_job.tree import DirectoryTree
+from fitpipe_ingest.records import ParseContext
+from fitpipe_ingest.sources.registry import detect_source
+from fitpipe_ingest.synth.cohort import CohortResult
+from fitpipe_ingest.tree import DirectoryTree
 
 
 def _parse(

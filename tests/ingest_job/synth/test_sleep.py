@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ingest_job.synth.sleep import ASLEEP, AWAKE, RESTLESS, Sleep, sleep_log, stage_epochs
+from fitpipe_ingest.synth.sleep import ASLEEP, AWAKE, RESTLESS, Sleep, sleep_log, stage_epochs
 
 ZONE = ZoneInfo("Europe/London")
 

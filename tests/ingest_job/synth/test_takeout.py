@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from ingest_job.synth.cohort import CohortResult
-from ingest_job.synth.participant import plan_participant
-from ingest_job.synth.writers.fitbit_json import dumps
+from fitpipe_ingest.synth.cohort import CohortResult
+from fitpipe_ingest.synth.participant import plan_participant
+from fitpipe_ingest.synth.writers.fitbit_json import dumps
 
 from .conftest import REAL_TAKEOUT, heart_rate_times, utc_seconds
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from ingest_job.synth.textfmt import decimal, fixed, integer, render, utc_datetime_fields
+from fitpipe_ingest.synth.textfmt import decimal, fixed, integer, render, utc_datetime_fields
 
 
 @pytest.mark.parametrize("places", [1, 3, 12])

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest_job.synth.cohort import CohortResult
-from ingest_job.synth.participant import plan_participant
-from ingest_job.synth.writers.wearipedia import FILES
+from fitpipe_ingest.synth.cohort import CohortResult
+from fitpipe_ingest.synth.participant import plan_participant
+from fitpipe_ingest.synth.writers.wearipedia import FILES
 
 from .conftest import REAL_WEARIPEDIA, write
 

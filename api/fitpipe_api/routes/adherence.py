@@ -1,0 +1,80 @@
+"""GET /api/v1/adherence: per participant of a study, wear and sleep per local day, overall adherence, flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from fitpipe_api.access import visible_participant, visible_study_id
+from fitpipe_api.adherence import days_json, rules_of_study, summary_json
+from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.params import (
+    EndDateQuery,
+    StartDateQuery,
+    StudyQuery,
+    UserIdsQuery,
+    ValidHoursQuery,
+    check_day_range,
+)
+from fitpipe_api.queries.adherence import DEFAULT_DAYS, read_days, read_summaries
+from fitpipe_api.responses import JSONResponse
+
+router = APIRouter(prefix="/adherence", tags=["adherence"])
+
+
+@router.get(
+    "",
+    summary="Wear, steps and sleep per participant and local day; overall adherence; the four flags",
+    response_description="One entry per participant: window, overall adherence, flags and columnar days.",
+)
+def get_adherence(
+    db: DbDep,
+    principal: PrincipalDep,
+    audit: AuditDep,
+    study: StudyQuery,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+    user_id: UserIdsQuery = None,
+    valid_hours: ValidHoursQuery = False,
+) -> Response:
+    study_id = visible_study_id(db, principal, study)
+    check_day_range(start_date, end_date)
+    ids = (
+        [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
+    )
+    name, rules = rules_of_study(db, study_id)
+    now = datetime.now(UTC)
+    summaries = read_summaries(db, study_id, rules.adherence, now=now, participant_ids=ids)
+    days = read_days(
+        db,
+        study_id,
+        rules.adherence,
+        start=start_date,
+        end=end_date,
+        now=now,
+        participant_ids=ids,
+        valid_hours=valid_hours,
+    )
+    audit.record(
+        "read_adherence",
+        [s.participant_id for s in summaries],
+        {"study": name, "start": start_date, "end": end_date, "participants": len(summaries)},
+    )
+    return JSONResponse(
+        {
+            "study": name,
+            "start_date": start_date,
+            "end_date": end_date,
+            "default_days": DEFAULT_DAYS,
+            "valid_hours": valid_hours,
+            "generated_at": now,
+            "rules": rules.adherence.model_dump(),
+            "participants": [
+                summary_json(s, rules.adherence, now)
+                | {"days": days_json(days.get(s.participant_id), valid_hours)}
+                for s in summaries
+            ],
+        }
+    )

@@ -1,0 +1,17 @@
+"""GET /api/v1/metrics-catalog: the metrics fitpipe stores, with units and resolutions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from fitpipe.catalog import METRICS
+from fitpipe_api.deps import PrincipalDep
+from fitpipe_api.responses import JSONResponse
+
+router = APIRouter(prefix="/metrics-catalog", tags=["catalog"])
+
+
+@router.get("", summary="Metric names, units, native resolutions, valid ranges")
+def get_catalog(principal: PrincipalDep) -> Response:
+    return JSONResponse({"metrics": [m.as_dict() for m in METRICS]})

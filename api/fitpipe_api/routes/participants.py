@@ -1,0 +1,111 @@
+"""GET /api/v1/participants and /participants/{user_id}: who is in a study and how each is doing (adherence,
+newest data, last sync, source status, flags, last contact); email addresses only for roles that may see them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
+from fitpipe_api.adherence import days_json, rules_of_study, summary_json
+from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.params import (
+    STUDY_PATTERN,
+    EndDateQuery,
+    OptionalStudyQuery,
+    StartDateQuery,
+    UserIdPath,
+    check_day_range,
+)
+from fitpipe_api.queries.adherence import read_days, read_summaries
+from fitpipe_api.responses import JSONResponse
+
+router = APIRouter(prefix="/participants", tags=["participants"])
+
+RECENT_CONTACTS = 20
+
+
+@router.get(
+    "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
+)
+def list_participants(
+    db: DbDep,
+    principal: PrincipalDep,
+    audit: AuditDep,
+    study: Annotated[
+        str | None,
+        Query(description="Study name; default: every study the token sees.", pattern=STUDY_PATTERN),
+    ] = None,
+) -> Response:
+    if study is not None:
+        study_ids = [visible_study_id(db, principal, study)]
+    else:
+        study_ids = [
+            int(r[0])
+            for r in db.execute("SELECT id FROM studies ORDER BY name").fetchall()
+            if principal.sees_study(int(r[0]))
+        ]
+    emails = (
+        {p.id: p.email for p in visible_participants(db, principal, study)} if principal.sees_emails else {}
+    )
+    now = datetime.now(UTC)
+    out: list[dict[str, Any]] = []
+    seen: list[int] = []
+    rules_by_study: dict[str, Any] = {}
+    for study_id in study_ids:
+        name, rules = rules_of_study(db, study_id)
+        rules_by_study[name] = rules.adherence.model_dump()
+        for s in read_summaries(db, study_id, rules.adherence, now=now):
+            entry = {"study": name} | summary_json(s, rules.adherence, now)
+            if principal.sees_emails:
+                entry["email"] = emails.get(s.participant_id)
+            out.append(entry)
+            seen.append(s.participant_id)
+    audit.record("read_participants", seen, {"study": study, "participants": len(out)})
+    return JSONResponse({"generated_at": now, "rules": rules_by_study, "participants": out})
+
+
+@router.get("/{user_id}", summary="One participant: adherence, flags, days, data sources and recent contacts")
+def get_participant(
+    db: DbDep,
+    principal: PrincipalDep,
+    audit: AuditDep,
+    user_id: UserIdPath,
+    study: OptionalStudyQuery = None,
+    start_date: StartDateQuery = None,
+    end_date: EndDateQuery = None,
+) -> Response:
+    p = visible_participant(db, principal, user_id, study)
+    check_day_range(start_date, end_date)
+    name, rules = rules_of_study(db, p.study_id)
+    now = datetime.now(UTC)
+    [s] = read_summaries(db, p.study_id, rules.adherence, now=now, participant_ids=[p.id])
+    days = read_days(
+        db, p.study_id, rules.adherence, start=start_date, end=end_date, now=now, participant_ids=[p.id]
+    )
+    contacts = db.execute(
+        """SELECT sent_at, reason, status, forced, error FROM contacts WHERE participant_id = %s
+           ORDER BY sent_at DESC, id DESC LIMIT %s""",
+        (p.id, RECENT_CONTACTS),
+    ).fetchall()
+    audit.record("read_participant", [p.id], {"start": start_date, "end": end_date})
+    body = (
+        {"study": name}
+        | summary_json(s, rules.adherence, now)
+        | {
+            "sources": s.sources,
+            "contacts": [
+                {"at": at, "reasons": reason.split(","), "status": status, "forced": forced, "error": error}
+                for at, reason, status, forced, error in contacts
+            ],
+            "rules": rules.adherence.model_dump(),
+            "days": days_json(days.get(p.id)),
+        }
+    )
+    if principal.sees_emails:
+        body["email"] = p.email
+    return JSONResponse(body)

@@ -1,0 +1,176 @@
+"""The time-series read flow: resolve the span, pick the granularity, fetch columnar arrays.
+
+granularity=auto picks the finest of raw / 1m / 1h / 1d whose point count for the span stays within
+the point budget (default 2,000 per series), so a year loads as fast as a day. Spans given as dates
+are the participant's local days (end date inclusive); date-times without an offset are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+import numpy as np
+import psycopg
+
+from fitpipe.catalog import Metric
+from fitpipe.errors import InputError
+from fitpipe.participants import Participant
+from fitpipe_api.queries.timeseries import Span, point_counts, read_all, stream_raw, stream_rollup
+
+__all__ = [
+    "Granularity",
+    "Series",
+    "resolve_span",
+    "choose_granularity",
+    "fetch_series",
+    "parse_when",
+    "align_span",
+    "ORDER",
+]
+
+Granularity = Literal["raw", "1m", "1h", "1d"]
+ORDER: tuple[Granularity, ...] = ("raw", "1m", "1h", "1d")
+DEFAULT_SPAN = timedelta(days=7)
+
+
+@dataclass
+class Series:
+    participant: Participant
+    metric: Metric
+    span: Span
+    granularity: Granularity
+    t: np.ndarray
+    """int64 µs since the epoch (UTC)."""
+    v: np.ndarray
+    imputed: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    """min/max/count (and sum for sum-type metrics) at aggregated granularities; lo/hi for imputed points."""
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "user_id": self.participant.external_id,
+            "study": self.participant.study,
+            "metric": self.metric.name,
+            "unit": self.metric.unit,
+            "aggregation": self.metric.aggregation,
+            "timezone": self.participant.timezone,
+            "granularity": self.granularity,
+            "start": self.span.start,
+            "end": self.span.end,
+            "points": int(self.t.size),
+            "imputed_points": int(self.imputed.sum()),
+            "t": self.t.astype("datetime64[us]"),
+            "v": self.v,
+            "imputed": self.imputed,
+        }
+        body.update(self.extra)
+        return body
+
+
+def parse_when(value: str, name: str) -> date | datetime:
+    """A date (YYYY-MM-DD) or an ISO 8601 date-time (naive means UTC)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{value!r} is not a date or date-time",
+            field=name,
+            hint="send YYYY-MM-DD (the participant's local day) or an ISO 8601 date-time such as 2024-01-31T12:00:00Z",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _local_midnight(day: date, participant: Participant) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=participant.zone).astimezone(UTC)
+
+
+def _latest(conn: psycopg.Connection, participant: Participant, metric: Metric) -> datetime | None:
+    row = conn.execute(
+        "SELECT max(last_value) FROM ingest_cursors WHERE participant_id = %s AND metric_id = %s",
+        (participant.id, metric.id),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def resolve_span(
+    conn: psycopg.Connection,
+    participant: Participant,
+    metric: Metric,
+    start: date | datetime | None,
+    end: date | datetime | None,
+) -> Span:
+    """Fallbacks: no end → just after the latest sample (now when there is none); no start → 7 days before end."""
+    if end is None:
+        latest = _latest(conn, participant, metric)
+        end_dt = (latest + timedelta(microseconds=1)) if latest else datetime.now(UTC)
+    elif isinstance(end, datetime):
+        end_dt = end
+    else:
+        end_dt = _local_midnight(end + timedelta(days=1), participant)
+    if start is None:
+        start_dt = end_dt - DEFAULT_SPAN
+    elif isinstance(start, datetime):
+        start_dt = start
+    else:
+        start_dt = _local_midnight(start, participant)
+    if start_dt >= end_dt:
+        raise InputError(
+            f"start ({start_dt.isoformat()}) is not before end ({end_dt.isoformat()})",
+            field="start_date",
+            hint="send start_date earlier than end_date (end_date as a date is inclusive)",
+        )
+    return Span(participant.id, metric.id, start_dt, end_dt)
+
+
+def choose_granularity(counts: dict[str, int], budget: int) -> Granularity:
+    for g in ORDER:
+        if counts[g] <= budget:
+            return g
+    return "1d"
+
+
+def align_span(span: Span, granularity: Granularity, participant: Participant) -> Span:
+    """Widen the span to whole buckets so the first and last bucket are complete."""
+    if granularity == "1d":
+        local = span.start.astimezone(participant.zone).date()
+        start = _local_midnight(local, participant)
+    elif granularity == "1h":
+        start = span.start.replace(minute=0, second=0, microsecond=0)
+    elif granularity == "1m":
+        start = span.start.replace(second=0, microsecond=0)
+    else:
+        start = span.start
+    return Span(span.participant_id, span.metric_id, start, span.end)
+
+
+def fetch_series(
+    conn: psycopg.Connection,
+    participant: Participant,
+    metric: Metric,
+    span: Span,
+    granularity: str,
+    budget: int,
+) -> Series:
+    chosen: Granularity = (
+        choose_granularity(point_counts(conn, span), budget) if granularity == "auto" else granularity  # type: ignore[assignment]
+    )
+    span = align_span(span, chosen, participant)
+    if chosen == "raw":
+        parts = list(stream_raw(conn, span))
+        t = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+        v = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.float64)
+        return Series(participant, metric, span, chosen, t, v, np.zeros(t.size, dtype=bool))
+    agg = read_all(stream_rollup(conn, span, chosen))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = agg["sum"] / agg["count"]
+    extra = {"min": agg["min"], "max": agg["max"], "count": agg["count"]}
+    if metric.aggregation == "sum":
+        extra["sum"] = agg["sum"]
+    return Series(
+        participant, metric, span, chosen, agg["t"], mean, np.zeros(agg["t"].size, dtype=bool), extra
+    )

@@ -1,0 +1,176 @@
+"""Keeping rollup_1m / rollup_1h / rollup_1d exact, in the same transaction as each load.
+
+Two ways, chosen per (participant, metric) batch by the loader:
+- additive: every row of the batch was new (nothing stored in its time span), so the batch's own
+  per-minute aggregates are computed in numpy and added to the stored buckets (count+, sum+, min, max);
+- recompute: the batch merged into stored data (updates possible), so the touched hours are
+  re-aggregated from the samples table.
+Hours are UTC hours; days are the participant's local days (bucket = local midnight), always derived
+in SQL with the same expression so both ways agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+
+from fitpipe_ingest.copy import copy_rollups, rollup_rows
+from fitpipe_ingest.localtime import datetime_to_us, us_to_datetime
+
+__all__ = ["minute_aggregates", "add_minute_aggregates", "recompute_ranges", "hour_ranges"]
+
+US_PER_MINUTE = 60_000_000
+US_PER_HOUR = 3_600_000_000
+ORIGIN = "2000-01-03T00:00:00+00"  # a Monday, UTC: date_bin's origin for minutes and hours
+
+_LOCAL_DAY = "(date_trunc('day', {col} AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s)"
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS _fitpipe_roll1m (
+    bucket timestamptz NOT NULL, sum double precision NOT NULL, min double precision NOT NULL,
+    max double precision NOT NULL, participant_id integer NOT NULL, count integer NOT NULL,
+    minutes integer NOT NULL, metric_id smallint NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+_ADD = """
+INSERT INTO {table} AS r (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT {bucket} AS b, sum(sum), min(min), max(max), participant_id, sum(count), {minutes}, metric_id
+FROM _fitpipe_roll1m GROUP BY b, participant_id, metric_id
+ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
+    count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum, minutes = {merge_minutes},
+    min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)
+"""
+
+_REPLACE_SET = """
+ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
+    count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, minutes = EXCLUDED.minutes
+"""
+
+_RECOMPUTE_1M = (
+    """
+INSERT INTO rollup_1m (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 minute', ts, %(origin)s) AS b, sum(value), min(value), max(value), participant_id, count(*), 1, metric_id
+FROM samples
+WHERE participant_id = %(p)s AND metric_id = %(m)s AND ts >= %(lo)s AND ts < %(hi)s
+GROUP BY b, participant_id, metric_id
+"""
+    + _REPLACE_SET
+)
+
+_RECOMPUTE_1H = (
+    """
+INSERT INTO rollup_1h (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 hour', bucket, %(origin)s) AS b, sum(sum), min(min), max(max), participant_id, sum(count), count(*), metric_id
+FROM rollup_1m
+WHERE participant_id = %(p)s AND metric_id = %(m)s AND bucket >= %(lo)s AND bucket < %(hi)s
+GROUP BY b, participant_id, metric_id
+"""
+    + _REPLACE_SET
+)
+
+_RECOMPUTE_1D = (
+    """
+WITH span AS (
+    SELECT """
+    + _LOCAL_DAY.format(col="%(lo)s::timestamptz")
+    + """ AS lo,
+           ("""
+    + "date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s) + interval '1 day'"
+    + """) AT TIME ZONE %(tz)s AS hi
+)
+INSERT INTO rollup_1d (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT """
+    + _LOCAL_DAY.format(col="r.bucket")
+    + """ AS b, sum(r.sum), min(r.min), max(r.max), r.participant_id, sum(r.count), count(*), r.metric_id
+FROM rollup_1m r, span
+WHERE r.participant_id = %(p)s AND r.metric_id = %(m)s AND r.bucket >= span.lo AND r.bucket < span.hi
+GROUP BY b, r.participant_id, r.metric_id
+"""
+    + _REPLACE_SET
+)
+
+
+def minute_aggregates(ts_sorted: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(bucket_us, sum, min, max, count) per UTC minute of a sorted batch."""
+    minutes = ts_sorted // US_PER_MINUTE
+    starts = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
+    counts = np.diff(np.append(starts, ts_sorted.size)).astype(np.int32)
+    return (
+        minutes[starts] * US_PER_MINUTE,
+        np.add.reduceat(value, starts),
+        np.minimum.reduceat(value, starts),
+        np.maximum.reduceat(value, starts),
+        counts,
+    )
+
+
+def add_minute_aggregates(
+    cur: psycopg.Cursor,
+    participant_id: int,
+    metric_id: int,
+    timezone: str,
+    ts_sorted: np.ndarray,
+    value: np.ndarray,
+) -> None:
+    """Additive path: fold a batch of brand-new samples into all three rollups."""
+    bucket, sums, mins, maxs, counts = minute_aggregates(ts_sorted, value)
+    # Nothing was stored inside the batch's span, so only its first and last minute can already have a
+    # rollup_1m row (samples just outside the span): those minutes are not new minutes for 1h/1d.
+    fresh = np.ones(bucket.size, dtype=np.int32)
+    edges = sorted({int(bucket[0]), int(bucket[-1])})
+    existing = {
+        datetime_to_us(r[0])
+        for r in cur.execute(
+            "SELECT bucket FROM rollup_1m WHERE participant_id = %s AND metric_id = %s AND bucket = ANY(%s)",
+            (participant_id, metric_id, [us_to_datetime(e) for e in edges]),
+        ).fetchall()
+    }
+    if existing:
+        fresh[np.isin(bucket, np.array(sorted(existing), dtype=np.int64))] = 0
+    cur.execute(_STAGE_DDL)
+    cur.execute("DELETE FROM _fitpipe_roll1m")
+    copy_rollups(
+        cur,
+        "_fitpipe_roll1m",
+        [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)],
+    )
+    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
+    new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
+    cur.execute(
+        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),  # type: ignore[arg-type]
+        {"origin": ORIGIN},
+    )
+    cur.execute(
+        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),  # type: ignore[arg-type]
+        {"tz": timezone},
+    )
+
+
+def hour_ranges(hours_us: np.ndarray) -> list[tuple[int, int]]:
+    """Merge touched UTC hours (start microseconds, any order) into [lo, hi) ranges of consecutive hours."""
+    if hours_us.size == 0:
+        return []
+    hours = np.unique(hours_us // US_PER_HOUR)
+    breaks = np.flatnonzero(np.diff(hours) != 1)
+    starts = np.concatenate(([hours[0]], hours[breaks + 1]))
+    ends = np.concatenate((hours[breaks], [hours[-1]])) + 1
+    return [(int(a) * US_PER_HOUR, int(b) * US_PER_HOUR) for a, b in zip(starts, ends, strict=True)]
+
+
+def recompute_ranges(
+    cur: psycopg.Cursor, participant_id: int, metric_id: int, timezone: str, ranges: list[tuple[int, int]]
+) -> None:
+    """Recompute path: re-aggregate the given [lo, hi) microsecond ranges (hour aligned) from samples."""
+    for lo, hi in ranges:
+        params = {
+            "p": participant_id,
+            "m": metric_id,
+            "lo": us_to_datetime(lo),
+            "hi": us_to_datetime(hi),
+            "tz": timezone,
+            "origin": ORIGIN,
+        }
+        cur.execute(_RECOMPUTE_1M, params)
+        cur.execute(_RECOMPUTE_1H, params)
+        cur.execute(_RECOMPUTE_1D, params)
