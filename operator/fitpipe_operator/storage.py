@@ -17,7 +17,7 @@ from kubernetes.utils import parse_quantity
 from fitpipe_operator.cluster import Cluster
 from fitpipe_operator.errors import ClusterError
 
-__all__ = ["apply_statefulset"]
+__all__ = ["apply_statefulset", "claim_changes"]
 
 STS = ("apps/v1", "StatefulSet")
 PVC = ("v1", "PersistentVolumeClaim")
@@ -34,7 +34,7 @@ def _size(claim_spec: dict[str, Any]) -> Decimal:
     return Decimal(parse_quantity(claim_spec["resources"]["requests"]["storage"]))
 
 
-def _changes(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, str]:
+def claim_changes(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, str]:
     """Template name -> the new size, for each claim template whose size differs; ClusterError for a
     change no claim can follow (a new StorageClass, a smaller size, a template added or removed)."""
     old, new = _claims(live), _claims(wanted)
@@ -109,7 +109,7 @@ def apply_statefulset(
     notes: list[str] = []
     if live is not None and live["metadata"].get("deletionTimestamp"):
         _wait_until_gone(cluster, namespace, name, timeout, sleep)
-    elif live is not None and (grown := _changes(live, manifest)):
+    elif live is not None and (grown := claim_changes(live, manifest)):
         notes += _grow_claims(cluster, live, grown)
         cluster.delete(*STS, namespace, name, propagation="Orphan")
         _wait_until_gone(cluster, namespace, name, timeout, sleep)

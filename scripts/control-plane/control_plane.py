@@ -119,7 +119,7 @@ def go() -> str:
 def go_env() -> dict[str, str]:
     env = dict(os.environ)
     # The go.mod files pin everything: no upgrades, no toolchain downloads.
-    env.update(GOFLAGS="-mod=readonly -trimpath", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    env.update(GOFLAGS="-mod=readonly -trimpath -buildvcs=false", GOTOOLCHAIN="local", CGO_ENABLED="0")
     return env
 
 
