@@ -4,6 +4,8 @@ touches; the chart's RBAC grants exactly these (tests/operator/test_chart.py che
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 from typing import Any
 from urllib.parse import quote
@@ -201,6 +203,35 @@ class Cluster:
         if status >= 300:
             raise self._fail("PATCH", path, status, data)
         return data
+
+    def post_event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """An Event about `involved` (an object as read), as `kubectl describe` shows it. Best effort:
+        an event that cannot be posted is not worth failing a pass over."""
+        meta = involved["metadata"]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        path = f"/api/v1/namespaces/{quote(meta['namespace'], safe='')}/events"
+        with contextlib.suppress(ClusterError):
+            self._request("POST", path, body=event)
 
     def delete(
         self, api_version: str, kind: str, namespace: str, name: str, *, propagation: str = "Background"

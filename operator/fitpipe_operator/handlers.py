@@ -59,26 +59,28 @@ class Wakeups:
         return taken
 
 
-def _report(done: Pass, logger: Logger, *, changed: bool) -> None:
-    """Events on the pipeline for what this pass did; repeated failures are posted only when they change."""
+def _report(cluster: Cluster, done: Pass, logger: Logger, *, changed: bool) -> None:
+    """Events on the pipeline for what this pass did; repeated failures are posted only when they change.
+    Posted through the operator's own client: the resync loop runs outside kopf's handler context."""
     body, outcome = done.body, done.outcome
     previous_errors = list((body.get("status") or {}).get("errors") or [])
+
+    def post(event_type: str, reason: str, message: str) -> None:
+        cluster.post_event(body, event_type, reason, message)
+
     for secret in outcome.created_secrets:
-        kopf.info(body, reason="SecretGenerated", message=f"generated Secret {secret} (kept with the volume)")
+        post("Normal", "SecretGenerated", f"generated Secret {secret} (kept with the volume)")
     for note in outcome.notes:
-        kopf.info(body, reason="VolumeGrown", message=note)
+        post("Normal", "VolumeGrown", note)
     if outcome.pruned:
-        kopf.info(body, reason="Pruned", message="deleted " + ", ".join(outcome.pruned))
-    if outcome.missing_kinds:
+        post("Normal", "Pruned", "deleted " + ", ".join(outcome.pruned))
+    if outcome.missing_kinds and changed:
         kinds = ", ".join(outcome.missing_kinds)
-        if changed:
-            kopf.warn(
-                body, reason="CRDsMissing", message=f"skipped {kinds}: install prometheus-operator's CRDs"
-            )
+        post("Warning", "CRDsMissing", f"skipped {kinds}: install prometheus-operator's CRDs")
     if outcome.errors and outcome.errors != previous_errors:
-        kopf.warn(body, reason="ApplyFailed", message="; ".join(outcome.errors)[:1000])
+        post("Warning", "ApplyFailed", "; ".join(outcome.errors))
     if changed and done.reconciled:
-        kopf.info(body, reason="Applied", message=f"applied {len(outcome.applied)} objects")
+        post("Normal", "Applied", f"applied {len(outcome.applied)} objects")
     if outcome.errors:
         logger.warning("%d children failed: %s", len(outcome.errors), "; ".join(outcome.errors))
     logger.info(
@@ -148,9 +150,9 @@ def register(
         if done is None:
             return
         if done.invalid is not None:
-            kopf.warn(done.body, reason="InvalidSpec", message=str(done.invalid))
+            memo.cluster.post_event(done.body, "Warning", "InvalidSpec", str(done.invalid))
             raise kopf.PermanentError(str(done.invalid))
-        _report(done, logger, changed=True)
+        _report(memo.cluster, done, logger, changed=True)
         if done.outcome.errors:
             # kopf retries with back-off; the resync loop retries too.
             raise kopf.TemporaryError("; ".join(done.outcome.errors), delay=15)
@@ -164,7 +166,7 @@ async def _resync(memo: Any, namespaces: list[str] | None, interval: float, logg
         with memo.locks.hold(namespace, name):
             done = sync_pipeline(memo.cluster, namespace, name, memo.options)
         if done is not None and done.invalid is None:
-            _report(done, logger, changed=False)
+            _report(memo.cluster, done, logger, changed=False)
 
     loop = asyncio.get_running_loop()
     due = loop.time() + interval

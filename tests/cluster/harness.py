@@ -138,6 +138,37 @@ def install_chart(
         return condition(crd, "Established").get("status") == "True"
 
     eventually(established, 30, "the FitbitPipeline CRD from the chart's crds/ established")
+
+    def admission_knows_the_kind() -> bool:
+        # OwnerReferencesPermissionEnforcement maps an owner's kind with discovery it refreshes on its
+        # own time: until it has seen the new CRD it refuses children with blockOwnerDeletion ("cannot
+        # find RESTMapping"), a short lag right after any install, not a missing permission.
+        probe = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "owner-mapping-probe",
+                "namespace": namespace,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "fitpipe.io/v1alpha1",
+                        "kind": "FitbitPipeline",
+                        "name": "probe",
+                        "uid": "00000000-0000-0000-0000-000000000000",
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+        }
+        try:
+            kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", probe, query={"dryRun": "All"})
+        except KubeError as exc:
+            if "RESTMapping" in exc.message:
+                return False
+            raise
+        return True
+
+    eventually(admission_knows_the_kind, 120, "admission mapping the FitbitPipeline kind", interval=1)
     deployment = kube.get("Deployment", release, namespace)
     assert deployment is not None
     return deployment
