@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py
+	@if command -v go >/dev/null; then $(BIN)/python bench/control_plane.py; else echo "bench/control_plane.py needs Go"; fi
 
 clean:
 	-$(BIN)/fitpipe db stop
