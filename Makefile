@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps db bench clean lock
+.PHONY: demo test check lint install system-deps control-plane db bench clean lock
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
@@ -28,8 +28,15 @@ system-deps:
 demo: install
 	$(BIN)/fitpipe demo
 
-## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring)
-test: install
+## The Kubernetes control plane of the cluster tests, built once from the Go module proxy into
+## ~/.cache/fitpipe/control-plane (the first build takes a while; see docs/kubernetes.md).
+control-plane: $(BIN)/fitpipe
+	@if command -v go >/dev/null; then PYTHON=$(BIN)/python ./scripts/control-plane.sh build; \
+	else echo "Go is not installed: the cluster tests will skip"; fi
+
+## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring,
+## and on a real Kubernetes control plane)
+test: install control-plane
 	$(BIN)/pytest -q
 
 lint: $(BIN)/fitpipe
@@ -45,6 +52,7 @@ bench: install
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py
+	@if command -v go >/dev/null; then $(BIN)/python bench/control_plane.py; else echo "bench/control_plane.py needs Go"; fi
 
 clean:
 	-$(BIN)/fitpipe db stop
