@@ -10,6 +10,7 @@ import click
 from fitpipe.cli.ingest import print_summary, terminating_aborts
 from fitpipe.cli.output import say
 from fitpipe.db import database_url
+from fitpipe.dbroles import INGEST
 from fitpipe.errors import InputError
 from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
 from fitpipe_ingest.google_health.windows import Window
@@ -75,7 +76,7 @@ def backfill(
 
     with terminating_aborts():
         outcome = run_backfill(
-            database_url(),
+            database_url(role=INGEST),
             participant=None if notified else participant,
             study=study,
             since=first,

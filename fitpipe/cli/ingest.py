@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fitpipe.cli.output import console, is_terminal, print_table, say
 from fitpipe.db import connect, database_url
+from fitpipe.dbroles import INGEST
 from fitpipe.errors import InputError
 from fitpipe.participants import check_timezone
 from fitpipe.settings import get_settings
@@ -174,7 +175,7 @@ def ingest(
     )
     with terminating_aborts(), _file_progress("loading") as on_file:
         outcome = ingest_input(
-            database_url(),
+            database_url(role=INGEST),
             path,
             participant=participant,
             study=study,
@@ -210,7 +211,7 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
     )
     with terminating_aborts(), _file_progress("loading") as on_file:
         outcome = run_daily_job(
-            database_url(),
+            database_url(role=INGEST),
             study=study,
             full=full,
             settings=settings,

@@ -25,8 +25,14 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from fitpipe.db import database_url
+    from fitpipe.dbroles import API
     from fitpipe.memory import tune_allocator
+    from fitpipe.settings import get_settings
+    from fitpipe_api.db import LoginGuard
 
+    # the app refuses too (lifespan); checked here first for a one-line error instead of a traceback
+    LoginGuard(get_settings().fitpipe_api_allow_superuser).check_at_start(database_url(role=API))
     tune_allocator()
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
     uvicorn.run(
@@ -45,7 +51,8 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
 def dashboard(host: str, port: int) -> None:
-    """Serve the trial managers' dashboard (it reads FITPIPE_API_URL with FITPIPE_API_TOKEN)."""
+    """Serve the trial managers' dashboard: people sign in with `fitpipe users` accounts (or, with
+    FITPIPE_DASHBOARD_AUTH=proxy, through an auth proxy) and it asks the API at FITPIPE_API_URL as them."""
     from fitpipe_dashboard.app import serve as serve_dashboard
 
     say(f"fitpipe dashboard on http://{host}:{port}")
