@@ -1,6 +1,6 @@
 -- 0009 ingest: the manifest's cheap identity of a file (an unchanged file is skipped unread), and cursors that
 -- implausible samples stored before fitpipe checked times (years 2200, 9999) no longer lead.
--- Idempotent: every statement may run again.
+-- Expand step: a nullable column older code neither reads nor writes, and cursors repaired in place. Idempotent.
 
 ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS stamp text;
 COMMENT ON COLUMN ingest_files.stamp IS 'Size and modification time of the file (size and CRC-32 for an archive member) when loaded; the same stamp again means the same file, skipped without reading it. NULL: compare the SHA-256.';

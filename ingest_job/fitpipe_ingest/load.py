@@ -23,6 +23,7 @@ window (written before the window existed) never decides what counts as already 
 from __future__ import annotations
 
 import json
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -53,6 +54,7 @@ __all__ = [
     "load_parsed_file",
     "PARTICIPANT_LOCK",
     "NOT_COUNTED_AS_REJECTED",
+    "has_stamps",
 ]
 
 PARTICIPANT_LOCK = 0x6670  # advisory lock class for "loading participant <id>"
@@ -91,12 +93,30 @@ ON CONFLICT (participant_id, source, metric_id) DO UPDATE SET
 """
 
 _MANIFEST = """
-INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id, stamp)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id{stamp})
+VALUES (%s, %s, %s, %s, %s, %s, %s{stamp_value})
 ON CONFLICT (participant_id, path) DO UPDATE SET
     source = EXCLUDED.source, size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now(), stamp = EXCLUDED.stamp
+    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now(){stamp_update}
 """
+_MANIFEST_WITH_STAMP = _MANIFEST.format(
+    stamp=", stamp", stamp_value=", %s", stamp_update=", stamp = EXCLUDED.stamp"
+)
+_MANIFEST_WITHOUT_STAMP = _MANIFEST.format(stamp="", stamp_value="", stamp_update="")
+_STAMPS: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
+
+
+def has_stamps(conn: psycopg.Connection) -> bool:
+    """Whether the manifest has 0009's stamp column: this code also runs on the schemas before it
+    (fitpipe.migrations.OLDEST_SCHEMA), as a rolling upgrade meets them, then without the shortcut."""
+    if conn not in _STAMPS:
+        row = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_attribute
+                              WHERE attrelid = to_regclass('ingest_files') AND attname = 'stamp' AND NOT attisdropped)"""
+        ).fetchone()
+        _STAMPS[conn] = bool(row and row[0])
+    return _STAMPS[conn]
+
 
 NOT_COUNTED_AS_REJECTED = frozenset({"sentinel_value"})
 """Kinds of quarantined records that are a device's own "no reading" mark, not a reading gone wrong: they do
@@ -393,21 +413,22 @@ class GroupLoad:
 
     def finish(self, identity: FileIdentity, resolve: dict[str | None, Participant]) -> None:
         maxes = self._maxes.get(identity.path, {})
+        stamps = has_stamps(self.cur.connection)
         for pid in sorted({p.id for p in resolve.values()} | set(maxes)):
             previous = self._previous.get((pid, identity.path), {})
-            self.cur.execute(
-                _MANIFEST,
-                (
-                    pid,
-                    self.options.source,
-                    identity.path,
-                    identity.size,
-                    identity.sha256,
-                    json.dumps(maxes.get(pid, previous)),
-                    self.options.run_id,
-                    identity.stamp,
-                ),
+            row = (
+                pid,
+                self.options.source,
+                identity.path,
+                identity.size,
+                identity.sha256,
+                json.dumps(maxes.get(pid, previous)),
+                self.options.run_id,
             )
+            if stamps:
+                self.cur.execute(_MANIFEST_WITH_STAMP, (*row, identity.stamp))
+            else:
+                self.cur.execute(_MANIFEST_WITHOUT_STAMP, row)
 
 
 def _inside(us: int, window: TimeWindow) -> bool:

@@ -30,7 +30,7 @@ import psycopg
 from fitpipe.errors import FitpipeError, InputError, NotFoundError
 from fitpipe.participants import Participant, find_participant
 from fitpipe_ingest.counts import FileResult, IngestSummary
-from fitpipe_ingest.load import FileIdentity, GroupLoad, LoadOptions, PreparedFile, prepare
+from fitpipe_ingest.load import FileIdentity, GroupLoad, LoadOptions, PreparedFile, has_stamps, prepare
 from fitpipe_ingest.pipeline.errors import database_lost
 from fitpipe_ingest.records import ParseContext, ParsedFile, Rejected
 from fitpipe_ingest.sources.base import FileSource
@@ -144,7 +144,7 @@ class _FileIngest:
 
     def untouched(self, paths: list[str]) -> list[tuple[str, str]]:
         """(path, source) of the files loaded before whose size and stamp are the same: not even opened."""
-        if self.participant is None or self.rules.full or not paths:
+        if self.participant is None or self.rules.full or not paths or not has_stamps(self.conn):
             return []
         rows = self.conn.execute(
             """SELECT f.path, f.source FROM ingest_files f JOIN unnest(%s::text[], %s::bigint[], %s::text[])
@@ -273,6 +273,8 @@ class _FileIngest:
 
     def _remember_stamp(self, path: str, stamp: str) -> None:
         assert self.participant is not None
+        if not has_stamps(self.conn):
+            return
         self.conn.execute(
             "UPDATE ingest_files SET stamp = %s WHERE participant_id = %s AND path = %s",
             (stamp, self.participant.id, path),
