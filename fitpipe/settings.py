@@ -5,7 +5,7 @@ Names follow the original design where it had them (DB_*, MAIL_*); everything ne
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -174,6 +174,45 @@ class Settings(_GoogleHealthSettings):
     fitpipe_default_study: str = "default"
     fitpipe_chunk_rows: int = Field(default=1_000_000, description="Rows per COPY chunk (bounds memory).")
 
+    # --- ingestion: odd input, plausible times, limits -------------------------------------------
+    fitpipe_ingest_max_rejected_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A file with a larger share of rejected records fails with its first reasons instead of "
+        "loading a sliver (one bad record never fails a file; a device's own no-reading marks do not count).",
+    )
+    fitpipe_ingest_plausible_start: date = Field(
+        default=date(2000, 1, 1),
+        description="Earliest plausible sample date (the study's earliest enrolment start when that is earlier); "
+        "earlier samples are quarantined.",
+    )
+    fitpipe_ingest_plausible_future_hours: float = Field(
+        default=24.0, ge=0, description="How far after now a sample may be; later ones are quarantined."
+    )
+    fitpipe_ingest_chunk_bytes: int = Field(
+        default=16 << 20,
+        ge=1 << 16,
+        description="Bytes of a big CSV (Fitabase, long CSV) read and loaded at a time: bounds memory.",
+    )
+    fitpipe_ingest_hold_bytes: int = Field(
+        default=64 << 20,
+        ge=0,
+        description="Files up to this size are read whole, once; bigger ones stream through the loader.",
+    )
+    fitpipe_ingest_max_file_bytes: int = Field(
+        default=20 << 30, ge=1, description="Largest file or archive member read (decompressed)."
+    )
+    fitpipe_ingest_max_archive_bytes: int = Field(
+        default=100 << 30, ge=1, description="Most bytes decompressed from one archive, nested ones included."
+    )
+    fitpipe_ingest_max_compression_ratio: int = Field(
+        default=1000, ge=1, description="Archive members over 64 MiB compressed more than this are not read."
+    )
+    fitpipe_ingest_max_archive_depth: int = Field(
+        default=3, ge=1, description="Archives inside archives, this deep."
+    )
+
     # --- mail (original design's names) --------------------------------------------------------
     mail_server: str = "localhost"
     mail_port: int = 25
@@ -264,6 +303,10 @@ class Settings(_GoogleHealthSettings):
     @property
     def ingest_lag(self) -> timedelta:
         return timedelta(hours=self.fitpipe_ingest_lag_hours)
+
+    @property
+    def plausible_future(self) -> timedelta:
+        return timedelta(hours=self.fitpipe_ingest_plausible_future_hours)
 
     @property
     def session_lifetime(self) -> timedelta:

@@ -223,7 +223,7 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
     token = _seed(previous_schema)
     with psycopg.connect(previous_schema, autocommit=True) as conn:
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
-    assert [m.name for m in applied] == ["users", "database_roles"]  # this release's expand steps
+    assert [m.name for m in applied] == ["users", "database_roles", "ingest"]  # this release's expand steps
     body, ready, series = _serve_new_api(previous_schema, token)
     assert (ready, body["status"], body["database_login"], series) == (200, "ready", "fitpipe_api", 200)
 

@@ -1,4 +1,4 @@
-"""Reading the export's JSON files: each is one array of records. Whole-file problems raise InputError.
+"""Reading JSON export files: each is one array of records. Whole-file problems raise InputError.
 
 Big files go through a typed msgspec decoder first (no dicts, no GC tracking: ~2.5 M records/s);
 when a record does not fit the expected shape, the file is read again record by record with orjson
@@ -13,13 +13,13 @@ import msgspec
 import orjson
 
 from fitpipe.errors import InputError
-from fitpipe_ingest.sources.takeout.collector import RAW_LIMIT
+from fitpipe_ingest.records import RAW_LIMIT
+from fitpipe_ingest.sources.toolkit.text import BOM
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["read_json_bytes", "load_json_array", "decode_typed", "raw_json", "BadRecord", "number"]
 
 T = TypeVar("T")
-_BOM = b"\xef\xbb\xbf"
 
 
 class BadRecord(Exception):
@@ -34,8 +34,8 @@ class BadRecord(Exception):
 
 def read_json_bytes(tree: InputTree, path: str) -> bytes:
     data = tree.read_bytes(path)
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     if not data.strip():
         raise InputError(
             "the file is empty", file=path, hint="re-export it; an export file holds at least '[]'"

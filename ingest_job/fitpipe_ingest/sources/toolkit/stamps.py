@@ -2,14 +2,19 @@
 
 A layout spells every character: Y M D h m s f are digits of year, month, day, hour, minute, second
 and fraction; any other character must appear as written (so 'Z' or '+0000' suffixes are literals,
-and whether the time is UTC or wall clock is the caller's business). A two-digit year is 20YY.
-A string is read with the first layout of its length that it fits.
+and whether the time is UTC or wall clock is the caller's business). A string is read with the first
+layout of its length that it fits.
+
+Two-digit years are read the way Fitbit wrote them: Fitbit devices exist since 2008 and no file holds
+a date after next year, so YY is 20YY when that is no later than next year, else 19YY (`12/31/99` is
+1999, which the loader's plausible time window then refuses; it is never 2099).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -111,7 +116,9 @@ def _parse_layout(m: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarra
     cols = {p: i for i, p in enumerate(digit_cols)}
     fields = {k: _number(d, [cols[p] for p in ps]) for k, ps in layout.digits.items()}
     zeros = np.zeros(m.shape[0], dtype=np.int32)
-    year = fields["Y"] + (2000 if len(layout.digits["Y"]) == 2 else 0)
+    year = fields["Y"]
+    if len(layout.digits["Y"]) == 2:
+        year = year + np.where(year <= (date.today().year + 1) % 100, 2000, 1900).astype(np.int32)
     month, day = fields["M"], fields["D"]
     hour, minute, second = fields.get("h", zeros), fields.get("m", zeros), fields.get("s", zeros)
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
