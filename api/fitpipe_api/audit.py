@@ -1,4 +1,5 @@
-"""Writing the append-only audit log: every read of participant data, every contact."""
+"""Writing the append-only audit log: every read of participant data (quarantined raw records included), every
+contact, with the token, the server's request id and the client's accepted X-Request-ID."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from collections.abc import Iterable
 
 import psycopg
 
+from fitpipe_api.request_ids import RequestIds
+
 __all__ = ["Auditor"]
 
 
 class Auditor:
-    def __init__(self, conn: psycopg.Connection, token_id: int, request_id: str) -> None:
+    def __init__(self, conn: psycopg.Connection, token_id: int | None, ids: RequestIds) -> None:
         self.conn = conn
         self.token_id = token_id
-        self.request_id = request_id
+        self.ids = ids
 
     def record(
         self, action: str, participant_ids: Iterable[int | None], detail: dict[str, object] | None = None
@@ -23,7 +26,7 @@ class Auditor:
         payload = json.dumps(detail or {}, default=str)
         # one statement for a whole study's rows (1,000 participants: 12 ms instead of 26 ms)
         self.conn.execute(
-            """INSERT INTO audit_log (token_id, participant_id, action, detail, request_id)
-               SELECT %s, pid, %s, %s, %s FROM unnest(%s::int[]) AS pid""",
-            (self.token_id, action, payload, self.request_id, ids),
+            """INSERT INTO audit_log (token_id, participant_id, action, detail, request_id, client_request_id)
+               SELECT %s, pid, %s, %s, %s, %s FROM unnest(%s::int[]) AS pid""",
+            (self.token_id, action, payload, self.ids.server, self.ids.client, ids),
         )

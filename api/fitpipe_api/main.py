@@ -1,4 +1,5 @@
-"""The FastAPI application: create_app() wires settings, the pool, error handlers and the routers."""
+"""The FastAPI application: create_app() wires settings, the pool and its admission gates, the middleware
+(request ids, answer log, HTTP metrics, size limits), error handlers and the routers."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.metrics import create_metrics
 from fitpipe.settings import Settings, get_settings
 from fitpipe_api.adherence import flagged_counts
+from fitpipe_api.admission import Database
 from fitpipe_api.db import make_pool
 from fitpipe_api.errors import ERROR_RESPONSES, install_error_handlers
+from fitpipe_api.limits import SizeLimitMiddleware
+from fitpipe_api.logs import AnswerLogMiddleware
+from fitpipe_api.request_ids import RequestIdMiddleware
 from fitpipe_api.routes import (
     adherence,
     catalog,
@@ -56,11 +61,20 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.database = Database(pool, settings)
     install_error_handlers(app)
     registry = CollectorRegistry()
     metrics = create_metrics(registry, connect=pool.connection, pool=pool, flagged=flagged_counts)
     app.state.registry = registry
+    # the last added runs first: ids → answer log → metrics → size limits → the app
+    app.add_middleware(
+        SizeLimitMiddleware,
+        max_body=settings.fitpipe_api_max_body_bytes,
+        max_query=settings.fitpipe_api_max_query_bytes,
+    )
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
+    app.add_middleware(AnswerLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get(
         "/metrics",

@@ -299,7 +299,7 @@ def test_reading_adherence_is_audited_for_every_participant(
     audited = {
         r[0]
         for r in db.execute(
-            "SELECT participant_id FROM audit_log WHERE action = 'read_adherence' AND request_id = 'adh-1'"
+            "SELECT participant_id FROM audit_log WHERE action = 'read_adherence' AND client_request_id = 'adh-1'"
         ).fetchall()
     }
     study_a = {

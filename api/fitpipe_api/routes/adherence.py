@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from fitpipe_api.access import visible_participant, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.params import (
     EndDateQuery,
     StartDateQuery,
@@ -29,16 +29,26 @@ router = APIRouter(prefix="/adherence", tags=["adherence"])
     summary="Wear, steps and sleep per participant and local day; overall adherence; the four flags",
     response_description="One entry per participant: window, overall adherence, flags and columnar days.",
 )
-def get_adherence(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_adherence(
+    caller: CallerDep,
     study: StudyQuery,
     start_date: StartDateQuery = None,
     end_date: EndDateQuery = None,
     user_id: UserIdsQuery = None,
     valid_hours: ValidHoursQuery = False,
 ) -> Response:
+    return await caller.run(_adherence, study, start_date, end_date, user_id, valid_hours)
+
+
+def _adherence(
+    call: Call,
+    study: str,
+    start_date: date | None,
+    end_date: date | None,
+    user_id: list[str] | None,
+    valid_hours: bool,
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     study_id = visible_study_id(db, principal, study)
     check_day_range(start_date, end_date)
     ids = (
