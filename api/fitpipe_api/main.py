@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import PlainTextResponse, Response
 
@@ -34,6 +34,7 @@ from fitpipe_api.routes import (
     sources,
     timeseries,
 )
+from fitpipe_api.strict_query import strict_query
 
 __all__ = ["create_app"]
 
@@ -87,7 +88,9 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health.router)
-    modules = (timeseries, participants, adherence, contact, sleep, catalog, ingest, sources)
-    for router in (m.router for m in modules):
-        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    strict = [Depends(strict_query)]
+    for module in (timeseries, participants, adherence, contact, sleep, catalog, ingest):
+        app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=strict)
+    # the OAuth callback receives whatever parameters Google adds: no strict check there
+    app.include_router(sources.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app

@@ -20,22 +20,40 @@ def say(message: str) -> None:
 @serve.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int)
-def api(host: str, port: int, workers: int) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes [default: FITPIPE_API_WORKERS, 1].",
+)
+def api(host: str, port: int, workers: int | None) -> None:
+    """Serve the REST API (OpenAPI docs at /docs).
+
+    Capacity comes from the settings: FITPIPE_API_WORKERS processes, each answering FITPIPE_API_POOL_SIZE
+    requests from the database at once and streaming FITPIPE_API_EXPORT_SLOTS exports; see "Sizing the
+    API" in docs/operations.md. Logs are JSON lines unless stderr is a terminal (FITPIPE_LOG_FORMAT).
+    """
     import uvicorn
 
     from fitpipe.memory import tune_allocator
+    from fitpipe.settings import get_settings
+    from fitpipe_api.logs import log_config
 
+    settings = get_settings()
+    workers = workers or settings.fitpipe_api_workers
     tune_allocator()
-    say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
+    say(
+        f"fitpipe API on http://{host}:{port} (docs: /docs): {workers} worker(s) x "
+        f"{settings.fitpipe_api_pool_size} database slots + {settings.fitpipe_api_export_slots} export slots"
+    )
     uvicorn.run(
         "fitpipe_api.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=log_config(settings),
+        log_level=settings.fitpipe_log_level.lower(),
         access_log=False,
         ws="none",  # no websocket routes; not loading the library keeps the process smaller
     )

@@ -325,6 +325,7 @@ def _summary(**changes: object) -> WindowSummary:
         created_at=NOW - timedelta(days=40),
         enrolment_start=NOW - timedelta(days=30),
         enrolment_end=None,
+        enrolled_since=date(2024, 5, 2),
         first_day=date(2024, 5, 2),
         last_day=date(2024, 5, 31),
         enrolled_minutes=30 * 1440,

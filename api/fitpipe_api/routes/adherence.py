@@ -1,4 +1,8 @@
-"""GET /api/v1/adherence: per participant of a study, wear and sleep per local day, overall adherence, flags."""
+"""GET /api/v1/adherence: per participant of a study, wear and sleep per local day, overall adherence, flags.
+
+Overall figures and the flags that look back are over the participant's window: the enrolment to date cut to
+[start_date, end_date] (fitpipe_api.adherence); the days listed are the last 30 of it unless start_date says.
+"""
 
 from __future__ import annotations
 
@@ -50,13 +54,15 @@ def _adherence(
 ) -> Response:
     db, principal, audit = call.db, call.principal, call.audit
     study_id = visible_study_id(db, principal, study)
-    check_day_range(start_date, end_date)
+    start_date, end_date = check_day_range(start_date, end_date)
     ids = (
         [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
     )
     name, rules = rules_of_study(db, study_id)
     now = datetime.now(UTC)
-    summaries = read_summaries(db, study_id, rules.adherence, now=now, participant_ids=ids)
+    summaries = read_summaries(
+        db, study_id, rules.adherence, now=now, participant_ids=ids, start=start_date, end=end_date
+    )
     days = read_days(
         db,
         study_id,

@@ -88,10 +88,12 @@ def _one(
 ) -> Response:
     db, principal, audit = call.db, call.principal, call.audit
     p = visible_participant(db, principal, user_id, study)
-    check_day_range(start_date, end_date)
+    start_date, end_date = check_day_range(start_date, end_date)
     name, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)
-    [s] = read_summaries(db, p.study_id, rules.adherence, now=now, participant_ids=[p.id])
+    [s] = read_summaries(
+        db, p.study_id, rules.adherence, now=now, participant_ids=[p.id], start=start_date, end=end_date
+    )
     days = read_days(
         db, p.study_id, rules.adherence, start=start_date, end=end_date, now=now, participant_ids=[p.id]
     )
