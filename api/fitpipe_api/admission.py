@@ -184,7 +184,8 @@ class Database:
         return ExportLease(self, conn)
 
     def _export_connection(self) -> psycopg.Connection:
-        conn = self.checkout()
+        # an export's connection is often a new one (the pool keeps only the requests' open): allow for that
+        conn = self.checkout(self.connect_wait + self.exports.wait)
         try:
             conn.execute("SET statement_timeout = 0")  # a download takes as long as the client reads
         except BaseException:

@@ -43,7 +43,8 @@ def make_pool(url: str, settings: Settings) -> ConnectionPool:
     statement_ms = int(settings.fitpipe_api_statement_timeout_seconds * 1000)
     return ConnectionPool(
         url,
-        min_size=1,
+        # the requests' connections stay open (the pool opens new ones one at a time); exports' open on demand
+        min_size=settings.fitpipe_api_pool_size,
         max_size=pool_max_size(settings),
         configure=configure,
         check=ConnectionPool.check_connection,
