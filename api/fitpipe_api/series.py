@@ -106,7 +106,8 @@ def parse_when(value: str, name: str) -> date | datetime:
             field=name,
             hint="send YYYY-MM-DD (the participant's local day) or an ISO 8601 date-time such as 2024-01-31T12:00:00Z",
         ) from None
-    return _clamp(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    # in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (+23:59)
+    return _clamp(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _local_midnight(day: date, participant: Participant) -> datetime:
