@@ -30,7 +30,12 @@ __all__ = ["JsonFormatter", "RequestIdFilter", "AnswerLogMiddleware", "log_confi
 log = logging.getLogger("fitpipe_api.answers")
 
 # attributes every LogRecord has; anything else on a record came from `extra=`
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):

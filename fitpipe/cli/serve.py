@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import logging.config
+
 import click
 
 __all__ = ["serve"]
@@ -42,9 +45,15 @@ def api(host: str, port: int, workers: int | None) -> None:
     settings = get_settings()
     workers = workers or settings.fitpipe_api_workers
     tune_allocator()
-    say(
-        f"fitpipe API on http://{host}:{port} (docs: /docs): {workers} worker(s) x "
-        f"{settings.fitpipe_api_pool_size} database slots + {settings.fitpipe_api_export_slots} export slots"
+    config = log_config(settings)
+    logging.config.dictConfig(config)  # the banner is a log line too (JSON off a terminal)
+    logging.getLogger("fitpipe.serve").info(
+        "fitpipe API on http://%s:%d (docs: /docs): %d worker(s), each %d request slots and %d export slots",
+        host,
+        port,
+        workers,
+        settings.fitpipe_api_pool_size,
+        settings.fitpipe_api_export_slots,
     )
     uvicorn.run(
         "fitpipe_api.main:create_app",
@@ -52,7 +61,7 @@ def api(host: str, port: int, workers: int | None) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_config=log_config(settings),
+        log_config=config,
         log_level=settings.fitpipe_log_level.lower(),
         access_log=False,
         ws="none",  # no websocket routes; not loading the library keeps the process smaller

@@ -38,8 +38,7 @@ def _environment(database_url: str, home: Path, settings: Mapping[str, str]) -> 
     }
     env.update(
         DATABASE_URL=database_url,
-        FITPIPE_HOME=str(home),
-        FITPIPE_LOG_FORMAT="json",
+        FITPIPE_HOME=str(home),  # FITPIPE_LOG_FORMAT unset: JSON lines, as the log is a file, not a terminal
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT="9",  # nothing listens: a contact that gets as far as sending fails (502), never hangs
     )
