@@ -4,9 +4,9 @@ Contract:
 - A request's database work is one *unit*: it runs in one worker thread on one pooled connection, taken
   right before the work starts and returned as soon as it ends (`Database.run`). Nothing holds a
   connection while it waits for a thread, for a second connection or for a slow client.
-- At most `FITPIPE_API_POOL_SIZE` units hold a connection at once. A request that finds no free slot
-  within `FITPIPE_API_POOL_WAIT_SECONDS` is answered at once with `ServerBusy` (503 + Retry-After); it waits
-  on the event loop, not in a thread, so waiting requests cost no thread and no connection.
+- At most `FITPIPE_API_POOL_SIZE` units hold a connection at once (fitpipe_api.gate). A request that finds no
+  free slot within `FITPIPE_API_POOL_WAIT_SECONDS` is answered at once with `ServerBusy` (503 + Retry-After);
+  it waits on the event loop, not in a thread, so waiting requests cost no thread and no connection.
 - A unit that has a slot but gets no connection within the connect timeout means the database is down,
   restarting or refusing connections: `DatabaseUnavailable` (also 503 + Retry-After, with another text).
   The pool checks each connection as it hands it out and drops broken ones, so the API answers again as
@@ -30,8 +30,9 @@ import anyio.to_thread
 import psycopg
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from fitpipe.errors import DatabaseError, FitpipeError
+from fitpipe.errors import DatabaseError
 from fitpipe.settings import Settings
+from fitpipe_api.gate import Gate, ServerBusy
 
 __all__ = [
     "Database",
@@ -53,56 +54,12 @@ def pool_max_size(settings: Settings) -> int:
     return settings.fitpipe_api_pool_size + settings.fitpipe_api_export_slots + PROBE_CONNECTIONS
 
 
-class ServerBusy(FitpipeError):
-    """Every slot for this kind of work stayed taken for the whole wait. Temporary: retry after `retry_after` s."""
-
-    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.retry_after = retry_after
-
-
 class DatabaseUnavailable(DatabaseError):
     """No connection to the database could be had (down, restarting, refusing). Temporary."""
 
     def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
-
-
-class _Gate:
-    """A counting semaphore with a bounded wait, created on first use inside the server's event loop."""
-
-    def __init__(self, name: str, slots: int, wait: float, retry_after: int) -> None:
-        self.name, self.slots, self.wait, self.retry_after = name, slots, wait, retry_after
-        self._semaphore: anyio.Semaphore | None = None
-
-    @property
-    def semaphore(self) -> anyio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = anyio.Semaphore(self.slots)
-        return self._semaphore
-
-    @property
-    def in_use(self) -> int:
-        return 0 if self._semaphore is None else self.slots - self._semaphore.value
-
-    async def acquire(self) -> None:
-        if self.slots == 0:
-            raise ServerBusy(
-                f"this server serves no {self.name}", retry_after=self.retry_after, hint="ask the operator"
-            )
-        try:
-            with anyio.fail_after(self.wait):
-                await self.semaphore.acquire()
-        except TimeoutError:
-            raise ServerBusy(
-                f"the server is busy: all {self.slots} {self.name} slots stayed in use for {self.wait:g} s",
-                retry_after=self.retry_after,
-                hint=f"retry after {self.retry_after} s",
-            ) from None
-
-    def release(self) -> None:
-        self.semaphore.release()
 
 
 class Database:
@@ -112,13 +69,13 @@ class Database:
         self.pool = pool
         self.retry_after = settings.fitpipe_api_retry_after_seconds
         self.connect_wait = float(settings.fitpipe_api_db_connect_timeout_seconds)
-        self.requests = _Gate(
+        self.requests = Gate(
             "request",
             settings.fitpipe_api_pool_size,
             settings.fitpipe_api_pool_wait_seconds,
             self.retry_after,
         )
-        self.exports = _Gate(
+        self.exports = Gate(
             "export",
             settings.fitpipe_api_export_slots,
             settings.fitpipe_api_export_wait_seconds,
