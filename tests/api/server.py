@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,16 @@ import httpx
 
 from tests.api.factories import free_port
 
-__all__ = ["ApiServer", "serve_api"]
+__all__ = ["ApiServer", "serve_api", "slow_reader"]
+
+
+def slow_reader(timeout: float = 60) -> httpx.Client:
+    """A client with a small receive buffer: one that stops reading keeps a streamed answer from finishing
+    (the kernel would otherwise take tens of MB on loopback, and an export would end while "stalled")."""
+    return httpx.Client(
+        timeout=timeout,
+        transport=httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)]),
+    )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
 from tests.api.conftest import load_heart_rate
-from tests.api.server import ApiServer, serve_api
+from tests.api.server import ApiServer, serve_api, slow_reader
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -144,7 +144,7 @@ def test_an_export_cut_by_a_database_stop_ends_visibly_incomplete_and_the_next_o
     with serve_api(own.url, tmp_path / "home") as server:
         received = 0
         with (
-            httpx.Client(timeout=60) as client,
+            slow_reader() as client,
             client.stream("GET", server.url + "/api/v1/timeseries", params=EXPORT, headers=headers) as r,
         ):
             assert r.status_code == 200
