@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py
