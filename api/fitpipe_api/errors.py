@@ -1,6 +1,7 @@
 """Turning errors into HTTP answers: the only place that knows status codes for them.
 
-    fitpipe's domain errors (fitpipe/errors.py)       → 404, 409, 422 (naming `parameter`), 400, 503
+    fitpipe's domain errors (fitpipe/errors.py)       → 404, 409, 422 (naming `parameter`), 400, 503;
+                                                        sign-in: 401, 403 (disabled), 423 (locked, Retry-After)
     ServerBusy (fitpipe_api.admission)                → 503 + Retry-After, reason "busy"
     DatabaseUnavailable (fitpipe_api.admission)       → 503 + Retry-After, reason "database_unavailable"
     psycopg.OperationalError: connection lost/refused → 503 + Retry-After, reason "database_unavailable"
@@ -16,6 +17,8 @@ Anything else is a bug and answers 500 (logged with its traceback, counted by th
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -23,13 +26,26 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 
-from fitpipe.errors import ConfigError, ConflictError, DatabaseError, FitpipeError, InputError, NotFoundError
+from fitpipe.errors import (
+    AccountDisabledError,
+    AccountLockedError,
+    ConfigError,
+    ConflictError,
+    DatabaseError,
+    FitpipeError,
+    InputError,
+    NotFoundError,
+    SignInError,
+)
 from fitpipe_api.admission import DatabaseUnavailable, ServerBusy
 from fitpipe_api.responses import JSONResponse
 
 __all__ = ["install_error_handlers", "STATUS", "ERROR_RESPONSES", "INPUT_PREVIEW"]
 
 STATUS: list[tuple[type[FitpipeError], int]] = [
+    (AccountLockedError, 423),
+    (AccountDisabledError, 403),
+    (SignInError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InputError, 422),
@@ -150,13 +166,16 @@ def install_error_handlers(app: FastAPI) -> None:
         field = getattr(exc, "field", None)
         if field:
             body["parameter"] = field
-        headers = None
+        headers: dict[str, str] = {}
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers = _retry_after(retry_after)
             body["reason"] = "busy" if isinstance(exc, ServerBusy) else "database_unavailable"
         elif isinstance(exc, DatabaseUnavailable | DatabaseError):
             body["reason"] = "database_unavailable"
+        if isinstance(exc, AccountLockedError):
+            seconds = (exc.until - datetime.now(UTC)).total_seconds()
+            headers["Retry-After"] = str(max(1, math.ceil(seconds)))
         return JSONResponse(body, status_code=_status(exc), headers=headers)
 
 

@@ -25,6 +25,7 @@ from fitpipe_api.logs import AnswerLogMiddleware
 from fitpipe_api.request_ids import RequestIdMiddleware
 from fitpipe_api.routes import (
     adherence,
+    auth,
     catalog,
     contact,
     health,
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         title="fitpipe API",
         version=__version__,
         description="Wearable data of a clinical trial: time series, adherence, participants, contact. "
-        "Every route under /api/v1 needs `Authorization: Bearer <token>` (see `fitpipe token create`).",
+        "Every route under /api/v1 needs `Authorization: Bearer <token>`: an API token (`fitpipe token create`) "
+        "or a person's session token (`POST /api/v1/auth/sign-in`).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -89,7 +91,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
 
     app.include_router(health.router)
     strict = [Depends(strict_query)]
-    for module in (timeseries, participants, adherence, contact, sleep, catalog, ingest):
+    for module in (auth, timeseries, participants, adherence, contact, sleep, catalog, ingest):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=strict)
     # the OAuth callback receives whatever parameters Google adds: no strict check there
     app.include_router(sources.router, prefix="/api/v1", responses=ERROR_RESPONSES)

@@ -138,6 +138,7 @@ def _contact_one(
         force=request.force,
         cooldown=_cooldown(settings, rules),
         token_id=principal.token_id,
+        user_id=principal.user_id,
         dry_run=request.dry_run,
     )
     _audit(audit, [outcome], request.dry_run)
@@ -213,6 +214,7 @@ def _contact_flagged(
         force=force,
         cooldown=_cooldown(settings, rules),
         token_id=principal.token_id,
+        user_id=principal.user_id,
         dry_run=dry_run,
     )
     _audit(audit, outcomes, dry_run)

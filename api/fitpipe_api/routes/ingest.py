@@ -92,7 +92,7 @@ def _scoped(run: dict[str, Any]) -> dict[str, Any]:
         values = [s.get(name) for s in studies.values()]
         run[name] = sum(values) if values and all(isinstance(v, int) for v in values) else None
     failed = run["status"] in ("failed", "partial", "aborted")
-    run["error"] = "the run reported errors; their text is visible to admin tokens" if failed else None
+    run["error"] = "the run reported errors; their text is visible to admins" if failed else None
     run["details"] = {}
     return run
 
