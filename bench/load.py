@@ -17,6 +17,8 @@ the wrist, steps per minute, a main sleep most nights; enrolled for --days up to
      Printed: throughput, p50/p95/p99 of every answer, p95 of the served ones, the slowest answer, answers
      by status, and the load average of the machine before and after;
   3. after each level: how long until a participant request is back to its idle latency.
+With --baseline-src DIR (a tree of an older commit: `git archive <commit> | tar -x -C DIR`) the same
+measurements run against that tree's API afterwards, on the same data, and a side-by-side table follows.
 Targets (issue 11): 0 errors and p95 <= 500 ms at 50 clients; at 200 clients every request answered within
 5 s (served, or 503 with Retry-After) and p95 of the served <= 2 s; normal latency within 5 s of the load
 stopping; the ten exports complete.
@@ -37,6 +39,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
@@ -193,7 +196,7 @@ class Mix:
     users: list[str]
     yesterday: date
 
-    def _q(self, path: str, **params: object) -> str:
+    def q(self, path: str, **params: object) -> str:
         return path + "?" + urlencode(params, doseq=True)
 
     def page(self, rng: random.Random) -> tuple[str, list[str]]:
@@ -202,20 +205,20 @@ class Mix:
         roll = rng.random()
         if roll < 0.25:
             return "cohort page", [
-                self._q("/api/v1/participants", study=STUDY),
-                self._q("/api/v1/adherence", study=STUDY, start_date=d - timedelta(days=29), end_date=d),
+                self.q("/api/v1/participants", study=STUDY),
+                self.q("/api/v1/adherence", study=STUDY, start_date=d - timedelta(days=29), end_date=d),
             ]
         if roll < 0.70:
             return "drill-down", [
-                self._q(f"/api/v1/participants/{u}"),
-                self._q(
+                self.q(f"/api/v1/participants/{u}"),
+                self.q(
                     "/api/v1/timeseries",
                     user_id=u,
                     metric="heart_rate",
                     start_date=d - timedelta(days=6),
                     end_date=d,
                 ),
-                self._q(
+                self.q(
                     "/api/v1/timeseries",
                     user_id=u,
                     metric=["heart_rate", "steps"],
@@ -223,12 +226,12 @@ class Mix:
                     start_date=d - timedelta(days=29),
                     end_date=d,
                 ),
-                self._q("/api/v1/sleep", user_id=u, start_date=d - timedelta(days=29), end_date=d),
+                self.q("/api/v1/sleep", user_id=u, start_date=d - timedelta(days=29), end_date=d),
             ]
         if roll < 0.90:
             start = d - timedelta(days=rng.randrange(14, 40))
             return "adherence", [
-                self._q(
+                self.q(
                     "/api/v1/adherence",
                     study=STUDY,
                     start_date=start,
@@ -238,7 +241,7 @@ class Mix:
             ]
         day = d - timedelta(days=rng.randrange(1, 30))
         return "export", [
-            self._q(
+            self.q(
                 "/api/v1/timeseries",
                 user_id=u,
                 metric="heart_rate",
@@ -388,7 +391,7 @@ async def _level(
     await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
     # the load stops now: clients send nothing new; see how soon a newcomer is served as when idle
     recovery = asyncio.create_task(
-        _recovery(host, port, token, mix._q(f"/api/v1/participants/{mix.users[0]}"), normal, 30.0)
+        _recovery(host, port, token, mix.q(f"/api/v1/participants/{mix.users[0]}"), normal, 30.0)
     )
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
@@ -401,7 +404,7 @@ async def _exports(host: str, port: int, token: str, mix: Mix, days: int) -> lis
     last = mix.yesterday
     conns = [Connection(host, port, token) for _ in range(10)]
     paths = [
-        mix._q(
+        mix.q(
             "/api/v1/timeseries",
             user_id=mix.users[i % len(mix.users)],
             metric="heart_rate",
@@ -437,21 +440,134 @@ def _expected_rows(url: str, users: list[str], first: date, last: date) -> list[
         ]
 
 
-def _wait_ready(base: str) -> None:
+def _wait_up(base: str, path: str) -> None:
     import httpx
 
     for _ in range(300):
         try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+            if httpx.get(base + path, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit("the API did not become ready")
+    raise SystemExit(f"the API did not answer {path}")
 
 
 def _ms(seconds: float) -> str:
     return "–" if seconds != seconds else f"{seconds * 1000:,.0f}"
+
+
+@dataclass
+class Run:
+    """Everything measured against one server."""
+
+    label: str
+    idle: list[float]
+    normal: float
+    exports: list[Answer]
+    export_s: float
+    levels: list[Level]
+
+
+def _measure(
+    label: str,
+    url: str,
+    token: str,
+    mix: Mix,
+    levels_wanted: list[int],
+    seconds: float,
+    *,
+    workers: int | None,
+    source: Path | None,
+    export_days: int,
+) -> Run:
+    """Start `fitpipe serve api` (from `source` when given: an older tree, for a side-by-side run), measure."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = dict(os.environ, DATABASE_URL=url, MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
+    if workers:
+        env["FITPIPE_API_WORKERS"] = str(workers)
+    if source is not None:
+        tree = [source, *(source / d for d in ("api", "ingest_job", "dashboard", "operator"))]
+        env["PYTHONPATH"] = os.pathsep.join(str(d) for d in tree)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
+        env=env,
+        cwd=source,  # `python -m` puts the working directory first on the path
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    host = "127.0.0.1"
+    try:
+        # an older tree may refuse /readyz for a schema newer than it knows; it serves all the same
+        _wait_up(f"http://{host}:{port}", "/readyz" if source is None else "/healthz")
+        probe = mix.q(f"/api/v1/participants/{mix.users[0]}")
+        asyncio.run(_probe_latency(host, port, token, probe, 20))  # warm-up
+        idle = asyncio.run(_probe_latency(host, port, token, probe, 50))
+        normal = max(2 * _pct(idle, 0.95), 0.1)
+        print(f"[{label}] ten parallel exports …", file=sys.stderr)
+        t0 = time.perf_counter()
+        exports = asyncio.run(_exports(host, port, token, mix, export_days))
+        export_s = time.perf_counter() - t0
+        levels = []
+        for clients in levels_wanted:
+            print(f"[{label}] {clients} clients for {seconds:g} s …", file=sys.stderr)
+            levels.append(asyncio.run(_level(host, port, token, mix, clients, seconds, normal)))
+            time.sleep(3)
+    finally:
+        api.terminate()
+        try:
+            api.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.wait()
+    return Run(label, idle, normal, exports, export_s, levels)
+
+
+def _print(run: Run, title: str, expected: list[int], export_days: int) -> None:
+    print(f"\n### {title}\n")
+    print(
+        "| clients | answers | req/s | p50 ms | p95 ms | p99 ms | p95 served ms | slowest ms | within 5 s "
+        "| 200 | 503 busy | other | errors | back to normal | load avg before → after |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for lv in run.levels:
+        other = sum(n for k, n in lv.statuses.items() if k not in ("200", "503 busy"))
+        print(
+            f"| {lv.clients} | {len(lv.answers):,} | {len(lv.answers) / lv.seconds:,.0f} | {_ms(_pct(lv.all, 0.5))} "
+            f"| {_ms(_pct(lv.all, 0.95))} | {_ms(_pct(lv.all, 0.99))} | {_ms(_pct(lv.served, 0.95))} "
+            f"| {_ms(max(lv.all, default=float('nan')))} | {100 * lv.within:.1f} % | {lv.statuses['200']:,} "
+            f"| {lv.statuses['503 busy']:,} | {other:,} | {lv.errors:,} "
+            f"| {'–' if lv.recovery_s is None else f'{lv.recovery_s:.1f} s'} "
+            f"| {lv.load_before:.1f} → {lv.load_after:.1f} |"
+        )
+    print()
+    for lv in run.levels:
+        kinds = sorted({a.kind for a in lv.answers})
+        per_kind = ", ".join(
+            f"{k} p95 {_ms(_pct([a.seconds for a in lv.answers if a.kind == k and a.status == 200], 0.95))} ms"
+            for k in kinds
+        )
+        odd = {k: n for k, n in lv.statuses.items() if k not in ("200", "503 busy")}
+        print(
+            f"- {lv.clients} clients: {per_kind}; 503 without Retry-After: {lv.busy_without_retry_after}"
+            + (f"; other answers: {dict(odd)}" if odd else "")
+        )
+    complete = sum(
+        1 for a, want in zip(run.exports, expected, strict=True) if a.status == 200 and a.rows == want
+    )
+    print(
+        f"\nIdle participant request: p50 {_ms(_pct(run.idle, 0.5))} ms, p95 {_ms(_pct(run.idle, 0.95))} ms "
+        f"('back to normal': 3 answers in a row within {_ms(run.normal)} ms after the load stopped)."
+    )
+    print(
+        f"Ten parallel CSV exports of {export_days} days of raw heart rate ({sum(expected):,} rows in all): "
+        f"{complete}/10 complete with every row, statuses {sorted(Counter(a.status for a in run.exports).items())}, "
+        f"all done in {run.export_s:.1f} s (slowest {max(a.seconds for a in run.exports):.1f} s)."
+    )
 
 
 def main() -> None:
@@ -464,6 +580,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--workers", type=int, default=None, help="FITPIPE_API_WORKERS for the server")
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="also measure the API of this source tree (e.g. `git archive <commit> | tar -x -C DIR`), after "
+        "the current one, and print the ratios",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the scratch database (and reuse it next time)"
     )
     args = parser.parse_args()
@@ -475,6 +598,7 @@ def main() -> None:
     print(f"server: {redact(server)}", file=sys.stderr)
     yesterday = date.today() - timedelta(days=1)
     first = yesterday - timedelta(days=args.days - 1)
+    export_days = 7
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone():
             conn.execute(f"CREATE DATABASE {DB}")
@@ -482,12 +606,8 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
             have = conn.execute("SELECT count(*), min(enrolment_start) FROM participants").fetchone()
-        if (
-            not have
-            or have[0] != args.participants
-            or have[1] is None
-            or have[1].date() > first + timedelta(days=1)
-        ):
+        fresh = have and have[0] == args.participants and have[1] is not None
+        if not fresh or have[1].date() > first + timedelta(days=1):  # type: ignore[index]
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
                 conn.execute(f"CREATE DATABASE {DB}")
@@ -502,98 +622,48 @@ def main() -> None:
             _, token = create_token(conn, name="bench-load", role="service", studies=[], all_studies=True)
             users = [r[0] for r in conn.execute("SELECT external_id FROM participants ORDER BY 1").fetchall()]
             samples = conn.execute("SELECT coalesce(sum(count), 0) FROM rollup_1d").fetchone()[0]  # type: ignore[index]
-
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        env = dict(os.environ, DATABASE_URL=url, MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
-        if args.workers:
-            env["FITPIPE_API_WORKERS"] = str(args.workers)
-        api = subprocess.Popen(
-            [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
         mix = Mix(users, yesterday)
-        try:
-            _wait_ready(base)
-            host = "127.0.0.1"
-            probe = mix._q(f"/api/v1/participants/{users[0]}")
-            asyncio.run(_probe_latency(host, port, token, probe, 20))  # warm-up
-            idle = asyncio.run(_probe_latency(host, port, token, probe, 50))
-            normal = max(2 * _pct(idle, 0.95), 0.1)
-
-            export_days = 7
-            print("ten parallel exports …", file=sys.stderr)
-            t0 = time.perf_counter()
-            exports = asyncio.run(_exports(host, port, token, mix, export_days))
-            export_s = time.perf_counter() - t0
-            expected = _expected_rows(
-                url,
-                [users[i % len(users)] for i in range(10)],
-                yesterday - timedelta(days=export_days - 1),
-                yesterday,
+        expected = _expected_rows(
+            url,
+            [users[i % len(users)] for i in range(10)],
+            yesterday - timedelta(days=export_days - 1),
+            yesterday,
+        )
+        common = {"workers": args.workers, "export_days": export_days}
+        runs = [_measure("this tree", url, token, mix, levels_wanted, args.seconds, source=None, **common)]
+        if args.baseline_src:
+            runs.append(
+                _measure(
+                    "baseline",
+                    url,
+                    token,
+                    mix,
+                    levels_wanted,
+                    args.seconds,
+                    source=args.baseline_src,
+                    **common,
+                )
             )
-
-            levels = []
-            for clients in levels_wanted:
-                print(f"{clients} clients for {args.seconds:g} s …", file=sys.stderr)
-                levels.append(asyncio.run(_level(host, port, token, mix, clients, args.seconds, normal)))
-                time.sleep(3)
-        finally:
-            api.terminate()
-            api.wait(timeout=30)
     finally:
         if not args.keep:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
-    print(
-        f"\n### Load: {len(users)} participants x {args.days} days ({samples:,} samples), "
-        f"`fitpipe serve api` with {args.workers or 'default'} worker(s), {args.seconds:g} s per level, "
-        f"{os.cpu_count()} cores\n"
-    )
-    print(
-        "| clients | answers | req/s | p50 ms | p95 ms | p99 ms | p95 served ms | slowest ms | within 5 s "
-        "| 200 | 503 busy | other | errors | back to normal | load avg before → after |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for lv in levels:
-        other = sum(n for k, n in lv.statuses.items() if k not in ("200", "503 busy"))
-        print(
-            f"| {lv.clients} | {len(lv.answers):,} | {len(lv.answers) / lv.seconds:,.0f} | {_ms(_pct(lv.all, 0.5))} "
-            f"| {_ms(_pct(lv.all, 0.95))} | {_ms(_pct(lv.all, 0.99))} | {_ms(_pct(lv.served, 0.95))} "
-            f"| {_ms(max(lv.all, default=float('nan')))} | {100 * lv.within:.1f} % | {lv.statuses['200']:,} "
-            f"| {lv.statuses['503 busy']:,} | {other:,} | {lv.errors:,} "
-            f"| {'–' if lv.recovery_s is None else f'{lv.recovery_s:.1f} s'} "
-            f"| {lv.load_before:.1f} → {lv.load_after:.1f} |"
-        )
-    print()
-    for lv in levels:
-        kinds = sorted({a.kind for a in lv.answers})
-        per_kind = ", ".join(
-            f"{k} p95 {_ms(_pct([a.seconds for a in lv.answers if a.kind == k and a.status == 200], 0.95))} ms"
-            for k in kinds
-        )
-        odd = {k: n for k, n in lv.statuses.items() if k not in ("200", "503 busy")}
-        print(
-            f"- {lv.clients} clients: {per_kind}; 503 without Retry-After: {lv.busy_without_retry_after}"
-            + (f"; other answers: {dict(odd)}" if odd else "")
-        )
-    complete = sum(1 for a, want in zip(exports, expected, strict=True) if a.status == 200 and a.rows == want)
-    print(
-        f"\nIdle participant request: p50 {_ms(_pct(idle, 0.5))} ms, p95 {_ms(_pct(idle, 0.95))} ms "
-        f"('back to normal': 3 answers in a row within {_ms(normal)} ms after the load stopped)."
-    )
-    print(
-        f"Ten parallel CSV exports of {export_days} days of raw heart rate ({sum(expected):,} rows in all): "
-        f"{complete}/10 complete with every row, statuses {sorted(Counter(a.status for a in exports).items())}, "
-        f"all done in {export_s:.1f} s (slowest {max(a.seconds for a in exports):.1f} s)."
-    )
+    cohort = f"{len(users)} participants x {args.days} days ({samples:,} samples)"
+    setup = f"{args.workers or 'default'} worker(s), {args.seconds:g} s per level, {os.cpu_count()} cores"
+    for run in runs:
+        where = "this tree" if run.label == "this tree" else f"baseline {args.baseline_src}"
+        _print(run, f"Load ({where}): {cohort}, `fitpipe serve api` with {setup}", expected, export_days)
+    if len(runs) == 2:
+        print("\n### Side by side (this tree / baseline)\n")
+        print("| clients | req/s | p95 served | answered within 5 s | errors (no answer, 5xx but 503) |")
+        print("|---:|---|---|---|---|")
+        for new, old in zip(runs[0].levels, runs[1].levels, strict=True):
+            print(
+                f"| {new.clients} | {len(new.answers) / new.seconds:,.0f} / {len(old.answers) / old.seconds:,.0f} "
+                f"| {_ms(_pct(new.served, 0.95))} / {_ms(_pct(old.served, 0.95))} ms "
+                f"| {100 * new.within:.1f} % / {100 * old.within:.1f} % | {new.errors:,} / {old.errors:,} |"
+            )
 
 
 if __name__ == "__main__":
