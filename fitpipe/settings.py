@@ -196,7 +196,7 @@ class Settings(_GoogleHealthSettings):
         "of its own for the whole download, on top of FITPIPE_API_POOL_SIZE.",
     )
     fitpipe_api_pool_wait_seconds: float = Field(
-        default=1.0,
+        default=2.0,
         gt=0,
         le=60,
         description="How long a request may wait for a free connection before it is answered 503 busy.",
