@@ -324,7 +324,12 @@ class Level:
 
     @property
     def errors(self) -> int:
-        return sum(1 for a in self.answers if a.status == 0 or (a.status >= 500 and a.status != 503))
+        """No answer, or a 5xx other than the 503 with Retry-After that tells the client when to come back."""
+        return sum(
+            1
+            for a in self.answers
+            if a.status == 0 or (a.status >= 500 and not (a.status == 503 and a.retry_after))
+        )
 
     @property
     def within(self) -> float:
@@ -656,7 +661,9 @@ def main() -> None:
         _print(run, f"Load ({where}): {cohort}, `fitpipe serve api` with {setup}", expected, export_days)
     if len(runs) == 2:
         print("\n### Side by side (this tree / baseline)\n")
-        print("| clients | req/s | p95 served | answered within 5 s | errors (no answer, 5xx but 503) |")
+        print(
+            "| clients | req/s | p95 served | answered within 5 s | errors (no answer, 5xx but 503 + Retry-After) |"
+        )
         print("|---:|---|---|---|---|")
         for new, old in zip(runs[0].levels, runs[1].levels, strict=True):
             print(
