@@ -2,8 +2,8 @@
 
 Contract:
 - A request's database work is one *unit*: it runs in one worker thread on one pooled connection, taken
-  right before the work starts and returned as soon as it ends (`Database.run`). Nothing holds a
-  connection while it waits for a thread, for a second connection or for a slow client.
+  right before the work starts and returned as soon as it ends (`Database.run`). No unit holds a connection
+  while it waits for a thread, for a second connection or for a slow client.
 - At most `FITPIPE_API_POOL_SIZE` units hold a connection at once (fitpipe_api.gate). A request that finds no
   free slot within `FITPIPE_API_POOL_WAIT_SECONDS` is answered at once with `ServerBusy` (503 + Retry-After);
   it waits on the event loop, not in a thread, so waiting requests cost no thread and no connection.

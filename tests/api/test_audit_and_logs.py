@@ -172,20 +172,26 @@ def test_ingest_runs_are_shown_per_study_to_the_tokens_of_that_study(
     nothing = _run(db, "failed", {}, errors=1)
 
     seen_a = client.get("/api/v1/ingest/runs", headers=auth(tokens.analyst_a)).json()["runs"]
-    assert [r["id"] for r in seen_a] == [both]
-    [run] = seen_a
+    assert [r["id"] for r in seen_a] == [nothing, both]  # not the run of study b alone
+    failed, run = seen_a
+    # a run that failed before touching any study: that it failed, and nothing else
+    assert failed["status"] == "failed" and failed["studies"] == {}
+    assert failed["error"] == "1 error(s); details are visible to admins"
+    assert {failed[k] for k in ("participants", "files", "rows_new", "rows_quarantined")} == {None}
     assert run["studies"] == {
         "a": {"participants": 2, "files": 3, "rows_new": 100, "rows_quarantined": 1, "errors": 0}
     }
     assert (run["participants"], run["files"], run["rows_new"], run["rows_quarantined"]) == (2, 3, 100, 1)
     assert run["rows_read"] is None  # not recorded per study: not guessed
     assert run["details"] == {} and "B1" not in json.dumps(run)
+    assert run["error"] == "details are visible to admins"  # partial, but no error in study a
 
     seen_b = client.get("/api/v1/ingest/runs", headers=auth(tokens.coordinator_b)).json()["runs"]
-    assert [r["id"] for r in seen_b] == [only_b, both]
-    assert seen_b[0]["studies"] == {
+    assert [r["id"] for r in seen_b] == [nothing, only_b, both]
+    assert seen_b[1]["studies"] == {
         "b": {"participants": 1, "files": 2, "rows_quarantined": 1}
     }  # from its traces
+    assert seen_b[2]["error"] == "1 error(s); details are visible to admins"  # study b's one error
 
     seen_all = client.get("/api/v1/ingest/runs", headers=auth(tokens.admin)).json()["runs"]
     assert [r["id"] for r in seen_all] == [nothing, only_b, both]

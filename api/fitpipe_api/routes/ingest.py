@@ -6,9 +6,13 @@ rows_present, rows_quarantined, errors}}) is used when the ingest job wrote one;
 read from what the run left behind: the files it loaded (`ingest_files.run_id`) and the records it
 quarantined (`quarantine.run_id`), so `participants`, `files` and `rows_quarantined` only.
 
-A token scoped to studies sees only runs that touched one of its studies, and of each run only its
-studies' counts: the run's top-level counts become the sums over those studies (null where the run
-recorded none), and the error text and the run-wide details are left out. Admin tokens see everything.
+A token scoped to studies sees the runs that touched one of its studies, with only its studies' counts: the
+run's top-level counts become the sums over those studies (null where the run recorded none). It also sees
+the runs no study can be told from (a run that failed before reading anything, or whose counts name no
+study): their status and times only, every count null, so that a coordinator learns that last night's run
+failed. Runs that touched only other studies are left out. Error texts and run-wide details may name other
+studies' participants and files: scoped tokens get "N error(s); details are visible to admins" instead.
+Admins see everything.
 
 Quarantined records are raw participant data: every read is audited (`read_quarantine`, one row per
 participant whose records were returned).
@@ -49,7 +53,8 @@ CROSS JOIN LATERAL (
     SELECT coalesce(jsonb_object_agg(c.study, c.counts ORDER BY c.study)
                         FILTER (WHERE %(allowed)s::int[] IS NULL OR st.id = ANY(%(allowed)s::int[])),
                     '{}'::jsonb) AS studies,
-           coalesce(bool_or(st.id = ANY(%(allowed)s::int[])), false) AS touches_allowed
+           coalesce(bool_or(st.id = ANY(%(allowed)s::int[])), false) AS touches_allowed,
+           count(st.id) > 0 AS touches_any
     FROM (
         SELECT key AS study, value AS counts
         FROM jsonb_each(CASE WHEN jsonb_typeof(r.details -> 'studies') = 'object' THEN r.details -> 'studies'
@@ -67,7 +72,7 @@ CROSS JOIN LATERAL (
     ) AS c JOIN studies st ON st.name = c.study
 ) AS per
 WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
-  AND (%(allowed)s::int[] IS NULL OR per.touches_allowed)
+  AND (%(allowed)s::int[] IS NULL OR per.touches_allowed OR NOT per.touches_any)
 ORDER BY r.id DESC LIMIT %(limit)s
 """
 
@@ -88,11 +93,18 @@ _RUN_COLUMNS = [
 def _scoped(run: dict[str, Any]) -> dict[str, Any]:
     """A run as a study-scoped token sees it: its studies' counts, summed, and nothing run-wide."""
     studies: dict[str, dict[str, Any]] = run["studies"]
+    errors = run["errors"]
     for name in RUN_COUNTS:
         values = [s.get(name) for s in studies.values()]
         run[name] = sum(values) if values and all(isinstance(v, int) for v in values) else None
+    if studies and run["errors"] is not None:
+        errors = run["errors"]  # its studies' own count, when the run recorded one
     failed = run["status"] in ("failed", "partial", "aborted")
-    run["error"] = "the run reported errors; their text is visible to admins" if failed else None
+    run["error"] = (
+        (f"{errors} error(s); details are visible to admins" if errors else "details are visible to admins")
+        if failed or errors
+        else None
+    )
     run["details"] = {}
     return run
 
