@@ -38,12 +38,17 @@ def api(host: str, port: int, workers: int | None) -> None:
     """
     import uvicorn
 
+    from fitpipe.db import database_url
+    from fitpipe.dbroles import API
     from fitpipe.memory import tune_allocator
     from fitpipe.settings import get_settings
+    from fitpipe_api.db import LoginGuard
     from fitpipe_api.logs import log_config
 
     settings = get_settings()
     workers = workers or settings.fitpipe_api_workers
+    # the app refuses too (lifespan); checked here first for a one-line error instead of a traceback
+    LoginGuard(settings.fitpipe_api_allow_superuser).check_at_start(database_url(role=API))
     tune_allocator()
     config = log_config(settings)
     logging.config.dictConfig(config)  # the banner is a log line too (JSON off a terminal)

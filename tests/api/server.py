@@ -16,7 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from fitpipe.dbroles import API
 from tests.api.factories import free_port
+from tests.conftest import role_url
 
 __all__ = ["ApiServer", "serve_api", "slow_reader"]
 
@@ -47,7 +49,8 @@ def _environment(database_url: str, home: Path, settings: Mapping[str, str]) -> 
         if not k.startswith(("DB_", "FITPIPE_", "MAIL_", "DATABASE_URL", "GOOGLE_"))
     }
     env.update(
-        DATABASE_URL=database_url,
+        DATABASE_URL=database_url,  # the administrator's login; the API logs in as its own role:
+        FITPIPE_API_DATABASE_URL=role_url(database_url, API),
         FITPIPE_HOME=str(home),  # FITPIPE_LOG_FORMAT unset: JSON lines, as the log is a file, not a terminal
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT="9",  # nothing listens: a contact that gets as far as sending fails (502), never hangs
@@ -60,7 +63,9 @@ def _environment(database_url: str, home: Path, settings: Mapping[str, str]) -> 
 def serve_api(
     database_url: str, home: Path, settings: Mapping[str, str] | None = None, *, ready_within: float = 60
 ) -> Iterator[ApiServer]:
-    """The API on a free loopback port until the block ends (SIGINT, then SIGKILL if it lingers)."""
+    """The API on a free loopback port until the block ends (SIGINT, then SIGKILL if it lingers).
+    `database_url` is a superuser's login to a migrated database (the test fixtures'); the API logs in as
+    its own role there."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = home / f"api-{port}.log"

@@ -24,6 +24,7 @@ from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
 from tests.api.conftest import load_heart_rate
 from tests.api.server import ApiServer, serve_api, slow_reader
+from tests.conftest import role_passwords
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -49,7 +50,7 @@ def own(pg_server_url: str) -> Iterator[OwnDatabase]:
     try:
         url = local.url()
         with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
+            migrate(conn, passwords=role_passwords(url))  # this server's own roles, as the session's
             p, _ = add_participant(conn, "R1", "r", timezone="UTC")
             secs = np.arange(ROWS)
             load_heart_rate(conn, p, "2024-02-01T00:00:00Z", secs, 60 + (secs % 30).astype(np.float64))
