@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py

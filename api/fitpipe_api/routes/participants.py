@@ -4,7 +4,7 @@ newest data, last sync, source status, flags, last contact); email addresses onl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.params import (
     STUDY_PATTERN,
     EndDateQuery,
@@ -32,15 +32,18 @@ RECENT_CONTACTS = 20
 @router.get(
     "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
 )
-def list_participants(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def list_participants(
+    caller: CallerDep,
     study: Annotated[
         str | None,
         Query(description="Study name; default: every study the token sees.", pattern=STUDY_PATTERN),
     ] = None,
 ) -> Response:
+    return await caller.run(_list, study)
+
+
+def _list(call: Call, study: str | None) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     if study is not None:
         study_ids = [visible_study_id(db, principal, study)]
     else:
@@ -70,20 +73,27 @@ def list_participants(
 
 
 @router.get("/{user_id}", summary="One participant: adherence, flags, days, data sources and recent contacts")
-def get_participant(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_participant(
+    caller: CallerDep,
     user_id: UserIdPath,
     study: OptionalStudyQuery = None,
     start_date: StartDateQuery = None,
     end_date: EndDateQuery = None,
 ) -> Response:
+    return await caller.run(_one, user_id, study, start_date, end_date)
+
+
+def _one(
+    call: Call, user_id: str, study: str | None, start_date: date | None, end_date: date | None
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     p = visible_participant(db, principal, user_id, study)
-    check_day_range(start_date, end_date)
+    start_date, end_date = check_day_range(start_date, end_date)
     name, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)
-    [s] = read_summaries(db, p.study_id, rules.adherence, now=now, participant_ids=[p.id])
+    [s] = read_summaries(
+        db, p.study_id, rules.adherence, now=now, participant_ids=[p.id], start=start_date, end=end_date
+    )
     days = read_days(
         db, p.study_id, rules.adherence, start=start_date, end=end_date, now=now, participant_ids=[p.id]
     )
