@@ -9,6 +9,16 @@ from typing import Any
 
 import yaml
 
+from fitpipe_operator.images import DIGEST_PATTERN, defaults
+from fitpipe_operator.schema_blocks import (
+    api_autoscaling,
+    backup,
+    dashboard_auth,
+    dashboard_ingress,
+    image_reference,
+    network_policy,
+    secret_revisions,
+)
 from fitpipe_operator.schema_types import (
     CRON_PATTERN,
     DURATION_PATTERN,
@@ -72,15 +82,20 @@ def _thresholds() -> dict[str, Any]:
 
 def spec_schema() -> dict[str, Any]:
     """The schema of `.spec`: what a user writes."""
+    images = defaults()
+    image_digest = string(
+        "Optional digest; when set it pins the image and the tag is only informational. Release builds "
+        "default it (docs/kubernetes.md#release-builds).",
+        pattern=DIGEST_PATTERN,
+    )
+    if images.digest:
+        image_digest["default"] = images.digest
     image = obj(
         "The fitpipe image every component runs (migration Job, ingest CronJob, API, dashboard).",
         {
-            "repository": string("Image repository.", default="ghcr.io/fitpipe/fitpipe", minLength=1),
-            "tag": string("Image tag.", default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
-            "digest": string(
-                "Optional digest; when set it pins the image instead of the tag.",
-                pattern=r"^sha256:[a-f0-9]{64}$",
-            ),
+            "repository": string("Image repository.", default=images.repository, minLength=1),
+            "tag": string("Image tag.", default=images.tag, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+            "digest": image_digest,
             "pullPolicy": string(
                 "Image pull policy.", enum=["Always", "IfNotPresent", "Never"], default="IfNotPresent"
             ),
@@ -95,11 +110,11 @@ def spec_schema() -> dict[str, Any]:
     timescaledb = obj(
         "The TimescaleDB instance (a one-replica StatefulSet with its own volume).",
         {
-            "image": string(
-                "TimescaleDB image. The default is the full (community-licensed) edition, which has compression "
-                "and continuous aggregates; the Apache-only edition lacks both.",
-                default="timescale/timescaledb-ha:pg15",
-                minLength=1,
+            "image": image_reference(
+                "TimescaleDB image, `repository:tag` or pinned `repository:tag@sha256:...`. The default is "
+                "the full (community-licensed) edition, which has compression and continuous aggregates "
+                "(the Apache-only edition lacks both), and pgBackRest for spec.backup.",
+                images.timescaledb,
             ),
             "storage": obj(
                 "The database volume.",
@@ -194,7 +209,14 @@ def spec_schema() -> dict[str, Any]:
     api = obj(
         "The read API (`fitpipe serve api`), which also exports the ingest metrics at /metrics.",
         {
-            "replicas": integer("Replicas.", minimum=0, maximum=50, default=2),
+            "replicas": integer(
+                "Replicas (ignored with autoscaling). Above 1, a PodDisruptionBudget keeps all but one up "
+                "while nodes are drained.",
+                minimum=0,
+                maximum=50,
+                default=2,
+            ),
+            "autoscaling": api_autoscaling(),
             "resources": resources(
                 "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
             ),
@@ -205,11 +227,18 @@ def spec_schema() -> dict[str, Any]:
         "The trial manager's dashboard (`fitpipe serve dashboard`); it reads the API, never the database.",
         {
             "enabled": boolean("Run the dashboard.", True),
-            "replicas": integer("Replicas.", minimum=0, maximum=20, default=1),
+            "replicas": integer(
+                "Replicas. Above 1, a PodDisruptionBudget keeps all but one up while nodes are drained.",
+                minimum=0,
+                maximum=20,
+                default=1,
+            ),
             "resources": resources(
                 "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
             ),
-            "service": service("The dashboard Service.", 8050),
+            "service": service("The dashboard Service.", 8050, external_tls=True),
+            "auth": dashboard_auth(),
+            "ingress": dashboard_ingress(),
         },
     )
     monitoring = obj(
@@ -279,6 +308,9 @@ def spec_schema() -> dict[str, Any]:
             "api": api,
             "dashboard": dashboard,
             "monitoring": monitoring,
+            "networkPolicy": network_policy(),
+            "backup": backup(),
+            "secretRevisions": secret_revisions(),
             "smtp": obj(
                 "Mail for reports and alerts.",
                 {
@@ -293,11 +325,12 @@ def spec_schema() -> dict[str, Any]:
                 {"secretName": secret_name("Secret with keys client_id and client_secret.")},
             ),
             "apiToken": obj(
-                "The token the dashboard presents to the API.",
+                "The dashboard's own API token, used only with dashboard.auth.mode oidc: a `signin` token, "
+                "which can start sessions for the people the proxy vouches for and do nothing else.",
                 {
                     "secretName": secret_name(
-                        "Secret with key `token`, holding a service token made with `fitpipe token create`. "
-                        "When unset the dashboard reads `<name>-api-token` if it exists."
+                        "Secret with key `token` (`fitpipe token create --role signin`). When unset: "
+                        "`<name>-api-token`. In oidc mode the dashboard does not start until it exists."
                     )
                 },
             ),
@@ -355,6 +388,12 @@ def status_schema() -> dict[str, Any]:
                 "type": "array",
                 "description": "One line per child the last pass could not apply (what the API server said).",
                 "items": {"type": "string"},
+            },
+            "generatedSecrets": {
+                "type": "object",
+                "description": "How many times the operator created each generated Secret (a Secret deleted "
+                "and created anew has new values: the workloads reading it roll, the migration Job re-runs).",
+                "additionalProperties": {"type": "integer"},
             },
             "lastIngest": {
                 "type": "object",

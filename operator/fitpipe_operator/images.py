@@ -64,7 +64,9 @@ def write_defaults(
 ) -> Defaults:
     """Pin fitpipe's image by `digest` and/or set the TimescaleDB reference (which must carry a digest)."""
     if digest is not None and not re.match(DIGEST_PATTERN, digest):
-        raise InputError(f"{digest!r} is not a sha256 digest", field="--digest", hint="sha256:<64 hex digits>")
+        raise InputError(
+            f"{digest!r} is not a sha256 digest", field="--digest", hint="sha256:<64 hex digits>"
+        )
     if timescaledb is not None and not (re.match(REFERENCE_PATTERN, timescaledb) and pinned(timescaledb)):
         raise InputError(
             f"{timescaledb!r} is not an image reference pinned by digest",

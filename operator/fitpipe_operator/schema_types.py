@@ -38,6 +38,8 @@ DURATION_PATTERN = (
 )
 # A DNS-1123 subdomain: what Kubernetes accepts as the name of a Secret, PVC or StorageClass.
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
 def string(description: str, **extra: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **extra}
 
@@ -111,20 +113,22 @@ def resources(description: str, requests: dict[str, str], limits: dict[str, str]
     )
 
 
-def service(description: str, port: int) -> dict[str, Any]:
-    return obj(
-        description,
-        {
-            "type": string(
-                "How the Service is exposed.",
-                enum=["ClusterIP", "NodePort", "LoadBalancer"],
-                default="ClusterIP",
-            ),
-            "port": integer("The Service port.", minimum=1, maximum=65535, default=port),
-        },
-    )
-
-
+def service(description: str, port: int, *, external_tls: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "type": string(
+            "How the Service is exposed.",
+            enum=["ClusterIP", "NodePort", "LoadBalancer"],
+            default="ClusterIP",
+        ),
+        "port": integer("The Service port.", minimum=1, maximum=65535, default=port),
+    }
+    if external_tls:
+        properties["externalTLS"] = boolean(
+            "A NodePort or LoadBalancer Service has TLS terminated in front of it (a load balancer with a "
+            "certificate). Without it the status warns: over plain HTTP nobody can sign in.",
+            False,
+        )
+    return obj(description, properties)
 
 
 def string_map(description: str, *, max_properties: int = 16, max_length: int = 63) -> dict[str, Any]:
