@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fitpipe.dbroles.catalog import API, INGEST, OWNER
+from fitpipe.dbroles.catalog import API, INGEST, OWNER, DbRole
 from fitpipe_operator.children.secrets import (
     api_token_name,
     db_credentials_name,
@@ -76,13 +76,14 @@ def database_env(name: str, spec: dict[str, Any], login: Login) -> list[dict[str
         {"name": "DB_PORT", "value": str(DB_PORT)},
         {"name": "DB_NAME", "value": DB_NAME},
     ]
-    if login == "migrate":
+    roles: tuple[DbRole, ...]
+    if login in ("migrate", "admin"):
         credentials = db_credentials_name(name, spec)
         env += [
             secret_env("DB_USER", credentials, "username"),
             secret_env("DB_PASS", credentials, "password"),
         ]
-        roles = (OWNER, API, INGEST)
+        roles = (OWNER, API, INGEST) if login == "migrate" else ()
     else:
         roles = (API,) if login == "api" else (INGEST,)
     return env + [
