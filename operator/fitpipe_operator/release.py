@@ -45,6 +45,6 @@ def pin_images(*, digest: str | None, timescaledb: str | None, targets: Targets 
     values_digest(text)  # refuse before writing anything
     pinned = write_defaults(digest=digest, timescaledb=timescaledb, path=targets.images)
     targets.values.write_text(_DIGEST_LINE.sub(lambda m: f'{m.group(1)}"{pinned.digest}"', text, count=1))
-    write_chart_crd(targets.crd)
-    update_document(targets.docs)
+    write_chart_crd(targets.crd, pinned)
+    update_document(targets.docs, pinned)
     return pinned

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fitpipe_operator.images import REFERENCE_PATTERN, defaults
+from fitpipe_operator.images import REFERENCE_PATTERN
 from fitpipe_operator.schema_types import (
     CRON_PATTERN,
     TIMEZONE_PATTERN,
@@ -272,7 +272,7 @@ def backup() -> dict[str, Any]:
     )
 
 
-def dashboard_auth() -> dict[str, Any]:
+def dashboard_auth(proxy_image: str) -> dict[str, Any]:
     oidc = obj(
         "Sign-in through the hospital's identity provider: an oauth2-proxy sidecar in front of the dashboard.",
         {
@@ -300,7 +300,7 @@ def dashboard_auth() -> dict[str, Any]:
                 enum=["email", "username"],
                 default="email",
             ),
-            "image": image_reference("The oauth2-proxy image (pinned by digest).", defaults().oauth2_proxy),
+            "image": image_reference("The oauth2-proxy image (pinned by digest).", proxy_image),
             "resources": resources(
                 "CPU and memory of the proxy.", {"cpu": "25m", "memory": "32Mi"}, {"memory": "128Mi"}
             ),
