@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
-from fitpipe_ingest.copy import PG_EPOCH_US
+from fitpipe.pgcopy import PG_EPOCH_US
 
 __all__ = ["Span", "copy_rows", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
 

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
+from fitpipe.localtime import NAT, day_starts_utc, local_to_utc_us, us_to_datetime
 from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
-from fitpipe_ingest.localtime import NAT, day_starts_utc, local_to_utc_us, us_to_datetime
 from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, SleepStage
 
 __all__ = ["map_points", "parse_offset", "parse_instant", "MAPPING_VERSION"]

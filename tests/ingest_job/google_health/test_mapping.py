@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from fitpipe.localtime import datetime_to_us
 from fitpipe_ingest.google_health.datatypes import BY_NAME
 from fitpipe_ingest.google_health.mapping import map_points
-from fitpipe_ingest.localtime import datetime_to_us
 from fitpipe_ingest.records import ParsedFile
 from tests.fakes import health_points as hp
 
