@@ -8,15 +8,15 @@ from collections.abc import Callable
 from datetime import date
 
 from fitpipe.db import connect
+from fitpipe.google_health.datatypes import DataType
+from fitpipe.google_health.windows import Window
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import get_participant
 from fitpipe.settings import get_settings
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.backfill import backfill as pull_history
 from fitpipe_ingest.google_health.backfill import pull_notified
-from fitpipe_ingest.google_health.datatypes import DataType
 from fitpipe_ingest.google_health.run import SyncOptions
-from fitpipe_ingest.google_health.windows import Window
 from fitpipe_ingest.pipeline.outcome import RunOutcome
 from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
 
