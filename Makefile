@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps control-plane db bench clean lock
+.PHONY: demo test check lint lint-imports install system-deps control-plane db bench clean lock
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
@@ -39,9 +39,13 @@ control-plane: $(BIN)/fitpipe
 test: install control-plane
 	$(BIN)/pytest -q
 
-lint: $(BIN)/fitpipe
+lint: $(BIN)/fitpipe lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make lint-imports: the floors of docs/architecture.md (import-linter contracts in pyproject.toml)
+lint-imports: $(BIN)/fitpipe
+	$(BIN)/lint-imports --no-cache
 
 check: lint test
 
