@@ -9,7 +9,7 @@ export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
-$(BIN)/fitpipe: pyproject.toml requirements/dev.txt
+$(BIN)/fitpipe: pyproject.toml setup.py requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/dev.txt
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
