@@ -21,6 +21,15 @@ pytestmark = pytest.mark.slow
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from this checkout, installed into a folder of its own (dependencies from this venv)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # setuptools builds in the source folder (build/, *.egg-info): build from a copy, not the checkout
+    source = tmp / "source"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", ".fitpipe", "build", "*.egg-info", "__pycache__", "tests", "bench", ".*_cache"
+        ),
+    )
     build = subprocess.run(
         [
             sys.executable,
@@ -32,7 +41,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-build-isolation",
             "-w",
             str(tmp),
-            str(REPO),
+            str(source),
         ],
         capture_output=True,
         text=True,
