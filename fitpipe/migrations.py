@@ -139,17 +139,34 @@ def migrate(conn: psycopg.Connection, directory: Path | None = None) -> list[Mig
     return applied_now
 
 
+_REBUILD_1M = """
+INSERT INTO rollup_1m (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 minute', ts, '2000-01-03T00:00:00+00') AS b, sum(value), min(value), max(value),
+       participant_id, count(*), 1, metric_id
+FROM samples WHERE metric_id = %s GROUP BY b, participant_id, metric_id
+ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
+    count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, minutes = 1
+"""
+
+
 def sync_catalog(conn: psycopg.Connection) -> None:
-    """Copy fitpipe/catalog.py into the metrics table (insert new, update changed)."""
+    """Copy fitpipe/catalog.py into the metrics table (insert new, update changed).
+
+    A metric whose Metric.rollup_1m changed (its native resolution crossed one minute) gets its rollup_1m
+    rows built from its samples or deleted in the same transaction, so data_1m stays exact.
+    """
     with conn.transaction(), conn.cursor() as cur:
+        stored = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall())
         cur.executemany(
             """
-            INSERT INTO metrics (id, name, unit, resolution, min_value, max_value, aggregation, daily, description)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            INSERT INTO metrics (id, name, unit, resolution, min_value, max_value, aggregation, daily, description,
+                                 rollup_1m)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET
                 name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution,
                 min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
-                aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description
+                aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description,
+                rollup_1m = EXCLUDED.rollup_1m
             """,
             [
                 (
@@ -162,7 +179,15 @@ def sync_catalog(conn: psycopg.Connection) -> None:
                     m.aggregation,
                     m.daily,
                     m.description,
+                    m.rollup_1m,
                 )
                 for m in METRICS
             ],
         )
+        for m in METRICS:
+            if m.id not in stored or stored[m.id] == m.rollup_1m:
+                continue
+            if m.rollup_1m:
+                cur.execute(_REBUILD_1M, (m.id,))
+            else:
+                cur.execute("DELETE FROM rollup_1m WHERE metric_id = %s", (m.id,))

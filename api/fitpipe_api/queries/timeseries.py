@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
+from fitpipe.catalog import BY_ID
 from fitpipe_ingest.copy import PG_EPOCH_US
 
 __all__ = ["Span", "copy_rows", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
@@ -36,6 +37,14 @@ _AGG = np.dtype(
     ]
 )
 _HEADER_LEN = 19
+
+# A minute bucket lies in [start, end) exactly when its samples lie in [start, end) rounded up to whole minutes.
+_CEIL_MINUTE = "date_bin('1 minute', %s::timestamptz + interval '1 minute' - interval '1 microsecond', '2000-01-03T00:00:00+00')"
+_MINUTES_FROM_SAMPLES = (
+    "SELECT date_bin('1 minute', ts, '2000-01-03T00:00:00+00') AS bucket, sum(value), min(value), max(value), "
+    "count(*)::integer FROM samples WHERE participant_id = %s AND metric_id = %s "
+    f"AND ts >= {_CEIL_MINUTE} AND ts < {_CEIL_MINUTE} GROUP BY 1 ORDER BY 1"
+)
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,16 @@ def stream_raw(
 def stream_rollup(
     conn: psycopg.Connection, span: Span, granularity: str, chunk_rows: int = 500_000
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Chunks of {t, sum, min, max, count} of a rollup table, ascending by bucket."""
-    table = ROLLUP_TABLES[granularity]
-    query = (
-        f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
-        "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
-    )
+    """Chunks of {t, sum, min, max, count} of a rollup table, ascending by bucket. Minutes of a metric without
+    rollup_1m rows (sampled once a minute or less often) are its samples grouped per minute: the same rows."""
+    if granularity == "1m" and not BY_ID[span.metric_id].rollup_1m:
+        query = _MINUTES_FROM_SAMPLES
+    else:
+        table = ROLLUP_TABLES[granularity]
+        query = (
+            f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
+            "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
+        )
     for rows in copy_rows(
         conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows
     ):
