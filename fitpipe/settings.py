@@ -147,6 +147,15 @@ class Settings(_GoogleHealthSettings):
     fitpipe_default_study: str = "default"
     fitpipe_chunk_rows: int = Field(default=1_000_000, description="Rows per COPY chunk (bounds memory).")
 
+    # --- storage -------------------------------------------------------------------------------------
+    fitpipe_compress_after_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Full TimescaleDB edition: chunks whose whole range is older than this are compressed after "
+        "each daily run (`fitpipe db compress`). At least the ingest lag window; the default is the 72 h lag "
+        "plus 4 days of margin, so the nightly delta rarely writes into a compressed chunk.",
+    )
+
     # --- mail (original design's names) --------------------------------------------------------
     mail_server: str = "localhost"
     mail_port: int = 25

@@ -87,7 +87,7 @@ COMMENT ON FUNCTION fitpipe_compression_candidates(timestamptz) IS
 CREATE OR REPLACE FUNCTION fitpipe_compress_chunk(chunk regclass) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    owner_table text;
+    owner_table name;
 BEGIN
     IF NOT fitpipe_compression_available() THEN
         RAISE EXCEPTION 'compression needs the full TimescaleDB edition (TSL module), which this server does not have'
@@ -101,7 +101,9 @@ BEGIN
     -- A database migrated before the full edition was installed has no compression settings yet.
     PERFORM fitpipe_enable_compression();
     PERFORM compress_chunk(chunk, if_not_compressed => true);
-    RETURN pg_total_relation_size(chunk);
+    -- the chunk's compressed data plus what is left in its own (now empty) heap and index
+    RETURN (SELECT s.total_bytes FROM chunks_detailed_size(format('public.%I', owner_table)::regclass) s
+            WHERE format('%I.%I', s.chunk_schema, s.chunk_name)::regclass = chunk);
 END
 $$;
 COMMENT ON FUNCTION fitpipe_compress_chunk(regclass) IS

@@ -13,7 +13,7 @@ import click
 
 from fitpipe import capacity as cap
 
-__all__ = ["estimate", "format_bytes"]
+__all__ = ["estimate", "format_bytes", "text_table"]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
@@ -48,7 +48,7 @@ def _duration(seconds: float) -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
     """Columns padded to their widest cell; the first `left` columns left-aligned, the rest right-aligned."""
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
@@ -91,7 +91,9 @@ def _metrics_table(metric_set: cap.MetricSet, sampling: cap.Sampling) -> list[st
     rows.append(["total", "", "", _num(metric_set.points_per_day(sampling)), _num(r1m), _num(r1h), _num(r1d)])
     lines = [
         "per participant-day: points (rows of samples) and rollup rows (data_1m, data_1h, data_1d)",
-        *_table(["metric", "resolution", "window", "points", "data_1m", "data_1h", "data_1d"], rows, left=3),
+        *text_table(
+            ["metric", "resolution", "window", "points", "data_1m", "data_1h", "data_1d"], rows, left=3
+        ),
     ]
     if metric_set.sleep_logs:
         sessions, stages = metric_set.sleep_rows_per_day
@@ -105,7 +107,7 @@ def _chart_table() -> list[str]:
     rows = [[r.source, r.resolution, f"{r.rows:,}", format_bytes(r.bytes)] for r in cap.chart_reads()]
     return [
         "1-year heart-rate chart of one participant reads:",
-        *_table(["from", "resolution", "rows", "bytes"], rows, left=2),
+        *text_table(["from", "resolution", "rows", "bytes"], rows, left=2),
     ]
 
 
@@ -219,7 +221,7 @@ def estimate(
         *_metrics_table(chosen, sampling),
         "",
         f"{_plural(participants, 'participant')} x {_plural(years, 'year')} ({_num(days)} participant-days):",
-        *_table(
+        *text_table(
             ["", ""],
             [
                 ["points", f"{vol.points:,}"],
@@ -314,7 +316,7 @@ def _print_grid(
         f"{chosen.title} ({chosen.name}), {sampling} sampling:"
         f" {_num(chosen.points_per_day(sampling))} points per participant-day, {bpp:.1f} bytes per point",
         "",
-        *_table(
+        *text_table(
             ["participants", "years", "points", "uncompressed", f"compressed ({compression:.0%} smaller)"],
             rows,
             left=0,

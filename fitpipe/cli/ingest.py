@@ -10,14 +10,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+import psycopg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fitpipe.cli.output import console, is_terminal, print_table, say
 from fitpipe.db import connect, database_url
-from fitpipe.errors import InputError
+from fitpipe.errors import FitpipeError, InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import check_timezone, get_participant
 from fitpipe.settings import get_settings
+from fitpipe.storage import maintain_storage
 from fitpipe_ingest.counts import FileResult, IngestSummary
 from fitpipe_ingest.daily import DailyResult, run_inbox
 from fitpipe_ingest.google_health.run import Outcome, SyncOptions
@@ -209,6 +211,31 @@ def ingest(
         )
 
 
+def _storage_step(conn: psycopg.Connection) -> int:
+    """After the loads: retention, then compression of chunks older than the lag window plus a margin.
+    A failure here is reported and counted, never hides the run's own result."""
+    try:
+        report = maintain_storage(
+            conn,
+            get_settings(),
+            datetime.now(UTC),
+            actor={"via": "daily run"},
+            on_chunk=lambda c, i, n: say(f"compressed {i}/{n}: {c.hypertable} {c.range_start:%Y-%m-%d}"),
+        )
+    except (FitpipeError, psycopg.Error) as exc:
+        say(f"FAILED storage step: {getattr(exc, 'message', None) or exc}")
+        return 1
+    for r in report.retention:
+        say(
+            f"retention: study {r.study}: {r.participants} participant(s) erased, {r.chunks_dropped} chunk(s) dropped"
+        )
+    if report.compression.chunks:
+        say(
+            f"compressed {len(report.compression.chunks)} chunk(s) older than {report.compression.older_than:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
 def daily_run(study: str | None = None, full: bool = False) -> int:
     """One pass of the daily job; returns the number of failures (participants or files)."""
     settings = get_settings()
@@ -280,6 +307,7 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
             if status == "failed" and live.with_status("synced"):
                 status = "partial"
             recorder.finish(result.summary, status, "\n".join(lines) or None)
+        failures += _storage_step(conn)
     print_summary(result.summary)
     say(
         f"participants: {result.participants_total} active, {len(result.participants_without_data)} without data yet, "

@@ -203,6 +203,22 @@ def _previous_manifests(
     return {(int(r[0]), r[1]): dict(r[2]) for r in rows}
 
 
+def _refuse_erased(cur: psycopg.Cursor, participant_ids: list[int]) -> None:
+    """An erasure (fitpipe.storage.erasure) holds the same lock; a load after it must not bring data back."""
+    erased = cur.execute(
+        "SELECT p.external_id, s.name FROM participants p JOIN studies s ON s.id = p.study_id "
+        "WHERE p.id = ANY(%s) AND p.erased_at IS NOT NULL ORDER BY 1",
+        (participant_ids,),
+    ).fetchall()
+    if erased:
+        raise InputError(
+            "participant "
+            + ", ".join(f"{e} of study {s}" for e, s in erased)
+            + " was erased: nothing is stored",
+            hint="remove their files from the inbox; enrol them again under a new id if they consent again",
+        )
+
+
 def load_files(
     conn: psycopg.Connection, files: list[PendingFile], options: LoadOptions
 ) -> dict[str, MetricCounts]:
@@ -225,6 +241,7 @@ def load_files(
     with conn.transaction(), conn.cursor() as cur:
         for pid in sorted(participants):
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
+        _refuse_erased(cur, sorted(participants))
         keys = {(p.id, f.identity.path) for f in files for p in f.resolve.values()}
         previous = _previous_manifests(cur, keys)
         merged: dict[tuple[int, str], _Merged] = {}
