@@ -14,7 +14,17 @@ from fitpipe.settings import Settings
 from fitpipe.tokens import Principal, authenticate
 from fitpipe_api.audit import Auditor
 
-__all__ = ["DbDep", "PrincipalDep", "AuditDep", "SettingsDep", "ContactorDep", "get_db", "require_contact"]
+__all__ = [
+    "DbDep",
+    "PrincipalDep",
+    "AuditDep",
+    "SettingsDep",
+    "ContactorDep",
+    "AdminDep",
+    "get_db",
+    "require_contact",
+    "require_admin",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `fitpipe token create`.")
 
@@ -81,3 +91,14 @@ def require_contact(principal: PrincipalDep) -> Principal:
 
 
 ContactorDep = Annotated[Principal, Depends(require_contact)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if principal.role != "admin":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"a {principal.role} token cannot do this: admin only"
+        )
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

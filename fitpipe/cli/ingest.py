@@ -229,6 +229,8 @@ def _storage_step(conn: psycopg.Connection) -> int:
         say(
             f"retention: study {r.study}: {r.participants} participant(s) erased, {r.chunks_dropped} chunk(s) dropped"
         )
+    for folder in report.inboxes_removed:
+        say(f"removed the inbox folder of an erased participant: {folder}")
     if report.compression.chunks:
         say(
             f"compressed {len(report.compression.chunks)} chunk(s) older than {report.compression.older_than:%Y-%m-%d %H:%M}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import shutil
 from datetime import datetime
 
 import click
@@ -14,7 +13,7 @@ from fitpipe.errors import InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import add_participant, get_participant, list_participants, update_participant
 from fitpipe.settings import get_settings
-from fitpipe.storage import erase_participant, erasure_preview
+from fitpipe.storage import erase_participant, erasure_preview, remove_inbox_folder
 
 __all__ = ["participants"]
 
@@ -126,14 +125,11 @@ def erase(participant_id: str, study: str, yes: bool, keep_inbox: bool) -> None:
             print_table(None, ["table", "rows"], [[t, n] for t, n in counts.items() if n])
             say(
                 f"{sum(counts.values()):,} row(s) of {participant_id} (study {study}) would be erased"
-                + (f", and the inbox folder {folder}" if folder.exists() and not keep_inbox else "")
+                + (f", and the inbox folder {folder}" if folder.exists() else "")
             )
             raise InputError("nothing was erased", hint="add --yes to erase for real (it cannot be undone)")
         report = erase_participant(conn, participant, actor={"via": "cli", "os_user": getpass.getuser()})
-    removed = False
-    if folder.exists() and not keep_inbox:
-        shutil.rmtree(folder)
-        removed = True
+    removed = remove_inbox_folder(settings.inbox, study, participant_id)
     print_table(None, ["table", "rows deleted"], [[t, n] for t, n in report.rows.items() if n])
     if report.previously_erased:
         say(f"{participant_id} was already erased on {report.previously_erased:%Y-%m-%d}")

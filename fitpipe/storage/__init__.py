@@ -12,7 +12,13 @@ from fitpipe.storage.compression import (
     compression_cutoff,
 )
 from fitpipe.storage.edition import Edition, detect_edition
-from fitpipe.storage.erasure import ErasureReport, erase_participant, erasure_preview
+from fitpipe.storage.erasure import (
+    ErasureReport,
+    erase_participant,
+    erasure_preview,
+    remove_erased_inboxes,
+    remove_inbox_folder,
+)
 from fitpipe.storage.maintenance import MaintenanceReport, maintain_storage
 from fitpipe.storage.retention import (
     RetentionResult,
@@ -41,5 +47,7 @@ __all__ = [
     "list_retention",
     "maintain_storage",
     "read_sizes",
+    "remove_erased_inboxes",
+    "remove_inbox_folder",
     "set_retention",
 ]

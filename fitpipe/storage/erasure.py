@@ -7,20 +7,29 @@ notifications, contacts), keeps the participants row as a tombstone (id, study, 
 email, time zone or dates) because the append-only audit log refers to it, and appends one
 `erase_participant` audit row naming who asked. The audit log keeps its earlier rows: they say who read or
 contacted whom and when, with request parameters (metrics, dates, formats, contact reason codes), never a
-measured value. Files in the participant's inbox folder are the caller's to remove (the CLI does).
+measured value. The participant's inbox folder ($FITPIPE_INBOX/<study>/<participant>, raw exports) is
+removed by whoever has the inbox: the CLI right away, the daily run for erasures made through the API.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import orjson
 import psycopg
 
 from fitpipe.participants import Participant
 
-__all__ = ["ErasureReport", "erase_participant", "erasure_preview"]
+__all__ = [
+    "ErasureReport",
+    "erase_participant",
+    "erasure_preview",
+    "remove_inbox_folder",
+    "remove_erased_inboxes",
+]
 
 
 @dataclass(frozen=True)
@@ -89,3 +98,22 @@ def erase_participant(
         rows=dict(sorted(rows.items())),
         previously_erased=before[0] if before else None,
     )
+
+
+def remove_inbox_folder(inbox: Path, study: str, external_id: str) -> Path | None:
+    """Delete <inbox>/<study>/<participant> (the raw exports); returns it when it existed."""
+    folder = inbox / study / external_id
+    if folder.parent.parent != inbox or not folder.is_dir():  # ids are checked names; never leave the inbox
+        return None
+    shutil.rmtree(folder)
+    return folder
+
+
+def remove_erased_inboxes(conn: psycopg.Connection, inbox: Path) -> list[Path]:
+    """Remove the inbox folders of every erased participant still present (erasures made through the API)."""
+    rows = conn.execute(
+        "SELECT s.name, p.external_id FROM participants p JOIN studies s ON s.id = p.study_id "
+        "WHERE p.erased_at IS NOT NULL ORDER BY 1, 2"
+    ).fetchall()
+    removed = [remove_inbox_folder(inbox, study, external_id) for study, external_id in rows]
+    return [r for r in removed if r is not None]

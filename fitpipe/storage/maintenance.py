@@ -1,11 +1,13 @@
-"""The storage step after each daily run: compress chunks older than FITPIPE_COMPRESS_AFTER_HOURS (full
-edition) and apply the studies' retention. Both are idempotent; `conn` must be in autocommit mode."""
+"""The storage step after each daily run: apply the studies' retention, remove the inbox folders of erased
+participants, and compress chunks older than FITPIPE_COMPRESS_AFTER_HOURS (full edition). Each part is
+idempotent; `conn` must be in autocommit mode."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 
@@ -16,6 +18,7 @@ from fitpipe.storage.compression import (
     compress_old_chunks,
     compression_cutoff,
 )
+from fitpipe.storage.erasure import remove_erased_inboxes
 from fitpipe.storage.retention import RetentionResult, apply_retention
 
 __all__ = ["MaintenanceReport", "maintain_storage"]
@@ -25,6 +28,7 @@ __all__ = ["MaintenanceReport", "maintain_storage"]
 class MaintenanceReport:
     compression: CompressionReport
     retention: list[RetentionResult] = field(default_factory=list)
+    inboxes_removed: list[Path] = field(default_factory=list)
 
 
 def maintain_storage(
@@ -36,5 +40,6 @@ def maintain_storage(
     on_chunk: Callable[[CompressedChunk, int, int], None] | None = None,
 ) -> MaintenanceReport:
     retention = apply_retention(conn, now.date(), actor=actor)
+    removed = remove_erased_inboxes(conn, settings.inbox)
     compression = compress_old_chunks(conn, compression_cutoff(settings, now), on_chunk=on_chunk)
-    return MaintenanceReport(compression, retention)
+    return MaintenanceReport(compression, retention, removed)
