@@ -156,33 +156,40 @@ def sync_catalog(conn: psycopg.Connection) -> None:
     rows built from its samples or deleted in the same transaction, so data_1m stays exact.
     """
     with conn.transaction(), conn.cursor() as cur:
-        stored = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall())
+        # a directory of migrations before 0008 (tests of older schemas) has no metrics.rollup_1m yet
+        flagged = cur.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = 'metrics'::regclass AND attname = 'rollup_1m' "
+            "AND NOT attisdropped"
+        ).fetchone()
+        stored = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        columns = "id, name, unit, resolution, min_value, max_value, aggregation, daily, description"
+        updates = (
+            "name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution, "
+            "min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value, aggregation = EXCLUDED.aggregation, "
+            "daily = EXCLUDED.daily, description = EXCLUDED.description"
+        )
+        rows = [
+            (
+                m.id,
+                m.name,
+                m.unit,
+                m.resolution,
+                m.min_value,
+                m.max_value,
+                m.aggregation,
+                m.daily,
+                m.description,
+            )
+            + ((m.rollup_1m,) if flagged else ())
+            for m in METRICS
+        ]
+        if flagged:
+            columns += ", rollup_1m"
+            updates += ", rollup_1m = EXCLUDED.rollup_1m"
         cur.executemany(
-            """
-            INSERT INTO metrics (id, name, unit, resolution, min_value, max_value, aggregation, daily, description,
-                                 rollup_1m)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (id) DO UPDATE SET
-                name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution,
-                min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
-                aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description,
-                rollup_1m = EXCLUDED.rollup_1m
-            """,
-            [
-                (
-                    m.id,
-                    m.name,
-                    m.unit,
-                    m.resolution,
-                    m.min_value,
-                    m.max_value,
-                    m.aggregation,
-                    m.daily,
-                    m.description,
-                    m.rollup_1m,
-                )
-                for m in METRICS
-            ],
+            f"INSERT INTO metrics ({columns}) VALUES ({', '.join(['%s'] * len(rows[0]))}) "  # fixed text
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            rows,
         )
         for m in METRICS:
             if m.id not in stored or stored[m.id] == m.rollup_1m:
