@@ -214,6 +214,7 @@ DECLARE
     n bigint;
     stages bigint;
     rounds integer := 0;
+    compressible text[] := '{}';
 BEGIN
     SELECT p.id, p.external_id, s.name AS study INTO who
     FROM participants p JOIN studies s ON s.id = p.study_id WHERE p.id = pid FOR UPDATE OF p;
@@ -226,6 +227,10 @@ BEGIN
     SELECT count(*) INTO stages FROM sleep_stages st JOIN sleep_sessions ss ON ss.id = st.session_id
     WHERE ss.participant_id = pid;
     counts := counts || jsonb_build_object('sleep_stages', stages);  -- deleted by the cascade from sleep_sessions
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        SELECT coalesce(array_agg(hypertable_name::text), '{}') INTO compressible
+        FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public' AND compression_enabled;
+    END IF;
 
     -- Every base table of the schema with a participant_id column, except the two that keep the tombstone.
     SELECT array_agg(c.relname::text ORDER BY c.relname) INTO pending
@@ -238,8 +243,14 @@ BEGIN
         still := '{}';
         FOREACH t IN ARRAY pending LOOP
             BEGIN
-                EXECUTE format('DELETE FROM public.%I WHERE participant_id = $1', t) USING pid;
-                GET DIAGNOSTICS n = ROW_COUNT;
+                IF t = ANY(compressible) THEN
+                    -- whole compressed batches are deleted without being decompressed, and not counted
+                    EXECUTE format('SELECT count(*) FROM public.%I WHERE participant_id = $1', t) INTO n USING pid;
+                    EXECUTE format('DELETE FROM public.%I WHERE participant_id = $1', t) USING pid;
+                ELSE
+                    EXECUTE format('DELETE FROM public.%I WHERE participant_id = $1', t) USING pid;
+                    GET DIAGNOSTICS n = ROW_COUNT;
+                END IF;
                 counts := counts || jsonb_build_object(t, n);
             EXCEPTION WHEN foreign_key_violation THEN
                 still := still || t;
