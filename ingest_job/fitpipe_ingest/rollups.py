@@ -15,6 +15,8 @@ grouped per minute (the same numbers rollup_1m would hold) and data_1m reads the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import psycopg
 
@@ -64,23 +66,28 @@ GROUP BY b, participant_id, metric_id
 )
 
 # The minutes an hour or day is built from: rollup_1m rows, or (metrics without them) the samples grouped per
-# minute. {lo}/{hi} are the span's bounds; a minute bucket >= lo exactly when its samples are >= lo rounded
-# up to a whole minute, so both sources select the same minutes.
-_MINUTES_STORED = "(SELECT * FROM rollup_1m WHERE participant_id = %(p)s AND metric_id = %(m)s AND bucket >= {lo} AND bucket < {hi})"
-_CEIL_MINUTE = (
-    "date_bin('1 minute', ({t})::timestamptz + interval '1 minute' - interval '1 microsecond', %(origin)s)"
+# minute. A minute bucket lies in [lo, hi) exactly when its samples lie in [lo, hi) rounded up to whole
+# minutes, so both sources select the same minutes. The bounds are passed as values, not expressions, so
+# TimescaleDB excludes the other chunks when it plans the statement.
+_MINUTES_STORED = (
+    "(SELECT * FROM rollup_1m WHERE participant_id = %(p)s AND metric_id = %(m)s"
+    " AND bucket >= %({lo})s AND bucket < %({hi})s)"
 )
 _MINUTES_FROM_SAMPLES = (
     "(SELECT date_bin('1 minute', ts, %(origin)s) AS bucket, sum(value) AS sum, min(value) AS min,"
     " max(value) AS max, participant_id, count(*) AS count, metric_id FROM samples"
-    " WHERE participant_id = %(p)s AND metric_id = %(m)s"
-    " AND ts >= " + _CEIL_MINUTE.format(t="{lo}") + " AND ts < " + _CEIL_MINUTE.format(t="{hi}") + ""
+    " WHERE participant_id = %(p)s AND metric_id = %(m)s AND ts >= %({lo}_up)s AND ts < %({hi}_up)s"
     " GROUP BY 1, participant_id, metric_id)"
 )
 
 
 def _minutes(keep_1m: bool, lo: str, hi: str) -> str:
     return (_MINUTES_STORED if keep_1m else _MINUTES_FROM_SAMPLES).format(lo=lo, hi=hi)
+
+
+def _minute_up(value: datetime) -> datetime:
+    """The first whole UTC minute at or after `value`."""
+    return us_to_datetime(-(-datetime_to_us(value) // US_PER_MINUTE) * US_PER_MINUTE)
 
 
 _RECOMPUTE_1H = (
@@ -93,21 +100,21 @@ GROUP BY b, participant_id, metric_id
     + _REPLACE_SET
 )
 
+# The participant's local days [first, last] that [lo, hi) touches, as UTC instants of local midnights.
+_DAY_SPAN = (
+    "SELECT "
+    + _LOCAL_DAY.format(col="%(lo)s::timestamptz")
+    + ", (date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s)"
+    " + interval '1 day') AT TIME ZONE %(tz)s"
+)
+
 _RECOMPUTE_1D = (
     """
-WITH span AS (
-    SELECT """
-    + _LOCAL_DAY.format(col="%(lo)s::timestamptz")
-    + """ AS lo,
-           ("""
-    + "date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s) + interval '1 day'"
-    + """) AT TIME ZONE %(tz)s AS hi
-)
 INSERT INTO rollup_1d (bucket, sum, min, max, participant_id, count, minutes, metric_id)
 SELECT """
     + _LOCAL_DAY.format(col="r.bucket")
     + """ AS b, sum(r.sum), min(r.min), max(r.max), r.participant_id, sum(r.count), count(*), r.metric_id
-FROM span, LATERAL {minutes} r
+FROM {minutes} r
 GROUP BY b, r.participant_id, r.metric_id
 """
     + _REPLACE_SET
@@ -222,10 +229,10 @@ def recompute_ranges(
 ) -> None:
     """Recompute path: re-aggregate the given [lo, hi) microsecond ranges (hour aligned) from samples."""
     keep_1m = BY_ID[metric_id].rollup_1m
-    recompute_1h = _RECOMPUTE_1H.format(minutes=_minutes(keep_1m, "%(lo)s", "%(hi)s"))
-    recompute_1d = _RECOMPUTE_1D.format(minutes=_minutes(keep_1m, "span.lo", "span.hi"))
+    recompute_1h = _RECOMPUTE_1H.format(minutes=_minutes(keep_1m, "lo", "hi"))
+    recompute_1d = _RECOMPUTE_1D.format(minutes=_minutes(keep_1m, "day_lo", "day_hi"))
     for lo, hi in ranges:
-        params = {
+        params: dict[str, object] = {
             "p": participant_id,
             "m": metric_id,
             "lo": us_to_datetime(lo),
@@ -233,7 +240,12 @@ def recompute_ranges(
             "tz": timezone,
             "origin": ORIGIN,
         }
+        params["lo_up"], params["hi_up"] = params["lo"], params["hi"]  # whole hours are whole minutes
         if keep_1m:
             cur.execute(_RECOMPUTE_1M, params)
         cur.execute(recompute_1h, params)  # type: ignore[arg-type]
+        days = cur.execute(_DAY_SPAN, params).fetchone()  # type: ignore[arg-type]
+        assert days is not None
+        params["day_lo"], params["day_hi"] = days
+        params["day_lo_up"], params["day_hi_up"] = _minute_up(days[0]), _minute_up(days[1])
         cur.execute(recompute_1d, params)  # type: ignore[arg-type]
