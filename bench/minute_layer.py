@@ -78,18 +78,30 @@ def layout(name: str) -> Iterator[None]:
         Metric.rollup_1m = original  # type: ignore[method-assign]
 
 
-def load(conn: psycopg.Connection, participants: int, days: int) -> tuple[list[int], float]:
+def load_both(
+    conns: dict[str, psycopg.Connection], participants: int, days: int
+) -> dict[str, tuple[list[int], float]]:
+    """The same participant-days into both databases, alternating, so both loads see the same machine."""
     rng = np.random.default_rng(11)
-    people = [add_participant(conn, f"M{i:03d}", "minutes", timezone="UTC")[0] for i in range(participants)]
-    started = time.perf_counter()
+    people = {
+        lay: [add_participant(c, f"M{i:03d}", "minutes", timezone="UTC")[0] for i in range(participants)]
+        for lay, c in conns.items()
+    }
+    seconds = dict.fromkeys(conns, 0.0)
     for day in range(days):
-        for p in people:
-            path = f"{p.external_id}/day-{day}.json"
-            parsed = ParsedFile(path, "bench", day_batches(rng, day, realistic=True))
-            load_files(
-                conn, [PendingFile(parsed, {None: p}, FileIdentity(path, 1, path))], LoadOptions("bench")
-            )
-    return [p.id for p in people], time.perf_counter() - started
+        for i in range(participants):
+            batches = day_batches(rng, day, realistic=True)
+            for lay, conn in conns.items():
+                p = people[lay][i]
+                path = f"{p.external_id}/day-{day}.json"
+                pending = PendingFile(
+                    ParsedFile(path, "bench", batches), {None: p}, FileIdentity(path, 1, path)
+                )
+                started = time.perf_counter()
+                with layout(lay):
+                    load_files(conn, [pending], LoadOptions("bench"))
+                seconds[lay] += time.perf_counter() - started
+    return {lay: ([p.id for p in people[lay]], seconds[lay]) for lay in conns}
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -138,12 +150,11 @@ def main(participants: int, days: int, runs: int, keep: bool) -> None:
 
 
 def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, runs: int) -> str:
-    loaded: dict[str, tuple[list[int], float]] = {}
-    for lay, conn in conns.items():
+    for conn in conns.values():
         migrate(conn)
         conn.execute(OLD_VIEW)
-        with layout(lay):
-            loaded[lay] = load(conn, participants, days)
+    loaded = load_both(conns, participants, days)
+    for lay, conn in conns.items():
         conn.execute("VACUUM ANALYZE")
         click.echo(f"{lay}: loaded in {loaded[lay][1]:.1f} s", err=True)
     lines = [f"{'':<46}{'before':>14}{'after':>14}{'after/before':>14}"]

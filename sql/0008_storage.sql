@@ -173,36 +173,41 @@ UPDATE metrics SET rollup_1m = NOT daily AND coalesce(substring(resolution FROM 
 -- rollup_1h / rollup_1d rows stay: they were built from these minutes and equal what the samples give.
 DELETE FROM rollup_1m r USING metrics m WHERE m.id = r.metric_id AND NOT m.rollup_1m;
 
--- The second branch groups per minute inside a LATERAL subquery so that filters on user_id and metric_name
--- select the (participant, metric) pairs first and each pair is one index range of samples. With TimescaleDB
--- the minute is time_bucket (origin 2000-01-03, like date_bin's here): its planner turns a filter on the bucket
--- into a range of ts, so a day of data_1m reads a day of samples; plain PostgreSQL filters the pair's rows.
+-- The UTC minute of an instant, for reading per-minute metrics from samples. With TimescaleDB it is
+-- time_bucket (origin 2000-01-03, the same minutes as date_bin here), and being a one-line SQL function it is
+-- inlined: TimescaleDB's planner then turns a filter on the minute into a range of ts (chunk exclusion, one
+-- index range) and knows the minutes come in ts order (no sort to group them). Plain PostgreSQL: date_bin.
 DO $$
-DECLARE
-    minute text := CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
-                        THEN 'time_bucket(''1 minute'', s.ts)'
-                        ELSE 'date_bin(''1 minute'', s.ts, ''2000-01-03T00:00:00+00'')' END;
 BEGIN
-    EXECUTE format($view$
-        CREATE OR REPLACE VIEW data_1m AS
-        SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
-               r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
-        FROM rollup_1m r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
-        JOIN metrics m ON m.id = r.metric_id
-        UNION ALL
-        SELECT p.external_id, m.name, a.bucket, a.count, a.sum, a.min, a.max, a.sum / NULLIF(a.count, 0),
-               a.minutes, st.name
-        FROM participants p JOIN studies st ON st.id = p.study_id CROSS JOIN metrics m
-        CROSS JOIN LATERAL (
-            SELECT %s AS bucket, count(*)::integer AS count, sum(s.value) AS sum, min(s.value) AS min,
-                   max(s.value) AS max, 1 AS minutes
-            FROM samples s WHERE s.participant_id = p.id AND s.metric_id = m.id
-            GROUP BY 1
-        ) a
-        WHERE NOT m.rollup_1m
-    $view$, minute);
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        CREATE OR REPLACE FUNCTION fitpipe_minute(ts timestamptz) RETURNS timestamptz
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT time_bucket('1 minute', ts) $f$;
+    ELSE
+        CREATE OR REPLACE FUNCTION fitpipe_minute(ts timestamptz) RETURNS timestamptz
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT date_bin('1 minute', ts, '2000-01-03T00:00:00+00') $f$;
+    END IF;
 END
 $$;
+COMMENT ON FUNCTION fitpipe_minute(timestamptz) IS
+    'Start of the UTC minute of ts (time_bucket with TimescaleDB, date_bin without): the minute buckets of data_1m.';
+
+-- The second branch groups per minute inside a LATERAL subquery so that filters on user_id and metric_name
+-- select the (participant, metric) pairs first, and (with TimescaleDB) a filter on bucket one range of samples.
+CREATE OR REPLACE VIEW data_1m AS
+SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
+       r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
+FROM rollup_1m r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
+JOIN metrics m ON m.id = r.metric_id
+UNION ALL
+SELECT p.external_id, m.name, a.bucket, a.count, a.sum, a.min, a.max, a.sum / NULLIF(a.count, 0), a.minutes, st.name
+FROM participants p JOIN studies st ON st.id = p.study_id CROSS JOIN metrics m
+CROSS JOIN LATERAL (
+    SELECT fitpipe_minute(s.ts) AS bucket, count(*)::integer AS count, sum(s.value) AS sum, min(s.value) AS min,
+           max(s.value) AS max, 1 AS minutes
+    FROM samples s WHERE s.participant_id = p.id AND s.metric_id = m.id
+    GROUP BY 1
+) a
+WHERE NOT m.rollup_1m;
 COMMENT ON VIEW data_1m IS 'Per-minute rollup with readable names: (user_id, metric_name, bucket, count, sum, min, max, mean, minutes, study). Sub-minute metrics come from rollup_1m, the others from their samples grouped by minute.';
 
 -- ---------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ _MINUTES_STORED = (
     " AND bucket >= %({lo})s AND bucket < %({hi})s)"
 )
 _MINUTES_FROM_SAMPLES = (
-    "(SELECT date_bin('1 minute', ts, %(origin)s) AS bucket, sum(value) AS sum, min(value) AS min,"
+    "(SELECT fitpipe_minute(ts) AS bucket, sum(value) AS sum, min(value) AS min,"
     " max(value) AS max, participant_id, count(*) AS count, metric_id FROM samples"
     " WHERE participant_id = %(p)s AND metric_id = %(m)s AND ts >= %({lo}_up)s AND ts < %({hi}_up)s"
     " GROUP BY 1, participant_id, metric_id)"
