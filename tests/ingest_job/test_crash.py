@@ -124,15 +124,22 @@ def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: P
 
     rng = random.Random(20261129)
     killed_mid_run = 0
-    for point in range(KILL_POINTS):
+    # The reference run's duration only estimates a killed run's: on a busy machine a run can finish
+    # before its kill lands, so a miss is retried at a shorter delay (it still checks convergence).
+    scale = 1.0
+    point = 0
+    while killed_mid_run < KILL_POINTS and point < 3 * KILL_POINTS:
+        point += 1
         url = fresh_db()
         _prepare(url, inbox)
         proc = _run(url, inbox)
-        delay = rng.uniform(0.05, 0.95) * full_seconds
+        delay = rng.uniform(0.05, 0.95) * full_seconds * scale
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed_mid_run += 1
+        else:
+            scale *= 0.5
         proc.wait(timeout=60)
         assert proc.stderr is not None
         proc.stderr.close()
@@ -148,6 +155,4 @@ def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: P
             statuses = [r[0] for r in conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall()]
         assert statuses[-1] == "success"
         assert "running" not in statuses, "a killed run must be recognised as aborted by the next one"
-    assert killed_mid_run >= KILL_POINTS * 0.8, (
-        f"only {killed_mid_run} kills landed while the job was running"
-    )
+    assert killed_mid_run == KILL_POINTS, f"only {killed_mid_run} kills landed while the job was running"
