@@ -136,13 +136,14 @@ def status() -> None:
 @click.option(
     "--older-than-hours",
     type=click.FloatRange(min=0, min_open=True),
-    help="Compress chunks whose range ended this long ago. Default: FITPIPE_COMPRESS_AFTER_HOURS.",
+    help="Compress chunks whose range ended this long ago. Default: FITPIPE_COMPRESS_AFTER_HOURS (or the "
+    "ingest lag plus 4 days, at least 168).",
 )
 def compress(dry_run: bool, older_than_hours: float | None) -> None:
     """Compress old chunks of samples and rollup_1m (full TimescaleDB edition; the daily run does this too).
 
-    A chunk qualifies when its whole range is older than FITPIPE_COMPRESS_AFTER_HOURS (default 168: the
-    72 h ingest lag plus a margin); one that received late rows since it was compressed is compressed again.
+    A chunk qualifies when its whole range is older than FITPIPE_COMPRESS_AFTER_HOURS (default: the ingest
+    lag plus 4 days, at least 168 h); one that received late rows since it was compressed is compressed again.
     On the Apache edition and plain PostgreSQL there is nothing to compress and the command says so.
     """
     settings = get_settings()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 
@@ -63,14 +63,15 @@ class CompressionReport:
 def compression_cutoff(settings: Settings, now: datetime) -> datetime:
     """Chunks ending before this are compressed. Refuses an age inside the lag window: every nightly run
     would then rewrite compressed chunks."""
-    after = timedelta(hours=settings.fitpipe_compress_after_hours)
+    after = settings.compress_after
     if after < settings.ingest_lag:
+        hours = after.total_seconds() / 3600
         raise ConfigError(
-            f"FITPIPE_COMPRESS_AFTER_HOURS ({settings.fitpipe_compress_after_hours:g}) is shorter than the ingest "
-            f"lag window FITPIPE_INGEST_LAG_HOURS ({settings.fitpipe_ingest_lag_hours:g}): every nightly run would "
-            "write into compressed chunks",
+            f"FITPIPE_COMPRESS_AFTER_HOURS ({hours:g}) is shorter than the ingest lag window "
+            f"FITPIPE_INGEST_LAG_HOURS ({settings.fitpipe_ingest_lag_hours:g}): every nightly run would write into "
+            "compressed chunks",
             hint=f"set FITPIPE_COMPRESS_AFTER_HOURS to at least {settings.fitpipe_ingest_lag_hours + 24:g} "
-            "(the lag plus one day of margin)",
+            "(the lag plus one day of margin), or unset it for the default (the lag plus four days)",
         )
     return now - after
 

@@ -111,6 +111,9 @@ def test_a_compression_age_inside_the_lag_window_is_refused() -> None:
     assert "at least 96" in (err.value.hint or "")
     ok = Settings(_env_file=None)  # type: ignore[call-arg]
     assert compression_cutoff(ok, datetime(2024, 5, 8, tzinfo=UTC)) == datetime(2024, 5, 1, tzinfo=UTC)
+    # a longer lag moves the default along: lag + 4 days
+    long_lag = Settings(_env_file=None, fitpipe_ingest_lag_hours=240)  # type: ignore[call-arg]
+    assert compression_cutoff(long_lag, datetime(2024, 5, 15, tzinfo=UTC)) == datetime(2024, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
