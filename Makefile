@@ -39,6 +39,8 @@ bench: install
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/minute_layer.py
 
 clean:
 	-$(BIN)/fitpipe db stop

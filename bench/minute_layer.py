@@ -2,15 +2,16 @@
 with the old layout (rollup_1m kept a per-minute copy of every metric) and once with today's (rollup_1m only
 for metrics sampled more often than once a minute; per-minute metrics are read from their samples).
 
-    DATABASE_URL=postgresql://... .venv/bin/python bench/minute_layer.py [--participants 10] [--days 28] [--runs 15]
+    [DATABASE_URL=postgresql://...] .venv/bin/python bench/minute_layer.py [--participants 10] [--days 28] [--runs 15]
 
-Creates the databases fitpipe_bench_min_before / _after on that server (the role needs CREATEDB) and loads
+Uses the server of DATABASE_URL / DB_* or the embedded database. Creates the databases
+fitpipe_bench_min_before / _after on it (the role needs CREATEDB) and loads
 through fitpipe's loader heart rate (realistic, ~1 per 5 s), steps, calories, distance and AZM per minute,
 SpO2 and HRV at night and the daily summaries. "before" runs the loader with every metric flagged as keeping
 rollup_1m (the code path the old loader took for every metric) and answers 1-minute reads from rollup_1m and
 the view as sql/0001 defined it. Then it compares, alternating between the two databases:
   - load time, rows and bytes of rollup_1m and of everything;
-  - the API's 1-minute read (fitpipe_api.queries.timeseries.stream_rollup) of steps for 1, 7 and 28 days,
+  - the API's 1-minute read (fitpipe_api.queries.timeseries.stream_rollup) of steps for 1, 7 and (days - 4) days,
     and of heart rate (unchanged path), and data_1m for one participant-day of steps;
   - the adherence queries for the whole cohort (the API's /adherence and /participants): equal answers,
     time side by side.
@@ -40,11 +41,10 @@ from storage import DAY, DAY0_US, US, day_batches  # noqa: E402  (bench/ is not 
 
 from fitpipe.adherence_rules import AdherenceRules  # noqa: E402
 from fitpipe.catalog import Metric  # noqa: E402
-from fitpipe.db import connect, redact  # noqa: E402
+from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
 from fitpipe.migrations import migrate  # noqa: E402
 from fitpipe.participants import add_participant  # noqa: E402
-from fitpipe.settings import get_settings  # noqa: E402
 from fitpipe.storage import read_sizes  # noqa: E402
 from fitpipe_api.queries.adherence import read_days, read_summaries  # noqa: E402
 from fitpipe_api.queries.timeseries import Span, read_all, stream_rollup  # noqa: E402
@@ -120,10 +120,11 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
 @click.option("--keep", is_flag=True, help="Keep the scratch databases.")
 def main(participants: int, days: int, runs: int, keep: bool) -> None:
     """Old and new minute layout side by side: storage, load time, 1-minute reads, adherence."""
-    url = get_settings().external_database_url()
-    if not url:
-        click.echo("minute_layer: set DATABASE_URL to a server whose role may CREATE DATABASE", err=True)
-        raise SystemExit(2)
+    try:
+        url = database_url()  # DATABASE_URL / DB_*, else the embedded database
+    except FitpipeError as exc:
+        click.echo(f"minute_layer: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
     names = {lay: f"fitpipe_bench_min_{lay}" for lay in LAYOUTS}
     try:
         with connect(url, autocommit=True) as admin:

@@ -2,9 +2,9 @@
 and, on the full edition, native compression measured side by side with the uncompressed chunks of the
 same run: compression throughput, late-data merges into a compressed chunk, and raw-day reads.
 
-    DATABASE_URL=postgresql://... .venv/bin/python bench/storage.py [--participants 8] [--days 8]
+    [DATABASE_URL=postgresql://...] .venv/bin/python bench/storage.py [--participants 8] [--days 8]
 
-Creates the database fitpipe_bench_storage on that server (the role needs CREATEDB), applies the
+Uses the server of DATABASE_URL / DB_* or the embedded database. Creates the database fitpipe_bench_storage on it (the role needs CREATEDB), applies the
 migrations and loads, through fitpipe's loader (rollups, cursors, manifest as in production), an
 activity-and-sleep study: heart rate (a mean-reverting random walk of integer bpm), steps, calories,
 distance and active zone minutes per minute all day, SpO2 per minute and HRV per 5 minutes at night, and
@@ -39,11 +39,10 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
 
 from bytes_per_point import heart_rate_walk  # noqa: E402  (bench/ is not a package)
 
-from fitpipe.db import connect, redact  # noqa: E402
+from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
 from fitpipe.migrations import migrate  # noqa: E402
 from fitpipe.participants import Participant, add_participant  # noqa: E402
-from fitpipe.settings import get_settings  # noqa: E402
 from fitpipe.storage import detect_edition, read_sizes  # noqa: E402
 from fitpipe_api.queries.timeseries import Span, read_all, stream_raw, stream_rollup  # noqa: E402
 from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files  # noqa: E402
@@ -415,10 +414,11 @@ def report(edition: str, phases: list[Phase], read_times: dict[str, tuple[float,
 @click.option("--keep", is_flag=True, help="Keep the scratch database.")
 def main(participants: int, days: int, runs: int, keep: bool) -> None:
     """Measure storage per sample and per participant-day, and compression where the edition has it."""
-    url = get_settings().external_database_url()
-    if not url:
-        click.echo("storage: set DATABASE_URL to a server whose role may CREATE DATABASE", err=True)
-        raise SystemExit(2)
+    try:
+        url = database_url()  # DATABASE_URL / DB_*, else the embedded database
+    except FitpipeError as exc:
+        click.echo(f"storage: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
     try:
         with connect(url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
