@@ -388,5 +388,13 @@ BEGIN
         GRANT EXECUTE ON FUNCTION fitpipe_storage_sizes() TO fitpipe_api;
         GRANT EXECUTE ON FUNCTION fitpipe_erase_participant(integer, integer, text, jsonb) TO fitpipe_api;
     END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fitpipe_ingest') THEN
+        -- the ingest job (0007's login): the storage step after each daily run
+        GRANT EXECUTE ON FUNCTION fitpipe_compression_candidates(timestamptz) TO fitpipe_ingest;
+        GRANT EXECUTE ON FUNCTION fitpipe_compress_chunk(regclass) TO fitpipe_ingest;
+        GRANT EXECUTE ON FUNCTION fitpipe_retention_due(date) TO fitpipe_ingest;
+        GRANT EXECUTE ON FUNCTION fitpipe_apply_retention(date, integer, text, jsonb) TO fitpipe_ingest;
+        GRANT EXECUTE ON FUNCTION fitpipe_storage_sizes() TO fitpipe_ingest;
+    END IF;
 END
 $$;

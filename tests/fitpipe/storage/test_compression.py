@@ -102,6 +102,11 @@ def test_the_apache_edition_is_left_as_it_was(db: psycopg.Connection, fitpipe_en
     assert sizes["samples"].compressed_bytes == 0 and sizes["samples"].uncompressed_bytes > 0
     result = CliRunner().invoke(cli, ["db", "compress"])
     assert result.exit_code == 0 and "nothing to compress" in result.output
+    status = CliRunner().invoke(cli, ["db", "status"])
+    assert status.exit_code == 0, status.output
+    assert ("Apache edition" if edition.timescaledb else "plain PostgreSQL") in status.output
+    samples_line = next(line for line in status.output.splitlines() if line.strip().startswith("samples"))
+    assert samples_line.split()[1].startswith("0/") and "WARNING" not in status.output
 
 
 def test_a_compression_age_inside_the_lag_window_is_refused() -> None:
