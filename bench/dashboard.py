@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import socket
 import statistics
 import sys
@@ -38,14 +39,16 @@ from fitpipe.db import connect, redact
 from fitpipe.errors import FitpipeError
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
+from fitpipe.passwords import generate_password
 from fitpipe.settings import Settings, get_settings
-from fitpipe.tokens import create_token
+from fitpipe.users import add_user, reset_password
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 BENCH_DATABASE = "fitpipe_bench_dashboard"
 STUDY = "bench"
 YEAR_USER = "Y0001"
+BENCH_USER = "bench-coordinator"
 TARGET_SECONDS = 2.0
 CHUNK_DAYS = 10
 
@@ -88,11 +91,22 @@ def _listed(output: Any) -> list[Any]:
 
 
 class Page:
-    """The dashboard's callbacks POSTed through its Flask app, as the browser sends them."""
+    """The dashboard's callbacks POSTed through its Flask app, as the browser sends them, signed in as
+    `username` (through the sign-in form, so the timings include the per-person API session)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, username: str, password: str) -> None:
         self.app = app
         self.http = app.server.test_client()
+        form = self.http.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf, form[:300]
+        signed = self.http.post(
+            "/login", data={"csrf": csrf.group(1), "username": username, "password": password, "next": "/"}
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        cookie = self.http.get_cookie("_csrf_token")
+        assert cookie is not None
+        self.headers = {"X-CSRFToken": cookie.value}
 
     def call(
         self, output: str, inputs: dict[str, Any], state: dict[str, Any] | None = None
@@ -122,7 +136,7 @@ class Page:
             "state": props(spec["state"], state),
             "changedPropIds": list(inputs),
         }
-        response = self.http.post("/_dash-update-component", json=body)
+        response = self.http.post("/_dash-update-component", json=body, headers=self.headers)
         if response.status_code == 204:
             return {}
         assert response.status_code == 200, response.data[:500]
@@ -198,11 +212,12 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
     return first, statistics.median(samples), result
 
 
-def measure(bench_url: str, token: str, runs: int, year_days: int) -> list[tuple[str, float, float, str]]:
+def measure(bench_url: str, password: str, runs: int, year_days: int) -> list[tuple[str, float, float, str]]:
     import uvicorn
 
     from fitpipe_api.main import create_app as create_api
     from fitpipe_dashboard.app import create_app
+    from fitpipe_dashboard.client import ApiClient
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -221,10 +236,12 @@ def measure(bench_url: str, token: str, runs: int, year_days: int) -> list[tuple
         time.sleep(0.05)
     rows: list[tuple[str, float, float, str]] = []
     try:
-        page = Page(create_app(f"http://127.0.0.1:{port}", token))
+        page = Page(create_app(f"http://127.0.0.1:{port}", Settings(_env_file=None)), BENCH_USER, password)  # type: ignore[call-arg]
         first, median, n = timed(lambda: cohort_page(page), runs)
         rows.append((f"cohort page, {n:,} participants", first, median, "table + counts + 30-day heatmap"))
-        api = page.app.server.config["FITPIPE_API_CLIENT"]
+        # the API alone, with a session of the same person
+        session = ApiClient(f"http://127.0.0.1:{port}").sign_in(BENCH_USER, password)["token"]
+        api = ApiClient(f"http://127.0.0.1:{port}", session)
         first, median, _ = timed(lambda: api.participants(STUDY), runs)
         rows.append(("  of which GET /participants", first, median, "the API alone"))
         first, median, _ = timed(lambda: api.adherence(STUDY), runs)
@@ -303,10 +320,14 @@ def main(participants: int, year_days: int, runs: int, keep: bool, reuse: bool) 
                             f"{time.perf_counter() - started:.1f} s into {BENCH_DATABASE} on {redact(url)}",
                             err=True,
                         )
-                    _, token = create_token(
-                        conn, name="bench dashboard", role="service", studies=[], all_studies=True
-                    )
-                    rows = measure(bench_url, token, runs, year_days)
+                    password = generate_password()
+                    if reuse:
+                        reset_password(conn, BENCH_USER, password=password)
+                    else:
+                        add_user(
+                            conn, username=BENCH_USER, role="coordinator", studies=[STUDY], password=password
+                        )
+                    rows = measure(bench_url, password, runs, year_days)
             finally:
                 if not keep:
                     admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")

@@ -7,11 +7,16 @@
     │   └── SchemaError        schema missing, too old or newer than this code
     ├── NotFoundError          a study, participant or metric that does not exist
     ├── ConflictError          the request contradicts what is stored
+    ├── SignInError            a sign-in is refused (wrong name or password; never says which)
+    │   ├── AccountLockedError too many wrong passwords: refused until `until`
+    │   └── AccountDisabledError the account was disabled by an admin
     └── InputError             an input file or record cannot be read (names file, line, field)
         └── UnknownFormatError no parser recognises the input
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 __all__ = [
     "FitpipeError",
@@ -22,6 +27,9 @@ __all__ = [
     "ConflictError",
     "InputError",
     "UnknownFormatError",
+    "SignInError",
+    "AccountLockedError",
+    "AccountDisabledError",
 ]
 
 
@@ -88,3 +96,33 @@ class InputError(FitpipeError):
 
 class UnknownFormatError(InputError):
     pass
+
+
+class SignInError(FitpipeError):
+    """`reason` (unknown_user, wrong_password, locked, disabled) and `user_id` are for the audit log; the
+    message never tells an unknown user name from a wrong password."""
+
+    exit_code = 7
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "wrong_password",
+        user_id: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.user_id = user_id
+
+
+class AccountLockedError(SignInError):
+    def __init__(self, message: str, *, until: datetime, user_id: int, hint: str | None = None) -> None:
+        super().__init__(message, reason="locked", user_id=user_id, hint=hint)
+        self.until = until
+
+
+class AccountDisabledError(SignInError):
+    def __init__(self, message: str, *, user_id: int, hint: str | None = None) -> None:
+        super().__init__(message, reason="disabled", user_id=user_id, hint=hint)

@@ -167,7 +167,11 @@ class Settings(_GoogleHealthSettings):
 
     # --- API / dashboard -------------------------------------------------------------------------
     fitpipe_api_url: str = "http://127.0.0.1:8000"
-    fitpipe_api_token: SecretStr | None = None
+    fitpipe_api_token: SecretStr | None = Field(
+        default=None,
+        description="The dashboard's own token, for proxy mode only: a `signin` token that can do nothing "
+        "but start sessions for the people the proxy vouches for.",
+    )
     fitpipe_api_point_budget: int = Field(
         default=2000, description="Points per series granularity=auto aims below."
     )
@@ -181,6 +185,58 @@ class Settings(_GoogleHealthSettings):
     fitpipe_api_pool_size: int = 10
     fitpipe_contact_cooldown_hours: float = Field(
         default=72.0, description="No second email within this window."
+    )
+
+    # --- people signing in (users, sessions, lock-out; see fitpipe/users.py and fitpipe/sessions.py) ----
+    fitpipe_session_hours: float = Field(
+        default=12.0, gt=0, description="A session ends this long after sign-in, however active."
+    )
+    fitpipe_session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A session ends after this long without a request."
+    )
+    fitpipe_signin_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row that lock an account."
+    )
+    fitpipe_signin_lockout_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account refuses every sign-in."
+    )
+    fitpipe_password_min_length: int = Field(default=12, ge=8, description="Shortest password accepted.")
+    fitpipe_password_scrypt_n: int = Field(
+        default=2**15,
+        ge=2**10,
+        description="scrypt cost N for new password hashes (a power of two; r=8, p=3). Stored hashes keep "
+        "the cost they were made with.",
+    )
+
+    # --- the dashboard's sign-in ---------------------------------------------------------------------
+    fitpipe_dashboard_auth: Literal["password", "proxy"] = Field(
+        default="password",
+        description="password: people sign in with `fitpipe users` accounts; proxy: an auth proxy (OIDC) "
+        "in front vouches for them in headers (see docs/kubernetes.md).",
+    )
+    fitpipe_dashboard_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) (32 bytes, URL-safe base64; comma-separated while rotating, the first "
+        "encrypts) for the session cookie; unset: a random key per process (sessions end on restart).",
+    )
+    fitpipe_dashboard_cookie_secure: bool = Field(
+        default=True,
+        description="Mark cookies Secure (browsers still send them to http://localhost and 127.0.0.1).",
+    )
+    fitpipe_dashboard_proxy_secret: SecretStr | None = Field(
+        default=None,
+        description="proxy mode: the value the auth proxy sends in X-Fitpipe-Proxy-Secret; requests "
+        "without it are refused.",
+    )
+    fitpipe_dashboard_proxy_user_header: str = Field(
+        default="X-Forwarded-Email", description="proxy mode: the header naming the person."
+    )
+    fitpipe_dashboard_proxy_match: Literal["email", "username"] = Field(
+        default="email", description="proxy mode: which user column the header's value is matched with."
+    )
+    fitpipe_dashboard_sign_out_url: str = Field(
+        default="/oauth2/sign_out",
+        description="proxy mode: where Sign out sends the browser after ending the fitpipe session.",
     )
 
     @property
@@ -201,6 +257,18 @@ class Settings(_GoogleHealthSettings):
         if self.fitpipe_compress_after_hours is not None:
             return timedelta(hours=self.fitpipe_compress_after_hours)
         return max(timedelta(hours=168), self.ingest_lag + timedelta(days=4))
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.fitpipe_session_hours)
+
+    @property
+    def session_idle_timeout(self) -> timedelta:
+        return timedelta(minutes=self.fitpipe_session_idle_minutes)
+
+    @property
+    def signin_lockout(self) -> timedelta:
+        return timedelta(minutes=self.fitpipe_signin_lockout_minutes)
 
     def external_database_url(self) -> str | None:
         """The URL of an external database when one is configured, else None (use the embedded one)."""

@@ -1,4 +1,8 @@
-"""API tokens: created once (the text is shown once, only its hash is stored), scoped to studies, expiring, revocable."""
+"""API tokens: created once (the text is shown once, only its hash is stored), scoped to studies, expiring, revocable.
+
+`Principal` is who calls the API: an API token, or a signed-in person's session (fitpipe/sessions.py), in
+which case `user_id` names the person and every audit row carries it.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +18,21 @@ from fitpipe.participants import ensure_study
 
 __all__ = ["Principal", "create_token", "authenticate", "revoke_token", "hash_token", "ROLES", "TOKEN_PREFIX"]
 
-ROLES = ("admin", "coordinator", "analyst", "service")
+ROLES = ("admin", "coordinator", "analyst", "service", "signin")
 TOKEN_PREFIX = "fp_"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's id, role and the studies it may see (None: all)."""
+    """Who is calling: the token's id (None for a person's session), its role, the studies it may see
+    (None: all) and, for a signed-in person, their user and session ids."""
 
-    token_id: int
+    token_id: int | None
     name: str
     role: str
     study_ids: frozenset[int] | None
+    user_id: int | None = None
+    session_id: int | None = None
 
     @property
     def can_contact(self) -> bool:
@@ -33,7 +40,12 @@ class Principal:
 
     @property
     def sees_emails(self) -> bool:
-        return self.role != "analyst"
+        return self.role in ("admin", "coordinator", "service")
+
+    @property
+    def reads_data(self) -> bool:
+        """False only for a `signin` token, which may start sessions for people and do nothing else."""
+        return self.role != "signin"
 
     def sees_study(self, study_id: int) -> bool:
         return self.study_ids is None or study_id in self.study_ids
@@ -55,11 +67,17 @@ def create_token(
     """Create a token; returns (id, token text). The text is not stored anywhere."""
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}", hint="use one of: " + ", ".join(ROLES))
-    if all_studies and role not in ("admin", "service"):
+    if role == "signin":
+        if studies or all_studies:
+            raise ConfigError(
+                "a signin token sees no study: it only starts sessions for people, who bring their own",
+                hint="leave out --study and --all-studies",
+            )
+    elif all_studies and role not in ("admin", "service"):
         raise ConfigError(
             "only admin and service tokens can see all studies", hint="name the studies with --study"
         )
-    if not all_studies and not studies:
+    elif not all_studies and not studies:
         raise ConfigError(
             "a token must name at least one study", hint="pass --study S (repeatable) or --all-studies"
         )

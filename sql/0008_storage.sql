@@ -220,7 +220,9 @@ ALTER TABLE participants ADD COLUMN IF NOT EXISTS erased_at timestamptz;
 COMMENT ON COLUMN participants.erased_at IS
     'When the participant''s data was erased (consent withdrawn or study retention); the row stays as a tombstone for the audit log, with no email, time zone or enrolment dates.';
 
-CREATE OR REPLACE FUNCTION fitpipe_erase_participant(pid integer, actor_token integer, actor_request text, detail jsonb)
+CREATE OR REPLACE FUNCTION fitpipe_erase_participant(
+    pid integer, actor_token integer, actor_user integer, actor_session bigint, actor_request text, detail jsonb
+)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
@@ -283,16 +285,16 @@ BEGIN
     UPDATE participants SET email = NULL, timezone = 'UTC', enrolment_start = NULL, enrolment_end = NULL,
                             status = 'withdrawn', erased_at = now()
     WHERE id = pid;
-    INSERT INTO audit_log (token_id, participant_id, action, detail, request_id)
-    VALUES (actor_token, pid, 'erase_participant',
+    INSERT INTO audit_log (token_id, user_id, session_id, participant_id, action, detail, request_id)
+    VALUES (actor_token, actor_user, actor_session, pid, 'erase_participant',
             coalesce(detail, '{}'::jsonb)
             || jsonb_build_object('study', who.study, 'external_id', who.external_id, 'rows', counts),
             actor_request);
     RETURN counts;
 END
 $$;
-COMMENT ON FUNCTION fitpipe_erase_participant(integer, integer, text, jsonb) IS
-    'Deletes every row of one participant (all tables with a participant_id column), leaves a tombstone in participants and one erase_participant row in audit_log; returns rows deleted per table.';
+COMMENT ON FUNCTION fitpipe_erase_participant(integer, integer, integer, bigint, text, jsonb) IS
+    'Deletes every row of one participant (all tables with a participant_id column), leaves a tombstone in participants and one erase_participant row in audit_log under the token or signed-in person who asked; returns rows deleted per table.';
 
 -- ---------------------------------------------------------------------------------------------
 -- 5. Retention after a study's end: when ends_on + retention_days has passed, the study's participants are
@@ -362,7 +364,7 @@ BEGIN
         END IF;
         FOREACH pid IN ARRAY due LOOP
             PERFORM fitpipe_erase_participant(
-                pid, actor_token, actor_request,
+                pid, actor_token, NULL, NULL, actor_request,
                 coalesce(detail, '{}'::jsonb) || jsonb_build_object('reason', 'retention', 'on_day', on_day));
         END LOOP;
         RETURN NEXT;
@@ -378,7 +380,7 @@ REVOKE ALL ON FUNCTION fitpipe_compression_candidates(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fitpipe_compress_chunk(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fitpipe_enable_compression() FROM PUBLIC;
 REVOKE ALL ON FUNCTION fitpipe_storage_sizes() FROM PUBLIC;
-REVOKE ALL ON FUNCTION fitpipe_erase_participant(integer, integer, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fitpipe_erase_participant(integer, integer, integer, bigint, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fitpipe_retention_due(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fitpipe_apply_retention(date, integer, text, jsonb) FROM PUBLIC;
 DO $$
@@ -386,7 +388,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fitpipe_api') THEN
         -- the API: sizes for /metrics, and the admin-only erase call (the API checks the token's role)
         GRANT EXECUTE ON FUNCTION fitpipe_storage_sizes() TO fitpipe_api;
-        GRANT EXECUTE ON FUNCTION fitpipe_erase_participant(integer, integer, text, jsonb) TO fitpipe_api;
+        GRANT EXECUTE ON FUNCTION fitpipe_erase_participant(integer, integer, integer, bigint, text, jsonb) TO fitpipe_api;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fitpipe_ingest') THEN
         -- the ingest job (0007's login): the storage step after each daily run

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 import psycopg
 from fastapi import FastAPI, Request
 
-from fitpipe.errors import ConfigError, ConflictError, DatabaseError, FitpipeError, InputError, NotFoundError
+from fitpipe.errors import (
+    AccountDisabledError,
+    AccountLockedError,
+    ConfigError,
+    ConflictError,
+    DatabaseError,
+    FitpipeError,
+    InputError,
+    NotFoundError,
+    SignInError,
+)
 from fitpipe_api.responses import JSONResponse
 
 __all__ = ["install_error_handlers", "STATUS", "ERROR_RESPONSES"]
 
 STATUS: list[tuple[type[FitpipeError], int]] = [
+    (AccountLockedError, 423),
+    (AccountDisabledError, 403),
+    (SignInError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InputError, 422),
@@ -50,7 +66,11 @@ def install_error_handlers(app: FastAPI) -> None:
         field = getattr(exc, "field", None)
         if field:
             body["parameter"] = field
-        return JSONResponse(body, status_code=_status(exc))
+        headers = {}
+        if isinstance(exc, AccountLockedError):
+            seconds = (exc.until - datetime.now(UTC)).total_seconds()
+            headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+        return JSONResponse(body, status_code=_status(exc), headers=headers)
 
 
 _ERROR_BODY = {

@@ -20,6 +20,7 @@ from fitpipe_api.db import make_pool
 from fitpipe_api.errors import ERROR_RESPONSES, install_error_handlers
 from fitpipe_api.routes import (
     adherence,
+    auth,
     catalog,
     contact,
     health,
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         title="fitpipe API",
         version=__version__,
         description="Wearable data of a clinical trial: time series, adherence, participants, contact. "
-        "Every route under /api/v1 needs `Authorization: Bearer <token>` (see `fitpipe token create`).",
+        "Every route under /api/v1 needs `Authorization: Bearer <token>`: an API token (`fitpipe token create`) "
+        "or a person's session token (`POST /api/v1/auth/sign-in`).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health.router)
-    modules = (timeseries, participants, adherence, contact, sleep, catalog, ingest, sources)
+    modules = (auth, timeseries, participants, adherence, contact, sleep, catalog, ingest, sources)
     for router in (m.router for m in modules):
         app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app

@@ -1,41 +1,48 @@
-"""The dashboard application: create_app() wires the API client, the layout and the callbacks; serve() runs it.
+"""The dashboard application: create_app() wires the API client, the sign-in guard, the layout and the
+callbacks; serve() runs it.
 
-Everything it shows comes from the REST API (FITPIPE_API_URL) with a service token (FITPIPE_API_TOKEN).
+Everything it shows comes from the REST API (FITPIPE_API_URL), asked as the signed-in person with their
+own session token: the API's per-study and per-role rules and its audit log apply to that person. The
+dashboard holds no API token of its own, except in proxy mode a `signin` token that can only start
+sessions for the people the auth proxy vouches for (fitpipe_dashboard/auth/).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from dash import Dash
 
-from fitpipe.settings import get_settings
+from fitpipe.settings import Settings, get_settings
+from fitpipe_dashboard.auth import current_person, install
 from fitpipe_dashboard.callbacks import cohort, contact, participant, pipeline, routing
 from fitpipe_dashboard.client import ApiClient
 from fitpipe_dashboard.layout.shell import shell
 
 __all__ = ["create_app", "serve"]
 
-log = logging.getLogger(__name__)
 ASSETS = Path(__file__).parent / "assets"
 
 
-def create_app(api_url: str | None = None, token: str | None = None) -> Dash:
-    settings = get_settings()
+def _person_token() -> str | None:
+    person = current_person()
+    return person.token if person is not None else None
+
+
+def create_app(api_url: str | None = None, settings: Settings | None = None) -> Dash:
+    settings = settings or get_settings()
     api_url = api_url or settings.fitpipe_api_url
-    if token is None and settings.fitpipe_api_token is not None:
-        token = settings.fitpipe_api_token.get_secret_value()
-    if not token:
-        log.warning("FITPIPE_API_TOKEN is not set: every page will say the API refused the request")
-    client = ApiClient(api_url, token)
+    client = ApiClient(api_url, token_source=_person_token)
     app = Dash(
         __name__,
         title="fitpipe · trial dashboard",
         assets_folder=str(ASSETS),
         update_title=None,  # type: ignore[arg-type]  # None: the tab keeps its title while callbacks run
+        # an analyst's layout leaves out the contact controls whose callbacks stay registered
+        suppress_callback_exceptions=True,
     )
-    app.layout = shell(api_url)
+    app.layout = lambda: shell(api_url, current_person())
+    install(app, settings, client)
     routing.register(app)
     cohort.register(app, client, settings.fitpipe_contact_cooldown_hours)
     participant.register(app, client)

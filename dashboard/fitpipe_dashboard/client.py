@@ -1,23 +1,34 @@
-"""The dashboard's one way to the REST API: httpx with timeouts and the service token, every failure turned
-into an ApiError whose text can be shown on the page (it names the route and what to do, never the token).
+"""The dashboard's one way to the REST API: httpx with timeouts, every request made as the signed-in person
+(their session token, from `token_source`), every failure turned into an ApiError whose text can be shown
+on the page (it names the route and what to do, never the token). A 401 to a person's request is not an
+ApiError but SessionEnded: the page cannot go on, the person must sign in again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from fitpipe.errors import FitpipeError
 
-__all__ = ["ApiClient", "ApiError"]
+__all__ = ["ApiClient", "ApiError", "SessionEnded"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
+
+
+class SessionEnded(FitpipeError):
+    """The API no longer accepts the person's session (signed out elsewhere, expired, idle, disabled). Not
+    an ApiError on purpose: callbacks that show API errors on the page let it through, the request is
+    answered 401 and the browser goes to the sign-in page."""
+
+
+_FROM_SOURCE = object()
 
 
 class ApiError(FitpipeError):
@@ -47,25 +58,24 @@ def _clean(params: Params | None) -> dict[str, Any]:
 
 
 class ApiClient:
-    """Calls the fitpipe API at `base_url` with `Authorization: Bearer <token>`."""
+    """Calls the fitpipe API at `base_url` with `Authorization: Bearer <token>`: a fixed token, or the one
+    `token_source` returns at each request (the signed-in person's)."""
 
     def __init__(
         self,
         base_url: str,
-        token: str | None,
+        token: str | None = None,
         *,
+        token_source: Callable[[], str | None] | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
-        )
-        self.has_token = bool(token)
+        self._token_source = token_source or (lambda: token)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
-    def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
-        return f"ApiClient({self.base_url!r}, token={'set' if self.has_token else 'missing'})"
+    def __repr__(self) -> str:  # tokens stay out of reprs, logs and tracebacks
+        return f"ApiClient({self.base_url!r})"
 
     def close(self) -> None:
         self._http.close()
@@ -87,10 +97,16 @@ class ApiClient:
         json: Any = None,
         ok: Sequence[int] = (200,),
         timeout: float | None = None,
+        token: Any = _FROM_SOURCE,
     ) -> dict[str, Any]:
-        """The JSON body of a successful answer; statuses in `ok` count as success (contact answers 409 too)."""
+        """The JSON body of a successful answer; statuses in `ok` count as success (contact answers 409 too).
+        `token`: this one instead of the person's (None: no token at all, as for signing in)."""
         where = f"{method} {path}"
+        personal = token is _FROM_SOURCE
+        bearer = self._token_source() if personal else token
         kwargs: dict[str, Any] = {"params": _clean(params)}
+        if bearer:
+            kwargs["headers"] = {"Authorization": f"Bearer {bearer}"}
         if json is not None:
             kwargs["json"] = json
         if timeout is not None:
@@ -111,7 +127,37 @@ class ApiClient:
         if response.status_code in ok:
             return body
         log.info("API %s answered %s", where, response.status_code)
+        if response.status_code == 401 and personal:
+            detail = str(body.get("detail") or "the session has ended")
+            raise SessionEnded(detail, hint=None if "sign in" in detail else "sign in again")
         raise _error(response.status_code, where, body)
+
+    # --- signing in and out ----------------------------------------------------------------------------
+
+    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+        """A new session (201) or ApiError: 401 wrong name or password, 403 disabled, 423 locked."""
+        return self.request(
+            "POST",
+            "/api/v1/auth/sign-in",
+            json={"username": username, "password": password},
+            ok=(201,),
+            token=None,
+        )
+
+    def proxy_sign_in(self, identity: str, match: str, signin_token: str) -> dict[str, Any]:
+        return self.request(
+            "POST",
+            "/api/v1/auth/proxy-sign-in",
+            json={"identity": identity, "match": match},
+            ok=(201,),
+            token=signin_token,
+        )
+
+    def me(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/auth/me")
+
+    def sign_out(self, token: str) -> None:
+        self.request("POST", "/api/v1/auth/sign-out", ok=(204, 401), token=token)
 
     # --- routes ----------------------------------------------------------------------------------------
 
@@ -237,13 +283,8 @@ def _error(status: int, where: str, body: Mapping[str, Any]) -> ApiError:
             f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail
         )
     hint = body.get("hint")
-    if status == 401:
-        hint = (
-            hint
-            or "set FITPIPE_API_TOKEN to a valid token (`fitpipe token create --role service --all-studies`)"
-        )
-    elif status == 403:
-        hint = hint or "the dashboard's token lacks this permission; use a service or coordinator token"
+    if status == 403:
+        hint = hint or "your role does not allow this; ask an admin if you need it"
     return ApiError(
         f"the API refused {where} ({status}): {detail or 'no detail'}",
         status=status,

@@ -28,6 +28,7 @@ COMMANDS = {
     "demo": "fitpipe.cli.demo:demo",
     "serve": "fitpipe.cli.serve:serve",
     "token": "fitpipe.cli.token:token",
+    "users": "fitpipe.cli.users:users",
     "operator": "fitpipe_operator.cli:operator",
     "monitoring": "fitpipe.cli.monitoring:monitoring",
     "backfill": "fitpipe.cli.backfill:backfill",

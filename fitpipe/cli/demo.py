@@ -1,4 +1,5 @@
-"""`fitpipe demo`: the README's first command — local database, a synthetic cohort ingested, API and dashboard served."""
+"""`fitpipe demo`: the README's first command — local database, a synthetic cohort ingested, a demo user to sign
+in with, API and dashboard served."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ import httpx
 from fitpipe.cli.ingest import daily_run
 from fitpipe.cli.output import print_table, say
 from fitpipe.db import connect, database_url, redact
+from fitpipe.errors import ConflictError
 from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.settings import get_settings
 from fitpipe.tokens import create_token
+from fitpipe.users import PasswordPolicy, add_user, reset_password
 
 __all__ = ["demo"]
 
 STUDY = "demo"
+DEMO_USER = "demo"
 
 
 def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) -> None:
@@ -91,6 +95,20 @@ def _overview() -> None:
         say(f"sleep sessions: {sleep[0]:,} of {sleep[1]} participants")
 
 
+def _demo_user() -> str:
+    """The demo coordinator's password: a new one on every run (only its hash is kept)."""
+    policy = PasswordPolicy.from_settings(get_settings())
+    with connect(autocommit=True) as conn:
+        try:
+            _, password = add_user(
+                conn, username=DEMO_USER, role="coordinator", studies=[STUDY], policy=policy
+            )
+        except ConflictError:
+            _, password, _ = reset_password(conn, DEMO_USER, policy=policy)
+    assert password is not None
+    return password
+
+
 def _wait_http(url: str, seconds: float = 30) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -103,8 +121,10 @@ def _wait_http(url: str, seconds: float = 30) -> bool:
     return False
 
 
-def _serve(token: str, host: str, api_port: int, dashboard_port: int) -> None:
-    env = dict(os.environ, FITPIPE_API_URL=f"http://{host}:{api_port}", FITPIPE_API_TOKEN=token)
+def _serve(token: str, password: str, host: str, api_port: int, dashboard_port: int) -> None:
+    # the dashboard holds no token: each person signs in and the API acts as them
+    env = {k: v for k, v in os.environ.items() if k != "FITPIPE_API_TOKEN"}
+    env["FITPIPE_API_URL"] = f"http://{host}:{api_port}"
     procs: list[subprocess.Popen[bytes]] = []
     fitpipe = [sys.executable, "-m", "fitpipe.cli"]
     procs.append(
@@ -120,10 +140,12 @@ def _serve(token: str, host: str, api_port: int, dashboard_port: int) -> None:
             )
         )
     say("")
-    say(f"API:       http://{host}:{api_port}/docs   (token below)")
+    say(f"API:       http://{host}:{api_port}/docs   (API token below)")
     if dashboard_available:
-        say(f"dashboard: http://{host}:{dashboard_port}/")
-    say(f"token:     {token}")
+        say(f"dashboard: http://{host}:{dashboard_port}/   (sign in as {DEMO_USER!r}, password below)")
+    say(f"API token: {token}")
+    say(f"user:      {DEMO_USER}")
+    say(f"password:  {password}")
     say("Ctrl-C stops the API and dashboard; `fitpipe db stop` stops the database.")
     try:
         while all(p.poll() is None for p in procs):
@@ -201,8 +223,12 @@ def demo(
         '  psql "$(fitpipe db url)" -c "SELECT user_id, bucket::date, round(mean) AS hr, minutes AS wear_minutes '
         "FROM data_1d WHERE metric_name = 'heart_rate' ORDER BY 1, 2 LIMIT 20\""
     )
+    password = _demo_user()
     if not serve:
+        say("")
+        say(f"Sign in to the dashboard (`fitpipe serve api` and `fitpipe serve dashboard`) as {DEMO_USER!r}:")
+        say(f"  password: {password}")
         return
     with connect(autocommit=True) as conn:
-        _, token = create_token(conn, name="demo dashboard", role="service", studies=[], all_studies=True)
-    _serve(token, host, api_port, dashboard_port)
+        _, token = create_token(conn, name="demo API token", role="coordinator", studies=[STUDY])
+    _serve(token, password, host, api_port, dashboard_port)

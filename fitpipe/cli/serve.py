@@ -45,7 +45,8 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
 def dashboard(host: str, port: int) -> None:
-    """Serve the trial managers' dashboard (it reads FITPIPE_API_URL with FITPIPE_API_TOKEN)."""
+    """Serve the trial managers' dashboard: people sign in with `fitpipe users` accounts (or, with
+    FITPIPE_DASHBOARD_AUTH=proxy, through an auth proxy) and it asks the API at FITPIPE_API_URL as them."""
     from fitpipe_dashboard.app import serve as serve_dashboard
 
     say(f"fitpipe dashboard on http://{host}:{port}")

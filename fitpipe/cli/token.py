@@ -19,6 +19,7 @@ def token() -> None:
 @token.command("create")
 @click.option("--study", "-s", "studies", multiple=True, help="A study the token may see (repeatable).")
 @click.option("--all-studies", is_flag=True, help="Every study (admin and service tokens only).")
+# signin: the dashboard's token in proxy mode (docs/kubernetes.md); it names no study
 @click.option("--role", "-r", type=click.Choice(ROLES), required=True)
 @click.option("--name", "-n", default="", help="Who holds it (for the token list and the audit log).")
 @click.option(
@@ -37,10 +38,12 @@ def create(
             all_studies=all_studies,
             expires_in=expiry(expires_days),
         )
-    say(
-        f"token {token_id} ({role}, studies: {'all' if all_studies else ', '.join(studies)}); "
-        "it is shown only now, store it safely:"
+    scope = (
+        "starts sessions for the people an auth proxy vouches for, nothing else"
+        if role == "signin"
+        else f"studies: {'all' if all_studies else ', '.join(studies)}"
     )
+    say(f"token {token_id} ({role}, {scope}); it is shown only now, store it safely:")
     click.echo(text)
 
 

@@ -75,11 +75,18 @@ class _LazySession:
 
 
 def _record(
-    conn: psycopg.Connection, r: Recipient, status: str, forced: bool, error: str | None, token_id: int | None
+    conn: psycopg.Connection,
+    r: Recipient,
+    status: str,
+    forced: bool,
+    error: str | None,
+    token_id: int | None,
+    user_id: int | None,
 ) -> None:
     conn.execute(
-        "INSERT INTO contacts (participant_id, reason, status, forced, error, token_id) VALUES (%s, %s, %s, %s, %s, %s)",
-        (r.participant_id, ",".join(r.reasons), status, forced, error, token_id),
+        "INSERT INTO contacts (participant_id, reason, status, forced, error, token_id, user_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (r.participant_id, ",".join(r.reasons), status, forced, error, token_id, user_id),
     )
     log.info(
         "contact study=%s participant=%s reasons=%s status=%s forced=%s%s",
@@ -100,6 +107,7 @@ def _one(
     force: bool,
     cooldown: timedelta,
     token_id: int | None,
+    user_id: int | None,
     dry_run: bool,
 ) -> Outcome:
     with conn.transaction():
@@ -131,9 +139,8 @@ def _one(
                 session.send(message)
             except DeliveryError as exc:
                 verdict, error = "failed", exc.message
-        _record(
-            conn, r, verdict, forced, error if verdict == "failed" else None, token_id
-        )  # the column holds failures
+        # the error column holds failures only
+        _record(conn, r, verdict, forced, error if verdict == "failed" else None, token_id, user_id)
         return Outcome(r, verdict, forced, error, last, retry_after, message if verdict == "sent" else None)
 
 
@@ -145,12 +152,23 @@ def contact(
     force: bool = False,
     cooldown: timedelta,
     token_id: int | None = None,
+    user_id: int | None = None,
     dry_run: bool = False,
 ) -> list[Outcome]:
-    """Email each recipient (or, with dry_run, say what would be sent); one outcome per recipient, in order."""
+    """Email each recipient (or, with dry_run, say what would be sent); one outcome per recipient, in order.
+    `token_id` / `user_id`: the API token or signed-in person who asked (recorded with each attempt)."""
     with ExitStack() as stack:
         session = _LazySession(mailer, stack)
         return [
-            _one(conn, session, r, force=force, cooldown=cooldown, token_id=token_id, dry_run=dry_run)
+            _one(
+                conn,
+                session,
+                r,
+                force=force,
+                cooldown=cooldown,
+                token_id=token_id,
+                user_id=user_id,
+                dry_run=dry_run,
+            )
             for r in recipients
         ]

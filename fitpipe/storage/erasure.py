@@ -79,17 +79,20 @@ def erase_participant(
     *,
     actor: dict[str, object],
     token_id: int | None = None,
+    user_id: int | None = None,
+    session_id: int | None = None,
     request_id: str | None = None,
 ) -> ErasureReport:
-    """Erase one participant (one transaction, one audit row). `actor` says who asked (for the audit detail:
-    {"via": "cli", "os_user": ...} or {"via": "api", "token": ...}); never put health data in it."""
+    """Erase one participant (one transaction, one audit row under token_id or the signed-in user_id and
+    session_id). `actor` goes into the audit detail ({"via": "cli", "os_user": ...} or {"via": "api"});
+    never put health data in it."""
     with conn.transaction():
         before = conn.execute(
             "SELECT erased_at FROM participants WHERE id = %s", (participant.id,)
         ).fetchone()
         row = conn.execute(
-            "SELECT fitpipe_erase_participant(%s, %s, %s, %s::jsonb)",
-            (participant.id, token_id, request_id, orjson.dumps(actor).decode()),
+            "SELECT fitpipe_erase_participant(%s, %s, %s, %s, %s, %s::jsonb)",
+            (participant.id, token_id, user_id, session_id, request_id, orjson.dumps(actor).decode()),
         ).fetchone()
     rows = {str(k): int(v) for k, v in (row[0] if row else {}).items()}
     return ErasureReport(

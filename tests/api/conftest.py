@@ -13,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitpipe.participants import add_participant
+from fitpipe.passwords import ScryptCost
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
+from fitpipe.users import PasswordPolicy, add_user
 from fitpipe_api.main import create_app
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
@@ -68,6 +70,48 @@ def tokens(db: psycopg.Connection) -> Tokens:
         analyst_a=create_token(db, name="aa", role="analyst", studies=["a"])[1],
         coordinator_b=create_token(db, name="cb", role="coordinator", studies=["b"])[1],
     )
+
+
+# cheap hashes for test accounts (verification reads the cost from the stored hash); the default cost is
+# tested in tests/fitpipe/test_passwords.py
+TEST_PASSWORDS = PasswordPolicy(min_length=12, cost=ScryptCost(n=2**10, r=8, p=1))
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class People:
+    """Signed-in people: ids by user name, all with PASSWORD."""
+
+    ids: dict[str, int]
+
+
+@pytest.fixture
+def people(db: psycopg.Connection, cohort) -> People:  # type: ignore[no-untyped-def]
+    """ada (admin, all studies), cora (coordinator of a), anna (analyst of a), bob (coordinator of b)."""
+    ids = {}
+    for name, role, studies, email in (
+        ("ada", "admin", [], "ada@hospital.example"),
+        ("cora", "coordinator", ["a"], "cora@hospital.example"),
+        ("anna", "analyst", ["a"], "anna@hospital.example"),
+        ("bob", "coordinator", ["b"], None),
+    ):
+        user, _ = add_user(
+            db,
+            username=name,
+            role=role,
+            studies=studies,
+            all_studies=not studies,
+            email=email,
+            password=PASSWORD,
+            policy=TEST_PASSWORDS,
+        )
+        ids[name] = user.id
+    return People(ids)
+
+
+def api_settings(**overrides: object) -> Settings:
+    """Settings of a test API: no environment file, cheap scrypt for unknown-user dummy work."""
+    return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Tokens, auth
+from fitpipe_api.main import create_app
+from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
 
 pytestmark = pytest.mark.db
 
@@ -55,3 +58,32 @@ def test_erase_needs_a_known_participant_and_its_study(client: TestClient, token
     missing = client.delete("/api/v1/participants/A1", headers=admin)
     assert missing.status_code == 422
     assert client.delete("/api/v1/participants/A1", params={"study": "a"}).status_code == 401
+
+
+@pytest.fixture
+def people_api(database_url: str, people: People, tokens: Tokens) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings(), url=database_url)) as c:
+        yield c
+
+
+def _session(api: TestClient, username: str) -> str:
+    answer = api.post("/api/v1/auth/sign-in", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(  # type: ignore[no-untyped-def]
+    people_api: TestClient, people: People, db: psycopg.Connection
+) -> None:
+    refused = people_api.delete(
+        "/api/v1/participants/A1", params={"study": "a"}, headers=auth(_session(people_api, "cora"))
+    )
+    assert refused.status_code == 403 and "cora (coordinator)" in refused.json()["detail"]
+    done = people_api.delete(
+        "/api/v1/participants/A1", params={"study": "a"}, headers=auth(_session(people_api, "ada"))
+    )
+    assert done.status_code == 200, done.text
+    user_id, session_id, token_id = db.execute(
+        "SELECT user_id, session_id, token_id FROM audit_log WHERE action = 'erase_participant'"
+    ).fetchone()  # type: ignore[misc]
+    assert (user_id, token_id) == (people.ids["ada"], None) and session_id is not None

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 @pytest.fixture
 def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
     application = create_app(
-        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9),  # type: ignore[call-arg]
+        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),  # type: ignore[call-arg]
         url=database_url,
     )
     application.state.pool.open(wait=True)

@@ -1,5 +1,6 @@
 """Dashboard fixtures: the real API in uvicorn on a loopback port (mail to a real aiosmtpd), the study of
-tests/dashboard/cohort.py, a service token, and the dashboard against them in a headless Chromium."""
+tests/dashboard/cohort.py, people who sign in (a coordinator and an analyst of the study), an admin token
+for the tests' own look at the API, and the dashboard against them in a headless Chromium."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import uvicorn
 from fitpipe.participants import Participant
 from fitpipe.settings import Settings, reset_settings_cache
 from fitpipe.tokens import create_token
+from fitpipe.users import add_user
 from fitpipe_api.main import create_app as create_api
+from tests.api.conftest import TEST_PASSWORDS
 from tests.api.factories import Inbox, free_port, smtp_server
 from tests.dashboard.cohort import load_study
 
@@ -43,26 +46,48 @@ needs_browser = pytest.mark.skipif(
 )
 
 
+PASSWORD = "correct horse battery"
+COORDINATOR = "cora"
+ANALYST = "anna"
+ADMIN = "ada"
+
+
 @dataclass
 class Stack:
     api_url: str
     token: str
+    """An admin API token: what the tests themselves read through the API (the dashboard has none)."""
     inbox: Inbox
     participants: dict[str, Participant]
     database_url: str
+    users: dict[str, int]
+    """User ids by name: cora (coordinator of the study), anna (analyst of the study), ada (admin of all
+    studies); password PASSWORD."""
 
 
 @pytest.fixture
 def stack(database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The study loaded, a service token, the API serving on 127.0.0.1 with MAIL_* pointing at aiosmtpd."""
+    """The study loaded, its people, the API serving on 127.0.0.1 with MAIL_* pointing at aiosmtpd."""
     participants = load_study(db, database_url)
-    _, token = create_token(db, name="dashboard", role="service", studies=[], all_studies=True)
+    _, token = create_token(db, name="tests", role="admin", studies=[], all_studies=True)
+    users = {
+        name: add_user(
+            db,
+            username=name,
+            role=role,
+            studies=[] if role == "admin" else ["trial"],
+            all_studies=role == "admin",
+            password=PASSWORD,
+            policy=TEST_PASSWORDS,
+        )[0].id
+        for name, role in ((COORDINATOR, "coordinator"), (ANALYST, "analyst"), (ADMIN, "admin"))
+    }
     with smtp_server() as (smtp_port, inbox):
         monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
         monkeypatch.setenv("MAIL_PORT", str(smtp_port))
         monkeypatch.setenv("MAIL_FROM", "study-team@example.org")
         reset_settings_cache()
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, fitpipe_password_scrypt_n=2**10)  # type: ignore[call-arg]
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
@@ -76,7 +101,7 @@ def stack(database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyP
             time.sleep(0.05)
         assert server.started, "the API did not start"
         try:
-            yield Stack(f"http://127.0.0.1:{port}", token, inbox, participants, database_url)
+            yield Stack(f"http://127.0.0.1:{port}", token, inbox, participants, database_url, users)
         finally:
             server.should_exit = True
             thread.join(timeout=10)

@@ -1,6 +1,6 @@
-"""The dashboard in a real headless Chromium against the real API and database: the cohort grid sorts and
-filters, a click opens the participant, the range and the imputation toggle change the chart and the numbers,
-Email reaches a real SMTP server, the pipeline page shows the failed run. No console errors. Each test
+"""The dashboard in a real headless Chromium against the real API and database, a coordinator signed in:
+the cohort grid sorts and filters, a click opens the participant, the range and the imputation toggle
+change the chart and the numbers, Email reaches a real SMTP server, the pipeline page shows the failed run. No console errors. Each test
 saves a screenshot of its page to docs/screenshots/."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,20 +17,46 @@ from selenium.webdriver.common.keys import Keys
 
 from fitpipe_dashboard.client import ApiClient
 from tests.api.factories import body_of
-from tests.dashboard.browser import dashboard_in_browser, figure, grid_users, screenshot
+from tests.dashboard.browser import dashboard_in_browser, figure, grid_users, screenshot, sign_in
 from tests.dashboard.cohort import OFF, STUDY, WALK, local_day
-from tests.dashboard.conftest import BROWSER_FLAGS, CHROMIUM, SCREENSHOTS, Stack, needs_browser
+from tests.dashboard.conftest import (
+    ADMIN,
+    BROWSER_FLAGS,
+    CHROMIUM,
+    COORDINATOR,
+    PASSWORD,
+    SCREENSHOTS,
+    Stack,
+    needs_browser,
+)
 
 pytestmark = [pytest.mark.db, pytest.mark.browser, needs_browser]
 
 
-@pytest.fixture
-def browser(stack: Stack) -> Iterator[Any]:
+@contextmanager
+def signed_in(stack: Stack, username: str) -> Iterator[Any]:
+    """The dashboard in Chromium with `username` signed in; no console errors by the end."""
     assert CHROMIUM is not None
-    with dashboard_in_browser(stack.api_url, stack.token, CHROMIUM, BROWSER_FLAGS) as br:
+    with dashboard_in_browser(stack.api_url, CHROMIUM, BROWSER_FLAGS) as br:
+        br.driver.get(br.server_url + "/login")
+        sign_in(br, username, PASSWORD)
+        br.wait_for_element("#signed-in-user")
         yield br
         errors = [e for e in br.get_logs() if e.get("level") == "SEVERE"]
         assert errors == [], f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def browser(stack: Stack) -> Iterator[Any]:
+    """The dashboard with the study's coordinator signed in."""
+    with signed_in(stack, COORDINATOR) as br:
+        yield br
+
+
+@pytest.fixture
+def admin_browser(stack: Stack) -> Iterator[Any]:
+    with signed_in(stack, ADMIN) as br:
+        yield br
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
@@ -202,9 +229,10 @@ def test_email_from_the_grid_reaches_the_participant_and_the_cooldown_skips_them
     )
 
 
-def test_pipeline_page_shows_the_runs_the_failed_runs_error_and_quarantine_by_reason(
-    stack: Stack, browser: Any
+def test_pipeline_page_shows_an_admin_the_runs_the_failed_runs_error_and_quarantine_by_reason(
+    stack: Stack, admin_browser: Any
 ) -> None:
+    browser = admin_browser
     browser.driver.get(browser.server_url + "/pipeline")
     wait_until(lambda: figure(browser, "quarantine-graph").get("data") is not None, "the pipeline page")
     screenshot(browser, SCREENSHOTS / "pipeline.png")
@@ -225,3 +253,10 @@ def test_an_api_error_is_a_message_on_the_page_not_a_blank_graph(stack: Stack, b
     )
     assert "NOPE" in text
     assert "could not be loaded" in _message(browser, "trend-rhr")
+
+
+def test_a_coordinator_sees_that_a_run_failed_but_not_its_error_details(stack: Stack, browser: Any) -> None:
+    browser.driver.get(browser.server_url + "/pipeline")
+    errors = wait_until(lambda: browser.find_element("#error-list").text, "the error list")
+    assert "1 error(s); details are visible to admins" in errors
+    assert "not readable" not in errors

@@ -133,6 +133,7 @@ def contact_participant(
         force=request.force,
         cooldown=_cooldown(settings, rules),
         token_id=principal.token_id,
+        user_id=principal.user_id,
         dry_run=request.dry_run,
     )
     _audit(audit, [outcome], request.dry_run)
@@ -202,6 +203,7 @@ def contact_flagged(
         force=force,
         cooldown=_cooldown(settings, rules),
         token_id=principal.token_id,
+        user_id=principal.user_id,
         dry_run=dry_run,
     )
     _audit(audit, outcomes, dry_run)

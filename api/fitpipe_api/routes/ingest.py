@@ -55,7 +55,7 @@ def get_runs(
     runs = [dict(zip(cols, r, strict=True)) for r in rows]
     if principal.study_ids is not None:
         for run in runs:  # run errors may name participants of other studies
-            run["error"] = run["error"] and f"{run['errors']} error(s); details are visible to admin tokens"
+            run["error"] = run["error"] and f"{run['errors']} error(s); details are visible to admins"
             run["details"] = {
                 k: v
                 for k, v in (run["details"] or {}).items()

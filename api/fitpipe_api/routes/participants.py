@@ -124,12 +124,18 @@ def erase(
 ) -> Response:
     """Deletes the participant's samples (compressed chunks too), rollups, sleep, cursors, file manifest,
     quarantined raw text, data sources, Google grants and tokens, consent links and contact log, in one
-    transaction, and records an `erase_participant` row in the audit log under this token. The participant
+    transaction, and records an `erase_participant` row in the audit log under this token or signed-in admin. The participant
     stays as a tombstone (id, study, `erased_at`) that the audit log refers to; the next daily run removes
     their inbox folder. Repeating the call is harmless (it deletes nothing more)."""
     p = visible_participant(db, principal, user_id, study)
     report = erase_participant(
-        db, p, actor={"via": "api"}, token_id=principal.token_id, request_id=request_id(request)
+        db,
+        p,
+        actor={"via": "api"},
+        token_id=principal.token_id,
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        request_id=request_id(request),
     )
     erased_at = db.execute("SELECT erased_at FROM participants WHERE id = %s", (p.id,)).fetchone()
     return JSONResponse(

@@ -1,5 +1,10 @@
 """Contact callbacks: open the dialog for one participant or every flagged one, preview (the API's dry run:
-message and recipients, cooldown marked), send on confirmation, show the result per participant."""
+message and recipients, cooldown marked), send on confirmation, show the result per participant.
+
+Each callback first checks that the signed-in person may email (require_contact): the controls are not
+in an analyst's page, but a callback can be called directly with any payload, and must be refused here
+too (the API, called as the person, would refuse as well).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
+from fitpipe_dashboard.auth.person import require_contact
 from fitpipe_dashboard.client import ApiClient, ApiError
 from fitpipe_dashboard.cohort import FLAG_LABELS
 from fitpipe_dashboard.layout.contact import HIDDEN, SHOWN
@@ -102,6 +108,7 @@ def register(app: Dash, client: ApiClient) -> None:
         study: str | None,
         pathname: str | None,
     ) -> Any:
+        require_contact()
         stamp = datetime.now(UTC).isoformat()
         if ctx.triggered_id == "cohort-grid":
             if not cell or cell.get("colId") != "contact" or not cell.get("rowId"):
@@ -127,6 +134,7 @@ def register(app: Dash, client: ApiClient) -> None:
         prevent_initial_call=True,
     )
     def preview(plan: dict[str, Any] | None, force: list[str], _close: int | None) -> tuple[Any, ...]:
+        require_contact()
         if ctx.triggered_id == "contact-close" or not plan:
             return HIDDEN, no_update, no_update, None, False
         title = (
@@ -173,6 +181,7 @@ def register(app: Dash, client: ApiClient) -> None:
     def send(
         _clicks: int | None, plan: dict[str, Any] | None, force: list[str], refresh: int
     ) -> tuple[Any, ...]:
+        require_contact()
         if not plan:
             return no_update, no_update, no_update
         try:

@@ -85,7 +85,8 @@ COLUMNS = [
 ]
 
 
-def cohort_page() -> html.Div:
+def cohort_page(can_contact: bool = True) -> html.Div:
+    """The cohort page; without `can_contact` (analysts) there is no Email button or column at all."""
     return html.Div(
         id="page-cohort",
         className="page",
@@ -104,7 +105,11 @@ def cohort_page() -> html.Div:
                             stat("syncing today", "–", "count-syncing"),
                         ],
                     ),
-                    html.Button("Email all flagged", id="email-flagged", className="button primary"),
+                    *(
+                        [html.Button("Email all flagged", id="email-flagged", className="button primary")]
+                        if can_contact
+                        else []
+                    ),
                 ],
             ),
             html.Div(id="cohort-error"),
@@ -159,14 +164,15 @@ def cohort_page() -> html.Div:
                         style={"width": "320px"},
                     ),
                     html.Span(
-                        "Click a participant to see their data; click Email to contact them.",
+                        "Click a participant to see their data"
+                        + ("; click Email to contact them." if can_contact else "."),
                         className="hint",
                     ),
                 ],
             ),
             dag.AgGrid(
                 id="cohort-grid",
-                columnDefs=COLUMNS,
+                columnDefs=COLUMNS if can_contact else [c for c in COLUMNS if c["field"] != "contact"],
                 rowData=[],
                 defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
                 dashGridOptions={

@@ -29,7 +29,8 @@ def _graph(element_id: str, title: str, height: int = 260) -> dcc.Graph:
     )
 
 
-def participant_page() -> html.Div:
+def participant_page(can_contact: bool = True) -> html.Div:
+    """One participant's page; without `can_contact` (analysts) there is no Email button."""
     return html.Div(
         id="page-participant",
         className="page",
@@ -41,7 +42,11 @@ def participant_page() -> html.Div:
                 children=[
                     dcc.Link("← cohort", href="/", className="back"),
                     html.H2(id="participant-title"),
-                    html.Button("Email", id="participant-email", className="button primary"),
+                    *(
+                        [html.Button("Email", id="participant-email", className="button primary")]
+                        if can_contact
+                        else []
+                    ),
                 ],
             ),
             html.Div(id="participant-error"),
