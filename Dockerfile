@@ -6,7 +6,8 @@
 #   kind load docker-image ghcr.io/fitpipe/fitpipe:0.1.0 --name fitpipe
 #
 # Pinned base: an exact Python patch release on Debian 12. Bump it deliberately (and rebuild) for
-# security updates; pin by digest (python:3.11.11-slim-bookworm@sha256:...) in a release pipeline.
+# security updates. Release builds pass the digest (docs/kubernetes.md, "Release builds"):
+#   --build-arg PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:<digest>
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -14,12 +15,13 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/fitpipe
 ENV PATH=/opt/fitpipe/bin:$PATH
 WORKDIR /src
-# Dependencies first, so a change to the code alone reuses this layer.
-COPY pyproject.toml ./
-RUN pip install --upgrade pip setuptools wheel \
- && python -c 'import subprocess, sys, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; subprocess.run([sys.executable, "-m", "pip", "install", *deps], check=True)'
+# Dependencies first, so a change to the code alone reuses this layer. Every package, the build backend
+# included, is the exact version and file hash of requirements/runtime.txt (scripts/lock-dependencies.sh):
+# a changed or substituted file on the index fails the build.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY . .
-RUN pip install --no-deps . && fitpipe --version
+RUN pip install --no-deps --no-build-isolation . && pip check && fitpipe --version
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="fitpipe" \

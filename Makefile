@@ -5,13 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps db bench clean
+.PHONY: demo test check lint install system-deps control-plane db bench clean lock
 
-$(BIN)/fitpipe: pyproject.toml
+# Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
+# installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
+$(BIN)/fitpipe: pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(BIN)/fitpipe
+
+## make lock: regenerate requirements/*.txt from pyproject.toml (uv; pass ARGS=--upgrade to update)
+lock:
+	./scripts/lock-dependencies.sh $(ARGS)
 
 install: system-deps $(BIN)/fitpipe
 
@@ -22,8 +28,15 @@ system-deps:
 demo: install
 	$(BIN)/fitpipe demo
 
-## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring)
-test: install
+## The Kubernetes control plane of the cluster tests, built once from the Go module proxy into
+## ~/.cache/fitpipe/control-plane (the first build takes a while; see docs/kubernetes.md).
+control-plane: $(BIN)/fitpipe
+	@if command -v go >/dev/null; then PYTHON=$(BIN)/python ./scripts/control-plane.sh build; \
+	else echo "Go is not installed: the cluster tests will skip"; fi
+
+## make test: every test (unit, integration on a real PostgreSQL+TimescaleDB, browser, monitoring,
+## and on a real Kubernetes control plane)
+test: install control-plane
 	$(BIN)/pytest -q
 
 lint: $(BIN)/fitpipe
@@ -33,7 +46,7 @@ lint: $(BIN)/fitpipe
 check: lint test
 
 bench: install
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/adherence.py
@@ -41,6 +54,7 @@ bench: install
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/minute_layer.py
+	@if command -v go >/dev/null; then $(BIN)/python bench/control_plane.py; else echo "bench/control_plane.py needs Go"; fi
 
 clean:
 	-$(BIN)/fitpipe db stop

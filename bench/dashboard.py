@@ -224,7 +224,8 @@ def measure(bench_url: str, password: str, runs: int, year_days: int) -> list[tu
         port = int(s.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(
-            create_api(Settings(_env_file=None), url=bench_url),  # type: ignore[call-arg]
+            # a benchmark database's superuser login: allowed explicitly (privileges do not change the timings)
+            create_api(Settings(_env_file=None, fitpipe_api_allow_superuser=True), url=bench_url),  # type: ignore[call-arg]
             host="127.0.0.1",
             port=port,
             log_level="warning",

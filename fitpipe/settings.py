@@ -127,12 +127,39 @@ class Settings(_GoogleHealthSettings):
     )
 
     # --- database: DATABASE_URL wins; else DB_* (original design); else the embedded database -----
+    # This is the administrator's login (a superuser): only `fitpipe migrate` and the admin commands use it.
     database_url: SecretStr | None = None
     db_host: str | None = None
     db_port: int = 5432
     db_name: str = "fitpipe"
     db_user: str = "postgres"
     db_pass: SecretStr | None = None
+
+    # --- the processes' own logins (fitpipe/dbroles): a full URL, or the role's password on DB_HOST ---
+    # Unset on the embedded database: the generated passwords in FITPIPE_HOME/db-roles.json are used.
+    fitpipe_api_database_url: SecretStr | None = Field(
+        default=None, description="The API's login (role fitpipe_api); default: built from its password."
+    )
+    fitpipe_ingest_database_url: SecretStr | None = Field(
+        default=None,
+        description="The ingest job's login (role fitpipe_ingest); default: built from its password.",
+    )
+    fitpipe_api_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password of fitpipe_api: `fitpipe migrate` sets it, the API logs in with it.",
+    )
+    fitpipe_ingest_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password of fitpipe_ingest: `fitpipe migrate` sets it, ingest logs in with it.",
+    )
+    fitpipe_owner_db_password: SecretStr | None = Field(
+        default=None, description="Password of fitpipe_owner, the schema's owner: `fitpipe migrate` sets it."
+    )
+    fitpipe_api_allow_superuser: bool = Field(
+        default=False,
+        description="Let the API run with a login that can escalate (superuser, CREATEROLE, member of another "
+        "role). Off: the API refuses to start. Only for a throwaway development database.",
+    )
 
     # --- ingestion ---------------------------------------------------------------------------------
     fitpipe_ingest_lag_hours: float = Field(
@@ -177,10 +204,6 @@ class Settings(_GoogleHealthSettings):
     )
     fitpipe_api_max_json_points: int = Field(
         default=2_000_000, description="Largest JSON answer; bigger ones must use csv/parquet/arrow."
-    )
-    fitpipe_api_db_role: str | None = Field(
-        default="fitpipe_api",
-        description="Role the API switches to after connecting (SET ROLE); empty: none.",
     )
     fitpipe_api_pool_size: int = 10
     fitpipe_contact_cooldown_hours: float = Field(

@@ -1,12 +1,16 @@
 """Shared fixtures: a real PostgreSQL (+TimescaleDB when installed) for the whole session, a fresh migrated
 database per test, and the environment that points fitpipe's CLI at it.
 
-FITPIPE_TEST_DATABASE_URL may name an existing server (a URL to any database on it, as a role that can
-CREATE DATABASE); otherwise the session starts fitpipe's own embedded server in a temporary directory.
+FITPIPE_TEST_DATABASE_URL may name an existing server (a URL to any database on it, as a superuser);
+otherwise the session starts fitpipe's own embedded server in a temporary directory.
+
+The login roles (fitpipe/dbroles) are the server's, shared by every test database; their passwords are
+derived from the superuser's, so `role_url(database_url, API)` logs in as the API on any test database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
@@ -19,6 +23,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from fitpipe.db import with_login
+from fitpipe.dbroles.catalog import API, INGEST, MANAGED_ROLES, OWNER, DbRole
 from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate
 from fitpipe.settings import reset_settings_cache
@@ -31,6 +37,21 @@ def _with_db(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo(**params)
+
+
+def role_password(admin_url: str, role: DbRole) -> str:
+    """The test server's password of a login role (derived from the superuser's: stable, not guessable)."""
+    secret = str(conninfo_to_dict(admin_url).get("password") or "")
+    return hashlib.sha256(f"fitpipe-test-role/{secret}/{role.value}".encode()).hexdigest()
+
+
+def role_passwords(admin_url: str) -> dict[DbRole, str | None]:
+    return {role: role_password(admin_url, role) for role in MANAGED_ROLES}
+
+
+def role_url(admin_url: str, role: DbRole) -> str:
+    """The same test database, logged in as `role` instead of the superuser."""
+    return with_login(admin_url, role.value, role_password(admin_url, role))
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +92,7 @@ def template_url(pg_server_url: str) -> str:
         conn.execute(f"CREATE DATABASE {TEMPLATE}")
     url = _with_db(pg_server_url, TEMPLATE)
     with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn)
+        migrate(conn, passwords=role_passwords(pg_server_url))
     # TimescaleDB's background scheduler connects to every database; a template must have no sessions.
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false")
@@ -103,6 +124,18 @@ def database_url(pg_server_url: str, template_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def api_database_url(database_url: str) -> str:
+    """The fresh test database, as the API's login role."""
+    return role_url(database_url, API)
+
+
+@pytest.fixture
+def ingest_database_url(database_url: str) -> str:
+    """The fresh test database, as the ingest job's login role."""
+    return role_url(database_url, INGEST)
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to a fresh migrated database."""
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -121,6 +154,13 @@ def fitpipe_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    # the processes log in as their own roles, as in a deployment (fitpipe.db.database_url)
+    for role, variable in (
+        (OWNER, "FITPIPE_OWNER_DB_PASSWORD"),
+        (API, "FITPIPE_API_DB_PASSWORD"),
+        (INGEST, "FITPIPE_INGEST_DB_PASSWORD"),
+    ):
+        monkeypatch.setenv(variable, role_password(database_url, role))
     monkeypatch.setenv("FITPIPE_HOME", str(home))
     reset_settings_cache()
     yield home

@@ -12,11 +12,12 @@ from starlette.responses import PlainTextResponse, Response
 
 from fitpipe import __version__
 from fitpipe.db import database_url
+from fitpipe.dbroles import API
 from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.metrics import create_metrics
 from fitpipe.settings import Settings, get_settings
 from fitpipe_api.adherence import flagged_counts
-from fitpipe_api.db import make_pool
+from fitpipe_api.db import LoginGuard, make_pool
 from fitpipe_api.errors import ERROR_RESPONSES, install_error_handlers
 from fitpipe_api.routes import (
     adherence,
@@ -38,10 +39,13 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
-    pool = make_pool(url or database_url(settings), settings)
+    url = url or database_url(settings, role=API)
+    guard = LoginGuard(settings.fitpipe_api_allow_superuser)
+    pool = make_pool(url, settings, guard)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        guard.check_at_start(url)  # refuses to start as a superuser (unless FITPIPE_API_ALLOW_SUPERUSER)
         pool.open(wait=False)
         try:
             yield
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.login_guard = guard
     install_error_handlers(app)
     registry = CollectorRegistry()
     metrics = create_metrics(registry, connect=pool.connection, pool=pool, flagged=flagged_counts)

@@ -11,6 +11,7 @@ import click
 from fitpipe.cli.ingest import print_summary
 from fitpipe.cli.output import say
 from fitpipe.db import connect, database_url
+from fitpipe.dbroles import INGEST
 from fitpipe.errors import FitpipeError, InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import get_participant
@@ -80,7 +81,7 @@ def backfill(
     participant). With --notified it pulls the intervals queued by the webhook receiver instead.
     """
     settings = get_settings()
-    url = database_url()
+    url = database_url(role=INGEST)
     if notified:
         if participant or since:
             raise InputError(

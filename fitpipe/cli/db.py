@@ -1,14 +1,19 @@
-"""`fitpipe db start|stop|status|url|compress` and `fitpipe migrate`."""
+"""`fitpipe db start|stop|status|url|compress|backup|restore` and `fitpipe migrate`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fitpipe.cli.estimate import format_bytes, text_table
-from fitpipe.cli.output import say
-from fitpipe.db import connect, database_url, redact
+from fitpipe.cli.output import console, is_terminal, say
+from fitpipe.db import connect, database_url, redact, role_passwords
+from fitpipe.dbroles.catalog import DbRole
 from fitpipe.errors import ConfigError
 from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import check_schema_current, migrate, schema_version
@@ -179,18 +184,145 @@ def compress(dry_run: bool, older_than_hours: float | None) -> None:
 
 @db.command()
 @click.option("--redacted", is_flag=True, help="Hide the password.")
-def url(redacted: bool) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(["admin", *(r.value for r in DbRole)]),
+    default="admin",
+    show_default=True,
+    help="Whose login: the administrator (superuser) or one of fitpipe's roles (e.g. psql as the API sees it).",
+)
+def url(redacted: bool, role: str) -> None:
     """Print the connection URL (of DATABASE_URL / DB_* when set, else of the embedded database)."""
-    value = database_url()
+    value = database_url(role=None if role == "admin" else DbRole(role))
     click.echo(redact(value) if redacted else value)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar on a terminal; a line every 10 % otherwise (logs of a CronJob)."""
+    if is_terminal():
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(label, total=None)
+
+            def update(what: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{label}: {what[-50:]}", completed=done, total=total or None)
+
+            yield update
+    else:
+        last = [-1]
+
+        def line(what: str, done: int, total: int) -> None:
+            tenth = done * 10 // total if total else 0
+            if tenth != last[0] or not what.startswith(("dumping", "restoring")):
+                last[0] = tenth
+                say(f"{label}: {what} ({done * 100 // total if total else 100} % of {total:,} bytes)")
+
+        yield line
+
+
+@db.command()
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write the backup into (a new folder per backup). Default: FITPIPE_HOME/backups.",
+)
+@click.option(
+    "--no-digests",
+    is_flag=True,
+    help="Skip the per-table digests (a second read of every row); the restore then checks only the archive.",
+)
+def backup(to: Path | None, no_digests: bool) -> None:
+    """Back up the database (embedded, or DATABASE_URL) while it runs: a consistent pg_dump archive plus a
+    manifest with a digest of every table. Restore it with `fitpipe db restore --from DIR`."""
+    from fitpipe.backups import create_backup
+
+    settings = get_settings()
+    target = (to or settings.home / "backups").resolve()
+    admin = database_url()
+    say(f"backing up {redact(admin)} into {target}")
+    with _progress("backup") as progress:
+        result = create_backup(admin, target, digests=not no_digests, on_progress=progress)
+    m = result.manifest
+    for warning in result.warnings:
+        say(f"pg_dump {warning}")
+    rows = sum(t.rows for t in m.tables.values())
+    say(
+        f"backup of {m.database} as it was at {m.created_at}: {m.archive_bytes / 1e6:,.1f} MB in {m.seconds:.1f} s"
+        + (f", {len(m.tables)} tables, {rows:,} rows with digests" if m.tables else "")
+    )
+    click.echo(str(result.path))
+
+
+@db.command()
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The backup directory `fitpipe db backup` printed.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Restore even though the database holds data; the current one is kept under another name.",
+)
+def restore(source: Path, replace: bool) -> None:
+    """Restore a backup as the database (embedded, or DATABASE_URL), checked table by table against its
+    manifest, then run `fitpipe migrate` (which recreates the login roles and grants)."""
+    from fitpipe.backups import restore_backup
+
+    admin = database_url()
+    say(f"restoring {source} into {redact(admin)}")
+    with _progress("restore") as progress:
+        result = restore_backup(
+            source, admin, replace=replace, passwords=role_passwords(), on_progress=progress
+        )
+    for warning in result.warnings:
+        say(f"pg_restore {warning}")
+    for line in result.role_changes:
+        say(f"migrate: {line}")
+    rows = sum(t.rows for t in result.manifest.tables.values())
+    say(
+        f"restored {result.database} as it was at {result.manifest.created_at}"
+        + (
+            f": {result.tables_verified} tables, {rows:,} rows, each matching its digest"
+            if result.tables_verified
+            else ""
+        )
+    )
+    say("took " + ", ".join(f"{phase} {sec:.1f} s" for phase, sec in result.seconds.items()))
+    if result.previous:
+        say(
+            f"the database that was there is kept as {result.previous}; drop it when satisfied: "
+            f'psql "$(fitpipe db url)" -c \'DROP DATABASE "{result.previous}"\''
+        )
 
 
 @click.command("migrate")
 def migrate_command() -> None:
-    """Apply the schema migrations in sql/ (idempotent; refuses a schema newer than this code)."""
+    """Apply the schema migrations in sql/ and repair the database's login roles and grants.
+
+    Idempotent; refuses a schema newer than this code. Needs the superuser's login (DATABASE_URL or
+    DB_USER/DB_PASS; the embedded database's is used by default). Sets the role passwords from
+    FITPIPE_OWNER_DB_PASSWORD / FITPIPE_API_DB_PASSWORD / FITPIPE_INGEST_DB_PASSWORD, or on the embedded
+    database from FITPIPE_HOME/db-roles.json (generated the first time).
+    """
+    passwords = role_passwords()
+    repaired: list[str] = []
     with connect(autocommit=True) as conn:
-        applied = migrate(conn)
+        applied = migrate(conn, passwords=passwords, on_change=repaired.append)
         version = schema_version(conn)
     for m in applied:
         say(f"applied {m.path.name}")
     say(f"schema is at version {version}" + ("" if applied else " (nothing to do)"))
+    for line in repaired:
+        say(f"roles: {line}")
+    say("roles and grants: " + (f"{len(repaired)} repaired" if repaired else "as declared"))

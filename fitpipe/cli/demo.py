@@ -17,7 +17,7 @@ import httpx
 
 from fitpipe.cli.ingest import daily_run
 from fitpipe.cli.output import print_table, say
-from fitpipe.db import connect, database_url, redact
+from fitpipe.db import connect, database_url, redact, role_passwords
 from fitpipe.errors import ConflictError
 from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate
@@ -203,7 +203,7 @@ def demo(
         LocalDatabase(settings.home, say=say).start()
     say(f"database: {redact(database_url())}")
     with connect(autocommit=True) as conn:
-        for m in migrate(conn):
+        for m in migrate(conn, passwords=role_passwords()):  # the API's and ingest's own logins
             say(f"applied {m.path.name}")
     out = settings.inbox / STUDY
     listing = out / "participants.csv"

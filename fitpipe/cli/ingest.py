@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fitpipe.cli.output import console, is_terminal, print_table, say
 from fitpipe.db import connect, database_url
+from fitpipe.dbroles import INGEST
 from fitpipe.errors import FitpipeError, InputError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import check_timezone, get_participant
@@ -172,7 +173,7 @@ def ingest(
 
     Idempotent: loading the same input again adds nothing; a file that grew adds only its new samples.
     """
-    url = database_url()
+    url = database_url(role=INGEST)
     zone = (
         ZoneInfo(check_timezone(timezone)) if timezone else ZoneInfo(get_settings().fitpipe_default_timezone)
     )
@@ -241,7 +242,7 @@ def _storage_step(conn: psycopg.Connection) -> int:
 def daily_run(study: str | None = None, full: bool = False) -> int:
     """One pass of the daily job; returns the number of failures (participants or files)."""
     settings = get_settings()
-    url = database_url()
+    url = database_url(role=INGEST)
     inbox = settings.inbox
     use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
     use_live = settings.fitpipe_ingest_source in ("all", "googleHealthApi")

@@ -25,8 +25,14 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from fitpipe.db import database_url
+    from fitpipe.dbroles import API
     from fitpipe.memory import tune_allocator
+    from fitpipe.settings import get_settings
+    from fitpipe_api.db import LoginGuard
 
+    # the app refuses too (lifespan); checked here first for a one-line error instead of a traceback
+    LoginGuard(get_settings().fitpipe_api_allow_superuser).check_at_start(database_url(role=API))
     tune_allocator()
     say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
     uvicorn.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 from fitpipe.errors import ConfigError
 from fitpipe.settings import Settings
 
-__all__ = ["DEFAULT_RECIPIENT", "SUBJECT", "alertmanager_config"]
+__all__ = ["DEFAULT_RECIPIENT", "SUBJECT", "TEXT", "alertmanager_config"]
 
 DEFAULT_RECIPIENT = "admin@wearipedia.com"
 

@@ -4,6 +4,9 @@ PrometheusRule the Kubernetes operator renders: `rule_groups(thresholds)`.
 Every rule has labels `severity` (critical or warning) and `component` (ingest, api, database,
 participants, tokens; Alertmanager's inhibition uses it), per-study rules keep the `study` label, and
 annotations `summary`, `description` and `runbook_url` (a section of docs/operations.md).
+Every aggregation keeps `namespace`: in Kubernetes, prometheus-operator routes an AlertmanagerConfig only
+the alerts whose `namespace` equals its own, so an alert without it reaches no one (absent() keeps the
+selector's matchers, namespace among them). Locally the series carry no namespace and nothing changes.
 Ingest rules watch the daily job (`fitpipe run`, trigger="run"): a manual `fitpipe ingest` reports to
 the person who ran it and must not hide a failing nightly job.
 """
@@ -145,7 +148,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
     daily = 'trigger="run"'
     requests = m("fitpipe_http_request_duration_seconds_count")
     errors = m("fitpipe_http_request_duration_seconds_count", 'status=~"5.."')
-    busy = f"sum(rate({requests}[5m])) > {_num(t['apiMinRequestRate'])}"
+    busy = f"sum by (namespace) (rate({requests}[5m])) > {_num(t['apiMinRequestRate'])}"
     active = m("fitpipe_participants", 'state="active"')
     not_syncing = m("fitpipe_participants", 'state="not_syncing"')
     flagged = m("fitpipe_participants", 'state="flagged"')
@@ -154,7 +157,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-ingest",
             {
                 "alert": "IngestFailed",
-                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0",
+                "expr": f"max by (namespace, trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0",
                 "for": "0m",
                 "labels": {"severity": "critical", "component": "ingest"},
                 "annotations": {
@@ -168,7 +171,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-ingest",
             {
                 "alert": "IngestPartiallyFailed",
-                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0.5",
+                "expr": f"max by (namespace, trigger) ({m('fitpipe_ingest_last_run_status', daily)}) == 0.5",
                 "for": "0m",
                 "labels": {"severity": "warning", "component": "ingest"},
                 "annotations": {
@@ -182,7 +185,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-ingest",
             {
                 "alert": "IngestStale",
-                "expr": f"time() - max by (trigger) ({m('fitpipe_ingest_last_success_timestamp_seconds', daily)})"
+                "expr": f"time() - max by (namespace, trigger) ({m('fitpipe_ingest_last_success_timestamp_seconds', daily)})"
                 f" > {_num(t['ingestStaleHours'] * 3600)}",
                 "for": "0m",
                 "labels": {"severity": "critical", "component": "ingest"},
@@ -197,7 +200,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-ingest",
             {
                 "alert": "IngestSlow",
-                "expr": f"max by (trigger) ({m('fitpipe_ingest_last_run_duration_seconds', daily)})"
+                "expr": f"max by (namespace, trigger) ({m('fitpipe_ingest_last_run_duration_seconds', daily)})"
                 f" > {_num(t['ingestSlowHours'] * 3600)}",
                 "for": "0m",
                 "labels": {"severity": "warning", "component": "ingest"},
@@ -211,7 +214,8 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-api",
             {
                 "alert": "ApiErrorRatioHigh",
-                "expr": f"(sum(rate({errors}[5m])) / sum(rate({requests}[5m])) > {_num(t['apiErrorRatio'])})"
+                "expr": f"(sum by (namespace) (rate({errors}[5m])) / sum by (namespace) (rate({requests}[5m]))"
+                f" > {_num(t['apiErrorRatio'])})"
                 f" and {busy}",
                 "for": "5m",
                 "labels": {"severity": "critical", "component": "api"},
@@ -226,7 +230,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-api",
             {
                 "alert": "ApiLatencyHigh",
-                "expr": "histogram_quantile(0.95, sum by (le) (rate("
+                "expr": "histogram_quantile(0.95, sum by (namespace, le) (rate("
                 f"{m('fitpipe_http_request_duration_seconds_bucket')}[5m]))) > {_num(t['apiLatencyP95Seconds'])}"
                 f" and {busy}",
                 "for": "10m",
@@ -256,7 +260,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-api",
             {
                 "alert": "DatabaseUnreachable",
-                "expr": f"min({m('fitpipe_database_up')}) == 0",
+                "expr": f"min by (namespace) ({m('fitpipe_database_up')}) == 0",
                 "for": "2m",
                 "labels": {"severity": "critical", "component": "database"},
                 "annotations": {
@@ -270,7 +274,8 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-participants",
             {
                 "alert": "ParticipantsNotSyncing",
-                "expr": f"max by (study) ({not_syncing}) / max by (study) ({active}) > {_num(t['notSyncingRatio'])}",
+                "expr": f"max by (namespace, study) ({not_syncing}) / max by (namespace, study) ({active})"
+                f" > {_num(t['notSyncingRatio'])}",
                 "for": "30m",
                 "labels": {"severity": "warning", "component": "participants"},
                 "annotations": {
@@ -284,7 +289,8 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-participants",
             {
                 "alert": "CohortAdherenceLow",
-                "expr": f"max by (study) ({flagged}) / max by (study) ({active}) > {_num(t['flaggedRatio'])}",
+                "expr": f"max by (namespace, study) ({flagged}) / max by (namespace, study) ({active})"
+                f" > {_num(t['flaggedRatio'])}",
                 "for": "30m",
                 "labels": {"severity": "warning", "component": "participants"},
                 "annotations": {
@@ -298,7 +304,7 @@ def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, o
             "fitpipe-participants",
             {
                 "alert": "TokenRefreshFailures",
-                "expr": f"max by (study) (increase({m('fitpipe_token_refresh_failures_total')}[1d]))"
+                "expr": f"max by (namespace, study) (increase({m('fitpipe_token_refresh_failures_total')}[1d]))"
                 f" > {_num(t['tokenRefreshFailures'])}",
                 "for": "0m",
                 "labels": {"severity": "warning", "component": "tokens"},

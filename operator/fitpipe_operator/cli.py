@@ -3,6 +3,7 @@ print the CRD or the CR reference. A thin layer: errors come from the library as
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import IO
@@ -13,6 +14,28 @@ import yaml
 from fitpipe.errors import InputError
 
 __all__ = ["operator"]
+
+DEFAULT_LABELS = "release=kube-prometheus-stack"
+
+
+def _labels(text: str) -> dict[str, str]:
+    """`release=kps,team=trials` -> a dict; '' -> none. What the chart's `monitoringLabels` become."""
+    labels = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--monitoring-labels")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+monitoring_labels_option = click.option(
+    "--monitoring-labels",
+    default=DEFAULT_LABELS,
+    show_default=True,
+    help="Labels on every ServiceMonitor, PrometheusRule and AlertmanagerConfig, so Prometheus selects "
+    "them (key=value,...; '' for none). A pipeline's spec.monitoring.labels override them.",
+)
 
 
 @click.group()
@@ -45,15 +68,17 @@ def _documents(stream: IO[str], source: str) -> list[dict]:
 @click.option(
     "-n", "--namespace", default=None, help="Namespace for pipelines that name none (default: default)."
 )
-def render(filename: IO[str], namespace: str | None) -> None:
+@monitoring_labels_option
+def render(filename: IO[str], namespace: str | None, monitoring_labels: str) -> None:
     """Print the children the operator would create, as one multi-document YAML stream (a dry run)."""
     from fitpipe_operator.render import render_document
 
     source = getattr(filename, "name", "-")
+    labels = _labels(monitoring_labels)
     manifests = []
     for document in _documents(filename, source):
         try:
-            manifests += render_document(document, namespace or "default")
+            manifests += render_document(document, namespace or "default", monitoring_labels=labels)
         except InputError as exc:
             raise InputError(exc.message, file=source, hint=exc.hint) from None
     click.echo(yaml.safe_dump_all(manifests, sort_keys=False, width=120), nl=False)
@@ -65,18 +90,42 @@ def render(filename: IO[str], namespace: str | None) -> None:
 @click.option(
     "--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint."
 )
-@click.option("--status-interval", default=30.0, show_default=True, help="Seconds between status refreshes.")
-def run(namespaces: tuple[str, ...], all_namespaces: bool, liveness: str, status_interval: float) -> None:
+@click.option(
+    "--status-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between passes over every pipeline (drift repair and status refresh).",
+)
+@monitoring_labels_option
+def run(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    liveness: str,
+    status_interval: float,
+    monitoring_labels: str,
+) -> None:
     """Run the operator (in a pod it uses its service account, elsewhere the kubeconfig)."""
     import kopf
 
     from fitpipe_operator.handlers import register
+    from fitpipe_operator.sync import Options
 
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("pass --all-namespaces or at least one --namespace")
+    # An operator reports what it does (each pass, each retry) at INFO, unless -v asked for more.
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        for name in ("kopf", "fitpipe_operator"):
+            logging.getLogger(name).setLevel(logging.INFO)
+    options = Options(monitoring_labels=_labels(monitoring_labels))
     # The default registry also logs in the way kubectl does (in-cluster service account or kubeconfig).
     registry = kopf.get_default_registry()
-    register(registry, status_interval=status_interval)
+    register(
+        registry,
+        status_interval=status_interval,
+        namespaces=None if all_namespaces else list(namespaces),
+        options=options,
+    )
     # One replica; no peering objects to create or watch (see the chart's Deployment strategy).
     kopf.run(
         registry=registry,

@@ -1,8 +1,11 @@
-"""The operator's few verbs against the Kubernetes API (apply, create-if-absent, get, list, delete)
-over the official client's transport and credentials, addressed by a fixed table of the kinds it owns."""
+"""The operator's few verbs against the Kubernetes API (apply, create-if-absent, get, list, merge-patch,
+delete) over the official client's transport and credentials, addressed by a fixed table of the kinds it
+touches; the chart's RBAC grants exactly these (tests/operator/test_chart.py checks the two agree)."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 from typing import Any
 from urllib.parse import quote
@@ -12,11 +15,11 @@ import kubernetes.config
 
 from fitpipe_operator.errors import ClusterError, ResourceMissingError
 
-__all__ = ["FIELD_MANAGER", "PLURALS", "Cluster", "resource_path"]
+__all__ = ["FIELD_MANAGER", "PLURALS", "READ_ONLY", "Cluster", "resource_path"]
 
 FIELD_MANAGER = "fitpipe-operator"
 
-# Every kind the operator creates; the chart's RBAC grants exactly these.
+# Every kind the operator creates, and the FitbitPipelines themselves.
 PLURALS: dict[tuple[str, str], str] = {
     ("v1", "Secret"): "secrets",
     ("v1", "Service"): "services",
@@ -29,17 +32,29 @@ PLURALS: dict[tuple[str, str], str] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrules",
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): "alertmanagerconfigs",
+    # Not created: the database's claims, made by the StatefulSet controller, read and grown in place.
+    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("fitpipe.io/v1alpha1", "FitbitPipeline"): "fitbitpipelines",
 }
+# Kinds in PLURALS the operator never creates, applies or prunes.
+READ_ONLY = {("v1", "PersistentVolumeClaim"), ("fitpipe.io/v1alpha1", "FitbitPipeline")}
 
 
-def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+def resource_path(
+    api_version: str, kind: str, namespace: str | None, name: str | None = None, subresource: str = ""
+) -> str:
+    """The URL path of a collection (no name), an object, or its subresource; namespace None: all."""
     try:
         plural = PLURALS[(api_version, kind)]
     except KeyError:
         raise ClusterError(f"the operator does not manage {kind} ({api_version})", status=0) from None
     root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    path = f"{root}/namespaces/{quote(namespace, safe='')}/{plural}"
-    return f"{path}/{quote(name, safe='')}" if name else path
+    path = (
+        f"{root}/{plural}" if namespace is None else f"{root}/namespaces/{quote(namespace, safe='')}/{plural}"
+    )
+    if name:
+        path += f"/{quote(name, safe='')}"
+    return f"{path}/{subresource}" if subresource else path
 
 
 class Cluster:
@@ -117,9 +132,12 @@ class Cluster:
             raise self._fail("GET", path, status, data)
         return data
 
-    def list(self, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    def list(
+        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    ) -> list[dict[str, Any]]:
         path = resource_path(api_version, kind, namespace)
-        status, data = self._request("GET", path, query=[("labelSelector", label_selector)])
+        query = [("labelSelector", label_selector)] if label_selector else []
+        status, data = self._request("GET", path, query=query)
         if status == 404:
             return []  # a kind the cluster does not serve has no objects
         if status >= 300:
@@ -165,10 +183,63 @@ class Cluster:
             raise self._fail("PATCH", path, status, data)
         return data or {}
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        subresource: str = "",
+    ) -> dict[str, Any] | None:
+        """A JSON merge patch of the object (or its subresource); None when the object does not exist."""
+        path = resource_path(api_version, kind, namespace, name, subresource)
+        status, data = self._request(
+            "PATCH", path, query=[("fieldManager", FIELD_MANAGER)], body=body,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+        if status == 404:
+            return None
+        if status >= 300:
+            raise self._fail("PATCH", path, status, data)
+        return data
+
+    def post_event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """An Event about `involved` (an object as read), as `kubectl describe` shows it. Best effort:
+        an event that cannot be posted is not worth failing a pass over."""
+        meta = involved["metadata"]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        path = f"/api/v1/namespaces/{quote(meta['namespace'], safe='')}/events"
+        with contextlib.suppress(ClusterError):
+            self._request("POST", path, body=event)
+
+    def delete(
+        self, api_version: str, kind: str, namespace: str, name: str, *, propagation: str = "Background"
+    ) -> bool:
+        """Delete the object; False when it was already gone. Background propagation lets the garbage
+        collector remove its pods and jobs; Orphan leaves them for a successor to adopt."""
         path = resource_path(api_version, kind, namespace, name)
-        # Background propagation: the garbage collector removes the object's pods and jobs.
-        status, data = self._request("DELETE", path, body={"propagationPolicy": "Background"})
+        status, data = self._request("DELETE", path, body={"propagationPolicy": propagation})
         if status == 404:
             return False
         if status >= 300:

@@ -83,7 +83,8 @@ def _object(
     rules: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     # `default: {}` makes the API server (and apply_defaults) fill the nested defaults even when the
-    # user leaves the whole block out, so `spec: {}` is a complete, working pipeline.
+    # user leaves the whole block out, so `spec: {}` is a complete, working pipeline. The API server
+    # checks each rule against that bare `{}` when the CRD is created: rules guard fields with has().
     schema: dict[str, Any] = {
         "type": "object",
         "description": description,
@@ -99,7 +100,8 @@ def _object(
 
 
 def _quantity(description: str) -> dict[str, Any]:
-    return _string(description, pattern=QUANTITY_PATTERN)
+    # maxLength bounds the cost the API server estimates for CEL rules reading it.
+    return _string(description, pattern=QUANTITY_PATTERN, maxLength=64)
 
 
 def _secret_name(description: str) -> dict[str, Any]:
@@ -190,17 +192,35 @@ def spec_schema() -> dict[str, Any]:
             "storage": _object(
                 "The database volume.",
                 {
-                    "size": _quantity("Volume size; `fitpipe estimate` tells what a study needs.")
+                    "size": _quantity(
+                        "Volume size; `fitpipe estimate` tells what a study needs. It may grow later (the "
+                        "operator grows the claim; the StorageClass must allow volume expansion), never shrink."
+                    )
                     | {"default": "20Gi"},
                     "storageClassName": _secret_name(
-                        "StorageClass of the volume; the cluster default if unset."
+                        "StorageClass of the volume; the cluster default if unset. Fixed once the pipeline exists."
                     ),
                     "deleteWithPipeline": _boolean(
                         "Delete the volume (and the generated credentials that open it) when the "
-                        "FitbitPipeline is deleted. Off by default: study data outlives its pipeline.",
+                        "FitbitPipeline is deleted. Off by default: study data outlives its pipeline. "
+                        "It may be switched either way at any time; what holds when the pipeline is deleted counts.",
                         False,
                     ),
                 },
+                rules=[
+                    {
+                        # Transition rules (oldSelf): checked on update only.
+                        "rule": "has(self.storageClassName) == has(oldSelf.storageClassName) && "
+                        "(!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
+                        "message": "timescaledb.storage.storageClassName cannot change once the pipeline exists: "
+                        "the data would have to move to a new volume (back it up, restore it into a new pipeline)",
+                    },
+                    {
+                        "rule": "!has(self.size) || !has(oldSelf.size) || "
+                        "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+                        "message": "timescaledb.storage.size cannot shrink: a volume only grows",
+                    },
+                ],
             ),
             "resources": _resources(
                 "CPU and memory of the database.", {"cpu": "500m", "memory": "2Gi"}, {"memory": "4Gi"}
@@ -249,7 +269,7 @@ def spec_schema() -> dict[str, Any]:
                 },
                 rules=[
                     {
-                        "rule": "self.type != 'inbox' || has(self.inboxClaimName)",
+                        "rule": "!has(self.type) || self.type != 'inbox' || has(self.inboxClaimName)",
                         "message": "source.type inbox needs source.inboxClaimName",
                     }
                 ],
@@ -297,8 +317,9 @@ def spec_schema() -> dict[str, Any]:
             "thresholds": _thresholds(),
             "labels": {
                 "type": "object",
-                "description": "Extra labels on the ServiceMonitor and PrometheusRule, so Prometheus selects them "
-                "(kube-prometheus-stack selects `release: <its release name>`).",
+                "description": "Labels on the ServiceMonitor, PrometheusRule and AlertmanagerConfig, over the "
+                "operator's (the chart's `monitoringLabels`, default `release: kube-prometheus-stack`), so "
+                "Prometheus selects them (kube-prometheus-stack selects `release: <its release name>`).",
                 "additionalProperties": {"type": "string", "maxLength": 63},
                 "maxProperties": 16,
             },
@@ -307,10 +328,16 @@ def spec_schema() -> dict[str, Any]:
                 {"enabled": _boolean("Create the dashboard ConfigMaps.", True)},
             ),
             "alertmanager": _object(
-                "An AlertmanagerConfig that mails alerts (authenticating with the SMTP Secret's `password`).",
+                "An AlertmanagerConfig that mails this pipeline's alerts: critical ones at once, warnings "
+                "grouped, warnings muted while a critical alert of the pipeline fires (authenticating with "
+                "the SMTP Secret's `password` when authUsername is set).",
                 {
                     "enabled": _boolean("Create the AlertmanagerConfig.", False),
-                    "to": _string("Recipient address.", pattern=r"^[^@\s]+@[^@\s]+$"),
+                    "to": _string(
+                        "Recipients, comma-separated (e.g. admin@wearipedia.com, trial-a-oncall@example.org).",
+                        pattern=r"^[^@\s,]+@[^@\s,]+(\s*,\s*[^@\s,]+@[^@\s,]+)*$",
+                        maxLength=1000,
+                    ),
                     "from": _string("Sender address.", pattern=r"^[^@\s]+@[^@\s]+$"),
                     "smarthost": _string("SMTP server as host:port.", pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"),
                     "authUsername": _string("SMTP login; the password is the SMTP Secret's `password` key."),
@@ -318,7 +345,8 @@ def spec_schema() -> dict[str, Any]:
                 },
                 rules=[
                     {
-                        "rule": "!self.enabled || (has(self.to) && has(self.from) && has(self.smarthost))",
+                        "rule": "!has(self.enabled) || !self.enabled || "
+                        "(has(self.to) && has(self.from) && has(self.smarthost))",
                         "message": "alertmanager.enabled needs to, from and smarthost",
                     }
                 ],
@@ -373,7 +401,9 @@ def spec_schema() -> dict[str, Any]:
         },
         rules=[
             {
-                "rule": "self.ingest.source.type != 'googleHealthApi' || has(self.googleHealth.secretName)",
+                "rule": "!has(self.ingest) || !has(self.ingest.source) || !has(self.ingest.source.type) || "
+                "self.ingest.source.type != 'googleHealthApi' || "
+                "(has(self.googleHealth) && has(self.googleHealth.secretName))",
                 "message": "ingest.source.type googleHealthApi needs googleHealth.secretName",
             }
         ],
@@ -408,6 +438,11 @@ def status_schema() -> dict[str, Any]:
                 "items": _condition_schema(),
                 "x-kubernetes-list-type": "map",
                 "x-kubernetes-list-map-keys": ["type"],
+            },
+            "errors": {
+                "type": "array",
+                "description": "One line per child the last pass could not apply (what the API server said).",
+                "items": {"type": "string"},
             },
             "lastIngest": {
                 "type": "object",

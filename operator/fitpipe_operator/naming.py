@@ -8,7 +8,6 @@ from typing import Any
 __all__ = [
     "MANAGED_BY",
     "GENERATE_ANNOTATION",
-    "KEEP_ANNOTATION",
     "labels",
     "selector",
     "metadata",
@@ -18,8 +17,6 @@ __all__ = [
 MANAGED_BY = "fitpipe-operator"
 # On a Secret: comma-separated keys the operator fills with random values when it first creates it.
 GENERATE_ANNOTATION = "fitpipe.io/generate"
-# On any child: not owned by the FitbitPipeline, so deleting the pipeline leaves it (and the data it opens).
-KEEP_ANNOTATION = "fitpipe.io/keep-on-delete"
 
 
 def child(name: str, suffix: str) -> str:

@@ -1,5 +1,7 @@
-"""The operator's work on one FitbitPipeline, below the kopf handlers: apply the rendered children
-as owned objects (generated Secrets only created), prune children no longer rendered, observe state."""
+"""The operator's work on one FitbitPipeline, below the kopf handlers: apply the rendered children as
+owned objects, create the generated Secrets once (owned by the database volume), prune children no
+longer rendered, observe state. One child's failure never stops the others: every error is collected
+and reported, and the next pass retries."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from fitpipe_operator.children.ingest import COMPONENT as INGEST
 from fitpipe_operator.children.ingest import cronjob_name
 from fitpipe_operator.children.migration import migration_job_name
 from fitpipe_operator.children.secrets import fill_generated
-from fitpipe_operator.cluster import PLURALS, Cluster
-from fitpipe_operator.errors import ResourceMissingError
-from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION, MANAGED_BY, child
+from fitpipe_operator.children.timescaledb import claim_name, statefulset_name
+from fitpipe_operator.cluster import PLURALS, READ_ONLY, Cluster
+from fitpipe_operator.errors import ClusterError, ResourceMissingError
+from fitpipe_operator.naming import GENERATE_ANNOTATION, MANAGED_BY, child
 from fitpipe_operator.status import Children
+from fitpipe_operator.storage import apply_statefulset
 
 __all__ = ["Owner", "Outcome", "owned", "apply_children", "prune_children", "observe_children"]
 
@@ -32,6 +36,8 @@ class Owner:
         return cls(body["apiVersion"], body["kind"], meta["name"], meta["namespace"], meta["uid"])
 
     def reference(self) -> dict[str, Any]:
+        # blockOwnerDeletion needs `update` on fitbitpipelines/finalizers (the chart grants it):
+        # foreground deletion of a pipeline then waits for its children.
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
@@ -48,16 +54,24 @@ class Outcome:
     created_secrets: list[str] = field(default_factory=list)
     missing_kinds: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    # "<Kind>/<name>: <what the API server said>", one per child that failed.
+    errors: list[str] = field(default_factory=list)
+    # What was done beyond applying (a claim grown, a StatefulSet replaced), for events.
+    notes: list[str] = field(default_factory=list)
+    # Why something could not be done yet (not an error: a later pass does it).
+    waiting: list[str] = field(default_factory=list)
 
 
 def _annotations(manifest: dict[str, Any]) -> dict[str, str]:
     return dict(manifest["metadata"].get("annotations") or {})
 
 
+def _generated(manifest: dict[str, Any]) -> bool:
+    return manifest["kind"] == "Secret" and GENERATE_ANNOTATION in _annotations(manifest)
+
+
 def owned(manifest: dict[str, Any], owner: Owner) -> dict[str, Any]:
-    """The manifest with the pipeline as its controller, unless it must outlive the pipeline."""
-    if _annotations(manifest).get(KEEP_ANNOTATION) == "true":
-        return manifest
+    """The manifest with the pipeline as its controller."""
     meta = dict(manifest["metadata"], ownerReferences=[owner.reference()])
     return dict(manifest, metadata=meta)
 
@@ -66,48 +80,81 @@ def _label(manifest: dict[str, Any]) -> str:
     return f"{manifest['kind']}/{manifest['metadata']['name']}"
 
 
+def _missing(outcome: Outcome, manifest: dict[str, Any]) -> None:
+    kind = f"{manifest['kind']} ({manifest['apiVersion']})"
+    if kind not in outcome.missing_kinds:
+        outcome.missing_kinds.append(kind)
+
+
+def _create_generated_secrets(
+    cluster: Cluster, owner: Owner, secrets: list[dict[str, Any]], outcome: Outcome
+) -> None:
+    """Create each absent generated Secret with fresh random values, owned by the database's claim.
+    Never reads a Secret: `create` answers 409 when it exists, and an existing one is left as it is."""
+    if not secrets:
+        return
+    claim = cluster.get("v1", "PersistentVolumeClaim", owner.namespace, claim_name(owner.name))
+    if claim is None:
+        outcome.waiting.append(f"the generated Secrets wait for the database volume {claim_name(owner.name)}")
+        return
+    reference = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "name": claim["metadata"]["name"],
+        "uid": claim["metadata"]["uid"],
+    }
+    for manifest in secrets:
+        filled = fill_generated(manifest)
+        filled["metadata"]["ownerReferences"] = [reference]
+        try:
+            if cluster.create(filled) is not None:
+                outcome.created_secrets.append(manifest["metadata"]["name"])
+        except ClusterError as exc:
+            outcome.errors.append(f"{_label(manifest)}: {exc.message}")
+
+
 def apply_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]]) -> Outcome:
-    """Apply every child in order. Generated Secrets are created once and never touched again, so a
-    password is never rotated by accident. Kinds the cluster does not serve are reported, not fatal."""
+    """Apply every child in order, each whatever became of the others. Kinds the cluster does not serve
+    are reported, not errors; the generated Secrets come last (they need the database's claim)."""
     outcome = Outcome()
     for manifest in manifests:
+        if _generated(manifest):
+            continue
         manifest = owned(manifest, owner)
         try:
-            if manifest["kind"] == "Secret" and GENERATE_ANNOTATION in _annotations(manifest):
-                # get() first, so an existing Secret's value is never even sent (create() would refuse it anyway).
-                absent = cluster.get("v1", "Secret", owner.namespace, manifest["metadata"]["name"]) is None
-                if absent and cluster.create(fill_generated(manifest)) is not None:
-                    outcome.created_secrets.append(manifest["metadata"]["name"])
-                continue
-            cluster.apply(manifest)
+            if manifest["kind"] == "StatefulSet":
+                outcome.notes += apply_statefulset(cluster, manifest)
+            else:
+                cluster.apply(manifest)
             outcome.applied.append(_label(manifest))
         except ResourceMissingError:
-            kind = f"{manifest['kind']} ({manifest['apiVersion']})"
-            if kind not in outcome.missing_kinds:
-                outcome.missing_kinds.append(kind)
+            _missing(outcome, manifest)
+        except ClusterError as exc:
+            outcome.errors.append(f"{_label(manifest)}: {exc.message}")
+    _create_generated_secrets(cluster, owner, [m for m in manifests if _generated(m)], outcome)
     return outcome
 
 
-def prune_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]]) -> list[str]:
+def prune_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]], outcome: Outcome) -> None:
     """Delete objects this pipeline owns that render() no longer produces (a disabled dashboard, the
-    migration Job of a previous image). Objects another controller owns, such as the ingest Jobs of
-    the CronJob, are not the pipeline's and are left alone."""
+    migration Job of a previous template). Objects another controller owns, such as the ingest Jobs
+    of the CronJob, are not the pipeline's and are left alone; Secrets are never deleted."""
     wanted = {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in manifests}
     selector = f"app.kubernetes.io/instance={owner.name},app.kubernetes.io/managed-by={MANAGED_BY}"
-    pruned = []
     for api_version, kind in PLURALS:
-        if kind == "Secret":
-            continue  # credentials are never deleted by the operator
-        for item in cluster.list(api_version, kind, owner.namespace, selector):
-            meta = item.get("metadata") or {}
-            owners = meta.get("ownerReferences") or []
-            if not any(ref.get("uid") == owner.uid for ref in owners):
-                continue
-            if (api_version, kind, meta.get("name")) in wanted:
-                continue
-            if cluster.delete(api_version, kind, owner.namespace, meta["name"]):
-                pruned.append(f"{kind}/{meta['name']}")
-    return pruned
+        if kind == "Secret" or (api_version, kind) in READ_ONLY:
+            continue
+        try:
+            for item in cluster.list(api_version, kind, owner.namespace, selector):
+                meta = item.get("metadata") or {}
+                if not any(ref.get("uid") == owner.uid for ref in meta.get("ownerReferences") or []):
+                    continue
+                if (api_version, kind, meta.get("name")) in wanted:
+                    continue
+                if cluster.delete(api_version, kind, owner.namespace, meta["name"]):
+                    outcome.pruned.append(f"{kind}/{meta['name']}")
+        except ClusterError as exc:
+            outcome.errors.append(f"pruning {kind}: {exc.message}")
 
 
 def observe_children(cluster: Cluster, name: str, namespace: str, spec: dict[str, Any]) -> Children:
@@ -123,8 +170,8 @@ def observe_children(cluster: Cluster, name: str, namespace: str, spec: dict[str
         )
     ]
     return Children(
-        statefulset=cluster.get("apps/v1", "StatefulSet", namespace, child(name, "timescaledb")),
-        migration_job=cluster.get("batch/v1", "Job", namespace, migration_job_name(name, spec)),
+        statefulset=cluster.get("apps/v1", "StatefulSet", namespace, statefulset_name(name)),
+        migration_job=cluster.get("batch/v1", "Job", namespace, migration_job_name(name, namespace, spec)),
         cronjob=cluster.get("batch/v1", "CronJob", namespace, cron),
         api=cluster.get("apps/v1", "Deployment", namespace, child(name, "api")),
         dashboard=cluster.get("apps/v1", "Deployment", namespace, child(name, "dashboard"))

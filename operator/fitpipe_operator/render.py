@@ -3,26 +3,35 @@ FitbitPipeline, in the order they are applied. No cluster, no clock, no randomne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fitpipe.errors import InputError
 from fitpipe_operator.children.ingest import ingest_children
 from fitpipe_operator.children.migration import migration_children
-from fitpipe_operator.children.monitoring import monitoring_children
+from fitpipe_operator.children.monitoring import DEFAULT_MONITORING_LABELS, monitoring_children
 from fitpipe_operator.children.secrets import generated_secrets
 from fitpipe_operator.children.timescaledb import timescaledb_children
 from fitpipe_operator.children.web import api_children, dashboard_children
 from fitpipe_operator.crd import API_VERSION, KIND
 from fitpipe_operator.spec import checked_spec
 
-__all__ = ["render", "render_document"]
+__all__ = ["DEFAULT_MONITORING_LABELS", "render", "render_document"]
 
 
-def render(name: str, namespace: str, spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+def render(
+    name: str,
+    namespace: str,
+    spec: dict[str, Any] | None,
+    *,
+    monitoring_labels: Mapping[str, str] = DEFAULT_MONITORING_LABELS,
+) -> list[dict[str, Any]]:
     """Every child of the pipeline `namespace/name`. Raises InputError (naming the field) for a bad spec.
 
-    Generated Secrets come without their random values (the operator fills them once, on creation);
-    owner references are added by the operator, which knows the owner's uid."""
+    `monitoring_labels` go on the prometheus-operator objects so a Prometheus selects them (the operator
+    gets them from the chart; `spec.monitoring.labels` override them per pipeline). Generated Secrets
+    come without their random values (the operator fills them once, on creation); owner references
+    are added by the operator, which knows the owners' uids."""
     full = checked_spec(name, spec)
     return [
         *generated_secrets(name, namespace, full),
@@ -31,11 +40,16 @@ def render(name: str, namespace: str, spec: dict[str, Any] | None) -> list[dict[
         *ingest_children(name, namespace, full),
         *api_children(name, namespace, full),
         *dashboard_children(name, namespace, full),
-        *monitoring_children(name, namespace, full),
+        *monitoring_children(name, namespace, full, monitoring_labels),
     ]
 
 
-def render_document(document: dict[str, Any], default_namespace: str = "default") -> list[dict[str, Any]]:
+def render_document(
+    document: dict[str, Any],
+    default_namespace: str = "default",
+    *,
+    monitoring_labels: Mapping[str, str] = DEFAULT_MONITORING_LABELS,
+) -> list[dict[str, Any]]:
     """render() for a whole FitbitPipeline object as read from a YAML file."""
     if not isinstance(document, dict) or document.get("kind") != KIND:
         found = document.get("kind") if isinstance(document, dict) else type(document).__name__
@@ -49,4 +63,9 @@ def render_document(document: dict[str, Any], default_namespace: str = "default"
     meta = document.get("metadata") or {}
     if not meta.get("name"):
         raise InputError("a FitbitPipeline needs metadata.name", field="metadata.name")
-    return render(meta["name"], meta.get("namespace") or default_namespace, document.get("spec") or {})
+    return render(
+        meta["name"],
+        meta.get("namespace") or default_namespace,
+        document.get("spec") or {},
+        monitoring_labels=monitoring_labels,
+    )

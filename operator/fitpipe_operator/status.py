@@ -177,16 +177,22 @@ def status_update(
     *,
     now: str,
     generation: int | None,
+    reconciled: bool,
     ingest_jobs: list[dict[str, Any]] | None = None,
+    errors: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The status fields to patch: conditions (merged), observedGeneration, lastIngest."""
+    """The status fields to merge-patch: conditions (merged, each marked with the `generation` they were
+    observed at), observedGeneration (moved to `generation` only when it was `reconciled`: applied
+    without an error, as kstatus, Argo CD and `kubectl wait` read it), lastIngest, and `errors`, one
+    line per child that failed (null clears them)."""
     old = old_status or {}
     patch: dict[str, Any] = {
         "conditions": merge_conditions(
             list(old.get("conditions") or []), updates, now=now, generation=generation
-        )
+        ),
+        "errors": list(errors) if errors else None,
     }
-    if generation is not None:
+    if reconciled and generation is not None:
         patch["observedGeneration"] = generation
     if ingest_jobs is not None and (ingest := last_ingest(ingest_jobs)) is not None:
         patch["lastIngest"] = ingest

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe.participants import add_participant
 from fitpipe.passwords import ScryptCost
 from fitpipe.settings import Settings
@@ -20,6 +21,7 @@ from fitpipe.users import PasswordPolicy, add_user
 from fitpipe_api.main import create_app
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
+from tests.conftest import role_url
 
 
 @dataclass
@@ -117,7 +119,7 @@ def api_settings(**overrides: object) -> Settings:
 @pytest.fixture
 def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    with TestClient(create_app(settings, url=database_url)) as c:
+    with TestClient(create_app(settings, url=role_url(database_url, API))) as c:
         yield c
 
 

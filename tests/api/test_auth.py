@@ -12,11 +12,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe.tokens import create_token
 from fitpipe.users import disable_user, enable_user
 from fitpipe_api.main import create_app
 from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
 from tests.api.factories import Inbox, scalar, smtp_server
+from tests.conftest import role_url
 
 pytestmark = pytest.mark.db
 
@@ -30,7 +32,7 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
 @pytest.fixture
 def api(database_url: str, people: People, tokens: Tokens, smtp: tuple[int, Inbox]) -> Iterator[TestClient]:
     settings = api_settings(mail_server="127.0.0.1", mail_port=smtp[0], fitpipe_signin_max_failures=3)
-    with TestClient(create_app(settings, url=database_url)) as c:
+    with TestClient(create_app(settings, url=role_url(database_url, API))) as c:
         yield c
 
 

@@ -13,11 +13,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe.participants import Participant, add_participant
 from fitpipe.settings import Settings
 from fitpipe_api.main import create_app
 from tests.api.conftest import Tokens, auth
 from tests.api.factories import Inbox, add_contact, body_of, free_port, scalar, smtp_server
+from tests.conftest import role_url
 
 pytestmark = pytest.mark.db
 SENDER = "study-team@example.org"
@@ -26,7 +28,7 @@ USERNAME, PASSWORD = "fitpipe-mailer", "s3cret-Mail-pw"
 
 def _client(database_url: str, port: int, **mail: Any) -> TestClient:
     settings = Settings(_env_file=None, mail_server="127.0.0.1", mail_port=port, mail_from=SENDER, **mail)  # type: ignore[call-arg]
-    return TestClient(create_app(settings, url=database_url))
+    return TestClient(create_app(settings, url=role_url(database_url, API)))
 
 
 @pytest.fixture

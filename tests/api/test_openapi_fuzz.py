@@ -14,8 +14,10 @@ schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install '.[test]')"
 )
 
+from fitpipe.dbroles import API  # noqa: E402
 from fitpipe.settings import Settings  # noqa: E402
 from fitpipe_api.main import create_app  # noqa: E402
+from tests.conftest import role_url  # noqa: E402
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -24,7 +26,7 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
     application = create_app(
         Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),  # type: ignore[call-arg]
-        url=database_url,
+        url=role_url(database_url, API),
     )
     application.state.pool.open(wait=True)
     application.state.test_token = tokens.admin

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import uvicorn
 
+from fitpipe.dbroles import API
 from fitpipe.participants import Participant
 from fitpipe.settings import Settings, reset_settings_cache
 from fitpipe.tokens import create_token
@@ -22,6 +23,7 @@ from fitpipe.users import add_user
 from fitpipe_api.main import create_app as create_api
 from tests.api.conftest import TEST_PASSWORDS
 from tests.api.factories import Inbox, free_port, smtp_server
+from tests.conftest import role_url
 from tests.dashboard.cohort import load_study
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -91,7 +93,10 @@ def stack(database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyP
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                create_api(settings, url=database_url), host="127.0.0.1", port=port, log_level="warning"
+                create_api(settings, url=role_url(database_url, API)),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
             )
         )
         thread = threading.Thread(target=server.run, daemon=True)

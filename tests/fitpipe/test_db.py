@@ -1,10 +1,16 @@
-"""Database URL resolution and redaction."""
+"""Database URL resolution (the administrator's and each process role's login) and redaction."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
-from fitpipe.db import database_url, redact
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from fitpipe.db import database_url, redact, role_passwords, with_login
+from fitpipe.dbroles import API, INGEST
+from fitpipe.errors import ConfigError
 from fitpipe.settings import Settings
 
 
@@ -37,3 +43,58 @@ def test_original_db_variables_build_a_url(monkeypatch: pytest.MonkeyPatch) -> N
 def test_database_url_wins_over_db_variables() -> None:
     settings = Settings(_env_file=None, database_url="postgresql://a@b/c", db_host="ignored")  # type: ignore[call-arg]
     assert database_url(settings) == "postgresql://a@b/c"
+
+
+# ---- each process's own login ------------------------------------------------------------------------
+def test_a_role_logs_in_with_its_password_on_the_administrators_server() -> None:
+    settings = Settings(
+        _env_file=None,
+        db_host="db.example",
+        db_user="postgres",
+        db_pass="admin",
+        fitpipe_api_db_password="api pw",  # type: ignore[call-arg]
+    )
+    assert database_url(settings, role=API) == "postgresql://fitpipe_api:api%20pw@db.example:5432/fitpipe"
+    # no password for the ingest role: the one login of a single-URL setup
+    assert database_url(settings, role=INGEST) == "postgresql://postgres:admin@db.example:5432/fitpipe"
+
+
+def test_a_full_role_url_wins_and_its_password_is_the_one_migrate_sets() -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url="postgresql://postgres:admin@h/trial?sslmode=require",
+        fitpipe_ingest_database_url="postgresql://fitpipe_ingest:from-url@h/trial",
+        fitpipe_ingest_db_password="ignored",  # type: ignore[call-arg]
+    )
+    assert database_url(settings, role=INGEST) == "postgresql://fitpipe_ingest:from-url@h/trial"
+    assert role_passwords(settings)[INGEST] == "from-url"
+    assert role_passwords(settings)[API] is None
+
+
+def test_with_login_keeps_the_server_and_options() -> None:
+    assert (
+        with_login("postgresql://a:b@h:6432/db?sslmode=require", "u", "p w")
+        == "postgresql://u:p%20w@h:6432/db?sslmode=require"
+    )
+    assert conninfo_to_dict(with_login("host=h dbname=db user=a password=b", "u", "p")) == {
+        "host": "h",
+        "dbname": "db",
+        "user": "u",
+        "password": "p",
+    }
+
+
+def test_the_embedded_database_gives_each_role_its_generated_password(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "db.json").write_text(json.dumps({"password": "su", "port": 5999}))
+    settings = Settings(_env_file=None, fitpipe_home=home)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="run `fitpipe migrate`"):
+        database_url(settings, role=API)
+    passwords = role_passwords(settings)  # what `fitpipe migrate` does first
+    assert database_url(settings) == "postgresql://fitpipe:su@127.0.0.1:5999/fitpipe"
+    assert (
+        database_url(settings, role=API)
+        == f"postgresql://fitpipe_api:{passwords[API]}@127.0.0.1:5999/fitpipe"
+    )
+    assert database_url(settings, role=INGEST).startswith(f"postgresql://fitpipe_ingest:{passwords[INGEST]}@")

@@ -12,8 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from fitpipe_operator.cluster import PLURALS
+from fitpipe_operator.cluster import PLURALS, READ_ONLY
 from fitpipe_operator.crd import jsonschema_of, openapi_schema
+from fitpipe_operator.handlers import WATCHED_CHILDREN
 from tests.operator.conftest import CHART
 
 
@@ -65,6 +66,7 @@ def test_operator_watches_all_namespaces_by_default(chart: helm.Chart) -> None:
     docs = objects(chart)
     container = of_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][:3] == ["operator", "run", "--all-namespaces"]
+    assert "--monitoring-labels=release=kube-prometheus-stack" in container["args"]
     assert container["image"] == "ghcr.io/fitpipe/fitpipe:0.1.0"
     binding = of_kind(docs, "ClusterRoleBinding")[0]
     assert binding["subjects"] == [
@@ -93,18 +95,33 @@ def grants(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
 def test_rbac_grants_exactly_what_the_operator_uses(chart: helm.Chart) -> None:
     role = of_kind(objects(chart), "ClusterRole")[0]
     expected: dict[tuple[str, str], set[str]] = {
-        ("fitpipe.io", "fitbitpipelines"): {"list", "watch", "patch"},
+        ("fitpipe.io", "fitbitpipelines"): {"get", "list", "watch", "patch"},
         ("fitpipe.io", "fitbitpipelines/status"): {"patch"},
+        # blockOwnerDeletion on children, under OwnerReferencesPermissionEnforcement
+        ("fitpipe.io", "fitbitpipelines/finalizers"): {"update"},
         ("", "events"): {"create"},
-        ("", "secrets"): {"get", "create"},
+        # Generated once; no Secret anywhere is ever read, listed or changed.
+        ("", "secrets"): {"create"},
+        ("", "persistentvolumeclaims"): {"get", "patch"},
     }
     for api_version, kind in PLURALS:
-        if kind == "Secret":
+        if kind == "Secret" or (api_version, kind) in READ_ONLY:
             continue
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         expected[(group, PLURALS[(api_version, kind)])] = {"get", "list", "create", "patch", "delete"}
+    for group, _, plural in WATCHED_CHILDREN:
+        expected[(group, plural)].add("watch")
     assert grants(role["rules"]) == expected
     assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in role["rules"])
+
+
+def test_monitoring_labels_are_passed_to_the_operator(chart: helm.Chart) -> None:
+    docs = objects(chart, {"monitoringLabels": {"release": "kps", "team": "trials"}})
+    args = of_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--monitoring-labels=release=kps,team=trials" in args
+    docs = objects(chart, {"monitoringLabels": None})
+    args = of_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--monitoring-labels=" in args
 
 
 def test_example_pipeline_is_installed_only_when_asked(chart: helm.Chart) -> None:
@@ -132,6 +149,8 @@ def test_notes_say_what_to_apply_next(chart: helm.Chart) -> None:
         {"replicaCount": 2},
         {"resources": {"requests": {"memory": "lots"}}},
         {"examplePipeline": {"enabled": "yes"}},
+        {"monitoringLabels": {"release": "not a label value"}},
+        {"monitoringLabels": {"bad key": "x"}},
     ],
 )
 def test_values_schema_refuses_bad_values(chart: helm.Chart, values: dict[str, Any]) -> None:

@@ -64,3 +64,16 @@ def test_reference_prints_the_generated_markdown() -> None:
 def test_run_needs_a_namespace_choice() -> None:
     code, _, err = run("run")
     assert code == 2 and "--all-namespaces" in err
+
+
+def test_render_takes_the_monitoring_labels_the_chart_passes() -> None:
+    pipeline = "apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {googleHealth: {secretName: g}}\n"
+    code, out, _ = run("render", "-f", "-", "--monitoring-labels", "release=kps,team=trials", stdin=pipeline)
+    assert code == 0
+    (monitor,) = [d for d in yaml.safe_load_all(out) if d["kind"] == "ServiceMonitor"]
+    assert (
+        monitor["metadata"]["labels"]["release"] == "kps"
+        and monitor["metadata"]["labels"]["team"] == "trials"
+    )
+    code, _, err = run("render", "-f", "-", "--monitoring-labels", "release", stdin=pipeline)
+    assert code == 2 and "'release' is not key=value" in err

@@ -100,3 +100,13 @@ def test_printer_columns_show_ready_schedule_last_ingest_and_age() -> None:
     columns = crd_manifest()["spec"]["versions"][0]["additionalPrinterColumns"]
     assert [c["name"] for c in columns] == ["Ready", "Schedule", "Last Ingest", "Result", "Age"]
     assert columns[0]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
+
+
+def test_the_volume_has_transition_rules_against_a_new_class_or_a_smaller_size() -> None:
+    from fitpipe_operator.crd import spec_schema
+
+    storage = spec_schema()["properties"]["timescaledb"]["properties"]["storage"]
+    rules = {r["message"]: r["rule"] for r in storage["x-kubernetes-validations"]}
+    assert all("oldSelf" in rule for rule in rules.values())
+    assert any("storageClassName cannot change" in m for m in rules)
+    assert any("cannot shrink" in m for m in rules)

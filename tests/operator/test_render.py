@@ -10,7 +10,7 @@ import pytest
 from fitpipe.errors import InputError
 from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dashboards
 from fitpipe_operator.children.secrets import fill_generated
-from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION
+from fitpipe_operator.naming import GENERATE_ANNOTATION
 from fitpipe_operator.render import render
 from tests.operator.conftest import GOOGLE, VARIANTS
 
@@ -91,18 +91,22 @@ def test_generated_secrets_hold_no_password_until_the_operator_fills_them_once()
     assert "password" not in db["stringData"]  # the rendered manifest is untouched
 
 
-def test_volume_and_its_secrets_outlive_the_pipeline_unless_asked() -> None:
+def test_volume_outlives_the_pipeline_unless_asked() -> None:
+    # The generated Secrets follow the volume's claim (their owner, set by the operator), not the pipeline.
     kept = render("trial-a", NS, GOOGLE)
     sts = one(kept, "StatefulSet", "trial-a-timescaledb")
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
-    assert all(s["metadata"]["annotations"].get(KEEP_ANNOTATION) == "true" for s in by_kind(kept)["Secret"])
 
     disposable = render("trial-a", NS, VARIANTS["disposable"])
     sts = one(disposable, "StatefulSet", "trial-a-timescaledb")
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
     claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["resources"]["requests"]["storage"] == "1Gi" and claim["storageClassName"] == "fast"
-    assert not any(KEEP_ANNOTATION in s["metadata"]["annotations"] for s in by_kind(disposable)["Secret"])
+
+
+def test_rendered_secrets_carry_no_owner() -> None:
+    for secret in by_kind(render("trial-a", NS, GOOGLE))["Secret"]:
+        assert "ownerReferences" not in secret["metadata"]
 
 
 def test_named_secrets_replace_the_generated_ones() -> None:
@@ -181,13 +185,82 @@ def test_inbox_source_mounts_its_claim_into_the_ingest_job() -> None:
     assert "GOOGLE_CLIENT_ID" not in env_of(container)
 
 
-def test_migration_job_is_renamed_when_the_image_changes() -> None:
-    def job_name(tag: str) -> str:
-        manifests = render("trial-a", NS, {**GOOGLE, "image": {"tag": tag}})
-        return next(m["metadata"]["name"] for m in manifests if m["kind"] == "Job")
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image": {"tag": "0.2.0"}},
+        {"study": "trial-b"},
+        {"ingest": {"timeZone": "Europe/Berlin"}},
+        {"image": {"pullPolicy": "Always"}},
+        {"image": {"pullSecrets": ["registry"]}},
+        {"timescaledb": {"credentialsSecret": "db-admin"}},
+    ],
+)
+def test_migration_job_is_renamed_when_its_pod_template_changes(change: dict[str, Any]) -> None:
+    # A Job's pod template is immutable: a changed template must be a new Job, never a 422 on the old one.
+    def job(spec: dict[str, Any]) -> dict[str, Any]:
+        return next(m for m in render("trial-a", NS, spec) if m["kind"] == "Job")
 
-    assert job_name("0.1.0") == job_name("0.1.0")
-    assert job_name("0.1.0") != job_name("0.2.0")
+    before, after = job(GOOGLE), job({**GOOGLE, **change})
+    assert job(GOOGLE)["metadata"]["name"] == before["metadata"]["name"]
+    assert before["spec"]["template"] != after["spec"]["template"]
+    assert before["metadata"]["name"] != after["metadata"]["name"]
+
+
+def test_migration_job_keeps_its_name_when_only_other_children_change() -> None:
+    def job_name(spec: dict[str, Any]) -> str:
+        return next(m["metadata"]["name"] for m in render("trial-a", NS, spec) if m["kind"] == "Job")
+
+    assert job_name(GOOGLE) == job_name({**GOOGLE, "api": {"replicas": 5}, "ingest": {"schedule": "@daily"}})
+
+
+def test_monitoring_objects_carry_the_operators_labels_under_the_pipelines() -> None:
+    spec = {
+        **GOOGLE,
+        "monitoring": {
+            "alertmanager": {"enabled": True, "to": "a@b.org", "from": "c@d.org", "smarthost": "m:25"}
+        },
+    }
+    for labels, expected in (
+        ({"release": "kube-prometheus-stack"}, "kube-prometheus-stack"),
+        ({"release": "monitoring", "team": "x"}, "monitoring"),
+    ):
+        manifests = render("trial-a", NS, spec, monitoring_labels=labels)
+        for kind in ("ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"):
+            (found,) = by_kind(manifests)[kind]
+            assert found["metadata"]["labels"]["release"] == expected, kind
+    overridden = render(
+        "trial-a", NS, {**spec, "monitoring": {**spec["monitoring"], "labels": {"release": "kps"}}}
+    )
+    assert all(
+        m["metadata"]["labels"]["release"] == "kps" for m in overridden if m["kind"] == "ServiceMonitor"
+    )
+    default = by_kind(render("trial-a", NS, spec))["ServiceMonitor"][0]
+    assert default["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_alertmanager_config_routes_by_severity_and_inhibits_warnings() -> None:
+    spec = {
+        **GOOGLE,
+        "monitoring": {
+            "alertmanager": {
+                "enabled": True,
+                "to": "admin@wearipedia.com",
+                "from": "f@x.org",
+                "smarthost": "m:587",
+            }
+        },
+    }
+    config = by_kind(render("trial-a", NS, spec))["AlertmanagerConfig"][0]["spec"]
+    route = config["route"]
+    assert route["matchers"] == [{"name": "fitpipe_pipeline", "value": "trial-a", "matchType": "="}]
+    routes = {r["matchers"][0]["value"]: r for r in route["routes"]}
+    assert (routes["critical"]["receiver"], routes["critical"]["groupWait"]) == ("email-critical", "10s")
+    assert (routes["warning"]["receiver"], routes["warning"]["groupWait"]) == ("email-warning", "2m")
+    assert {c["to"] for r in config["receivers"] for c in r["emailConfigs"]} == {"admin@wearipedia.com"}
+    muted = config["inhibitRules"][0]
+    assert muted["sourceMatch"][0]["value"] == "critical" and muted["targetMatch"][0]["value"] == "warning"
+    assert {"name": "fitpipe_pipeline", "value": "trial-a", "matchType": "="} in muted["sourceMatch"]
 
 
 def test_disabled_parts_render_nothing() -> None:

@@ -41,35 +41,53 @@ app.kubernetes.io/component: operator
 
 {{/* The operator's permissions: exactly what fitpipe_operator.cluster.PLURALS and kopf use. */}}
 {{- define "fitpipe.rules" -}}
-# Watching FitbitPipelines; patch for kopf's finalizer and progress annotations.
+# Watching FitbitPipelines and reading one fresh before each pass; patch for kopf's progress annotations.
 - apiGroups: ["fitpipe.io"]
   resources: ["fitbitpipelines"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["fitpipe.io"]
   resources: ["fitbitpipelines/status"]
   verbs: ["patch"]
+# Owner references with blockOwnerDeletion on the children (OwnerReferencesPermissionEnforcement).
+- apiGroups: ["fitpipe.io"]
+  resources: ["fitbitpipelines/finalizers"]
+  verbs: ["update"]
 # Progress and errors as Kubernetes Events.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# Generated credentials: created once when absent, never read back, changed or deleted.
+# Generated credentials: created once when absent; never read, changed or deleted (no get, no list).
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "create"]
-# Children: server-side apply (create, patch), status reads (get), pruning (list, delete).
+  verbs: ["create"]
+# The database's claims (made by the StatefulSet controller): owner of the generated Secrets, grown in place.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "patch"]
+# Children: server-side apply (create, patch), status reads (get), pruning (list, delete); the
+# workloads are watched too (only those labelled as the operator's), so status and repair are prompt.
 - apiGroups: [""]
   resources: ["services", "configmaps"]
   verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["statefulsets", "deployments"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs", "cronjobs"]
-  verbs: ["get", "list", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules", "alertmanagerconfigs"]
   verbs: ["get", "list", "create", "patch", "delete"]
+{{- end -}}
+
+{{/* monitoringLabels as the operator's --monitoring-labels argument: key=value,... sorted by key. */}}
+{{- define "fitpipe.monitoringLabels" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := .Values.monitoringLabels -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end -}}

@@ -1,5 +1,12 @@
 """The prometheus-operator objects of a pipeline (ServiceMonitor on the API's /metrics, PrometheusRule,
-optional AlertmanagerConfig mailing alerts) and the Grafana dashboard ConfigMaps."""
+optional AlertmanagerConfig mailing alerts) and the Grafana dashboard ConfigMaps.
+
+A Prometheus selects ServiceMonitors and PrometheusRules by label (a stock kube-prometheus-stack:
+`release: <its release>`), so they carry the operator's monitoring labels (default
+`release: kube-prometheus-stack`) overlaid with `spec.monitoring.labels`. prometheus-operator routes an
+AlertmanagerConfig only the alerts of its own namespace (it adds a `namespace` matcher to its route and
+inhibition rules): the alert rules keep that label. Routing mirrors monitoring/alertmanager.yml:
+critical alerts mailed at once, warnings grouped, a pipeline's warnings muted while its critical fires."""
 
 from __future__ import annotations
 
@@ -7,16 +14,20 @@ import copy
 import importlib
 import json
 import re
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from fitpipe.errors import ConfigError, InputError
+from fitpipe.monitoring.alertmanager import SUBJECT, TEXT
 from fitpipe_operator.naming import child, metadata, selector
 
-__all__ = ["monitoring_children", "alert_rule_groups", "grafana_dashboards"]
+__all__ = ["DEFAULT_MONITORING_LABELS", "monitoring_children", "alert_rule_groups", "grafana_dashboards"]
 
 COMPONENT = "monitoring"
 MONITORING_API = "monitoring.coreos.com/v1"
+# What a kube-prometheus-stack installed as release `kube-prometheus-stack` selects by default.
+DEFAULT_MONITORING_LABELS: Mapping[str, str] = {"release": "kube-prometheus-stack"}
 
 
 def _optional_module(module: str) -> ModuleType | None:
@@ -76,34 +87,90 @@ def _service_monitor(
     }
 
 
-def _alertmanager_config(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _equal(label: str, value: str) -> dict[str, str]:
+    return {"name": label, "value": value, "matchType": "="}
+
+
+def _alertmanager_config(
+    name: str, namespace: str, spec: dict[str, Any], extra: dict[str, str]
+) -> dict[str, Any]:
     mail = spec["monitoring"]["alertmanager"]
-    email: dict[str, Any] = {
-        "to": mail["to"],
-        "from": mail["from"],
-        "smarthost": mail["smarthost"],
-        "requireTLS": mail["requireTLS"],
-        "sendResolved": True,
-    }
-    if mail.get("authUsername"):
-        email["authUsername"] = mail["authUsername"]
-    if spec["smtp"].get("secretName"):
-        email["authPassword"] = {"name": spec["smtp"]["secretName"], "key": "password"}
+
+    def email(send_resolved: bool) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "to": mail["to"],
+            "from": mail["from"],
+            "smarthost": mail["smarthost"],
+            "requireTLS": mail["requireTLS"],
+            "sendResolved": send_resolved,
+            # The same mail as the local Alertmanager sends (monitoring/alertmanager.yml).
+            "headers": [{"key": "Subject", "value": SUBJECT}],
+            "text": TEXT,
+        }
+        if mail.get("authUsername"):
+            config["authUsername"] = mail["authUsername"]
+            if spec["smtp"].get("secretName"):
+                config["authPassword"] = {"name": spec["smtp"]["secretName"], "key": "password"}
+        return config
+
+    critical, warning = _equal("severity", "critical"), _equal("severity", "warning")
     return {
         "apiVersion": "monitoring.coreos.com/v1alpha1",
         "kind": "AlertmanagerConfig",
-        "metadata": metadata(name, namespace, COMPONENT, child(name, "email")),
+        "metadata": metadata(name, namespace, COMPONENT, child(name, "alerts"), extra_labels=extra),
         "spec": {
-            # prometheus-operator adds a namespace matcher, so this route sees only this namespace's alerts.
+            # prometheus-operator adds a `namespace` matcher: this route sees only this namespace's alerts.
             "route": {
-                "receiver": "email",
-                "groupBy": ["alertname", "fitpipe_pipeline"],
-                "matchers": [{"name": "fitpipe_pipeline", "value": name, "matchType": "="}],
+                "receiver": "email-warning",
+                "matchers": [_equal("fitpipe_pipeline", name)],
+                "groupBy": ["alertname", "fitpipe_pipeline", "study"],
                 "groupWait": "30s",
                 "groupInterval": "5m",
                 "repeatInterval": "12h",
+                "routes": [
+                    # At once, and again every 4 hours while it lasts.
+                    {
+                        "receiver": "email-critical",
+                        "matchers": [critical],
+                        "groupWait": "10s",
+                        "repeatInterval": "4h",
+                    },
+                    # Grouped: warnings that start within two minutes go out in one mail, once a day.
+                    {
+                        "receiver": "email-warning",
+                        "matchers": [warning],
+                        "groupWait": "2m",
+                        "groupInterval": "5m",
+                        "repeatInterval": "24h",
+                    },
+                ],
             },
-            "receivers": [{"name": "email", "emailConfigs": [email]}],
+            "receivers": [
+                {"name": "email-critical", "emailConfigs": [email(True)]},
+                {"name": "email-warning", "emailConfigs": [email(False)]},
+            ],
+            "inhibitRules": [
+                # A critical alert of this pipeline mutes its warnings about the same study (alerts
+                # without a study, ingest and API, count as one).
+                {
+                    "sourceMatch": [critical, _equal("fitpipe_pipeline", name)],
+                    "targetMatch": [warning, _equal("fitpipe_pipeline", name)],
+                    "equal": ["study"],
+                },
+                # A failed or stale daily load explains participants looking out of sync.
+                {
+                    "sourceMatch": [
+                        critical,
+                        _equal("component", "ingest"),
+                        _equal("fitpipe_pipeline", name),
+                    ],
+                    "targetMatch": [
+                        warning,
+                        _equal("component", "participants"),
+                        _equal("fitpipe_pipeline", name),
+                    ],
+                },
+            ],
         },
     }
 
@@ -129,9 +196,14 @@ def _dashboard_configmap(
     }
 
 
-def monitoring_children(name: str, namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+def monitoring_children(
+    name: str,
+    namespace: str,
+    spec: dict[str, Any],
+    monitoring_labels: Mapping[str, str] = DEFAULT_MONITORING_LABELS,
+) -> list[dict[str, Any]]:
     monitoring = spec["monitoring"]
-    extra = dict(monitoring.get("labels") or {})
+    extra = {**monitoring_labels, **(monitoring.get("labels") or {})}
     out: list[dict[str, Any]] = []
     if monitoring["serviceMonitor"]["enabled"]:
         out.append(_service_monitor(name, namespace, spec, extra))
@@ -147,7 +219,7 @@ def monitoring_children(name: str, namespace: str, spec: dict[str, Any]) -> list
                 }
             )
     if monitoring["alertmanager"]["enabled"]:
-        out.append(_alertmanager_config(name, namespace, spec))
+        out.append(_alertmanager_config(name, namespace, spec, extra))
     if monitoring["grafanaDashboards"]["enabled"]:
         for filename, dashboard in sorted((grafana_dashboards() or {}).items()):
             out.append(_dashboard_configmap(name, namespace, filename, dashboard))

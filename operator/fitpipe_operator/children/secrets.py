@@ -1,5 +1,11 @@
 """The Secrets a pipeline generates when the user names none (database credentials, the key that encrypts
-stored Google tokens), and the one-time filling of their random values; created once, never patched."""
+stored Google tokens), and the one-time filling of their random values; created once, never patched.
+
+They open the data on the database volume, so they live as long as that volume: the operator creates
+them once the volume's claim exists, owned by the claim (not by the FitbitPipeline). Whether the claim
+goes with the pipeline is the StatefulSet's retention policy (`timescaledb.storage.deleteWithPipeline`),
+which the StatefulSet controller keeps true whenever it is set, so the Secrets follow without the
+operator ever reading or patching a Secret."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from fitpipe_operator.naming import GENERATE_ANNOTATION, KEEP_ANNOTATION, child, metadata
+from fitpipe_operator.naming import GENERATE_ANNOTATION, child, metadata
 
 __all__ = [
     "DB_USERNAME",
@@ -39,11 +45,9 @@ def token_key_name(name: str, spec: dict[str, Any]) -> str:
 
 
 def _secret(
-    name: str, namespace: str, secret_name: str, generate: list[str], fixed: dict[str, str], keep: bool
+    name: str, namespace: str, secret_name: str, generate: list[str], fixed: dict[str, str]
 ) -> dict[str, Any]:
     annotations = {GENERATE_ANNOTATION: ",".join(generate)}
-    if keep:
-        annotations[KEEP_ANNOTATION] = "true"
     manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -56,9 +60,8 @@ def _secret(
 
 
 def generated_secrets(name: str, namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Secrets to create when absent. Those that open the database volume are kept with it: a volume that
-    outlives its pipeline is useless without its password, and stored tokens without their key."""
-    keep = not spec["timescaledb"]["storage"]["deleteWithPipeline"]
+    """Secrets to create when absent (with the volume's claim as owner, see the module docstring): a
+    volume that outlives its pipeline is useless without its password, and stored tokens without their key."""
     secrets = []
     if not spec["timescaledb"].get("credentialsSecret"):
         secrets.append(
@@ -68,11 +71,10 @@ def generated_secrets(name: str, namespace: str, spec: dict[str, Any]) -> list[d
                 db_credentials_name(name, spec),
                 ["password"],
                 {"username": DB_USERNAME},
-                keep,
             )
         )
     if not spec["tokenKey"].get("secretName"):
-        secrets.append(_secret(name, namespace, token_key_name(name, spec), ["key"], {}, keep))
+        secrets.append(_secret(name, namespace, token_key_name(name, spec), ["key"], {}))
     return secrets
 
 

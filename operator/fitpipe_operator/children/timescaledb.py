@@ -9,12 +9,22 @@ from fitpipe_operator.children.pods import DB_NAME, DB_PORT, resources, secret_e
 from fitpipe_operator.children.secrets import db_credentials_name
 from fitpipe_operator.naming import child, metadata, selector
 
-__all__ = ["timescaledb_children"]
+__all__ = ["COMPONENT", "CLAIM_TEMPLATE", "statefulset_name", "claim_name", "timescaledb_children"]
 
 COMPONENT = "timescaledb"
+# The StatefulSet's volumeClaimTemplate; the controller names replica i's claim `data-<statefulset>-<i>`.
+CLAIM_TEMPLATE = "data"
 # The timescaledb-ha image runs as `postgres` (uid 1000) and keeps PGDATA under /home/postgres/pgdata.
 POSTGRES_UID = 1000
 DATA_MOUNT = "/home/postgres/pgdata"
+
+
+def statefulset_name(name: str) -> str:
+    return child(name, COMPONENT)
+
+
+def claim_name(name: str, ordinal: int = 0) -> str:
+    return f"{CLAIM_TEMPLATE}-{statefulset_name(name)}-{ordinal}"
 
 
 def _service(name: str, namespace: str) -> dict[str, Any]:
@@ -38,7 +48,7 @@ def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, A
     db = spec["timescaledb"]
     credentials = db_credentials_name(name, spec)
     claim: dict[str, Any] = {
-        "metadata": {"name": "data", "labels": selector(name, COMPONENT)},
+        "metadata": {"name": CLAIM_TEMPLATE, "labels": selector(name, COMPONENT)},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": db["storage"]["size"]}},
@@ -68,14 +78,14 @@ def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, A
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [
-            {"name": "data", "mountPath": DATA_MOUNT},
+            {"name": CLAIM_TEMPLATE, "mountPath": DATA_MOUNT},
             {"name": "dshm", "mountPath": "/dev/shm"},
         ],
     }
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(name, namespace, COMPONENT, child(name, COMPONENT)),
+        "metadata": metadata(name, namespace, COMPONENT, statefulset_name(name)),
         "spec": {
             "serviceName": child(name, COMPONENT),
             "replicas": 1,

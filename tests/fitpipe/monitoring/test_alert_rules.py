@@ -277,6 +277,11 @@ def _rules_by_name(groups: list[dict[str, object]]) -> dict[str, dict[str, objec
     return {str(r["alert"]): r for g in groups for r in g["rules"]}  # type: ignore[attr-defined]
 
 
+def rules_test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
+    """A promtool unit-test file checking `scenarios` of alert `name` against the rules in `rules_text`."""
+    return _test_file(tmp_path, name, scenarios, rules_text)
+
+
 def _test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text(rules_text)
@@ -390,6 +395,39 @@ def test_selector_limits_rules_to_one_deployments_series(promtool, tmp_path: Pat
     )
     text = rules_yaml(selector='namespace="alpha"')
     promtool("test", "rules", _test_file(tmp_path, "IngestFailed", [scenario], text), cwd=tmp_path)
+
+
+# What Prometheus adds to every series of a ServiceMonitor's target in Kubernetes.
+TARGET = {"namespace": "alpha", "service": "alpha-api", "pod": "alpha-api-7d9f-x2x", "job": "alpha-api"}
+
+
+def in_namespace(scenario: Scenario, target: dict[str, str] = TARGET) -> Scenario:
+    """The scenario as Prometheus sees it in a cluster: every series carries its target's labels."""
+    extra = ", ".join(f'{k}="{v}"' for k, v in target.items())
+    series = {}
+    for key, values in scenario.series.items():
+        name, _, rest = key.partition("{")
+        series[f"{name}{{{rest.rstrip('}')}{', ' if rest.strip('}') else ''}{extra}}}"] = values
+    return Scenario(series, scenario.quiet, {t: list(alerts) for t, alerts in scenario.firing.items()})
+
+
+@pytest.mark.monitoring
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_alert_keeps_the_namespace_label(promtool, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    # prometheus-operator routes an AlertmanagerConfig only alerts whose `namespace` is its own:
+    # an alert that aggregates the label away would reach no one.
+    text = rules_yaml(selector='namespace="alpha", service="alpha-api"')
+    scenarios = []
+    for scenario in CASES[name]:
+        moved = in_namespace(scenario)
+        for expected in moved.firing.values():
+            for i, e in enumerate(expected):
+                labels = {**e.labels, "namespace": "alpha"}
+                if name == "ApiDown":
+                    labels["service"] = "alpha-api"  # absent() returns its equality matchers
+                expected[i] = alert(labels, e.summary, e.description)
+        scenarios.append(moved)
+    promtool("test", "rules", _test_file(tmp_path, name, scenarios, text), cwd=tmp_path)
 
 
 def test_every_rule_reads_only_declared_metrics() -> None:

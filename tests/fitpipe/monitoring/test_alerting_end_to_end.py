@@ -23,10 +23,12 @@ import uvicorn
 import yaml
 from aiosmtpd.controller import Controller
 
+from fitpipe.dbroles import API
 from fitpipe.monitoring.alertmanager import alertmanager_config
 from fitpipe.monitoring.alerts import rule_groups
 from fitpipe.settings import Settings
 from fitpipe_api.main import create_app
+from tests.conftest import role_url
 
 PROMETHEUS = shutil.which("prometheus")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -75,7 +77,7 @@ def api(database_url: str) -> Iterator[int]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(Settings(_env_file=None), url=database_url),  # type: ignore[call-arg]
+            create_app(Settings(_env_file=None), url=role_url(database_url, API)),  # type: ignore[call-arg]
             host="127.0.0.1",
             port=port,
             log_level="warning",
