@@ -8,8 +8,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe_api.main import create_app
 from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
+from tests.conftest import role_url
 
 pytestmark = pytest.mark.db
 
@@ -62,7 +64,7 @@ def test_erase_needs_a_known_participant_and_its_study(client: TestClient, token
 
 @pytest.fixture
 def people_api(database_url: str, people: People, tokens: Tokens) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(), url=database_url)) as c:
+    with TestClient(create_app(api_settings(), url=role_url(database_url, API))) as c:
         yield c
 
 

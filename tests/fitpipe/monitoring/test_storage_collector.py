@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from fitpipe.db import connect
+from fitpipe.dbroles import API
 from fitpipe.monitoring.storage_collector import StorageCollector
 from fitpipe.participants import add_participant
 from fitpipe.settings import Settings
 from fitpipe.storage import read_sizes
 from fitpipe_api.main import create_app
+from tests.conftest import role_url
 from tests.fitpipe.storage.conftest import load
 
 pytestmark = pytest.mark.db
@@ -73,7 +75,8 @@ def test_the_api_serves_the_storage_gauges_as_its_restricted_role(
     db: psycopg.Connection, database_url: str
 ) -> None:
     _load_day(db, "S1", "2024-02-01")
-    with TestClient(create_app(Settings(_env_file=None), url=database_url)) as client:  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings, url=role_url(database_url, API))) as client:
         text = client.get("/metrics").text
     assert 'fitpipe_storage_bytes{state="uncompressed",table="samples"}' in text
     assert 'fitpipe_storage_before_compression_bytes{table="rollup_1m"}' in text
