@@ -1,6 +1,9 @@
+-- contract: needs code that knows schema 0008
 -- 0008 storage: compressed history on the full TimescaleDB edition (capability-checked: nothing changes on the
 -- Apache edition or plain PostgreSQL), no duplicated minute data, erasure of a participant, per-study retention,
 -- and storage sizes for `fitpipe db status` and /metrics. Idempotent: every statement may run again.
+-- A contract step: it deletes the rollup_1m rows of per-minute metrics that older code reads for 1-minute
+-- answers (newer code reads those minutes from samples), so code before schema 0008 must not serve on it.
 --
 -- Functions that need the tables' owner (compressing chunks, deleting a participant's rows everywhere) are
 -- SECURITY DEFINER with a fixed search_path, executable only by the roles granted below: the API and the ingest
@@ -197,7 +200,7 @@ CREATE OR REPLACE VIEW data_1m AS
 SELECT p.external_id AS user_id, m.name AS metric_name, r.bucket, r.count, r.sum, r.min, r.max,
        r.sum / NULLIF(r.count, 0) AS mean, r.minutes, st.name AS study
 FROM rollup_1m r JOIN participants p ON p.id = r.participant_id JOIN studies st ON st.id = p.study_id
-JOIN metrics m ON m.id = r.metric_id
+JOIN metrics m ON m.id = r.metric_id AND m.rollup_1m  -- rows an older loader still wrote are not read twice
 UNION ALL
 SELECT p.external_id, m.name, a.bucket, a.count, a.sum, a.min, a.max, a.sum / NULLIF(a.count, 0), a.minutes, st.name
 FROM participants p JOIN studies st ON st.id = p.study_id CROSS JOIN metrics m
