@@ -220,9 +220,9 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
 ) -> None:
     with psycopg.connect(previous_schema) as conn:
         assert schema_version(conn) == PREVIOUS_SCHEMA
-    token = _seed(previous_schema)
     with psycopg.connect(previous_schema, autocommit=True) as conn:
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
+    token = _seed(previous_schema)  # this code's loader and helpers need its schema (OLDEST_SCHEMA)
     # this release's steps: two expand steps, and 0008, a contract step for code that knows 0008 (this code)
     assert [m.name for m in applied] == ["users", "database_roles", "storage"]
     body, ready, series = _serve_new_api(previous_schema, token)
