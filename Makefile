@@ -48,7 +48,9 @@ check: lint test
 bench: install
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py

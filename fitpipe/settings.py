@@ -5,7 +5,7 @@ Names follow the original design where it had them (DB_*, MAIL_*); everything ne
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -183,6 +183,45 @@ class Settings(_GoogleHealthSettings):
         "the nightly delta rarely writes into a compressed chunk; a value inside the lag window is refused.",
     )
 
+    # --- ingestion: odd input, plausible times, limits -------------------------------------------
+    fitpipe_ingest_max_rejected_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A file with a larger share of rejected records fails with its first reasons instead of "
+        "loading a sliver (one bad record never fails a file; a device's own no-reading marks do not count).",
+    )
+    fitpipe_ingest_plausible_start: date = Field(
+        default=date(2000, 1, 1),
+        description="Earliest plausible sample date (the study's earliest enrolment start when that is earlier); "
+        "earlier samples are quarantined.",
+    )
+    fitpipe_ingest_plausible_future_hours: float = Field(
+        default=24.0, ge=0, description="How far after now a sample may be; later ones are quarantined."
+    )
+    fitpipe_ingest_chunk_bytes: int = Field(
+        default=16 << 20,
+        ge=1 << 16,
+        description="Bytes of a big CSV (Fitabase, long CSV) read and loaded at a time: bounds memory.",
+    )
+    fitpipe_ingest_hold_bytes: int = Field(
+        default=64 << 20,
+        ge=0,
+        description="Files up to this size are read whole, once; bigger ones stream through the loader.",
+    )
+    fitpipe_ingest_max_file_bytes: int = Field(
+        default=20 << 30, ge=1, description="Largest file or archive member read (decompressed)."
+    )
+    fitpipe_ingest_max_archive_bytes: int = Field(
+        default=100 << 30, ge=1, description="Most bytes decompressed from one archive, nested ones included."
+    )
+    fitpipe_ingest_max_compression_ratio: int = Field(
+        default=1000, ge=1, description="Archive members over 64 MiB compressed more than this are not read."
+    )
+    fitpipe_ingest_max_archive_depth: int = Field(
+        default=3, ge=1, description="Archives inside archives, this deep."
+    )
+
     # --- mail (original design's names) --------------------------------------------------------
     mail_server: str = "localhost"
     mail_port: int = 25
@@ -205,7 +244,69 @@ class Settings(_GoogleHealthSettings):
     fitpipe_api_max_json_points: int = Field(
         default=2_000_000, description="Largest JSON answer; bigger ones must use csv/parquet/arrow."
     )
-    fitpipe_api_pool_size: int = 10
+    # --- API serving capacity (docs/operations.md, "Sizing the API") ----------------------------------
+    fitpipe_api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes of `fitpipe serve api` (each with its own pool); more than one splits "
+        "the HTTP metrics between processes, so prefer replicas on Kubernetes.",
+    )
+    fitpipe_api_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=500,
+        description="Requests a process answers from the database at once (one connection each); the rest "
+        "wait up to FITPIPE_API_POOL_WAIT_SECONDS, then get 503 busy.",
+    )
+    fitpipe_api_export_slots: int = Field(
+        default=10,
+        ge=0,
+        le=500,
+        description="Streamed exports (csv/parquet/arrow) a process serves at once, each on a connection "
+        "of its own for the whole download, on top of FITPIPE_API_POOL_SIZE.",
+    )
+    fitpipe_api_pool_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a request may wait for a free connection before it is answered 503 busy.",
+    )
+    fitpipe_api_export_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long an export may wait for a free export slot before it is answered 503 busy.",
+    )
+    fitpipe_api_retry_after_seconds: int = Field(
+        default=1, ge=1, le=3600, description="Retry-After of a 503 (busy or database unavailable)."
+    )
+    fitpipe_api_db_connect_timeout_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=60,
+        description="Connecting to the database gives up after this long (libpq's minimum is 2 s).",
+    )
+    fitpipe_api_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A query of an ordinary request is cancelled after this long (0: never); exports are exempt.",
+    )
+    fitpipe_api_max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Largest request body accepted; a bigger one is answered 413 without being read.",
+    )
+    fitpipe_api_max_query_bytes: int = Field(
+        default=8192, ge=256, description="Longest query string accepted; a longer one is answered 414."
+    )
+    fitpipe_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the servers (`fitpipe serve`)."
+    )
+    fitpipe_log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Server log lines: json (one object a line), text, or auto (text on a terminal, else json).",
+    )
     fitpipe_contact_cooldown_hours: float = Field(
         default=72.0, description="No second email within this window."
     )
@@ -280,6 +381,10 @@ class Settings(_GoogleHealthSettings):
         if self.fitpipe_compress_after_hours is not None:
             return timedelta(hours=self.fitpipe_compress_after_hours)
         return max(timedelta(hours=168), self.ingest_lag + timedelta(days=4))
+
+    @property
+    def plausible_future(self) -> timedelta:
+        return timedelta(hours=self.fitpipe_ingest_plausible_future_hours)
 
     @property
     def session_lifetime(self) -> timedelta:

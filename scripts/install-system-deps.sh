@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fitpipe and its tests use, when they are missing. Needs root (or sudo).
 # PostgreSQL itself; the TimescaleDB build dependencies (`fitpipe db start` builds the extension on
-# Debian 12); Prometheus/Alertmanager/Pushgateway for the monitoring tests; Chromium for the browser tests.
+# Debian 12); Prometheus/Alertmanager/Pushgateway for the monitoring tests; Chromium for the browser tests;
+# pgBackRest for the backup drill of the operator's rendered backups (tests/operator/test_backup_drill.py).
 set -euo pipefail
 packages=(postgresql postgresql-contrib postgresql-server-dev-all cmake dpkg-dev gcc make libssl-dev
-          prometheus prometheus-alertmanager prometheus-node-exporter chromium chromium-driver)
+          prometheus prometheus-alertmanager prometheus-node-exporter chromium chromium-driver pgbackrest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

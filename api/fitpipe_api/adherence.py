@@ -11,7 +11,13 @@ has not ended (the others get none: nobody should be reminded after leaving a st
   newcomer gets the full window first.
 - low_sleep: more than M − N of the last M nights inside the window have no main sleep (with a full window
   that is "fewer than N of M"; a newcomer is flagged once more than M − N nights are missing).
-- low_wear: overall adherence (wear minutes / enrolment minutes to date) below `min_adherence_pct`.
+- low_wear: overall adherence (wear minutes / enrolled minutes of the window) below `min_adherence_pct`.
+
+The window is the participant's local days [max(enrolment start, start_date), min(enrolment end, end_date,
+yesterday)] (queries/adherence.py): without start_date/end_date the enrolment to date, as /participants,
+the contact routes and the flagged-participants metric (the CohortAdherenceLow alert) use it; with them,
+the requested days, as /adherence and /participants/{user_id} report them. The two flags that look back
+(low_sleep, low_wear) follow the window; no_source and no_upload describe the participant now.
 """
 
 from __future__ import annotations
@@ -97,8 +103,8 @@ def evaluate_flags(s: WindowSummary, rules: AdherenceRules, now: datetime) -> li
 
     window = timedelta(hours=rules.no_upload_hours)
     since = s.enrolment_start or s.created_at
-    if s.enrolment_start is None and s.first_day is not None:  # data older than the participant's row
-        since = min(since, datetime.combine(s.first_day, time(0), tzinfo=ZoneInfo(s.timezone)))
+    if s.enrolment_start is None and s.enrolled_since is not None:  # data older than the participant's row
+        since = min(since, datetime.combine(s.enrolled_since, time(0), tzinfo=ZoneInfo(s.timezone)))
     if now - since >= window:
         tripped = []
         if s.latest_sample is None or now - s.latest_sample > window:
@@ -145,11 +151,13 @@ def evaluate_flags(s: WindowSummary, rules: AdherenceRules, now: datetime) -> li
         flags.append(
             Flag(
                 "low_wear",
-                f"adherence {pct:.1f} % since {s.first_day} (wanted: {rules.min_adherence_pct:g} %)",
+                f"adherence {pct:.1f} % from {s.first_day} to {s.last_day} "
+                f"(wanted: {rules.min_adherence_pct:g} %)",
                 {
                     "adherence_pct": round(pct, 2),
                     "min_adherence_pct": rules.min_adherence_pct,
                     "since": s.first_day,
+                    "until": s.last_day,
                 },
             )
         )

@@ -1,5 +1,6 @@
-"""Writing the append-only audit log: every read of participant data, every contact, every sign-in and
-sign-out, each under the API token or the signed-in person (user and session) that did it."""
+"""Writing the append-only audit log: every read of participant data (quarantined raw records included), every
+contact, every sign-in and sign-out, each under the API token or the signed-in person (user and session) that
+did it, with the server's request id and the client's accepted X-Request-ID."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from collections.abc import Iterable
 
 import psycopg
+
+from fitpipe_api.request_ids import RequestIds
 
 __all__ = ["Auditor"]
 
@@ -16,14 +19,14 @@ class Auditor:
         self,
         conn: psycopg.Connection,
         token_id: int | None,
-        request_id: str,
+        ids: RequestIds,
         *,
         user_id: int | None = None,
         session_id: int | None = None,
     ) -> None:
         self.conn = conn
         self.token_id = token_id
-        self.request_id = request_id
+        self.ids = ids
         self.user_id = user_id
         self.session_id = session_id
 
@@ -34,7 +37,17 @@ class Auditor:
         payload = json.dumps(detail or {}, default=str)
         # one statement for a whole study's rows (1,000 participants: 12 ms instead of 26 ms)
         self.conn.execute(
-            """INSERT INTO audit_log (token_id, user_id, session_id, participant_id, action, detail, request_id)
-               SELECT %s, %s, %s, pid, %s, %s, %s FROM unnest(%s::int[]) AS pid""",
-            (self.token_id, self.user_id, self.session_id, action, payload, self.request_id, ids),
+            """INSERT INTO audit_log (token_id, user_id, session_id, participant_id, action, detail, request_id,
+                                      client_request_id)
+               SELECT %s, %s, %s, pid, %s, %s, %s, %s FROM unnest(%s::int[]) AS pid""",
+            (
+                self.token_id,
+                self.user_id,
+                self.session_id,
+                action,
+                payload,
+                self.ids.server,
+                self.ids.client,
+                ids,
+            ),
         )

@@ -1,11 +1,27 @@
-"""Typed dependencies of the routes: a database connection, the calling principal (an API token or a
-signed-in person's session token, both as `Authorization: Bearer`), the audit writer."""
+"""Typed dependencies of the routes: the calling client (`CallerDep`), the database (`DatabaseDep`), settings.
+
+A route declares its parameters and hands its work to `caller.run(body, ...)`; the body runs in one worker
+thread on one pooled connection (fitpipe_api.admission) and receives a `Call`: that connection, the
+principal the bearer token authenticated on it (an API token, or a signed-in person's session token), and
+the audit writer. So a request takes one connection and one thread hop, authentication included, and no
+connection waits for a thread. A `signin` token may only start sessions: `run(..., any_principal=True)` lets
+it through (the sign-in routes), every other route answers it 403.
+
+    @router.get("")
+    async def get_thing(caller: CallerDep, user_id: UserIdQuery) -> Response:
+        return await caller.run(_thing, user_id)
+
+    def _thing(call: Call, user_id: str) -> Response:
+        p = visible_participant(call.db, call.principal, user_id)
+        call.audit.record("read_thing", [p.id])
+        ...
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, HTTPException, Request, status
@@ -14,20 +30,25 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fitpipe.sessions import authenticate_session, is_session_token
 from fitpipe.settings import Settings
 from fitpipe.tokens import Principal, authenticate
+from fitpipe_api.admission import Database, ExportLease
 from fitpipe_api.audit import Auditor
+from fitpipe_api.request_ids import RequestIds
 
 __all__ = [
-    "DbDep",
-    "PrincipalDep",
-    "AnyPrincipalDep",
-    "AuditDep",
+    "Call",
+    "Caller",
+    "CallerDep",
+    "DatabaseDep",
     "SettingsDep",
-    "ContactorDep",
-    "AdminDep",
-    "get_db",
+    "request_ids",
     "require_contact",
+    "authenticate_bearer",
+    "auditor",
+    "who",
     "require_admin",
 ]
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -35,51 +56,65 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_db(request: Request) -> Iterator[psycopg.Connection]:
-    with request.app.state.pool.connection() as conn:
-        yield conn
+async def get_database(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
 
 
-DbDep = Annotated[psycopg.Connection, Depends(get_db)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def get_any_principal(
-    request: Request, db: DbDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    """Whoever the bearer token names, `signin` tokens included (they may only start sessions)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing bearer token: send 'Authorization: Bearer <token>' (create one with `fitpipe token create`)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = credentials.credentials
-    principal = authenticate_session(db, token) if is_session_token(token) else authenticate(db, token)
+def request_ids(request: Request) -> RequestIds:
+    """The ids RequestIdMiddleware gave the request (a fresh pair when the app runs without it)."""
+    ids = request.scope.setdefault("state", {}).get("request_ids")
+    if ids is None:
+        import uuid
+
+        ids = RequestIds(uuid.uuid4().hex, None)
+        request.scope["state"]["request_ids"] = ids
+    return ids  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a route's body works with: one connection, the authenticated caller, the audit writer."""
+
+    db: psycopg.Connection
+    principal: Principal
+    audit: Auditor
+
+
+_UNAUTHORIZED = {
+    "missing": (
+        "missing bearer token: send 'Authorization: Bearer <token>' (create one with `fitpipe token create`)",
+        "Bearer",
+    ),
+    "invalid": ("unknown, expired or revoked token", 'Bearer error="invalid_token"'),
+    "session": (
+        "the session has ended (signed out, expired or idle too long): sign in again",
+        'Bearer error="invalid_token"',
+    ),
+}
+
+
+def _unauthorized(kind: str) -> HTTPException:
+    detail, challenge = _UNAUTHORIZED[kind]
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge})
+
+
+def authenticate_bearer(conn: psycopg.Connection, token: str, *, any_principal: bool = False) -> Principal:
+    """The principal of an API or session token, or 401; a `signin` token is 403 unless `any_principal`."""
+    session = is_session_token(token)
+    principal = authenticate_session(conn, token) if session else authenticate(conn, token)
     if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="unknown, expired or revoked token"
-            if not is_session_token(token)
-            else "the session has ended (signed out, expired or idle too long): sign in again",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    request.state.principal = principal
-    return principal
-
-
-AnyPrincipalDep = Annotated[Principal, Depends(get_any_principal)]
-
-
-def get_principal(principal: AnyPrincipalDep) -> Principal:
-    """A caller that may read data: everyone but a `signin` token."""
-    if not principal.reads_data:
+        raise _unauthorized("session" if session else "invalid")
+    if not any_principal and not principal.reads_data:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail="a signin token can only start sessions (POST /api/v1/auth/proxy-sign-in)",
@@ -87,52 +122,70 @@ def get_principal(principal: AnyPrincipalDep) -> Principal:
     return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+class Caller:
+    """The client of one request: its bearer token and ids, and the way to run its work on the database."""
+
+    def __init__(self, request: Request, database: Database, token: str, ids: RequestIds) -> None:
+        self._state = request.scope.setdefault("state", {})
+        self.database = database
+        self._token = token
+        self.ids = ids
+
+    def _call(self, conn: psycopg.Connection, any_principal: bool) -> Call:
+        principal = authenticate_bearer(conn, self._token, any_principal=any_principal)
+        self._state["principal"] = principal  # for the answer log
+        return Call(conn, principal, auditor(conn, principal, self.ids))
+
+    def _body(
+        self, conn: psycopg.Connection, any_principal: bool, body: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        return body(self._call(conn, any_principal), *args, **kwargs)
+
+    async def run(self, body: Callable[..., T], *args: Any, any_principal: bool = False, **kwargs: Any) -> T:
+        """`body(call, *args, **kwargs)` as one unit of work: authenticate, then the route's work."""
+        return await self.database.run(self._body, any_principal, body, *args, **kwargs)
+
+    async def export(self, body: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[ExportLease, T]:
+        """Like run, on an export's connection that stays taken (for the stream) until the lease is closed."""
+        lease = await self.database.export()
+        try:
+            return lease, await lease.run(self._body, False, body, *args, **kwargs)
+        except BaseException:
+            await lease.close()
+            raise
 
 
-def request_id(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
-    if rid is None:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = rid
-    return str(rid)
+def auditor(conn: psycopg.Connection, principal: Principal, ids: RequestIds) -> Auditor:
+    """The audit writer of a principal: its API token, or the signed-in person and their session."""
+    return Auditor(conn, principal.token_id, ids, user_id=principal.user_id, session_id=principal.session_id)
 
 
-def get_auditor(request: Request, db: DbDep, principal: PrincipalDep) -> Auditor:
-    return Auditor(
-        db,
-        principal.token_id,
-        request_id(request),
-        user_id=principal.user_id,
-        session_id=principal.session_id,
-    )
+async def get_caller(
+    request: Request,
+    database: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    # async, like every dependency here: it runs on the event loop, not in a worker thread.
+    # Refused before any slot or connection is taken: a request without a token costs no database work.
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("missing")
+    return Caller(request, database, credentials.credentials, request_ids(request))
 
 
-AuditDep = Annotated[Auditor, Depends(get_auditor)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_contact(principal: PrincipalDep) -> Principal:
+def require_contact(principal: Principal) -> None:
     if not principal.can_contact:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"{_who(principal)} cannot contact participants",
-        )
-    return principal
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{who(principal)} cannot contact participants")
 
 
-ContactorDep = Annotated[Principal, Depends(require_contact)]
-
-
-def require_admin(principal: PrincipalDep) -> Principal:
+def require_admin(principal: Principal) -> None:
     if principal.role != "admin":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{_who(principal)} cannot do this: admin only")
-    return principal
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{who(principal)} cannot do this: admin only")
 
 
-AdminDep = Annotated[Principal, Depends(require_admin)]
-
-
-def _who(principal: Principal) -> str:
+def who(principal: Principal) -> str:
     """'a coordinator token' or 'alice (analyst)', for refusals."""
     if principal.user_id is not None:
         return f"{principal.name} ({principal.role})"

@@ -1,4 +1,5 @@
-"""The FastAPI application: create_app() wires settings, the pool, error handlers and the routers."""
+"""The FastAPI application: create_app() wires settings, the pool and its admission gates, the middleware
+(request ids, answer log, HTTP metrics, size limits), error handlers and the routers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import PlainTextResponse, Response
 
@@ -17,8 +18,12 @@ from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.metrics import create_metrics
 from fitpipe.settings import Settings, get_settings
 from fitpipe_api.adherence import flagged_counts
+from fitpipe_api.admission import Database
 from fitpipe_api.db import LoginGuard, make_pool
 from fitpipe_api.errors import ERROR_RESPONSES, install_error_handlers
+from fitpipe_api.limits import SizeLimitMiddleware
+from fitpipe_api.logs import AnswerLogMiddleware
+from fitpipe_api.request_ids import RequestIdMiddleware
 from fitpipe_api.routes import (
     adherence,
     auth,
@@ -31,6 +36,7 @@ from fitpipe_api.routes import (
     sources,
     timeseries,
 )
+from fitpipe_api.strict_query import strict_query
 
 __all__ = ["create_app"]
 
@@ -62,12 +68,21 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.database = Database(pool, settings)
     app.state.login_guard = guard
     install_error_handlers(app)
     registry = CollectorRegistry()
     metrics = create_metrics(registry, connect=pool.connection, pool=pool, flagged=flagged_counts)
     app.state.registry = registry
+    # the last added runs first: ids → answer log → metrics → size limits → the app
+    app.add_middleware(
+        SizeLimitMiddleware,
+        max_body=settings.fitpipe_api_max_body_bytes,
+        max_query=settings.fitpipe_api_max_query_bytes,
+    )
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)
+    app.add_middleware(AnswerLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get(
         "/metrics",
@@ -80,7 +95,9 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health.router)
-    modules = (auth, timeseries, participants, adherence, contact, sleep, catalog, ingest, sources)
-    for router in (m.router for m in modules):
-        app.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    strict = [Depends(strict_query)]
+    for module in (auth, timeseries, participants, adherence, contact, sleep, catalog, ingest):
+        app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=strict)
+    # the OAuth callback receives whatever parameters Google adds: no strict check there
+    app.include_router(sources.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app

@@ -13,6 +13,7 @@ from fitpipe.errors import InputError
 from fitpipe.participants import PARTICIPANT_PATTERN as _PARTICIPANT
 from fitpipe.participants import STUDY_PATTERN as _STUDY
 from fitpipe_api.queries.adherence import MAX_DAYS
+from fitpipe_api.series import clamp_day
 
 __all__ = [
     "STUDY_PATTERN",
@@ -49,13 +50,18 @@ RequiredUserIdsQuery = Annotated[
     Query(description="Participant id (repeatable).", min_length=1),
 ]
 StartDateQuery = Annotated[
-    date | None, Query(description="First local day (YYYY-MM-DD); default: 29 days before end_date.")
+    date | None,
+    Query(
+        description="First local day (YYYY-MM-DD): of the days listed (default: 29 days before end_date) and "
+        "of the window every overall figure is computed over (default: the enrolment start)."
+    ),
 ]
 EndDateQuery = Annotated[
     date | None,
     Query(
-        description="Last local day, inclusive; default: each participant's last complete day "
-        "(yesterday in their time zone, or the last day of their enrolment)."
+        description="Last local day, inclusive, of the days listed and of the window of the overall figures; "
+        "default: each participant's last complete day (yesterday in their time zone, or the last day of "
+        "their enrolment)."
     ),
 ]
 
@@ -68,8 +74,10 @@ ValidHoursQuery = Annotated[
 ]
 
 
-def check_day_range(start: date | None, end: date | None) -> None:
-    """start_date after end_date, or more than MAX_DAYS days, is an InputError (422) naming start_date."""
+def check_day_range(start: date | None, end: date | None) -> tuple[date | None, date | None]:
+    """The requested local days, clamped to the days a request may name (fitpipe_api.series: far-off dates
+    read as the earliest or latest such day, never overflow). start_date after end_date, or more than
+    MAX_DAYS days, is an InputError (422) naming start_date."""
     if start and end:
         if start > end:
             raise InputError(
@@ -83,3 +91,4 @@ def check_day_range(start: date | None, end: date | None) -> None:
                 field="start_date",
                 hint="ask for a shorter span, or page through it",
             )
+    return (clamp_day(start) if start else None), (clamp_day(end) if end else None)

@@ -3,6 +3,11 @@
 granularity=auto picks the finest of raw / 1m / 1h / 1d whose point count for the span stays within
 the point budget (default 2,000 per series), so a year loads as fast as a day. Spans given as dates
 are the participant's local days (end date inclusive); date-times without an offset are UTC.
+
+Whatever a client names is clamped to [EARLIEST, LATEST] (dates to [FIRST_DAY, LAST_DAY]): no wearable data
+lies outside, and every step after it (local midnights, the 7-day default, time-zone conversions) stays
+inside what Python and PostgreSQL can hold. So `start_date=0001-01-01&end_date=9999-12-31` reads everything
+instead of overflowing, and the answer's `start`/`end` say which span was read.
 """
 
 from __future__ import annotations
@@ -28,11 +33,29 @@ __all__ = [
     "parse_when",
     "align_span",
     "ORDER",
+    "EARLIEST",
+    "LATEST",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "clamp_day",
 ]
 
 Granularity = Literal["raw", "1m", "1h", "1d"]
 ORDER: tuple[Granularity, ...] = ("raw", "1m", "1h", "1d")
 DEFAULT_SPAN = timedelta(days=7)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+FIRST_DAY = EARLIEST.date()
+LAST_DAY = LATEST.date() - timedelta(days=1)
+
+
+def clamp_day(day: date) -> date:
+    return min(max(day, FIRST_DAY), LAST_DAY)
+
+
+def _clamp(when: datetime) -> datetime:
+    # aware datetimes compare without converting, so this cannot overflow even for year 1 at +23:59
+    return EARLIEST if when < EARLIEST else LATEST if when > LATEST else when
 
 
 @dataclass
@@ -74,15 +97,17 @@ def parse_when(value: str, name: str) -> date | datetime:
     text = value.strip()
     try:
         if len(text) == 10:
-            return date.fromisoformat(text)
+            return clamp_day(date.fromisoformat(text))
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        shown = value if len(value) <= 40 else value[:40] + "…"
         raise InputError(
-            f"{value!r} is not a date or date-time",
+            f"{shown!r} is not a date or date-time",
             field=name,
             hint="send YYYY-MM-DD (the participant's local day) or an ISO 8601 date-time such as 2024-01-31T12:00:00Z",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (+23:59)
+    return _clamp(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _local_midnight(day: date, participant: Participant) -> datetime:

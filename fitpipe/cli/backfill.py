@@ -3,26 +3,18 @@ intervals webhook notifications announced (`--notified`, for a job every few min
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import click
 
-from fitpipe.cli.ingest import print_summary
+from fitpipe.cli.ingest import print_summary, terminating_aborts
 from fitpipe.cli.output import say
-from fitpipe.db import connect, database_url
+from fitpipe.db import database_url
 from fitpipe.dbroles import INGEST
-from fitpipe.errors import FitpipeError, InputError
-from fitpipe.migrations import check_schema_current
-from fitpipe.participants import get_participant
-from fitpipe.settings import get_settings
-from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.google_health.backfill import backfill as run_backfill
-from fitpipe_ingest.google_health.backfill import pull_notified
+from fitpipe.errors import InputError
 from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
-from fitpipe_ingest.google_health.run import SyncOptions, SyncReport
 from fitpipe_ingest.google_health.windows import Window
-from fitpipe_ingest.runs import RunRecorder
+from fitpipe_ingest.pipeline import backfill as run_backfill
 
 __all__ = ["backfill"]
 
@@ -34,19 +26,6 @@ def _day(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{value!r} is not a date", field=option, hint="use YYYY-MM-DD") from None
-
-
-def _finish(recorder: RunRecorder, summary: IngestSummary, report: SyncReport) -> int:
-    errors = report.error_lines() + [
-        f"participant {o.name}: needs re-consent: {o.message}" for o in report.with_status("needs_reconsent")
-    ]
-    failed = len(errors)
-    recorder.finish(
-        summary,
-        "success" if not failed else ("partial" if report.with_status("synced") else "failed"),
-        "\n".join(errors) or None,
-    )
-    return failed
 
 
 @click.command()
@@ -80,8 +59,6 @@ def backfill(
     (each window is committed with the progress). The API's limits apply (300 requests a minute per
     participant). With --notified it pulls the intervals queued by the webhook receiver instead.
     """
-    settings = get_settings()
-    url = database_url(role=INGEST)
     if notified:
         if participant or since:
             raise InputError(
@@ -93,48 +70,26 @@ def backfill(
             hint="e.g. fitpipe backfill -p P01 --since 2026-09-01",
         )
     first, last = _day(since, "--since"), _day(until, "--until")
-    with connect(url, autocommit=True) as conn:
-        check_schema_current(conn)
-        who = get_participant(conn, participant, study) if participant else None
-    started = time.perf_counter()
-    with RunRecorder(url, "backfill") as recorder:
-        summary = IngestSummary()
-        options = SyncOptions(
-            lag=settings.ingest_lag,
-            run_id=recorder.id,
-            data_types=data_types or None,
-            chunk_rows=settings.fitpipe_chunk_rows,
+
+    def progress(who: str, data_type: DataType, window: Window, done: int, total: int) -> None:
+        say(f"{who} {data_type.name}: {window.first_day}..{window.end_day} ({done}/{total})")
+
+    with terminating_aborts():
+        outcome = run_backfill(
+            database_url(role=INGEST),
+            participant=None if notified else participant,
+            study=study,
+            since=first,
+            until=last,
+            data_types=data_types,
+            on_window=progress,
         )
-        try:
-            if who is None:
-                report = pull_notified(url, summary=summary, options=options, study=study)
-            else:
-                assert first is not None
-
-                def progress(data_type: DataType, window: Window, done: int, total: int) -> None:
-                    say(
-                        f"{who.external_id} {data_type.name}: {window.first_day}..{window.end_day} ({done}/{total})"
-                    )
-                    recorder.progress(summary)
-
-                report = run_backfill(
-                    url, who, since=first, until=last, summary=summary, options=options, on_window=progress
-                )
-        except BaseException as exc:
-            recorder.finish(
-                summary,
-                "aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                exc.message if isinstance(exc, FitpipeError) else type(exc).__name__,
-            )
-            raise
-        summary.seconds = time.perf_counter() - started
-        failed = _finish(recorder, summary, report)
-    print_summary(summary)
-    say(f"run {recorder.id} recorded (trigger backfill)")
-    for outcome in report.outcomes:
-        if outcome.status != "synced":
-            say(f"{outcome.status.upper()} {outcome.name}: {outcome.message}")
-    if failed:
+    print_summary(outcome.summary)
+    say(f"run {outcome.run_id} recorded (trigger backfill)")
+    for o in outcome.live.outcomes:
+        if o.status != "synced":
+            say(f"{o.status.upper()} {o.name}: {o.message}")
+    if outcome.failures:
         raise InputError(
-            f"{failed} participant(s) not pulled completely (see above); run the same command again to resume"
+            f"{outcome.failures} participant(s) not pulled completely (see above); run the same command again to resume"
         )

@@ -1,47 +1,47 @@
-"""`fitpipe ingest`, `fitpipe run` (the daily job), `fitpipe schedule` and `fitpipe runs`."""
+"""`fitpipe ingest`, `fitpipe run` (the daily job), `fitpipe schedule` and `fitpipe runs`: argument parsing and
+output only; the use-cases are in fitpipe_ingest.pipeline."""
 
 from __future__ import annotations
 
+import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from zoneinfo import ZoneInfo
 
 import click
-import psycopg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fitpipe.cli.output import console, is_terminal, print_table, say
 from fitpipe.db import connect, database_url
 from fitpipe.dbroles import INGEST
-from fitpipe.errors import FitpipeError, InputError
-from fitpipe.migrations import check_schema_current
-from fitpipe.participants import check_timezone, get_participant
+from fitpipe.errors import InputError
+from fitpipe.participants import check_timezone
 from fitpipe.settings import get_settings
-from fitpipe.storage import maintain_storage
 from fitpipe_ingest.counts import FileResult, IngestSummary
-from fitpipe_ingest.daily import DailyResult, run_inbox
-from fitpipe_ingest.google_health.run import Outcome, SyncOptions
-from fitpipe_ingest.google_health.sync import SyncReport, sync_google_health
-from fitpipe_ingest.ingest import FileCallback, ingest_path
-from fitpipe_ingest.load import LoadOptions
-from fitpipe_ingest.runs import RunRecorder
+from fitpipe_ingest.pipeline import RunOutcome, ingest_input
+from fitpipe_ingest.pipeline import daily_run as run_daily_job
+from fitpipe_ingest.pipeline.files import FileCallback
 from fitpipe_ingest.sources.registry import SOURCE_MODULES
 
-__all__ = ["ingest", "run", "schedule", "runs"]
+__all__ = ["ingest", "run", "schedule", "runs", "daily_run", "print_summary", "terminating_aborts"]
 
 
-def _options_for(run_id: int, full: bool) -> Callable[[str], LoadOptions]:
-    settings = get_settings()
-    return lambda source: LoadOptions(
-        source=source,
-        lag=settings.ingest_lag,
-        full=full,
-        run_id=run_id,
-        chunk_rows=settings.fitpipe_chunk_rows,
-    )
+@contextmanager
+def terminating_aborts() -> Iterator[None]:
+    """SIGTERM (a CronJob stopped, `kill`) ends the command like Ctrl-C: the run is recorded as aborted at once."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -116,34 +116,30 @@ def print_summary(summary: IngestSummary) -> None:
     sleep_new = sum(f.sleep_new for f in summary.files)
     sleep_present = sum(f.sleep_present for f in summary.files)
     status_counts = {
-        s: sum(1 for f in summary.files if f.status == s)
-        for s in ("loaded", "unchanged", "unknown", "failed")
+        s: len(summary.with_status(s)) for s in ("loaded", "unchanged", "unknown", "skipped", "failed")
     }
     parse_rejected = sum(f.quarantined for f in summary.files) - total.quarantined
     say(
         f"files: {status_counts['loaded']} loaded, {status_counts['unchanged']} unchanged (skipped), "
-        f"{status_counts['unknown']} not known (skipped), {status_counts['failed']} failed; "
+        f"{status_counts['unknown']} not known (skipped), {status_counts['skipped']} not read, "
+        f"{status_counts['failed']} failed; "
         f"sleep sessions: {sleep_new} new, {sleep_present} already present"
         + (f"; {parse_rejected} unreadable record(s) quarantined" if parse_rejected else "")
     )
-    unknown = [f.file for f in summary.files if f.status == "unknown"]
-    if unknown:
-        say(
-            "not known, skipped: "
-            + ", ".join(unknown[:12])
-            + (f" … and {len(unknown) - 12} more" if len(unknown) > 12 else "")
-        )
+    unknown = summary.with_status("unknown")
+    for f in unknown[:12]:
+        say(f"not known, skipped: {f.file} ({f.kind})")
+    if len(unknown) > 12:
+        say(f"not known, skipped: … and {len(unknown) - 12} more")
+    for f in summary.with_status("skipped"):
+        say(f"not read: {f.file}: {f.error}")
+    for f in summary.with_status("loaded"):
+        if f.note:
+            say(f"nothing from {f.file}: {f.note}")
     for f in summary.failed:
         say(f"FAILED {f.file}: {f.error}")
     if total.read and total.new == 0 and total.updated == 0:
         say("nothing new: every sample was already stored (use --full to re-merge files loaded before)")
-
-
-def _status_of(summary: IngestSummary, failures: int) -> str:
-    if failures == 0:
-        return "success"
-    loaded = sum(1 for f in summary.files if f.status in ("loaded", "unchanged"))
-    return "partial" if loaded else "failed"
 
 
 @click.command()
@@ -169,155 +165,76 @@ def _status_of(summary: IngestSummary, failures: int) -> str:
 def ingest(
     path: Path, participant: str | None, study: str | None, fmt: str, timezone: str | None, full: bool
 ) -> None:
-    """Load a directory, .zip or file of wearable data (wearipedia CSVs, Google Takeout, Fitabase).
+    """Load a directory, .zip or file of wearable data (wearipedia CSVs, Google Takeout, Fitabase, long CSV).
 
     Idempotent: loading the same input again adds nothing; a file that grew adds only its new samples.
+    Exits non-zero when a file failed (the others are loaded) or when nothing at all was loaded.
     """
-    url = database_url(role=INGEST)
     zone = (
         ZoneInfo(check_timezone(timezone)) if timezone else ZoneInfo(get_settings().fitpipe_default_timezone)
     )
-    with connect(url, autocommit=True) as conn:
-        check_schema_current(conn)
-        who = get_participant(conn, participant, study) if participant else None
-        with RunRecorder(url, "ingest") as recorder:
-            summary = IngestSummary()
-            error: str | None = None
-            try:
-                with _file_progress("loading") as on_file:
-                    ingest_path(
-                        conn,
-                        path,
-                        participant=who,
-                        study=study,
-                        fmt=fmt,
-                        options_for=_options_for(recorder.id, full),
-                        timezone=zone,
-                        summary=summary,
-                        on_file=lambda r, d, t: (on_file(r, d, t), recorder.progress(summary)),
-                    )
-            except BaseException as exc:
-                error = str(exc) or type(exc).__name__
-                recorder.finish(summary, "aborted" if isinstance(exc, KeyboardInterrupt) else "failed", error)
-                raise
-            recorder.finish(summary, _status_of(summary, len(summary.failed)))
-    print_summary(summary)
+    with terminating_aborts(), _file_progress("loading") as on_file:
+        outcome = ingest_input(
+            database_url(role=INGEST),
+            path,
+            participant=participant,
+            study=study,
+            fmt=fmt,
+            timezone=zone,
+            full=full,
+            on_file=on_file,
+        )
+    print_summary(outcome.summary)
     say(
-        f'run {recorder.id} recorded; look at the data with: psql "$(fitpipe db url)" -c '
+        f'run {outcome.run_id} recorded; look at the data with: psql "$(fitpipe db url)" -c '
         f'"SELECT metric_name, count(*) FROM raw_data GROUP BY 1"'
     )
-    if summary.failed:
+    if outcome.nothing_loaded:
         raise InputError(
-            f"{len(summary.failed)} file(s) could not be loaded (see FAILED lines above); nothing of them was stored"
+            "nothing was loaded:\n  " + "\n  ".join(outcome.nothing_loaded),
+            hint="check --participant and --format, and that this is the export's folder",
         )
-
-
-def _storage_step(conn: psycopg.Connection) -> int:
-    """After the loads: retention, then compression of chunks older than the lag window plus a margin.
-    A failure here is reported and counted, never hides the run's own result."""
-    try:
-        report = maintain_storage(
-            conn,
-            get_settings(),
-            datetime.now(UTC),
-            actor={"via": "daily run"},
-            on_chunk=lambda c, i, n: say(f"compressed {i}/{n}: {c.hypertable} {c.range_start:%Y-%m-%d}"),
+    if outcome.summary.failed:
+        raise InputError(
+            f"{len(outcome.summary.failed)} file(s) could not be loaded (see FAILED lines above); nothing of them was stored"
         )
-    except (FitpipeError, psycopg.Error) as exc:
-        say(f"FAILED storage step: {getattr(exc, 'message', None) or exc}")
-        return 1
-    for r in report.retention:
-        say(
-            f"retention: study {r.study}: {r.participants} participant(s) erased, {r.chunks_dropped} chunk(s) dropped"
-        )
-    for folder in report.inboxes_removed:
-        say(f"removed the inbox folder of an erased participant: {folder}")
-    if report.compression.chunks:
-        say(
-            f"compressed {len(report.compression.chunks)} chunk(s) older than {report.compression.older_than:%Y-%m-%d %H:%M}"
-        )
-    return 0
 
 
 def daily_run(study: str | None = None, full: bool = False) -> int:
-    """One pass of the daily job; returns the number of failures (participants or files)."""
+    """One pass of the daily job, printed; returns the number of failures (participants or files)."""
     settings = get_settings()
-    url = database_url(role=INGEST)
-    inbox = settings.inbox
     use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
     use_live = settings.fitpipe_ingest_source in ("all", "googleHealthApi")
     say(
-        f"daily run: {'inbox ' + str(inbox) if use_inbox else 'no inbox'}"
+        f"daily run: {'inbox ' + str(settings.inbox) if use_inbox else 'no inbox'}"
         f"{', Google Health API' if use_live else ''}"
     )
-    with connect(url, autocommit=True) as conn:
-        check_schema_current(conn)
-        with RunRecorder(url, "run") as recorder:
-            try:
-                with _file_progress("loading") as on_file:
-                    result = (
-                        DailyResult(summary=IngestSummary())
-                        if not use_inbox
-                        else run_inbox(
-                            conn,
-                            inbox,
-                            _options_for(recorder.id, full),
-                            study=study,
-                            on_participant=lambda p, i, n: (
-                                say(f"participant {i}/{n}: {p.study}/{p.external_id}")
-                                if not is_terminal()
-                                else None
-                            ),
-                            on_file=on_file,
-                            after_participant=recorder.progress,
-                        )
-                    )
+    with terminating_aborts(), _file_progress("loading") as on_file:
+        outcome = run_daily_job(
+            database_url(role=INGEST),
+            study=study,
+            full=full,
+            settings=settings,
+            on_participant=lambda p, i, n: (
+                say(f"participant {i}/{n}: {p.study}/{p.external_id}") if not is_terminal() else None
+            ),
+            on_file=on_file,
+            on_outcome=lambda o, done, total: say(f"google health {done}/{total}: {o.name} {o.status}"),
+            on_chunk=lambda c, i, n: say(f"compressed {i}/{n}: {c.hypertable} {c.range_start:%Y-%m-%d}"),
+        )
+    _print_daily(outcome)
+    return outcome.failures
 
-                def synced(outcome: Outcome, done: int, total: int) -> None:
-                    say(f"google health {done}/{total}: {outcome.name} {outcome.status}")
-                    recorder.progress(result.summary)
 
-                # then the live source: every participant with a Google Health grant
-                started = time.perf_counter()
-                live = (
-                    SyncReport()
-                    if not use_live
-                    else sync_google_health(
-                        url,
-                        summary=result.summary,
-                        study=study,
-                        on_outcome=synced,
-                        options=SyncOptions(
-                            lag=settings.ingest_lag,
-                            run_id=recorder.id,
-                            chunk_rows=settings.fitpipe_chunk_rows,
-                        ),
-                    )
-                )
-                result.summary.seconds += time.perf_counter() - started
-            except BaseException as exc:
-                recorder.finish(
-                    IngestSummary(),
-                    "aborted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                    str(exc) or type(exc).__name__,
-                )
-                raise
-            failures = len(result.summary.failed) + len(result.participants_failed) + live.failures
-            lines = [
-                f"participant {k}: {v}" for k, v in result.participants_failed.items()
-            ] + live.error_lines()
-            status = _status_of(result.summary, failures)
-            if status == "failed" and live.with_status("synced"):
-                status = "partial"
-            recorder.finish(result.summary, status, "\n".join(lines) or None)
-        failures += _storage_step(conn)
-    print_summary(result.summary)
+def _print_daily(outcome: RunOutcome) -> None:
+    print_summary(outcome.summary)
     say(
-        f"participants: {result.participants_total} active, {len(result.participants_without_data)} without data yet, "
-        f"{len(result.participants_failed)} failed"
+        f"participants: {outcome.participants_total} active, {len(outcome.participants_without_data)} without data yet, "
+        f"{len(outcome.participants_failed)} failed"
     )
-    for name, message in result.participants_failed.items():
+    for name, message in outcome.participants_failed.items():
         say(f"FAILED participant {name}: {message}")
+    live = outcome.live
     if live.outcomes or live.config_error:
         say(
             f"google health: {len(live.outcomes)} consented, {len(live.with_status('synced'))} synced, "
@@ -326,7 +243,27 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
         )
     for line in live.error_lines():
         say(f"FAILED {line}")
-    return failures
+    say(f"run {outcome.run_id} recorded: {outcome.status}")
+    _print_storage(outcome)
+
+
+def _print_storage(outcome: RunOutcome) -> None:
+    if outcome.storage_error is not None:
+        say(f"FAILED storage step: {outcome.storage_error}")
+    report = outcome.storage
+    if report is None:
+        return
+    for r in report.retention:
+        say(
+            f"retention: study {r.study}: {r.participants} participant(s) erased, {r.chunks_dropped} chunk(s) dropped"
+        )
+    for folder in report.inboxes_removed:
+        say(f"removed the inbox folder of an erased participant: {folder}")
+    if report.compression.chunks:
+        say(
+            f"compressed {len(report.compression.chunks)} chunk(s) older than "
+            f"{report.compression.older_than:%Y-%m-%d %H:%M}"
+        )
 
 
 @click.command()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import logging.config
+
 import click
 
 __all__ = ["serve"]
@@ -20,9 +23,19 @@ def say(message: str) -> None:
 @serve.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int)
-def api(host: str, port: int, workers: int) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes [default: FITPIPE_API_WORKERS, 1].",
+)
+def api(host: str, port: int, workers: int | None) -> None:
+    """Serve the REST API (OpenAPI docs at /docs).
+
+    Capacity comes from the settings: FITPIPE_API_WORKERS processes, each answering FITPIPE_API_POOL_SIZE
+    requests from the database at once and streaming FITPIPE_API_EXPORT_SLOTS exports; see "Sizing the
+    API" in docs/operations.md. Logs are JSON lines unless stderr is a terminal (FITPIPE_LOG_FORMAT).
+    """
     import uvicorn
 
     from fitpipe.db import database_url
@@ -30,18 +43,31 @@ def api(host: str, port: int, workers: int) -> None:
     from fitpipe.memory import tune_allocator
     from fitpipe.settings import get_settings
     from fitpipe_api.db import LoginGuard
+    from fitpipe_api.logs import log_config
 
+    settings = get_settings()
+    workers = workers or settings.fitpipe_api_workers
     # the app refuses too (lifespan); checked here first for a one-line error instead of a traceback
-    LoginGuard(get_settings().fitpipe_api_allow_superuser).check_at_start(database_url(role=API))
+    LoginGuard(settings.fitpipe_api_allow_superuser).check_at_start(database_url(role=API))
     tune_allocator()
-    say(f"fitpipe API on http://{host}:{port} (docs: /docs)")
+    config = log_config(settings)
+    logging.config.dictConfig(config)  # the banner is a log line too (JSON off a terminal)
+    logging.getLogger("fitpipe.serve").info(
+        "fitpipe API on http://%s:%d (docs: /docs): %d worker(s), each %d request slots and %d export slots",
+        host,
+        port,
+        workers,
+        settings.fitpipe_api_pool_size,
+        settings.fitpipe_api_export_slots,
+    )
     uvicorn.run(
         "fitpipe_api.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=config,
+        log_level=settings.fitpipe_log_level.lower(),
         access_log=False,
         ws="none",  # no websocket routes; not loading the library keeps the process smaller
     )

@@ -1,6 +1,9 @@
 """The embedded default database: a PostgreSQL cluster (with TimescaleDB when it can be had) that
 fitpipe initialises, starts and stops itself under $FITPIPE_HOME/pgdata, on a free loopback port.
 
+The port is chosen once and kept: a restart reuses it unless another program listens there, so clients
+that were connected (a running API) find the database again where they left it.
+
 Connection details live in $FITPIPE_HOME/db.json (mode 600): port, user, generated password.
 """
 
@@ -68,7 +71,10 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on the port. It binds with SO_REUSEADDR, so the probe does too:
+    without it the connections of the last run, closing (TIME_WAIT), would make the port look taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

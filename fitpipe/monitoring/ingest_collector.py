@@ -1,7 +1,7 @@
 """A Prometheus collector that reads the ingest job's runs and the participants' state from the database
 at each scrape, so the API exports the batch job's metrics (see docs/operations.md for why).
 
-What it reads from `ingest_runs` (one row per run, written by ingest_job/fitpipe_ingest/runs.py):
+What it reads from `ingest_runs` (one row per run, written by ingest_job/fitpipe_ingest/pipeline/runs.py):
 
     status, trigger, started_at, finished_at, errors     the run's columns
     details = {

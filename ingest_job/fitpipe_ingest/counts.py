@@ -30,7 +30,8 @@ class FileResult:
     kind: str
     source: str
     status: str = "loaded"
-    """loaded, unchanged (same content loaded before; not read), unknown (format not known; skipped), failed."""
+    """loaded; unchanged (same content loaded before; not read); unknown (no source reads it); skipped (not
+    read on purpose: a symbolic link, an unsafe archive path, over a size limit); failed (nothing of it stored)."""
     read: int = 0
     """Samples read from the file."""
     metrics: dict[str, MetricCounts] = field(default_factory=dict)
@@ -40,6 +41,9 @@ class FileResult:
     quarantined: int = 0
     quarantine_kinds: Counter[str] = field(default_factory=Counter)
     error: str | None = None
+    """Why it failed or was skipped."""
+    note: str | None = None
+    """Why a loaded file yielded nothing, e.g. none of its rows is the participant's."""
     seconds: float = 0.0
 
 
@@ -52,6 +56,14 @@ class IngestSummary:
     seconds: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
     """More run details from other passes (the live sources' counts, token_refresh_failures); merged into details()."""
+
+    def merge(self, other: IngestSummary) -> None:
+        """Fold another summary (one participant's, say) into this one."""
+        self.participants |= other.participants
+        self.files += other.files
+        for (metric, source), c in other.metrics.items():
+            self.metrics.setdefault((metric, source), MetricCounts()).add(c)
+        self.seconds += other.seconds
 
     def add_counts(self, source: str, counts: dict[str, MetricCounts]) -> None:
         for metric, c in counts.items():
@@ -71,6 +83,19 @@ class IngestSummary:
     def failed(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]
 
+    def with_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+    def stored_or_found(self) -> bool:
+        """Whether the ingest stored anything new or changed, or found what it read already stored."""
+        total = self.total()
+        return bool(
+            total.new
+            or total.updated
+            or total.present
+            or any(f.status == "unchanged" or f.sleep_new or f.sleep_present for f in self.files)
+        )
+
     @property
     def quarantine_kinds(self) -> Counter[str]:
         kinds: Counter[str] = Counter()
@@ -88,7 +113,7 @@ class IngestSummary:
             "quarantine_reasons": dict(self.quarantine_kinds),
             "files": {
                 status: sum(1 for f in self.files if f.status == status)
-                for status in ("loaded", "unchanged", "unknown", "failed")
+                for status in ("loaded", "unchanged", "unknown", "skipped", "failed")
             },
             "sleep": {
                 "new": sum(f.sleep_new for f in self.files),
@@ -96,5 +121,8 @@ class IngestSummary:
             },
             "failed_files": [{"file": f.file, "error": f.error} for f in self.failed][:50],
             "unknown_files": [f.file for f in self.files if f.status == "unknown"][:200],
+            "skipped_files": [
+                {"file": f.file, "reason": f.error} for f in self.files if f.status == "skipped"
+            ][:200],
             **self.extra,
         }

@@ -12,14 +12,21 @@ validation and de-duplication:
   with the same value are left alone; changed values are updated) and the touched hours re-aggregated.
 A per-participant advisory lock serialises concurrent loads of one participant, so the span check
 cannot race. A crash at any point rolls the whole group back; rerunning converges to the same rows.
+
+Validation (the catalog's ranges, the plausible time window, duplicates) happens before the
+transaction (`prepare`), so a caller can refuse a file whose rejected share is too high before any
+write. A file too big to hold is loaded piece by piece inside its own transaction (`GroupLoad`): the
+same rows as a whole-file load, memory bounded by a piece. A stored maximum outside the plausible
+window (written before the window existed) never decides what counts as already present.
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -31,12 +38,24 @@ from fitpipe_ingest.copy import copy_samples
 from fitpipe_ingest.counts import FileResult, MetricCounts
 from fitpipe_ingest.localtime import us_to_datetime
 from fitpipe_ingest.quarantine import reason_kind, store_rejected
-from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch
-from fitpipe_ingest.rollups import add_minute_aggregates, hour_ranges, recompute_ranges
+from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, concat_batches
+from fitpipe_ingest.rollups import add_minute_aggregates, empty_staging, hour_ranges, recompute_ranges
 from fitpipe_ingest.sleep_store import store_sleep
-from fitpipe_ingest.validate import clean_batch
+from fitpipe_ingest.validate import TimeWindow, clean_batch
 
-__all__ = ["LoadOptions", "FileIdentity", "PendingFile", "load_files", "load_parsed_file", "PARTICIPANT_LOCK"]
+__all__ = [
+    "LoadOptions",
+    "FileIdentity",
+    "PendingFile",
+    "PreparedFile",
+    "GroupLoad",
+    "prepare",
+    "load_files",
+    "load_parsed_file",
+    "PARTICIPANT_LOCK",
+    "NOT_COUNTED_AS_REJECTED",
+    "has_stamps",
+]
 
 PARTICIPANT_LOCK = 0x6670  # advisory lock class for "loading participant <id>"
 
@@ -59,23 +78,49 @@ SELECT (extract(epoch FROM date_bin('1 hour', ts, '2000-01-03T00:00:00+00')) * 1
 FROM up GROUP BY hour
 """
 
+# a cursor outside the plausible window (stored before the window existed) is replaced, never kept
 _CURSOR = """
 INSERT INTO ingest_cursors AS c (participant_id, source, metric_id, initial_value, last_value, lag)
-VALUES (%s, %s, %s, %s, %s, %s)
+VALUES (%(p)s, %(s)s, %(m)s, %(lo)s, %(hi)s, %(lag)s)
 ON CONFLICT (participant_id, source, metric_id) DO UPDATE SET
-    initial_value = LEAST(c.initial_value, EXCLUDED.initial_value),
-    last_value = GREATEST(c.last_value, EXCLUDED.last_value),
+    initial_value = CASE WHEN c.initial_value < %(start)s THEN EXCLUDED.initial_value
+                         ELSE LEAST(c.initial_value, EXCLUDED.initial_value) END,
+    last_value = CASE WHEN c.last_value > %(end)s THEN EXCLUDED.last_value
+                      ELSE GREATEST(c.last_value, EXCLUDED.last_value) END,
     lag = EXCLUDED.lag,
-    updated_at = CASE WHEN EXCLUDED.last_value > c.last_value THEN now() ELSE c.updated_at END
+    updated_at = CASE WHEN EXCLUDED.last_value > c.last_value OR c.last_value > %(end)s THEN now()
+                      ELSE c.updated_at END
 """
 
 _MANIFEST = """
-INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO ingest_files (participant_id, source, path, size, sha256, max_ts, run_id{stamp})
+VALUES (%s, %s, %s, %s, %s, %s, %s{stamp_value})
 ON CONFLICT (participant_id, path) DO UPDATE SET
     source = EXCLUDED.source, size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now()
+    max_ts = EXCLUDED.max_ts, run_id = EXCLUDED.run_id, loaded_at = now(){stamp_update}
 """
+_MANIFEST_WITH_STAMP = _MANIFEST.format(
+    stamp=", stamp", stamp_value=", %s", stamp_update=", stamp = EXCLUDED.stamp"
+)
+_MANIFEST_WITHOUT_STAMP = _MANIFEST.format(stamp="", stamp_value="", stamp_update="")
+_STAMPS: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
+
+
+def has_stamps(conn: psycopg.Connection) -> bool:
+    """Whether the manifest has 0009's stamp column: this code also runs on the schemas before it
+    (fitpipe.migrations.OLDEST_SCHEMA), as a rolling upgrade meets them, then without the shortcut."""
+    if conn not in _STAMPS:
+        row = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_attribute
+                              WHERE attrelid = to_regclass('ingest_files') AND attname = 'stamp' AND NOT attisdropped)"""
+        ).fetchone()
+        _STAMPS[conn] = bool(row and row[0])
+    return _STAMPS[conn]
+
+
+NOT_COUNTED_AS_REJECTED = frozenset({"sentinel_value"})
+"""Kinds of quarantined records that are a device's own "no reading" mark, not a reading gone wrong: they do
+not count toward a file's rejected share (real SpO2 files hold up to 80 % of them)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +131,18 @@ class LoadOptions:
     """Ignore the manifest and file cursors: merge every row (after loading an older export, say)."""
     run_id: int | None = None
     chunk_rows: int = 1_000_000
+    plausible_start: date = date(2000, 1, 1)
+    """Earliest plausible sample day (the study's earliest enrolment when that is earlier)."""
+    plausible_future: timedelta = timedelta(days=1)
+    """How far after now a sample may be (clock skew, time zones)."""
+    now: datetime | None = None
+    """The load's "now" for the window's end (tests pin it); default: the wall clock."""
+
+    def window(self, study_start: date | None = None) -> TimeWindow:
+        start = min(self.plausible_start, study_start) if study_start else self.plausible_start
+        return TimeWindow(
+            start, (self.now or datetime.now(UTC)) + self.plausible_future, self.plausible_future
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +151,8 @@ class FileIdentity:
     """Relative to the ingested tree (the participant's inbox in daily runs)."""
     size: int
     sha256: str
+    stamp: str | None = None
+    """Size and modification time (or a zip member's CRC): an unchanged file is then skipped unread."""
 
 
 @dataclass
@@ -107,6 +166,86 @@ class PendingFile:
 
 
 @dataclass
+class _Clean:
+    participant: Participant
+    metric: Metric
+    ts: np.ndarray
+    value: np.ndarray
+
+
+@dataclass
+class PreparedFile:
+    """A parsed file (or piece of one) validated against the catalog and the window, ready to write."""
+
+    path: str
+    kind: str
+    resolve: dict[str | None, Participant]
+    samples: list[_Clean] = field(default_factory=list)
+    rejected: list[tuple[int | None, Rejected]] = field(default_factory=list)
+    sleep: list[tuple[int, SleepSession]] = field(default_factory=list)
+    counts: dict[str, MetricCounts] = field(default_factory=lambda: defaultdict(MetricCounts))
+    records: int = 0
+    """Records the source read (samples, sleep logs, rejected)."""
+    others: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected_count(self) -> int:
+        """Rejected records that count toward the file's rejected share."""
+        return sum(1 for _, r in self.rejected if reason_kind(r) not in NOT_COUNTED_AS_REJECTED)
+
+
+def _study_starts(conn: psycopg.Connection, study_ids: set[int]) -> dict[int, date]:
+    if not study_ids:
+        return {}
+    rows = conn.execute(
+        """SELECT study_id, min(enrolment_start) FROM participants
+           WHERE study_id = ANY(%s) AND enrolment_start IS NOT NULL GROUP BY 1""",
+        (sorted(study_ids),),
+    ).fetchall()
+    return {int(r[0]): r[1].astimezone(UTC).date() for r in rows}
+
+
+def prepare(
+    conn: psycopg.Connection,
+    parsed: ParsedFile,
+    resolve: dict[str | None, Participant],
+    options: LoadOptions,
+) -> PreparedFile:
+    """Validate a parsed file: samples cleaned per (participant, metric), every rejected record with its owner."""
+    for batch in parsed.batches:
+        if batch.metric not in BY_NAME:
+            raise InputError(
+                f"parser emitted unknown metric {batch.metric!r}",
+                file=parsed.file,
+                hint="this is a bug in the source module: metric names must come from fitpipe/catalog.py",
+            )
+    starts = _study_starts(conn, {p.study_id for p in resolve.values()})
+    out = PreparedFile(
+        parsed.file, parsed.kind, resolve, records=parsed.records_read, others=dict(parsed.others)
+    )
+    for r in parsed.rejected:
+        owner = resolve.get(r.participant) or resolve.get(None)
+        out.rejected.append((owner.id if owner else None, r))
+    by_key: dict[tuple[int, str], list[SampleBatch]] = defaultdict(list)
+    for batch in parsed.batches:
+        by_key[(resolve[batch.participant].id, batch.metric)].append(batch)
+    people = {p.id: p for p in resolve.values()}
+    for (pid, metric_name), batches in sorted(by_key.items()):
+        participant, metric = people[pid], BY_NAME[metric_name]
+        window = options.window(starts.get(participant.study_id))
+        clean = clean_batch(concat_batches(batches), metric, participant.external_id, window)
+        c = out.counts[metric_name]
+        c.read += clean.read
+        c.duplicates += clean.duplicates
+        c.quarantined += len(clean.rejected)
+        out.rejected += [(pid, r) for r in clean.rejected]
+        if clean.ts.size:
+            out.samples.append(_Clean(participant, metric, clean.ts, clean.value))
+    out.sleep = [(resolve[s.participant].id, s) for s in parsed.sleep]
+    return out
+
+
+@dataclass
 class _Merged:
     """One (participant, metric) of a group: cleaned arrays of each file, in file order."""
 
@@ -114,33 +253,6 @@ class _Merged:
     metric: Metric
     ts: list[np.ndarray] = field(default_factory=list)
     value: list[np.ndarray] = field(default_factory=list)
-
-
-def _concat(batches: list[SampleBatch]) -> SampleBatch:
-    if len(batches) == 1:
-        return batches[0]
-
-    def cat(name: str) -> np.ndarray | None:
-        parts = [getattr(b, name) for b in batches]
-        if all(p is None for p in parts):
-            return None
-        return np.concatenate(
-            [
-                p if p is not None else np.full(len(b), -1, np.int32)
-                for p, b in zip(parts, batches, strict=True)
-            ]
-        )
-
-    first = batches[0]
-    return SampleBatch(
-        metric=first.metric,
-        ts=np.concatenate([b.ts for b in batches]),
-        value=np.concatenate([b.value for b in batches]),
-        file=first.file,
-        line=cat("line"),
-        item=cat("item"),
-        participant=first.participant,
-    )
 
 
 def _keep_last(ts: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -163,6 +275,7 @@ def _write_samples(
     value: np.ndarray,
     options: LoadOptions,
     counts: MetricCounts,
+    window: TimeWindow,
 ) -> None:
     lo, hi = us_to_datetime(int(ts[0])), us_to_datetime(int(ts[-1]))
     occupied = cur.execute(
@@ -186,7 +299,145 @@ def _write_samples(
         if touched:
             hours = np.array([int(r[0]) for r in touched], dtype=np.int64)
             recompute_ranges(cur, participant.id, metric.id, participant.timezone, hour_ranges(hours))
-    cur.execute(_CURSOR, (participant.id, options.source, metric.id, lo, hi, options.lag))
+    cur.execute(
+        _CURSOR,
+        {
+            "p": participant.id,
+            "s": options.source,
+            "m": metric.id,
+            "lo": lo,
+            "hi": hi,
+            "lag": options.lag,
+            "start": us_to_datetime(window.start_us),
+            "end": window.end,
+        },
+    )
+
+
+class GroupLoad:
+    """Writes prepared files (or pieces of one) inside the caller's transaction.
+
+    add() trims rows a grown file held before, queues samples (merged per participant and metric
+    across the group) and writes quarantine and sleep; flush() writes the queued samples; finish()
+    writes a file's manifest entry. A group of small files: add each, flush once, finish each. A big
+    file: add and flush each piece, finish once.
+    """
+
+    def __init__(self, cur: psycopg.Cursor, options: LoadOptions) -> None:
+        self.cur = cur
+        self.options = options
+        self.counts: dict[str, MetricCounts] = defaultdict(MetricCounts)
+        self._locked: set[int] = set()
+        self._previous: dict[tuple[int, str], dict[str, int]] = {}
+        self._maxes: dict[str, dict[int, dict[str, int]]] = {}
+        self._merged: dict[tuple[int, str], _Merged] = {}
+        self._windows: dict[int, TimeWindow] = {}
+        self._flushes = 0
+        self.results: dict[str, FileResult] = {}
+
+    def _lock(self, pids: set[int]) -> None:
+        new = sorted(pids - self._locked)
+        for pid in new:
+            self.cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
+            self._locked.add(pid)
+        if new:
+            _refuse_erased(self.cur, new)
+
+    def _load_previous(self, path: str, pids: set[int]) -> None:
+        keys = {(pid, path) for pid in pids} - set(self._previous)
+        if not keys:
+            return
+        found = _previous_manifests(self.cur, keys)
+        for key in keys:
+            self._previous[key] = found.get(key, {})
+
+    def add(self, f: PreparedFile, source: str) -> FileResult:
+        pids = {p.id for p in f.resolve.values()}
+        self._lock(pids)
+        self._load_previous(f.path, pids)
+        result = self.results.setdefault(f.path, FileResult(file=f.path, kind=f.kind, source=source))
+        result.kind = f.kind
+        result.quarantined += len(f.rejected)
+        result.quarantine_kinds.update(reason_kind(r) for _, r in f.rejected)
+        lag_us = int(self.options.lag.total_seconds() * 1_000_000)
+        maxes = self._maxes.setdefault(f.path, {})
+        for metric_name, c in f.counts.items():
+            self.counts[metric_name].read += c.read
+            self.counts[metric_name].duplicates += c.duplicates
+            self.counts[metric_name].quarantined += c.quarantined
+            result.read += c.read
+        window = self.options.window()
+        for s in f.samples:
+            pid, metric_name = s.participant.id, s.metric.name
+            previous = self._previous.get((pid, f.path), {})
+            file_max = maxes.setdefault(pid, {k: v for k, v in previous.items() if _inside(v, window)})
+            ts, value = s.ts, s.value
+            file_max[metric_name] = max(int(ts[-1]), file_max.get(metric_name, int(ts[-1])))
+            before = previous.get(metric_name)
+            if before is not None and not self.options.full and _inside(before, window):
+                start = int(np.searchsorted(ts, before - lag_us, side="left"))
+                self.counts[metric_name].present += start
+                ts, value = ts[start:], value[start:]
+            if ts.size:
+                m = self._merged.setdefault((pid, metric_name), _Merged(s.participant, s.metric))
+                m.ts.append(ts)
+                m.value.append(value)
+                self._windows[pid] = window
+        if f.sleep:
+            new, present = store_sleep(self.cur, f.sleep, self.options.source)
+            result.sleep_new += new
+            result.sleep_present += present
+        store_rejected(self.cur, f.rejected, self.options.source, self.options.run_id)
+        return result
+
+    TRUNCATE_EVERY = 8
+    """Flushes of one transaction between two emptyings of the staging tables (see rollups.empty_staging)."""
+
+    def flush(self) -> None:
+        self._flushes += 1
+        if self._flushes % self.TRUNCATE_EVERY == 0:
+            empty_staging(self.cur)
+            self.cur.execute(_STAGE_DDL)
+            self.cur.execute("TRUNCATE _fitpipe_stage")
+        for (pid, metric_name), m in sorted(self._merged.items(), key=lambda kv: kv[0]):
+            ts, value, dups = _keep_last(np.concatenate(m.ts), np.concatenate(m.value))
+            self.counts[metric_name].duplicates += dups
+            _write_samples(
+                self.cur,
+                m.participant,
+                m.metric,
+                ts,
+                value,
+                self.options,
+                self.counts[metric_name],
+                self._windows[pid],
+            )
+        self._merged.clear()
+
+    def finish(self, identity: FileIdentity, resolve: dict[str | None, Participant]) -> None:
+        maxes = self._maxes.get(identity.path, {})
+        stamps = has_stamps(self.cur.connection)
+        for pid in sorted({p.id for p in resolve.values()} | set(maxes)):
+            previous = self._previous.get((pid, identity.path), {})
+            row = (
+                pid,
+                self.options.source,
+                identity.path,
+                identity.size,
+                identity.sha256,
+                json.dumps(maxes.get(pid, previous)),
+                self.options.run_id,
+            )
+            if stamps:
+                self.cur.execute(_MANIFEST_WITH_STAMP, (*row, identity.stamp))
+            else:
+                self.cur.execute(_MANIFEST_WITHOUT_STAMP, row)
+
+
+def _inside(us: int, window: TimeWindow) -> bool:
+    """Whether a stored maximum can be trusted: one beyond the window's end was stored before the window
+    existed, and would make every later row look already present."""
+    return us <= window.end_us
 
 
 def _previous_manifests(
@@ -222,92 +473,21 @@ def _refuse_erased(cur: psycopg.Cursor, participant_ids: list[int]) -> None:
 def load_files(
     conn: psycopg.Connection, files: list[PendingFile], options: LoadOptions
 ) -> dict[str, MetricCounts]:
-    """Write a group of parsed files in one transaction; fills each file's result, returns counts per metric.
+    """Validate and write a group of parsed files in one transaction; fills each file's result, returns
+    counts per metric.
 
     `resolve` of each file maps the participant names it uses (None: the participant ingested for)
     to participants; the caller resolves them, so an unknown participant fails before any write.
     """
-    lag_us = int(options.lag.total_seconds() * 1_000_000)
-    counts: dict[str, MetricCounts] = defaultdict(MetricCounts)
-    for f in files:
-        for batch in f.parsed.batches:
-            if batch.metric not in BY_NAME:
-                raise InputError(
-                    f"parser emitted unknown metric {batch.metric!r}",
-                    file=f.parsed.file,
-                    hint="this is a bug in the source module: metric names must come from fitpipe/catalog.py",
-                )
-    participants = {p.id: p for f in files for p in f.resolve.values()}
+    prepared = [prepare(conn, f.parsed, f.resolve, options) for f in files]
     with conn.transaction(), conn.cursor() as cur:
-        for pid in sorted(participants):
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
-        _refuse_erased(cur, sorted(participants))
-        keys = {(p.id, f.identity.path) for f in files for p in f.resolve.values()}
-        previous = _previous_manifests(cur, keys)
-        merged: dict[tuple[int, str], _Merged] = {}
-        quarantine_rows: list[tuple[int | None, Rejected]] = []
+        group = GroupLoad(cur, options)
+        for f, p in zip(files, prepared, strict=True):
+            f.result = group.add(p, options.source)
+        group.flush()
         for f in files:
-            result = f.result = FileResult(file=f.identity.path, kind=f.parsed.kind, source=options.source)
-            for r in f.parsed.rejected:
-                owner = f.resolve.get(r.participant) or f.resolve.get(None)
-                quarantine_rows.append((owner.id if owner else None, r))
-                result.quarantined += 1
-                result.quarantine_kinds[reason_kind(r)] += 1
-            by_key: dict[tuple[int, str], list[SampleBatch]] = defaultdict(list)
-            for batch in f.parsed.batches:
-                by_key[(f.resolve[batch.participant].id, batch.metric)].append(batch)
-            file_max: dict[int, dict[str, int]] = {}
-            for (pid, metric_name), batches in sorted(by_key.items()):
-                participant, metric = participants[pid], BY_NAME[metric_name]
-                c = counts[metric_name]
-                clean = clean_batch(_concat(batches), metric, participant.external_id)
-                c.read += clean.read
-                c.duplicates += clean.duplicates
-                c.quarantined += len(clean.rejected)
-                result.read += clean.read
-                result.quarantined += len(clean.rejected)
-                for r in clean.rejected:
-                    quarantine_rows.append((pid, r))
-                    result.quarantine_kinds[reason_kind(r)] += 1
-                ts, value = clean.ts, clean.value
-                if ts.size == 0:
-                    continue
-                maxes = file_max.setdefault(pid, dict(previous.get((pid, f.identity.path), {})))
-                before = previous.get((pid, f.identity.path), {}).get(metric_name)
-                maxes[metric_name] = max(int(ts[-1]), maxes.get(metric_name, int(ts[-1])))
-                if before is not None and not options.full:
-                    start = int(np.searchsorted(ts, before - lag_us, side="left"))
-                    c.present += start
-                    ts, value = ts[start:], value[start:]
-                if ts.size:
-                    m = merged.setdefault((pid, metric_name), _Merged(participant, metric))
-                    m.ts.append(ts)
-                    m.value.append(value)
-            for pid in {p.id for p in f.resolve.values()} | set(file_max):
-                cur.execute(
-                    _MANIFEST,
-                    (
-                        pid,
-                        options.source,
-                        f.identity.path,
-                        f.identity.size,
-                        f.identity.sha256,
-                        json.dumps(file_max.get(pid, previous.get((pid, f.identity.path), {}))),
-                        options.run_id,
-                    ),
-                )
-            if f.parsed.sleep:
-                new, present = store_sleep(
-                    cur, [(f.resolve[s.participant].id, s) for s in f.parsed.sleep], options.source
-                )
-                result.sleep_new += new
-                result.sleep_present += present
-        for (_, metric_name), m in sorted(merged.items(), key=lambda kv: kv[0]):
-            ts, value, dups = _keep_last(np.concatenate(m.ts), np.concatenate(m.value))
-            counts[metric_name].duplicates += dups
-            _write_samples(cur, m.participant, m.metric, ts, value, options, counts[metric_name])
-        store_rejected(cur, quarantine_rows, options.source, options.run_id)
-    return dict(counts)
+            group.finish(f.identity, f.resolve)
+    return dict(group.counts)
 
 
 def load_parsed_file(

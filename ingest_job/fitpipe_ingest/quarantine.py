@@ -6,11 +6,9 @@ import re
 
 import psycopg
 
-from fitpipe_ingest.records import Rejected
+from fitpipe_ingest.records import Rejected, raw_text
 
 __all__ = ["store_rejected", "reason_kind"]
-
-RAW_LIMIT = 1000
 
 _KINDS = (
     ("nonexistent_local_time", re.compile(r"does not exist|nonexistent|DST gap|clocks went forward", re.I)),
@@ -44,5 +42,5 @@ def store_rejected(
         ON CONFLICT (participant_id, source, file, record, field, reason)
         DO UPDATE SET last_seen = now(), run_id = EXCLUDED.run_id, raw = EXCLUDED.raw
         """,
-        [(pid, source, r.file, r.record, r.field, r.reason, r.raw[:RAW_LIMIT], run_id) for pid, r in rows],
+        [(pid, source, r.file, r.record, r.field, r.reason, raw_text(r.raw), run_id) for pid, r in rows],
     )

@@ -24,7 +24,7 @@ from fitpipe.catalog import BY_ID
 from fitpipe_ingest.copy import copy_rollups, rollup_rows
 from fitpipe_ingest.localtime import datetime_to_us, us_to_datetime
 
-__all__ = ["minute_aggregates", "add_minute_aggregates", "recompute_ranges", "hour_ranges"]
+__all__ = ["minute_aggregates", "add_minute_aggregates", "recompute_ranges", "hour_ranges", "empty_staging"]
 
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 3_600_000_000
@@ -211,6 +211,13 @@ def _minutes_with_samples_outside(
     ).fetchone()
     assert row is not None
     return {edge for edge, held in ((first, row[0]), (last, row[1])) if held}
+
+
+def empty_staging(cur: psycopg.Cursor) -> None:
+    """Drop the dead rows the staging table piles up in one long transaction (a file streamed in pieces):
+    DELETE leaves them for every later batch to scan again. TRUNCATE costs more per call, so only now and then."""
+    cur.execute(_STAGE_DDL)
+    cur.execute("TRUNCATE _fitpipe_roll1m")
 
 
 def hour_ranges(hours_us: np.ndarray) -> list[tuple[int, int]]:

@@ -1,5 +1,6 @@
-"""`fitpipe operator render|run|crd|reference`: preview a FitbitPipeline's children, run the operator,
-print the CRD or the CR reference. A thin layer: errors come from the library as FitpipeErrors."""
+"""`fitpipe operator render|run|crd|reference|admin-pod|pin-images`: preview a FitbitPipeline's children,
+run the operator, print the CRD or the CR reference, make the administrator's pod, pin a release's
+images. A thin layer: errors come from the library as FitpipeErrors."""
 
 from __future__ import annotations
 
@@ -164,3 +165,53 @@ def reference(target: Path | None) -> None:
     else:
         update_document(target)
         click.echo(f"updated {target}")
+
+
+@operator.command("admin-pod")
+@click.option(
+    "-f", "--filename", "filename", required=True, type=click.File("r"),
+    help="The FitbitPipeline (a file, or '-' for `kubectl get fbp NAME -o yaml`).",
+)  # fmt: skip
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace for a pipeline that names none (default: default)."
+)
+@click.option(
+    "--seconds",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(60, 86400),
+    help="The pod ends by itself after this long.",
+)
+def admin_pod(filename: IO[str], namespace: str | None, seconds: int) -> None:
+    """Print the administrator's Pod for a pipeline: apply it, `kubectl exec` into it to run `fitpipe
+    users|token|participants` as the database's superuser, delete it after use."""
+    from fitpipe_operator.children.admin import admin_pod as make_pod
+    from fitpipe_operator.spec import checked_spec
+
+    source = getattr(filename, "name", "-")
+    documents = _documents(filename, source)
+    if len(documents) != 1 or not isinstance(documents[0], dict) or not documents[0].get("metadata"):
+        raise InputError("expected one FitbitPipeline", file=source)
+    document = documents[0]
+    meta = document["metadata"]
+    try:
+        spec = checked_spec(meta.get("name") or "", document.get("spec") or {})
+    except InputError as exc:
+        raise InputError(exc.message, file=source, field=exc.field, hint=exc.hint) from None
+    pod = make_pod(meta["name"], meta.get("namespace") or namespace or "default", spec, seconds=seconds)
+    click.echo(yaml.safe_dump(pod, sort_keys=False, width=120), nl=False)
+
+
+@operator.command("pin-images")
+@click.option("--digest", default=None, help="sha256:<64 hex>: the release's fitpipe image.")
+@click.option(
+    "--timescaledb", default=None, help="The TimescaleDB image pinned by digest (repository:tag@sha256:...)."
+)
+def pin_images(digest: str | None, timescaledb: str | None) -> None:
+    """Pin the release's default images by digest: images.json, the chart's CRD and values.yaml, and the
+    reference in docs/kubernetes.md (docs/kubernetes.md "Release builds")."""
+    from fitpipe_operator.release import pin_images as pin
+
+    pinned = pin(digest=digest, timescaledb=timescaledb)
+    click.echo(f"fitpipe: {pinned.repository}@{pinned.digest or '(tag ' + pinned.tag + ')'}")
+    click.echo(f"timescaledb: {pinned.timescaledb}")

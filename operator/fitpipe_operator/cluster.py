@@ -29,6 +29,9 @@ PLURALS: dict[tuple[str, str], str] = {
     ("batch/v1", "Job"): "jobs",
     ("batch/v1", "CronJob"): "cronjobs",
     ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
+    ("networking.k8s.io/v1", "Ingress"): "ingresses",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrules",
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): "alertmanagerconfigs",
@@ -161,11 +164,11 @@ class Cluster:
             raise self._fail("POST", path, status, data)
         return data
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply as the operator's field manager, taking over conflicting fields."""
+    def apply(self, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER) -> dict[str, Any]:
+        """Server-side apply as `manager` (the operator's field manager), taking over conflicting fields."""
         meta = manifest["metadata"]
         path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        query = [("fieldManager", manager), ("force", "true")]
         # JSON is YAML, so the apply patch is sent as JSON.
         status, data = self._request(
             "PATCH", path, query=query, body=manifest, content_type="application/apply-patch+yaml"

@@ -9,6 +9,30 @@ from typing import Any
 
 import yaml
 
+from fitpipe_operator.images import DIGEST_PATTERN, Defaults, defaults
+from fitpipe_operator.schema_blocks import (
+    api_autoscaling,
+    backup,
+    dashboard_auth,
+    dashboard_ingress,
+    image_reference,
+    network_policy,
+    secret_revisions,
+)
+from fitpipe_operator.schema_types import (
+    CRON_PATTERN,
+    DURATION_PATTERN,
+    TIMEZONE_PATTERN,
+    boolean,
+    integer,
+    obj,
+    quantity,
+    resources,
+    secret_name,
+    service,
+    string,
+)
+
 __all__ = [
     "GROUP",
     "VERSION",
@@ -35,110 +59,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # The chart's copy of the CRD; tests check it equals crd_yaml() so the two never drift.
 CRD_FILE = Path(__file__).resolve().parents[2] / "charts" / "fitpipe" / "crds" / f"{PLURAL}.{GROUP}.yaml"
 
-# Kubernetes quantities (resource.Quantity) in the forms people write: 500m, 2, 1.5, 512Mi, 20Gi, 1e3.
-QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$"
-# Five cron fields as CronJob accepts them (numbers, *, ranges, steps, lists, month/day names, ?), or a macro.
-CRON_PATTERN = (
-    r"^(@(yearly|annually|monthly|weekly|daily|hourly)"
-    r"|[0-9*,/-]+\s+[0-9*,/-]+\s+[0-9*,/?-]+\s+[0-9A-Za-z*,/-]+\s+[0-9A-Za-z*,/?-]+)$"
-)
-# IANA zone names (Europe/Berlin, America/Argentina/Buenos_Aires, UTC, Etc/GMT+5).
-TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
-# Prometheus durations as prometheus-operator accepts them (30s, 1m, 1h30m).
-DURATION_PATTERN = (
-    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-)
-# A DNS-1123 subdomain: what Kubernetes accepts as the name of a Secret, PVC or StorageClass.
-OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Children names append at most 22 characters (`-migrate-<8 hex>` plus a CronJob's 11-character job suffix).
 MAX_NAME_LENGTH = 40
-
-
-def _string(description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "description": description, **extra}
-
-
-def _integer(description: str, *, minimum: int, maximum: int, default: int | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "integer",
-        "description": description,
-        "minimum": minimum,
-        "maximum": maximum,
-    }
-    if default is not None:
-        schema["default"] = default
-    return schema
-
-
-def _boolean(description: str, default: bool) -> dict[str, Any]:
-    return {"type": "boolean", "description": description, "default": default}
-
-
-def _object(
-    description: str,
-    properties: dict[str, Any],
-    *,
-    required: list[str] | None = None,
-    defaulted: bool = True,
-    rules: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    # `default: {}` makes the API server (and apply_defaults) fill the nested defaults even when the
-    # user leaves the whole block out, so `spec: {}` is a complete, working pipeline. The API server
-    # checks each rule against that bare `{}` when the CRD is created: rules guard fields with has().
-    schema: dict[str, Any] = {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-    }
-    if required:
-        schema["required"] = required
-    if defaulted:
-        schema["default"] = {}
-    if rules:
-        schema["x-kubernetes-validations"] = rules
-    return schema
-
-
-def _quantity(description: str) -> dict[str, Any]:
-    # maxLength bounds the cost the API server estimates for CEL rules reading it.
-    return _string(description, pattern=QUANTITY_PATTERN, maxLength=64)
-
-
-def _secret_name(description: str) -> dict[str, Any]:
-    return _string(description, pattern=OBJECT_NAME_PATTERN, maxLength=253)
-
-
-def _resources(description: str, requests: dict[str, str], limits: dict[str, str]) -> dict[str, Any]:
-    def amounts(what: str, default: dict[str, str]) -> dict[str, Any]:
-        schema = _object(
-            what,
-            {"cpu": _quantity("CPU, e.g. 500m or 2."), "memory": _quantity("Memory, e.g. 512Mi or 4Gi.")},
-            defaulted=False,
-        )
-        schema["default"] = default
-        return schema
-
-    return _object(
-        description,
-        {
-            "requests": amounts("What the scheduler reserves.", requests),
-            "limits": amounts("The ceiling.", limits),
-        },
-    )
-
-
-def _service(description: str, port: int) -> dict[str, Any]:
-    return _object(
-        description,
-        {
-            "type": _string(
-                "How the Service is exposed.",
-                enum=["ClusterIP", "NodePort", "LoadBalancer"],
-                default="ClusterIP",
-            ),
-            "port": _integer("The Service port.", minimum=1, maximum=65535, default=port),
-        },
-    )
 
 
 def _thresholds() -> dict[str, Any]:
@@ -155,52 +77,57 @@ def _thresholds() -> dict[str, Any]:
         if threshold.maximum is not None:
             schema["maximum"] = threshold.maximum
         properties[threshold.name] = schema
-    return _object("Alert thresholds; unset ones keep fitpipe's defaults.", properties)
+    return obj("Alert thresholds; unset ones keep fitpipe's defaults.", properties)
 
 
-def spec_schema() -> dict[str, Any]:
-    """The schema of `.spec`: what a user writes."""
-    image = _object(
+def spec_schema(images: Defaults | None = None) -> dict[str, Any]:
+    """The schema of `.spec`: what a user writes; default images from images.json unless given."""
+    images = images or defaults()
+    image_digest = string(
+        "Optional digest; when set it pins the image and the tag is only informational. Release builds "
+        "default it (docs/kubernetes.md#release-builds).",
+        pattern=DIGEST_PATTERN,
+    )
+    if images.digest:
+        image_digest["default"] = images.digest
+    image = obj(
         "The fitpipe image every component runs (migration Job, ingest CronJob, API, dashboard).",
         {
-            "repository": _string("Image repository.", default="ghcr.io/fitpipe/fitpipe", minLength=1),
-            "tag": _string("Image tag.", default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
-            "digest": _string(
-                "Optional digest; when set it pins the image instead of the tag.",
-                pattern=r"^sha256:[a-f0-9]{64}$",
-            ),
-            "pullPolicy": _string(
+            "repository": string("Image repository.", default=images.repository, minLength=1),
+            "tag": string("Image tag.", default=images.tag, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+            "digest": image_digest,
+            "pullPolicy": string(
                 "Image pull policy.", enum=["Always", "IfNotPresent", "Never"], default="IfNotPresent"
             ),
             "pullSecrets": {
                 "type": "array",
                 "description": "Names of image pull Secrets in this namespace.",
-                "items": _secret_name("A Secret of type kubernetes.io/dockerconfigjson."),
+                "items": secret_name("A Secret of type kubernetes.io/dockerconfigjson."),
                 "maxItems": 8,
             },
         },
     )
-    timescaledb = _object(
+    timescaledb = obj(
         "The TimescaleDB instance (a one-replica StatefulSet with its own volume).",
         {
-            "image": _string(
-                "TimescaleDB image. The default is the full (community-licensed) edition, which has compression "
-                "and continuous aggregates; the Apache-only edition lacks both.",
-                default="timescale/timescaledb-ha:pg15",
-                minLength=1,
+            "image": image_reference(
+                "TimescaleDB image, `repository:tag` or pinned `repository:tag@sha256:...`. The default is "
+                "the full (community-licensed) edition, which has compression and continuous aggregates "
+                "(the Apache-only edition lacks both), and pgBackRest for spec.backup.",
+                images.timescaledb,
             ),
-            "storage": _object(
+            "storage": obj(
                 "The database volume.",
                 {
-                    "size": _quantity(
+                    "size": quantity(
                         "Volume size; `fitpipe estimate` tells what a study needs. It may grow later (the "
                         "operator grows the claim; the StorageClass must allow volume expansion), never shrink."
                     )
                     | {"default": "20Gi"},
-                    "storageClassName": _secret_name(
+                    "storageClassName": secret_name(
                         "StorageClass of the volume; the cluster default if unset. Fixed once the pipeline exists."
                     ),
-                    "deleteWithPipeline": _boolean(
+                    "deleteWithPipeline": boolean(
                         "Delete the volume (and the generated credentials that open it) when the "
                         "FitbitPipeline is deleted. Off by default: study data outlives its pipeline. "
                         "It may be switched either way at any time; what holds when the pipeline is deleted counts.",
@@ -222,25 +149,25 @@ def spec_schema() -> dict[str, Any]:
                     },
                 ],
             ),
-            "resources": _resources(
+            "resources": resources(
                 "CPU and memory of the database.", {"cpu": "500m", "memory": "2Gi"}, {"memory": "4Gi"}
             ),
-            "credentialsSecret": _secret_name(
+            "credentialsSecret": secret_name(
                 "An existing Secret with keys `username` and `password`. When unset, the operator generates "
                 "`<name>-db-credentials` once and never rotates it."
             ),
         },
     )
-    ingest = _object(
+    ingest = obj(
         "The daily delta load (a CronJob running `fitpipe run`).",
         {
-            "schedule": _string("Cron schedule.", pattern=CRON_PATTERN, default="0 1 * * *"),
-            "timeZone": _string(
+            "schedule": string("Cron schedule.", pattern=CRON_PATTERN, default="0 1 * * *"),
+            "timeZone": string(
                 "IANA time zone of the schedule, and the default zone of participants' local times.",
                 pattern=TIMEZONE_PATTERN,
                 default="UTC",
             ),
-            "suspend": _boolean("Pause scheduling (a running load finishes).", False),
+            "suspend": boolean("Pause scheduling (a running load finishes).", False),
             "lagHours": {
                 "type": "number",
                 "description": "Re-read window behind each cursor, for devices that sync late.",
@@ -248,22 +175,22 @@ def spec_schema() -> dict[str, Any]:
                 "maximum": 720,
                 "default": 72,
             },
-            "successfulJobsHistoryLimit": _integer("Finished loads kept.", minimum=0, maximum=100, default=3),
-            "failedJobsHistoryLimit": _integer("Failed loads kept.", minimum=0, maximum=100, default=3),
-            "backoffLimit": _integer("Retries of a failed load.", minimum=0, maximum=10, default=2),
-            "activeDeadlineSeconds": _integer(
+            "successfulJobsHistoryLimit": integer("Finished loads kept.", minimum=0, maximum=100, default=3),
+            "failedJobsHistoryLimit": integer("Failed loads kept.", minimum=0, maximum=100, default=3),
+            "backoffLimit": integer("Retries of a failed load.", minimum=0, maximum=10, default=2),
+            "activeDeadlineSeconds": integer(
                 "A load running longer than this is stopped.", minimum=60, maximum=604800, default=21600
             ),
-            "source": _object(
+            "source": obj(
                 "Where the wearable data comes from.",
                 {
-                    "type": _string(
+                    "type": string(
                         "`googleHealthApi` pulls each participant's data with their stored token; `inbox` loads "
                         "the files dropped into a volume (wearipedia CSVs, Takeout, Fitabase).",
                         enum=["googleHealthApi", "inbox"],
                         default="googleHealthApi",
                     ),
-                    "inboxClaimName": _secret_name(
+                    "inboxClaimName": secret_name(
                         "PersistentVolumeClaim holding the inbox (`<study>/<participant>/…`); needed for `inbox`."
                     ),
                 },
@@ -274,45 +201,59 @@ def spec_schema() -> dict[str, Any]:
                     }
                 ],
             ),
-            "resources": _resources(
+            "resources": resources(
                 "CPU and memory of each load.", {"cpu": "500m", "memory": "1Gi"}, {"memory": "4Gi"}
             ),
         },
     )
-    api = _object(
+    api = obj(
         "The read API (`fitpipe serve api`), which also exports the ingest metrics at /metrics.",
         {
-            "replicas": _integer("Replicas.", minimum=0, maximum=50, default=2),
-            "resources": _resources(
+            "replicas": integer(
+                "Replicas (ignored with autoscaling). Above 1, a PodDisruptionBudget keeps all but one up "
+                "while nodes are drained.",
+                minimum=0,
+                maximum=50,
+                default=2,
+            ),
+            "autoscaling": api_autoscaling(),
+            "resources": resources(
                 "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
             ),
-            "service": _service("The API Service.", 8000),
+            "service": service("The API Service.", 8000),
         },
     )
-    dashboard = _object(
+    dashboard = obj(
         "The trial manager's dashboard (`fitpipe serve dashboard`); it reads the API, never the database.",
         {
-            "enabled": _boolean("Run the dashboard.", True),
-            "replicas": _integer("Replicas.", minimum=0, maximum=20, default=1),
-            "resources": _resources(
+            "enabled": boolean("Run the dashboard.", True),
+            "replicas": integer(
+                "Replicas. Above 1, a PodDisruptionBudget keeps all but one up while nodes are drained.",
+                minimum=0,
+                maximum=20,
+                default=1,
+            ),
+            "resources": resources(
                 "CPU and memory per replica.", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
             ),
-            "service": _service("The dashboard Service.", 8050),
+            "service": service("The dashboard Service.", 8050, external_tls=True),
+            "auth": dashboard_auth(images.oauth2_proxy),
+            "ingress": dashboard_ingress(),
         },
     )
-    monitoring = _object(
+    monitoring = obj(
         "Prometheus-operator objects (need its CRDs, e.g. from kube-prometheus-stack) and Grafana dashboards.",
         {
-            "serviceMonitor": _object(
+            "serviceMonitor": obj(
                 "Scrape the API's /metrics (which includes the ingest job's metrics).",
                 {
-                    "enabled": _boolean("Create the ServiceMonitor.", True),
-                    "interval": _string("Scrape interval.", pattern=DURATION_PATTERN, default="30s"),
+                    "enabled": boolean("Create the ServiceMonitor.", True),
+                    "interval": string("Scrape interval.", pattern=DURATION_PATTERN, default="30s"),
                 },
             ),
-            "prometheusRule": _object(
+            "prometheusRule": obj(
                 "The alert rules (stale or failed loads, API errors and latency, database down).",
-                {"enabled": _boolean("Create the PrometheusRule.", True)},
+                {"enabled": boolean("Create the PrometheusRule.", True)},
             ),
             "thresholds": _thresholds(),
             "labels": {
@@ -323,25 +264,25 @@ def spec_schema() -> dict[str, Any]:
                 "additionalProperties": {"type": "string", "maxLength": 63},
                 "maxProperties": 16,
             },
-            "grafanaDashboards": _object(
+            "grafanaDashboards": obj(
                 'ConfigMaps labelled `grafana_dashboard: "1"` for Grafana\'s dashboard sidecar.',
-                {"enabled": _boolean("Create the dashboard ConfigMaps.", True)},
+                {"enabled": boolean("Create the dashboard ConfigMaps.", True)},
             ),
-            "alertmanager": _object(
+            "alertmanager": obj(
                 "An AlertmanagerConfig that mails this pipeline's alerts: critical ones at once, warnings "
                 "grouped, warnings muted while a critical alert of the pipeline fires (authenticating with "
                 "the SMTP Secret's `password` when authUsername is set).",
                 {
-                    "enabled": _boolean("Create the AlertmanagerConfig.", False),
-                    "to": _string(
+                    "enabled": boolean("Create the AlertmanagerConfig.", False),
+                    "to": string(
                         "Recipients, comma-separated (e.g. admin@wearipedia.com, trial-a-oncall@example.org).",
                         pattern=r"^[^@\s,]+@[^@\s,]+(\s*,\s*[^@\s,]+@[^@\s,]+)*$",
                         maxLength=1000,
                     ),
-                    "from": _string("Sender address.", pattern=r"^[^@\s]+@[^@\s]+$"),
-                    "smarthost": _string("SMTP server as host:port.", pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"),
-                    "authUsername": _string("SMTP login; the password is the SMTP Secret's `password` key."),
-                    "requireTLS": _boolean("Require STARTTLS.", True),
+                    "from": string("Sender address.", pattern=r"^[^@\s]+@[^@\s]+$"),
+                    "smarthost": string("SMTP server as host:port.", pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"),
+                    "authUsername": string("SMTP login; the password is the SMTP Secret's `password` key."),
+                    "requireTLS": boolean("Require STARTTLS.", True),
                 },
                 rules=[
                     {
@@ -353,10 +294,10 @@ def spec_schema() -> dict[str, Any]:
             ),
         },
     )
-    return _object(
+    return obj(
         "The desired state of one study's pipeline.",
         {
-            "study": _string(
+            "study": string(
                 "The study this pipeline loads (FITPIPE_DEFAULT_STUDY); one pipeline per study.",
                 default="default",
                 pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
@@ -367,32 +308,36 @@ def spec_schema() -> dict[str, Any]:
             "api": api,
             "dashboard": dashboard,
             "monitoring": monitoring,
-            "smtp": _object(
+            "networkPolicy": network_policy(),
+            "backup": backup(),
+            "secretRevisions": secret_revisions(),
+            "smtp": obj(
                 "Mail for reports and alerts.",
                 {
-                    "secretName": _secret_name(
+                    "secretName": secret_name(
                         "Secret with keys server, port, username, password, from, starttls, ssl_tls "
                         "(MAIL_* of every component; all keys optional)."
                     )
                 },
             ),
-            "googleHealth": _object(
+            "googleHealth": obj(
                 "The Google Health API OAuth client.",
-                {"secretName": _secret_name("Secret with keys client_id and client_secret.")},
+                {"secretName": secret_name("Secret with keys client_id and client_secret.")},
             ),
-            "apiToken": _object(
-                "The token the dashboard presents to the API.",
+            "apiToken": obj(
+                "The dashboard's own API token, used only with dashboard.auth.mode oidc: a `signin` token, "
+                "which can start sessions for the people the proxy vouches for and do nothing else.",
                 {
-                    "secretName": _secret_name(
-                        "Secret with key `token`, holding a service token made with `fitpipe token create`. "
-                        "When unset the dashboard reads `<name>-api-token` if it exists."
+                    "secretName": secret_name(
+                        "Secret with key `token` (`fitpipe token create --role signin`). When unset: "
+                        "`<name>-api-token`. In oidc mode the dashboard does not start until it exists."
                     )
                 },
             ),
-            "tokenKey": _object(
+            "tokenKey": obj(
                 "The key that encrypts participants' stored Google tokens.",
                 {
-                    "secretName": _secret_name(
+                    "secretName": secret_name(
                         "Secret with key `key`; generated once as `<name>-token-key` when unset. Losing it "
                         "means re-consenting every participant: back it up with the database."
                     )
@@ -444,6 +389,12 @@ def status_schema() -> dict[str, Any]:
                 "description": "One line per child the last pass could not apply (what the API server said).",
                 "items": {"type": "string"},
             },
+            "generatedSecrets": {
+                "type": "object",
+                "description": "How many times the operator created each generated Secret (a Secret deleted "
+                "and created anew has new values: the workloads reading it roll, the migration Job re-runs).",
+                "additionalProperties": {"type": "integer"},
+            },
             "lastIngest": {
                 "type": "object",
                 "properties": {
@@ -457,7 +408,7 @@ def status_schema() -> dict[str, Any]:
     }
 
 
-def openapi_schema() -> dict[str, Any]:
+def openapi_schema(images: Defaults | None = None) -> dict[str, Any]:
     """The whole object's openAPIV3Schema, as the API server enforces it."""
     return {
         "type": "object",
@@ -467,7 +418,7 @@ def openapi_schema() -> dict[str, Any]:
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
-            "spec": spec_schema(),
+            "spec": spec_schema(images),
             "status": status_schema(),
         },
         "x-kubernetes-validations": [
@@ -480,7 +431,7 @@ def openapi_schema() -> dict[str, Any]:
     }
 
 
-def crd_manifest() -> dict[str, Any]:
+def crd_manifest(images: Defaults | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -498,7 +449,7 @@ def crd_manifest() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": openapi_schema()},
+                    "schema": {"openAPIV3Schema": openapi_schema(images)},
                     "additionalPrinterColumns": [
                         {
                             "name": "Ready",
@@ -516,14 +467,14 @@ def crd_manifest() -> dict[str, Any]:
     }
 
 
-def crd_yaml() -> str:
+def crd_yaml(images: Defaults | None = None) -> str:
     header = "# Generated by `fitpipe operator crd` from operator/fitpipe_operator/crd.py; do not edit.\n"
-    return header + yaml.safe_dump(crd_manifest(), sort_keys=False, width=120)
+    return header + yaml.safe_dump(crd_manifest(images), sort_keys=False, width=120)
 
 
-def write_chart_crd(path: Path = CRD_FILE) -> Path:
+def write_chart_crd(path: Path = CRD_FILE, images: Defaults | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(crd_yaml())
+    path.write_text(crd_yaml(images))
     return path
 
 

@@ -72,6 +72,8 @@ def _report(cluster: Cluster, done: Pass, logger: Logger, *, changed: bool) -> N
         post("Normal", "SecretGenerated", f"generated Secret {secret} (kept with the volume)")
     for note in outcome.notes:
         post("Normal", "VolumeGrown", note)
+    for note in outcome.handovers:
+        post("Normal", "ReplicasHandedOver", note)
     if outcome.pruned:
         post("Normal", "Pruned", "deleted " + ", ".join(outcome.pruned))
     if outcome.missing_kinds and changed:
@@ -79,6 +81,9 @@ def _report(cluster: Cluster, done: Pass, logger: Logger, *, changed: bool) -> N
         post("Warning", "CRDsMissing", f"skipped {kinds}: install prometheus-operator's CRDs")
     if outcome.errors and outcome.errors != previous_errors:
         post("Warning", "ApplyFailed", "; ".join(outcome.errors))
+    if changed:
+        for warning in done.warnings:
+            post("Warning", "InsecureDashboard", warning)
     if changed and done.reconciled:
         post("Normal", "Applied", f"applied {len(outcome.applied)} objects")
     if outcome.errors:

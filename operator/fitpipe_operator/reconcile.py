@@ -1,7 +1,7 @@
-"""The operator's work on one FitbitPipeline, below the kopf handlers: apply the rendered children as
-owned objects, create the generated Secrets once (owned by the database volume), prune children no
-longer rendered, observe state. One child's failure never stops the others: every error is collected
-and reported, and the next pass retries."""
+"""The operator's work on one FitbitPipeline, below the kopf handlers: create the generated Secrets once
+(owned by the database volume) and count how often each was created, apply the rendered children as
+owned objects, prune children no longer rendered, observe state. One child's failure never stops the
+others: every error is collected and reported, and the next pass retries."""
 
 from __future__ import annotations
 
@@ -10,16 +10,27 @@ from typing import Any
 
 from fitpipe_operator.children.ingest import COMPONENT as INGEST
 from fitpipe_operator.children.ingest import cronjob_name
-from fitpipe_operator.children.migration import migration_job_name
+from fitpipe_operator.children.migration import COMPONENT as MIGRATE
 from fitpipe_operator.children.secrets import fill_generated
 from fitpipe_operator.children.timescaledb import claim_name, statefulset_name
 from fitpipe_operator.cluster import PLURALS, READ_ONLY, Cluster
 from fitpipe_operator.errors import ClusterError, ResourceMissingError
+from fitpipe_operator.handover import hand_over_replicas
 from fitpipe_operator.naming import GENERATE_ANNOTATION, MANAGED_BY, child
 from fitpipe_operator.status import Children
 from fitpipe_operator.storage import apply_statefulset
 
-__all__ = ["Owner", "Outcome", "owned", "apply_children", "prune_children", "observe_children"]
+__all__ = [
+    "Owner",
+    "Outcome",
+    "owned",
+    "generated",
+    "create_generated_secrets",
+    "apply_children",
+    "prune_children",
+    "migration_job",
+    "observe_children",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class Owner:
 class Outcome:
     applied: list[str] = field(default_factory=list)
     created_secrets: list[str] = field(default_factory=list)
+    # Generated Secret -> how many times the operator created it (status.generatedSecrets).
+    generated_counts: dict[str, int] = field(default_factory=dict)
     missing_kinds: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     # "<Kind>/<name>: <what the API server said>", one per child that failed.
@@ -60,13 +73,15 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     # Why something could not be done yet (not an error: a later pass does it).
     waiting: list[str] = field(default_factory=list)
+    # Deployments whose replicas went over to their autoscaler, for events.
+    handovers: list[str] = field(default_factory=list)
 
 
 def _annotations(manifest: dict[str, Any]) -> dict[str, str]:
     return dict(manifest["metadata"].get("annotations") or {})
 
 
-def _generated(manifest: dict[str, Any]) -> bool:
+def generated(manifest: dict[str, Any]) -> bool:
     return manifest["kind"] == "Secret" and GENERATE_ANNOTATION in _annotations(manifest)
 
 
@@ -86,11 +101,15 @@ def _missing(outcome: Outcome, manifest: dict[str, Any]) -> None:
         outcome.missing_kinds.append(kind)
 
 
-def _create_generated_secrets(
-    cluster: Cluster, owner: Owner, secrets: list[dict[str, Any]], outcome: Outcome
+def create_generated_secrets(
+    cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]], counts: dict[str, int], outcome: Outcome
 ) -> None:
-    """Create each absent generated Secret with fresh random values, owned by the database's claim.
-    Never reads a Secret: `create` answers 409 when it exists, and an existing one is left as it is."""
+    """Create each absent generated Secret with fresh random values, owned by the database's claim, and
+    count it in `counts` (a copy ends up in outcome.generated_counts): created now, one more; found
+    (409), at least one. Never reads a Secret: `create` answers 409 when it exists, and an existing one
+    is left as it is."""
+    secrets = [m for m in manifests if generated(m)]
+    outcome.generated_counts = dict(counts)
     if not secrets:
         return
     claim = cluster.get("v1", "PersistentVolumeClaim", owner.namespace, claim_name(owner.name))
@@ -104,34 +123,41 @@ def _create_generated_secrets(
         "uid": claim["metadata"]["uid"],
     }
     for manifest in secrets:
+        secret = manifest["metadata"]["name"]
         filled = fill_generated(manifest)
         filled["metadata"]["ownerReferences"] = [reference]
         try:
             if cluster.create(filled) is not None:
-                outcome.created_secrets.append(manifest["metadata"]["name"])
+                outcome.created_secrets.append(secret)
+                outcome.generated_counts[secret] = int(counts.get(secret, 0)) + 1
+            else:
+                outcome.generated_counts[secret] = max(int(counts.get(secret, 0)), 1)
         except ClusterError as exc:
             outcome.errors.append(f"{_label(manifest)}: {exc.message}")
 
 
-def apply_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]]) -> Outcome:
-    """Apply every child in order, each whatever became of the others. Kinds the cluster does not serve
-    are reported, not errors; the generated Secrets come last (they need the database's claim)."""
-    outcome = Outcome()
+def apply_children(
+    cluster: Cluster, owner: Owner, manifests: list[dict[str, Any]], outcome: Outcome | None = None
+) -> Outcome:
+    """Apply every child but the generated Secrets in order, each whatever became of the others. Kinds
+    the cluster does not serve are reported, not errors."""
+    outcome = outcome or Outcome()
     for manifest in manifests:
-        if _generated(manifest):
+        if generated(manifest):
             continue
         manifest = owned(manifest, owner)
         try:
             if manifest["kind"] == "StatefulSet":
                 outcome.notes += apply_statefulset(cluster, manifest)
             else:
+                if manifest["kind"] == "Deployment" and (note := hand_over_replicas(cluster, manifest)):
+                    outcome.handovers.append(note)
                 cluster.apply(manifest)
             outcome.applied.append(_label(manifest))
         except ResourceMissingError:
             _missing(outcome, manifest)
         except ClusterError as exc:
             outcome.errors.append(f"{_label(manifest)}: {exc.message}")
-    _create_generated_secrets(cluster, owner, [m for m in manifests if _generated(m)], outcome)
     return outcome
 
 
@@ -157,8 +183,20 @@ def prune_children(cluster: Cluster, owner: Owner, manifests: list[dict[str, Any
             outcome.errors.append(f"pruning {kind}: {exc.message}")
 
 
-def observe_children(cluster: Cluster, name: str, namespace: str, spec: dict[str, Any]) -> Children:
-    """Read the children whose state the status reports; `spec` is the defaulted spec."""
+def migration_job(manifests: list[dict[str, Any]]) -> str:
+    """The name of the rendered migration Job."""
+    return next(
+        m["metadata"]["name"]
+        for m in manifests
+        if m["kind"] == "Job" and m["metadata"]["labels"].get("app.kubernetes.io/component") == MIGRATE
+    )
+
+
+def observe_children(
+    cluster: Cluster, name: str, namespace: str, spec: dict[str, Any], migration: str
+) -> Children:
+    """Read the children whose state the status reports; `spec` is the defaulted spec, `migration` the
+    name of the current migration Job."""
     ingest_selector = f"app.kubernetes.io/instance={name},app.kubernetes.io/component={INGEST}"
     cron = cronjob_name(name)
     jobs = [
@@ -171,7 +209,7 @@ def observe_children(cluster: Cluster, name: str, namespace: str, spec: dict[str
     ]
     return Children(
         statefulset=cluster.get("apps/v1", "StatefulSet", namespace, statefulset_name(name)),
-        migration_job=cluster.get("batch/v1", "Job", namespace, migration_job_name(name, namespace, spec)),
+        migration_job=cluster.get("batch/v1", "Job", namespace, migration),
         cronjob=cluster.get("batch/v1", "CronJob", namespace, cron),
         api=cluster.get("apps/v1", "Deployment", namespace, child(name, "api")),
         dashboard=cluster.get("apps/v1", "Deployment", namespace, child(name, "dashboard"))

@@ -10,6 +10,7 @@ from typing import Any
 
 from fitpipe.errors import InputError
 from fitpipe_operator.crd import API_VERSION, KIND, spec_schema
+from fitpipe_operator.images import Defaults
 
 __all__ = ["START", "END", "reference_markdown", "reference_rows", "update_document"]
 
@@ -60,7 +61,7 @@ def reference_rows(schema: dict[str, Any] | None = None, prefix: str = "spec") -
             yield from reference_rows(sub, path)
 
 
-def reference_markdown() -> str:
+def reference_markdown(images: Defaults | None = None) -> str:
     lines = [
         START,
         f"`apiVersion: {API_VERSION}`, `kind: {KIND}`. Every field is optional unless a rule below says "
@@ -69,9 +70,9 @@ def reference_markdown() -> str:
         "| field | type | default | allowed | description |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for path, kind, default, allowed, description in reference_rows():
+    for path, kind, default, allowed, description in reference_rows(spec_schema(images)):
         lines.append(f"| `{path}` | {kind} | {default} | {allowed} | {description} |")
-    rules = [r["message"] for r in _rules(spec_schema())]
+    rules = [r["message"] for r in _rules(spec_schema(images))]
     lines += ["", "Rules across fields (checked by the API server and by `fitpipe operator render`):", ""]
     lines += [f"- {rule}" for rule in rules]
     lines.append(END)
@@ -84,7 +85,7 @@ def _rules(schema: dict[str, Any]) -> Iterator[dict[str, str]]:
         yield from _rules(sub)
 
 
-def update_document(path: Path) -> None:
+def update_document(path: Path, images: Defaults | None = None) -> None:
     """Replace the text between the reference markers in `path` with a fresh reference."""
     text = path.read_text()
     if START not in text or END not in text:
@@ -93,4 +94,4 @@ def update_document(path: Path) -> None:
         )
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(head + reference_markdown().rstrip("\n") + tail)
+    path.write_text(head + reference_markdown(images).rstrip("\n") + tail)

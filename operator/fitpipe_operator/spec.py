@@ -87,15 +87,73 @@ def _check_rules(spec: dict[str, Any]) -> None:
                 raise InputError(
                     f"alertmanager.enabled needs {key}", field=f"spec.monitoring.alertmanager.{key}"
                 )
-    zone = spec["ingest"]["timeZone"]
+    _check_zone(spec["ingest"]["timeZone"], "spec.ingest.timeZone")
+    _check_schedule(spec["ingest"]["schedule"], "spec.ingest.schedule")
+    _check_hardening_rules(spec)
+
+
+def _check_schedule(schedule: str, field: str) -> None:
+    if not schedule.startswith("@") and not croniter.is_valid(schedule):
+        raise InputError(f"invalid cron schedule {schedule!r}", field=field)
+
+
+def _check_zone(zone: str, field: str) -> None:
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            f"unknown time zone {zone!r}",
-            field="spec.ingest.timeZone",
-            hint="use an IANA name like Europe/Berlin",
+            f"unknown time zone {zone!r}", field=field, hint="use an IANA name like Europe/Berlin"
         ) from None
-    schedule = spec["ingest"]["schedule"]
-    if not schedule.startswith("@") and not croniter.is_valid(schedule):
-        raise InputError(f"invalid cron schedule {schedule!r}", field="spec.ingest.schedule")
+
+
+def _check_hardening_rules(spec: dict[str, Any]) -> None:
+    # The CEL rules of schema_blocks.py, restated.
+    auth = spec["dashboard"]["auth"]
+    if auth["mode"] == "oidc":
+        for key in ("issuerURL", "clientID", "clientSecretName"):
+            if not auth["oidc"].get(key):
+                raise InputError(
+                    f"dashboard.auth.mode oidc needs oidc.{key}",
+                    field=f"spec.dashboard.auth.oidc.{key}",
+                    hint="register fitpipe's dashboard as an OIDC client at your identity provider",
+                )
+    ingress = spec["dashboard"]["ingress"]
+    if ingress["enabled"]:
+        for key in ("host", "tlsSecretName"):
+            if not ingress.get(key):
+                raise InputError(
+                    f"dashboard.ingress.enabled needs {key}", field=f"spec.dashboard.ingress.{key}"
+                )
+    scaling = spec["api"].get("autoscaling")
+    if scaling and scaling["minReplicas"] > scaling["maxReplicas"]:
+        raise InputError(
+            "api.autoscaling.minReplicas must not exceed maxReplicas",
+            field="spec.api.autoscaling.minReplicas",
+        )
+    for peer in ("prometheus", "ingressController", "dns"):
+        if not set(spec["networkPolicy"][peer]) & {"namespaceSelector", "podSelector"}:
+            raise InputError(
+                "a peer needs a namespaceSelector or a podSelector", field=f"spec.networkPolicy.{peer}"
+            )
+    backup = spec["backup"]
+    repository = backup.get("repository")
+    if (backup["enabled"] or backup.get("restore")) and not repository:
+        raise InputError(
+            "backup.enabled and backup.restore need backup.repository",
+            field="spec.backup.repository",
+            hint="name a PersistentVolumeClaim (type: pvc, claimName) or an S3 bucket (type: s3)",
+        )
+    if repository:
+        if repository["type"] == "pvc" and not repository.get("claimName"):
+            raise InputError(
+                "backup.repository.type pvc needs claimName", field="spec.backup.repository.claimName"
+            )
+        if repository["type"] == "s3":
+            for key in ("bucket", "endpoint", "region", "secretName"):
+                if not (repository.get("s3") or {}).get(key):
+                    raise InputError(
+                        f"backup.repository.type s3 needs s3.{key}", field=f"spec.backup.repository.s3.{key}"
+                    )
+    for kind in ("full", "differential"):
+        _check_schedule(backup["schedule"][kind], f"spec.backup.schedule.{kind}")
+    _check_zone(backup["timeZone"], "spec.backup.timeZone")

@@ -1,13 +1,22 @@
 """A FitbitPipeline's status from what its children report, as pure functions: one condition per
-part (DatabaseReady, SchemaMigrated, IngestScheduled, ApiReady, DashboardReady), Ready over them, and
-the last ingest run; transition times move only when a condition's status changes."""
+part (DatabaseReady, SchemaMigrated, IngestScheduled, ApiReady, DashboardReady), Ready over them, the
+last ingest run, and DashboardSecure, a warning when the dashboard is reachable over plain HTTP (its
+cookies are Secure: nobody could sign in); transition times move only when a condition's status changes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Children", "condition", "observed_conditions", "merge_conditions", "last_ingest", "status_update"]
+__all__ = [
+    "Children",
+    "condition",
+    "dashboard_secure",
+    "observed_conditions",
+    "merge_conditions",
+    "last_ingest",
+    "status_update",
+]
 
 # The conditions Ready waits for; IngestScheduled and MonitoringReady are reported but a paused
 # schedule or an absent Prometheus does not make the API unusable.
@@ -46,6 +55,37 @@ def _deployment(kind: str, deployment: dict[str, Any] | None, wanted: int) -> di
     if available >= 1:
         return condition(kind, True, "Available", f"{available}/{wanted} replicas available")
     return condition(kind, False, "Unavailable", f"0/{wanted} replicas available")
+
+
+def dashboard_secure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Whether browsers reach the dashboard over HTTPS, as far as the spec tells."""
+    dashboard = spec["dashboard"]
+    kind = "DashboardSecure"
+    if not dashboard["enabled"]:
+        return condition(kind, True, "Disabled", "spec.dashboard.enabled is false")
+    service = dashboard["service"]
+    if service["type"] in ("NodePort", "LoadBalancer") and not service["externalTLS"]:
+        return condition(
+            kind,
+            False,
+            "PlainHTTP",
+            f"the dashboard Service is a {service['type']} serving plain HTTP: browsers keep the Secure "
+            "session cookie from it, so nobody can sign in. Serve it through spec.dashboard.ingress (TLS), "
+            "or terminate TLS at the load balancer and set spec.dashboard.service.externalTLS: true",
+        )
+    if dashboard["ingress"]["enabled"]:
+        return condition(
+            kind, True, "IngressTLS", f"served over HTTPS at https://{dashboard['ingress']['host']}/"
+        )
+    if service["type"] != "ClusterIP":
+        return condition(kind, True, "ExternalTLS", "TLS is terminated in front of the Service (externalTLS)")
+    return condition(
+        kind,
+        True,
+        "ClusterInternal",
+        "reachable inside the cluster only: add spec.dashboard.ingress, or use `kubectl port-forward` "
+        "(browsers accept Secure cookies from http://localhost)",
+    )
 
 
 def observed_conditions(spec: dict[str, Any], children: Children) -> list[dict[str, Any]]:
@@ -91,6 +131,7 @@ def observed_conditions(spec: dict[str, Any], children: Children) -> list[dict[s
         out.append(_deployment("DashboardReady", children.dashboard, spec["dashboard"]["replicas"]))
     else:
         out.append(condition("DashboardReady", True, "Disabled", "spec.dashboard.enabled is false"))
+    out.append(dashboard_secure(spec))
     return out
 
 
@@ -138,7 +179,7 @@ def merge_conditions(
     if generation is not None:
         ready["observedGeneration"] = generation
     by_type["Ready"] = ready
-    order = ["Ready", *READY_NEEDS, "IngestScheduled", "MonitoringReady"]
+    order = ["Ready", *READY_NEEDS, "IngestScheduled", "MonitoringReady", "DashboardSecure"]
     return sorted(
         by_type.values(),
         key=lambda c: (order.index(c["type"]) if c["type"] in order else len(order), c["type"]),

@@ -1,4 +1,5 @@
-"""One pass over one FitbitPipeline: read it fresh, render, apply, prune, observe, write its status.
+"""One pass over one FitbitPipeline: read it fresh, render, create the generated Secrets (re-rendering
+when one was created anew, so the pods reading it roll), apply, prune, observe, write its status.
 The kopf change handler runs it at once on every spec change; the resync loop runs it for every pipeline
 every interval, which repairs drift (a child deleted or edited by hand) and keeps status current.
 Passes over the same pipeline never overlap (Locks); each reads the object anew, so a late pass never
@@ -18,7 +19,15 @@ from fitpipe_operator.children.monitoring import DEFAULT_MONITORING_LABELS
 from fitpipe_operator.cluster import Cluster
 from fitpipe_operator.crd import API_VERSION, KIND
 from fitpipe_operator.errors import ClusterError
-from fitpipe_operator.reconcile import Outcome, Owner, apply_children, observe_children, prune_children
+from fitpipe_operator.reconcile import (
+    Outcome,
+    Owner,
+    apply_children,
+    create_generated_secrets,
+    migration_job,
+    observe_children,
+    prune_children,
+)
 from fitpipe_operator.render import render
 from fitpipe_operator.spec import checked_spec
 from fitpipe_operator.status import condition, observed_conditions, status_update
@@ -60,6 +69,8 @@ class Pass:
     generation: int | None
     invalid: InputError | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    # Conditions that are False not for a failure but for a risk the spec runs (DashboardSecure).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
@@ -111,8 +122,11 @@ def sync_pipeline(cluster: Cluster, namespace: str, name: str, options: Options)
     spec = dict(body.get("spec") or {})
     done = Pass(body, generation)
     labels = {**options.monitoring_labels, **((spec.get("monitoring") or {}).get("labels") or {})}
+    counts = {k: int(v) for k, v in ((body.get("status") or {}).get("generatedSecrets") or {}).items()}
     try:
-        manifests = render(name, namespace, spec, monitoring_labels=options.monitoring_labels)
+        manifests = render(
+            name, namespace, spec, monitoring_labels=options.monitoring_labels, generated=counts
+        )
     except InputError as exc:
         done.invalid = exc
         update = status_update(
@@ -126,14 +140,32 @@ def sync_pipeline(cluster: Cluster, namespace: str, name: str, options: Options)
         return done
 
     owner = Owner.of(body)
-    done.outcome = outcome = apply_children(cluster, owner, manifests)
+    done.outcome = outcome = Outcome()
+    create_generated_secrets(cluster, owner, manifests, counts, outcome)
+    if outcome.generated_counts != counts:
+        # Recorded at once: were the pass cut short now, a Secret created anew would go unnoticed.
+        cluster.merge_patch(
+            API_VERSION, KIND, namespace, name,
+            {"status": {"generatedSecrets": outcome.generated_counts}}, subresource="status",
+        )  # fmt: skip
+        manifests = render(
+            name,
+            namespace,
+            spec,
+            monitoring_labels=options.monitoring_labels,
+            generated=outcome.generated_counts,
+        )
+    apply_children(cluster, owner, manifests, outcome)
     prune_children(cluster, owner, manifests, outcome)
     full = checked_spec(name, spec)
     updates = [_reconciled(outcome), _monitoring(outcome, labels)]
     ingest_jobs = None
     try:
-        children = observe_children(cluster, name, namespace, full)
+        children = observe_children(cluster, name, namespace, full, migration_job(manifests))
         updates += observed_conditions(full, children)
+        done.warnings = [
+            c["message"] for c in updates if c["type"] == "DashboardSecure" and c["status"] == "False"
+        ]
         ingest_jobs = children.ingest_jobs
     except ClusterError as exc:
         outcome.errors.append(f"reading the children's state: {exc.message}")

@@ -299,7 +299,7 @@ def test_reading_adherence_is_audited_for_every_participant(
     audited = {
         r[0]
         for r in db.execute(
-            "SELECT participant_id FROM audit_log WHERE action = 'read_adherence' AND request_id = 'adh-1'"
+            "SELECT participant_id FROM audit_log WHERE action = 'read_adherence' AND client_request_id = 'adh-1'"
         ).fetchall()
     }
     study_a = {
@@ -325,6 +325,7 @@ def _summary(**changes: object) -> WindowSummary:
         created_at=NOW - timedelta(days=40),
         enrolment_start=NOW - timedelta(days=30),
         enrolment_end=None,
+        enrolled_since=date(2024, 5, 2),
         first_day=date(2024, 5, 2),
         last_day=date(2024, 5, 31),
         enrolled_minutes=30 * 1440,

@@ -165,7 +165,7 @@ def test_reads_are_audited(
     client.get(f"{URL}/G1", headers={**auth(tokens.analyst_a), "X-Request-ID": "p-1"})
     client.get(URL, params={"study": "a"}, headers={**auth(tokens.analyst_a), "X-Request-ID": "p-2"})
     rows = db.execute(
-        "SELECT request_id, action, participant_id FROM audit_log WHERE request_id IN ('p-1', 'p-2')"
+        "SELECT client_request_id, action, participant_id FROM audit_log WHERE client_request_id IN ('p-1', 'p-2')"
     ).fetchall()
     assert ("p-1", "read_participant", fresh["G1"].id) in rows
     listed = {pid for rid, action, pid in rows if rid == "p-2" and action == "read_participants"}

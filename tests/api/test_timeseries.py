@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -139,15 +140,18 @@ def test_export_formats_hold_the_same_rows(client: TestClient, tokens, db, fmt: 
 
 
 def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
-    client.get(
+    r = client.get(
         URL,
         params={"user_id": "A1", "metric": "heart_rate"},
         headers={**auth(tokens.admin), "X-Request-ID": "req-1"},
     )
+    assert r.headers["X-Request-ID"] == "req-1"
     row = db.execute(
-        "SELECT a.action, p.external_id, a.request_id FROM audit_log a JOIN participants p ON p.id = a.participant_id"
+        "SELECT a.action, p.external_id, a.client_request_id, a.request_id FROM audit_log a "
+        "JOIN participants p ON p.id = a.participant_id"
     ).fetchone()
-    assert row == ("read_timeseries", "A1", "req-1")
+    assert row is not None and row[:3] == ("read_timeseries", "A1", "req-1")
+    assert re.fullmatch(r"[0-9a-f]{32}", row[3])  # the server's own id, not the client's
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         db.execute("DELETE FROM audit_log")
     db.execute("SET ROLE fitpipe_api")

@@ -325,3 +325,66 @@ def refused(action: Any) -> KubeError:
 
 def wait_gone(kube: Kube, kind: str, name: str, namespace: str | None, timeout: float = 60) -> None:
     eventually(lambda: kube.get(kind, name, namespace) is None, timeout, f"{kind} {namespace}/{name} deleted")
+
+
+def selector_string(selector: dict[str, Any]) -> str:
+    """A LabelSelector as the `labelSelector` query parameter, so the API server does the matching."""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if operator == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif operator == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif operator == "Exists":
+            parts.append(key)
+        else:
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def job_from_cronjob(kube: Kube, namespace: str, cronjob: str, job: str) -> dict[str, Any]:
+    """`kubectl create job <job> --from=cronjob/<cronjob>`: a Job from the CronJob's template, owned by it."""
+    source = kube.get("CronJob", cronjob, namespace)
+    assert source is not None, f"CronJob {cronjob}"
+    template = source["spec"]["jobTemplate"]
+    return kube.create(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": job,
+                "namespace": namespace,
+                "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "CronJob",
+                        "name": cronjob,
+                        "uid": source["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": template["spec"],
+        }
+    )
+
+
+def job_succeeded(kube: Kube, namespace: str, job: str, timeout: float = 90) -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            (j := kube.get("Job", job, namespace)) and (j.get("status") or {}).get("succeeded") == 1 and j
+        ),
+        timeout,
+        f"Job {namespace}/{job} succeeded",
+    )
+
+
+def running_pods(kube: Kube, namespace: str, selector: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in kube.list("Pod", namespace, selector)
+        if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") in ("Running", "Succeeded")
+    ]

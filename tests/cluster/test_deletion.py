@@ -22,11 +22,17 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 NAME = "trial-a"
 CLAIM = f"data-{NAME}-timescaledb-0"
-SECRETS = (f"{NAME}-db-credentials", f"{NAME}-token-key")
+# Every Secret the operator generates for the example: the logins' passwords and the keys.
+SECRETS = tuple(
+    f"{NAME}-{suffix}"
+    for suffix in ("db-credentials", "db-owner", "db-api", "db-ingest", "token-key", "dashboard-key")
+)
 CHILDREN = [
     ("StatefulSet", f"{NAME}-timescaledb"),
     ("Service", f"{NAME}-timescaledb"),
     ("NetworkPolicy", f"{NAME}-timescaledb"),
+    ("NetworkPolicy", f"{NAME}-api"),
+    ("PodDisruptionBudget", f"{NAME}-api"),
     ("CronJob", f"{NAME}-ingest"),
     ("Deployment", f"{NAME}-api"),
     ("Service", f"{NAME}-api"),

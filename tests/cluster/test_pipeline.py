@@ -70,6 +70,7 @@ def test_status_turns_ready_when_the_pods_are(kube: Kube, applied: dict[str, Any
         "DashboardReady": "True",
         "IngestScheduled": "True",
         "MonitoringReady": "True",
+        "DashboardSecure": "True",  # ClusterIP: reachable inside the cluster only
     }
     assert status["observedGeneration"] == applied["ready"]["metadata"]["generation"]
     assert not status.get("errors")
@@ -97,7 +98,15 @@ def test_generated_secrets_belong_to_the_database_volume(kube: Kube, applied: di
         claim["spec"]["storageClassName"] == "standard"
         and claim["spec"]["resources"]["requests"]["storage"] == "200Gi"
     )
-    for name, key in (("trial-a-db-credentials", "password"), ("trial-a-token-key", "key")):
+    generated = (
+        ("trial-a-db-credentials", "password"),
+        ("trial-a-db-owner", "password"),
+        ("trial-a-db-api", "password"),
+        ("trial-a-db-ingest", "password"),
+        ("trial-a-token-key", "key"),
+        ("trial-a-dashboard-key", "key"),
+    )
+    for name, key in generated:
         secret = kube.get("Secret", name, NS)
         assert secret is not None, name
         assert key in secret["data"]

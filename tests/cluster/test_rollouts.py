@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from fitpipe_operator.children.migration import migration_job_name
-from fitpipe_operator.spec import checked_spec
+from fitpipe_operator.reconcile import migration_job
+from fitpipe_operator.render import render
 from tests.cluster.harness import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
 from tests.cluster.kube import Kube, condition, eventually
 
@@ -29,7 +29,14 @@ def workloads(kube: Kube, namespace: str = NS) -> dict[str, dict[str, Any]]:
     """Pod templates by workload: api, dashboard, ingest (CronJob), database, and the live migration Job."""
     pipeline = kube.get("FitbitPipeline", NAME, namespace)
     assert pipeline is not None
-    job = migration_job_name(NAME, namespace, checked_spec(NAME, pipeline["spec"]))
+    job = migration_job(
+        render(
+            NAME,
+            namespace,
+            pipeline["spec"],
+            generated=(pipeline.get("status") or {}).get("generatedSecrets"),
+        )
+    )
     found = {
         "api": kube.get("Deployment", f"{NAME}-api", namespace),
         "dashboard": kube.get("Deployment", f"{NAME}-dashboard", namespace),
@@ -139,10 +146,14 @@ def pull_settings_are(policy: str, secrets: list[str]) -> Check:
 
 def credentials_are(secret: str) -> Check:
     def check(kube: Kube, templates: dict[str, dict[str, Any]]) -> None:
-        for name in ("api", "ingest", "migrate", "database"):
-            assert env(containers(templates[name])[0]).get(
-                "DB_PASS", env(containers(templates[name])[0]).get("POSTGRES_PASSWORD")
-            ) == {"secretKeyRef": {"name": secret, "key": "password"}}, name
+        # Only the database and the migration Job read the superuser's Secret; the others their own login's.
+        ref = {"secretKeyRef": {"name": secret, "key": "password"}}
+        assert env(containers(templates["migrate"])[0])["DB_PASS"] == ref
+        assert env(containers(templates["database"])[0])["POSTGRES_PASSWORD"] == ref
+        for name, variable in (("api", "FITPIPE_API_DB_PASSWORD"), ("ingest", "FITPIPE_INGEST_DB_PASSWORD")):
+            found = env(containers(templates[name])[0])
+            assert "DB_PASS" not in found, name
+            assert found[variable] == {"secretKeyRef": {"name": f"{NAME}-db-{name}", "key": "password"}}, name
 
     return check
 

@@ -13,8 +13,8 @@ import psycopg
 from fitpipe.participants import Participant, add_participant
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
+from fitpipe_ingest.pipeline.runs import RunRecorder
 from fitpipe_ingest.records import ParsedFile, SampleBatch, SleepSession, SleepStage
-from fitpipe_ingest.runs import RunRecorder
 from tests.api.factories import (
     add_source,
     load_samples,

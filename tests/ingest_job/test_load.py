@@ -152,7 +152,7 @@ def test_invalid_values_go_to_quarantine_once(db, participant) -> None:  # type:
     _load(db, participant, [batch], full=True)
     rows = db.execute("SELECT record, field, reason FROM quarantine ORDER BY record").fetchall()
     assert len(rows) == 3
-    assert rows[1][0] == "item 2" and "outside the valid range" in rows[1][2]
+    assert rows[1][0] == "record 2" and "outside the valid range" in rows[1][2]
     assert {r[1] for r in rows} == {"value", "time"}
 
 

@@ -13,6 +13,11 @@ EXAMPLE = REPO / "examples" / "fitbitpipeline.yaml"
 CHART = REPO / "charts" / "fitpipe"
 
 GOOGLE = {"googleHealth": {"secretName": "google"}}
+OIDC = {
+    "issuerURL": "https://login.hospital.example/realms/staff",
+    "clientID": "fitpipe-trial-a",
+    "clientSecretName": "oidc-client",
+}
 
 # name -> spec; together they switch every optional part on and off at least once.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -35,6 +40,46 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "prometheusRule": {"enabled": False},
             "grafanaDashboards": {"enabled": False},
         },
+    },
+    "hardened": {
+        **GOOGLE,
+        "smtp": {"secretName": "smtp"},
+        "api": {"autoscaling": {"minReplicas": 2, "maxReplicas": 6}},
+        "dashboard": {
+            "replicas": 2,
+            "auth": {
+                "mode": "oidc",
+                "oidc": {**OIDC, "emailDomains": ["hospital.example"], "allowedGroups": ["trial-a"]},
+            },
+            "ingress": {
+                "enabled": True,
+                "host": "trial-a.hospital.example",
+                "tlsSecretName": "trial-a-tls",
+                "className": "nginx",
+            },
+        },
+        "networkPolicy": {"apiFromIngressController": True},
+        "backup": {
+            "enabled": True,
+            "repository": {
+                "type": "s3",
+                "s3": {
+                    "bucket": "fitpipe-backups",
+                    "endpoint": "s3.eu-central-1.amazonaws.com",
+                    "region": "eu-central-1",
+                    "secretName": "backup-s3",
+                },
+                "cipherSecretName": "backup-cipher",
+            },
+            "restore": {"id": "drill-1", "target": "2026-03-04 09:00:00+01"},
+        },
+        "secretRevisions": {"smtp": "2026-03"},
+    },
+    "backup-pvc": {
+        **GOOGLE,
+        "backup": {"enabled": True, "repository": {"type": "pvc", "claimName": "trial-a-backups"}},
+        "dashboard": {"service": {"type": "NodePort"}},
+        "networkPolicy": {"enabled": False},
     },
     "disposable": {
         **GOOGLE,

@@ -77,3 +77,40 @@ def test_render_takes_the_monitoring_labels_the_chart_passes() -> None:
     )
     code, _, err = run("render", "-f", "-", "--monitoring-labels", "release", stdin=pipeline)
     assert code == 2 and "'release' is not key=value" in err
+
+
+def test_render_honours_the_generated_secrets_of_a_pipelines_status() -> None:
+    pipeline = (
+        "apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\n"
+        "spec: {googleHealth: {secretName: g}}\nstatus: {generatedSecrets: {demo-db-api: 2}}\n"
+    )
+    code, out, _ = run("render", "-f", "-", stdin=pipeline)
+    assert code == 0
+    (api,) = [
+        d
+        for d in yaml.safe_load_all(out)
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "demo-api"
+    ]
+    assert "fitpipe.io/config-checksum" in api["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_admin_pod_prints_a_pod_that_passes_pod_security_restricted() -> None:
+    code, out, _ = run("admin-pod", "-f", str(EXAMPLE), "--seconds", "600")
+    assert code == 0
+    pod = yaml.safe_load(out)
+    assert (pod["kind"], pod["metadata"]["name"], pod["metadata"]["namespace"]) == (
+        "Pod",
+        "trial-a-admin",
+        "trial-a",
+    )
+    assert pod["spec"]["activeDeadlineSeconds"] == 600
+    (container,) = pod["spec"]["containers"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_admin_pod_names_the_field_of_a_bad_pipeline() -> None:
+    pipeline = "apiVersion: fitpipe.io/v1alpha1\nkind: FitbitPipeline\nmetadata: {name: demo}\nspec: {api: {replicas: -2}}\n"
+    code, out, err = run("admin-pod", "-f", "-", stdin=pipeline)
+    assert code == 6 and out == "" and "field spec.api.replicas" in err

@@ -464,3 +464,52 @@ def test_the_run_command_operates_pipelines_through_the_kubeconfig(tmp_path: Pat
             assert process.returncode == 0, output.decode()[-3000:]
 
     run(scenario)
+
+
+def test_a_generated_secret_deleted_and_created_anew_rolls_its_readers() -> None:
+    """The operator never reads the Secret: it counts its own creations (status.generatedSecrets), and a
+    new count changes the checksum annotation of the pods that read it and the migration Job's name."""
+
+    async def scenario() -> None:
+        async with operator_against_kmock(status_interval=0.5) as server:
+            await make_claim(server)
+            await server.post(COLLECTION, json=pipeline(GOOGLE))
+            await eventually(lambda: stored(server, "v1/secrets", "trial-a-db-api"))
+
+            def counts() -> dict[str, int]:
+                return dict(
+                    ((stored(server, PIPELINES, "trial-a") or {}).get("status") or {}).get("generatedSecrets")
+                    or {}
+                )
+
+            await eventually(lambda: counts().get("trial-a-db-api") == 1)
+            first_job = next(
+                m["metadata"]["name"] for m in render("trial-a", NS, GOOGLE) if m["kind"] == "Job"
+            )
+            api = await eventually(lambda: stored(server, "apps/v1/deployments", "trial-a-api"))
+            assert "annotations" not in api["spec"]["template"]["metadata"]
+
+            await server.delete(f"/api/v1/namespaces/{NS}/secrets/trial-a-db-api")
+            await eventually(lambda: counts().get("trial-a-db-api") == 2, timeout=15)
+            annotated = await eventually(
+                lambda: (
+                    (stored(server, "apps/v1/deployments", "trial-a-api") or {})["spec"]["template"][
+                        "metadata"
+                    ]
+                    .get("annotations", {})
+                    .get("fitpipe.io/config-checksum")
+                )
+            )
+            assert annotated
+            renamed = next(
+                m["metadata"]["name"]
+                for m in render("trial-a", NS, GOOGLE, generated=counts())
+                if m["kind"] == "Job"
+            )
+            assert renamed != first_job
+            await eventually(lambda: stored(server, "batch/v1/jobs", renamed))
+            await eventually(lambda: stored(server, "batch/v1/jobs", first_job) is None)  # pruned
+            dashboard = present(server, "apps/v1/deployments", "trial-a-dashboard")
+            assert "annotations" not in dashboard["spec"]["template"]["metadata"]  # it does not read it
+
+    run(scenario)

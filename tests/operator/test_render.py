@@ -12,7 +12,7 @@ from fitpipe_operator.children.monitoring import alert_rule_groups, grafana_dash
 from fitpipe_operator.children.secrets import fill_generated
 from fitpipe_operator.naming import GENERATE_ANNOTATION
 from fitpipe_operator.render import render
-from tests.operator.conftest import GOOGLE, VARIANTS
+from tests.operator.conftest import GOOGLE, OIDC, VARIANTS
 
 NS = "trial-a"
 
@@ -44,13 +44,14 @@ def test_minimal_spec_renders_the_whole_stack() -> None:
     manifests = render("trial-a", NS, GOOGLE)
     kinds = {kind: len(items) for kind, items in by_kind(manifests).items()}
     expected = {
-        "Secret": 2,  # database credentials, token key
+        "Secret": 6,  # superuser, owner, api and ingest logins, token key, dashboard session key
         "Service": 3,  # timescaledb (headless), api, dashboard
         "StatefulSet": 1,
-        "NetworkPolicy": 1,
+        "NetworkPolicy": 6,  # database, migration, ingest, api, dashboard, admin pod
         "Job": 1,
         "CronJob": 1,
         "Deployment": 2,
+        "PodDisruptionBudget": 1,  # the API's two replicas
         "ServiceMonitor": 1,
     }
     if alert_rule_groups("trial-a", NS, {}) is not None:
@@ -111,14 +112,19 @@ def test_rendered_secrets_carry_no_owner() -> None:
 
 def test_named_secrets_replace_the_generated_ones() -> None:
     manifests = render("trial-a", NS, VARIANTS["own-secrets"])
-    assert "Secret" not in by_kind(manifests)
+    generated = {s["metadata"]["name"] for s in by_kind(manifests)["Secret"]}
+    # The logins' passwords and the dashboard's session key are always the operator's to generate.
+    assert generated == {"trial-a-db-owner", "trial-a-db-api", "trial-a-db-ingest", "trial-a-dashboard-key"}
+    migrate = next(m for m in manifests if m["kind"] == "Job")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(migrate)["DB_PASS"] == {"secretKeyRef": {"name": "db-admin", "key": "password"}}
     api = one(manifests, "Deployment", "trial-a-api")["spec"]["template"]["spec"]["containers"][0]
     env = env_of(api)
-    assert env["DB_PASS"] == {"secretKeyRef": {"name": "db-admin", "key": "password"}}
+    assert "DB_PASS" not in env and "DB_USER" not in env
     assert env["FITPIPE_TOKEN_KEY"] == {"secretKeyRef": {"name": "token-key", "key": "key"}}
     assert env["MAIL_PASSWORD"]["secretKeyRef"]["name"] == "smtp"
-    dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
-    assert env_of(dashboard)["FITPIPE_API_TOKEN"] == {
+    oidc = {**VARIANTS["own-secrets"], "dashboard": {"auth": {"mode": "oidc", "oidc": OIDC}}}
+    dashboard = one(render("trial-a", NS, oidc), "Deployment", "trial-a-dashboard")
+    assert env_of(dashboard["spec"]["template"]["spec"]["containers"][0])["FITPIPE_API_TOKEN"] == {
         "secretKeyRef": {"name": "dashboard-token", "key": "token"}
     }
 
@@ -128,12 +134,13 @@ def test_dashboard_reads_the_api_never_the_database() -> None:
     dashboard = one(manifests, "Deployment", "trial-a-dashboard")["spec"]["template"]["spec"]["containers"][0]
     env = env_of(dashboard)
     assert env["FITPIPE_API_URL"] == "http://trial-a-api.trial-a.svc:8000"
-    assert env["FITPIPE_API_TOKEN"]["secretKeyRef"] == {
-        "name": "trial-a-api-token",
-        "key": "token",
-        "optional": True,
+    # Password mode: no API token of its own; people's sessions are encrypted with the generated key.
+    assert "FITPIPE_API_TOKEN" not in env
+    assert env["FITPIPE_DASHBOARD_AUTH"] == "password"
+    assert env["FITPIPE_DASHBOARD_SECRET_KEY"] == {
+        "secretKeyRef": {"name": "trial-a-dashboard-key", "key": "key"}
     }
-    assert not any(name.startswith(("DB_", "DATABASE_URL", "GOOGLE_")) for name in env)
+    assert not any(name.startswith(("DB_", "DATABASE_URL", "GOOGLE_", "FITPIPE_API_DB")) for name in env)
     assert dashboard["args"] == ["serve", "dashboard", "--host", "0.0.0.0", "--port", "8050"]
 
 

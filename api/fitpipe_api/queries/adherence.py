@@ -39,22 +39,31 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 """The most days one request returns per participant."""
 
-# The enrolment window of each participant of a study, as local dates [first_day, last_day]:
-# first_day: the local date of enrolment_start, else of the first heart-rate sample;
-# last_day: yesterday in the participant's zone (today is not over), or the local date enrolment ended.
+# The window of each participant of a study, as local dates [first_day, last_day]: the enrolment to date,
+# cut to the requested days. Every overall figure (enrolled minutes, wear, valid days, nights) is over it.
+# enrolled_since: the local date of enrolment_start, else of the first heart-rate sample (None: neither);
+# first_day: the later of enrolled_since and start_date (None without enrolled_since);
+# last_day: the earliest of yesterday in the participant's zone (today is not over), the local date
+#           enrolment ended, and end_date.
 _WINDOWS = """
 WITH p AS (
     SELECT p.id, p.external_id, p.timezone AS tz, p.status, p.enrolment_start, p.enrolment_end, p.created_at,
            (%(now)s::timestamptz AT TIME ZONE p.timezone)::date AS today
     FROM participants p
     WHERE p.study_id = %(study)s AND (%(pids)s::int[] IS NULL OR p.id = ANY(%(pids)s::int[]))
-), w AS MATERIALIZED (  -- once: first_day's subquery must not run again wherever first_day is used
+), e AS MATERIALIZED (  -- once: the subquery must not run again wherever enrolled_since is used
     SELECT p.*,
            coalesce((p.enrolment_start AT TIME ZONE p.tz)::date,
                     (SELECT (min(r.bucket) AT TIME ZONE p.tz)::date FROM rollup_1d r
-                     WHERE r.participant_id = p.id AND r.metric_id = {hr})) AS first_day,
-           least(p.today - 1, ((p.enrolment_end - interval '1 microsecond') AT TIME ZONE p.tz)::date) AS last_day
+                     WHERE r.participant_id = p.id AND r.metric_id = {hr})) AS enrolled_since
     FROM p
+), w AS (
+    SELECT e.*,
+           -- greatest()/least() skip NULLs: no start_date or end_date means no bound on that side
+           CASE WHEN e.enrolled_since IS NOT NULL THEN greatest(e.enrolled_since, %(start)s::date) END AS first_day,
+           least(e.today - 1, ((e.enrolment_end - interval '1 microsecond') AT TIME ZONE e.tz)::date,
+                 %(end)s::date) AS last_day
+    FROM e
 )
 """
 
@@ -62,7 +71,7 @@ _SUMMARY = (
     _WINDOWS
     + """
 SELECT w.id AS participant_id, w.external_id AS user_id, w.tz AS timezone, w.status, w.created_at,
-       w.enrolment_start, w.enrolment_end, w.first_day, w.last_day,
+       w.enrolment_start, w.enrolment_end, w.enrolled_since, w.first_day, w.last_day,
        CASE WHEN w.first_day <= w.last_day THEN
            (extract(epoch FROM ((w.last_day + 1)::timestamp AT TIME ZONE w.tz)
                                - (w.first_day::timestamp AT TIME ZONE w.tz)) / 60)::bigint
@@ -206,10 +215,14 @@ class WindowSummary:
     created_at: datetime
     enrolment_start: datetime | None
     enrolment_end: datetime | None
+    enrolled_since: date | None
+    """Local date of enrolment_start, else of the first heart-rate sample; None: neither (yet)."""
     first_day: date | None
+    """First local day of the window: enrolled_since, or start_date when that is later."""
     last_day: date | None
+    """Last local day of the window: yesterday, the day enrolment ended, or end_date, whichever is earliest."""
     enrolled_minutes: int | None
-    """Minutes of the local days [first_day, last_day] (DST days counted as they are); None: no day yet."""
+    """Minutes of the local days [first_day, last_day] (DST days counted as they are); None: no day."""
     enrolled_days: int
     wear_minutes: int
     valid_days: int
@@ -219,7 +232,7 @@ class WindowSummary:
     """Newest successful sync of any source (participant_sources.last_success_at)."""
     sources: list[dict[str, Any]]
     nights_considered: int
-    """How many of the last M nights lie inside the window (M = sleep_window_nights)."""
+    """How many of the window's last M nights lie inside it (M = sleep_window_nights)."""
     nights_recorded: int
     last_contacted: datetime | None
 
@@ -269,9 +282,16 @@ _PG_EPOCH_DAY = np.datetime64("2000-01-01", "D")
 
 
 def _params(
-    study_id: int, rules: AdherenceRules, now: datetime | None, participant_ids: Sequence[int] | None
+    study_id: int,
+    rules: AdherenceRules,
+    now: datetime | None,
+    participant_ids: Sequence[int] | None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> dict[str, Any]:
     return {
+        "start": start,
+        "end": end,
         "study": study_id,
         "now": now or datetime.now(UTC),
         "pids": list(participant_ids) if participant_ids is not None else None,
@@ -290,11 +310,14 @@ def read_summaries(
     *,
     now: datetime | None = None,
     participant_ids: Sequence[int] | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> list[WindowSummary]:
-    """Every participant of the study (or the given ones), ordered by user_id. `now`: for reproducible reports."""
+    """Every participant of the study (or the given ones), ordered by user_id, over their enrolment to date
+    cut to [start, end] (local days, both inclusive, None: unbounded). `now`: for reproducible reports."""
     with conn.cursor(row_factory=class_row(WindowSummary)) as cur:
         return cur.execute(
-            _statement(_SUMMARY, rules), _params(study_id, rules, now, participant_ids)
+            _statement(_SUMMARY, rules), _params(study_id, rules, now, participant_ids, start, end)
         ).fetchall()
 
 
@@ -314,9 +337,7 @@ def read_days(
     valid_hours=False leaves that column None and skips reading rollup_1h, which is most of the cost for a
     whole study (every heart-rate hour of the span: 720,000 index entries for 1,000 participants × 30 days).
     """
-    params = _params(study_id, rules, now, participant_ids) | {
-        "start": start,
-        "end": end,
+    params = _params(study_id, rules, now, participant_ids, start, end) | {
         "default_days": DEFAULT_DAYS,
         "max_days": MAX_DAYS,
         "with_hours": valid_hours,

@@ -1,15 +1,19 @@
-"""GET /api/v1/adherence: per participant of a study, wear and sleep per local day, overall adherence, flags."""
+"""GET /api/v1/adherence: per participant of a study, wear and sleep per local day, overall adherence, flags.
+
+Overall figures and the flags that look back are over the participant's window: the enrolment to date cut to
+[start_date, end_date] (fitpipe_api.adherence); the days listed are the last 30 of it unless start_date says.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from fitpipe_api.access import visible_participant, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.params import (
     EndDateQuery,
     StartDateQuery,
@@ -29,24 +33,36 @@ router = APIRouter(prefix="/adherence", tags=["adherence"])
     summary="Wear, steps and sleep per participant and local day; overall adherence; the four flags",
     response_description="One entry per participant: window, overall adherence, flags and columnar days.",
 )
-def get_adherence(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_adherence(
+    caller: CallerDep,
     study: StudyQuery,
     start_date: StartDateQuery = None,
     end_date: EndDateQuery = None,
     user_id: UserIdsQuery = None,
     valid_hours: ValidHoursQuery = False,
 ) -> Response:
+    return await caller.run(_adherence, study, start_date, end_date, user_id, valid_hours)
+
+
+def _adherence(
+    call: Call,
+    study: str,
+    start_date: date | None,
+    end_date: date | None,
+    user_id: list[str] | None,
+    valid_hours: bool,
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     study_id = visible_study_id(db, principal, study)
-    check_day_range(start_date, end_date)
+    start_date, end_date = check_day_range(start_date, end_date)
     ids = (
         [visible_participant(db, principal, u, study).id for u in dict.fromkeys(user_id)] if user_id else None
     )
     name, rules = rules_of_study(db, study_id)
     now = datetime.now(UTC)
-    summaries = read_summaries(db, study_id, rules.adherence, now=now, participant_ids=ids)
+    summaries = read_summaries(
+        db, study_id, rules.adherence, now=now, participant_ids=ids, start=start_date, end=end_date
+    )
     days = read_days(
         db,
         study_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+import psycopg
 from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field, SecretStr
 from starlette.responses import Response
@@ -18,7 +19,8 @@ from fitpipe.errors import SignInError
 from fitpipe.sessions import NewSession, SessionPolicy, end_session, sign_in, start_proxy_session
 from fitpipe.tokens import Principal
 from fitpipe_api.audit import Auditor
-from fitpipe_api.deps import AnyPrincipalDep, DbDep, PrincipalDep, SettingsDep, request_id
+from fitpipe_api.deps import Call, CallerDep, DatabaseDep, SettingsDep, request_ids
+from fitpipe_api.request_ids import RequestIds
 from fitpipe_api.responses import JSONResponse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -73,7 +75,7 @@ class SessionOut(BaseModel):
     person: Person
 
 
-def _person(db: DbDep, principal: Principal) -> Person:
+def _person(db: psycopg.Connection, principal: Principal) -> Person:
     names: list[str] = []
     if principal.study_ids:
         rows = db.execute(
@@ -112,15 +114,19 @@ def _session_out(session: NewSession) -> SessionOut:
     )
 
 
-def _created(db: DbDep, request: Request, session: NewSession, via: str, **detail: object) -> Response:
-    Auditor(db, None, request_id(request), user_id=session.user.id, session_id=session.session_id).record(
+def _created(
+    db: psycopg.Connection, ids: RequestIds, session: NewSession, via: str, **detail: object
+) -> Response:
+    Auditor(db, None, ids, user_id=session.user.id, session_id=session.session_id).record(
         "sign_in", [None], {"via": via, **detail}
     )
     return JSONResponse(_session_out(session).model_dump(mode="json"), status_code=201)
 
 
-def _refused(db: DbDep, request: Request, exc: SignInError, token_id: int | None, via: str) -> None:
-    Auditor(db, token_id, request_id(request), user_id=exc.user_id).record(
+def _refused(
+    db: psycopg.Connection, ids: RequestIds, exc: SignInError, token_id: int | None, via: str
+) -> None:
+    Auditor(db, token_id, ids, user_id=exc.user_id).record(
         "sign_in_refused", [None], {"via": via, "reason": exc.reason}
     )
 
@@ -132,17 +138,20 @@ def _refused(db: DbDep, request: Request, exc: SignInError, token_id: int | None
     response_model=SessionOut,
     responses=SIGN_IN_ERRORS,
 )
-def sign_in_route(
-    request: Request, db: DbDep, settings: SettingsDep, body: Annotated[SignInRequest, Body()]
+async def sign_in_route(
+    request: Request, database: DatabaseDep, settings: SettingsDep, body: Annotated[SignInRequest, Body()]
 ) -> Response:
+    # no bearer token here: one unit of work on the database, as every other route
+    return await database.run(_sign_in, request_ids(request), SessionPolicy.from_settings(settings), body)
+
+
+def _sign_in(db: psycopg.Connection, ids: RequestIds, policy: SessionPolicy, body: SignInRequest) -> Response:
     try:
-        session = sign_in(
-            db, body.username, body.password.get_secret_value(), SessionPolicy.from_settings(settings)
-        )
+        session = sign_in(db, body.username, body.password.get_secret_value(), policy)
     except SignInError as exc:
-        _refused(db, request, exc, None, "password")
+        _refused(db, ids, exc, None, "password")
         raise
-    return _created(db, request, session, "password")
+    return _created(db, ids, session, "password")
 
 
 @router.post(
@@ -155,33 +164,39 @@ def sign_in_route(
         403: {"description": "Not a signin token, or no/disabled account", "content": _BODY},
     },
 )
-def proxy_sign_in_route(
-    request: Request,
-    db: DbDep,
-    settings: SettingsDep,
-    broker: AnyPrincipalDep,
-    body: Annotated[ProxySignInRequest, Body()],
+async def proxy_sign_in_route(
+    caller: CallerDep, settings: SettingsDep, body: Annotated[ProxySignInRequest, Body()]
 ) -> Response:
+    return await caller.run(_proxy_sign_in, SessionPolicy.from_settings(settings), body, any_principal=True)
+
+
+def _proxy_sign_in(call: Call, policy: SessionPolicy, body: ProxySignInRequest) -> Response:
+    broker = call.principal
     if broker.role != "signin":
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail="only a signin token may start sessions for others",
         )
+    ids = call.audit.ids
     try:
-        session = start_proxy_session(db, body.identity, body.match, SessionPolicy.from_settings(settings))
+        session = start_proxy_session(call.db, body.identity, body.match, policy)
     except SignInError as exc:
-        _refused(db, request, exc, broker.token_id, "proxy")
+        _refused(call.db, ids, exc, broker.token_id, "proxy")
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail=exc.message + (f"; {exc.hint}" if exc.hint else "")
         ) from None
-    return _created(db, request, session, "proxy", signin_token=broker.token_id)
+    return _created(call.db, ids, session, "proxy", signin_token=broker.token_id)
 
 
 @router.get(
     "/me", summary="Who the bearer token acts as: person or token, role, studies", response_model=Person
 )
-def me(db: DbDep, principal: PrincipalDep) -> Response:
-    return JSONResponse(_person(db, principal).model_dump(mode="json"))
+async def me(caller: CallerDep) -> Response:
+    return await caller.run(_me)
+
+
+def _me(call: Call) -> Response:
+    return JSONResponse(_person(call.db, call.principal).model_dump(mode="json"))
 
 
 @router.post(
@@ -190,14 +205,19 @@ def me(db: DbDep, principal: PrincipalDep) -> Response:
     status_code=204,
     responses={409: {"description": "The bearer token is an API token, not a session", "content": _BODY}},
 )
-def sign_out(request: Request, db: DbDep, principal: AnyPrincipalDep) -> Response:
+async def sign_out(caller: CallerDep) -> Response:
+    return await caller.run(_sign_out, any_principal=True)
+
+
+def _sign_out(call: Call) -> Response:
+    principal = call.principal
     if principal.session_id is None:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail="this is an API token, not a session: revoke it with `fitpipe token revoke`",
         )
-    end_session(db, principal.session_id)
-    Auditor(db, None, request_id(request), user_id=principal.user_id, session_id=principal.session_id).record(
+    end_session(call.db, principal.session_id)
+    Auditor(call.db, None, call.audit.ids, user_id=principal.user_id, session_id=principal.session_id).record(
         "sign_out", [None], {}
     )
     return Response(status_code=204)

@@ -6,12 +6,16 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from fitpipe.catalog import METRICS
-from fitpipe_api.deps import PrincipalDep
+from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.responses import JSONResponse
 
 router = APIRouter(prefix="/metrics-catalog", tags=["catalog"])
 
 
 @router.get("", summary="Metric names, units, native resolutions, valid ranges")
-def get_catalog(principal: PrincipalDep) -> Response:
+async def get_catalog(caller: CallerDep) -> Response:
+    return await caller.run(_catalog)  # the token is checked on the database like everywhere
+
+
+def _catalog(call: Call) -> Response:
     return JSONResponse({"metrics": [m.as_dict() for m in METRICS]})

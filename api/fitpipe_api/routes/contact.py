@@ -7,7 +7,7 @@ Answers (the same rule for both routes: the HTTP status describes the request; a
   error, scrubbed; logged as failed);
 - flagged participants of a study: 200 with one result per participant (sent, refused, failed, or preview
   with dry_run) and the counts; an unreachable mail server makes every result failed, not the request.
-Every attempt is a `contacts` row and an audit row; analysts get 403 (ContactorDep).
+Every attempt is a `contacts` row and an audit row; analysts get 403 (require_contact).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fitpipe.settings import Settings
 from fitpipe_api.access import visible_participant, visible_study_id
 from fitpipe_api.adherence import default_reasons, evaluate_flags, rules_of_study
 from fitpipe_api.audit import Auditor
-from fitpipe_api.deps import AuditDep, ContactorDep, DbDep, SettingsDep
+from fitpipe_api.deps import Call, CallerDep, SettingsDep, require_contact
 from fitpipe_api.params import OptionalStudyQuery, StudyQuery, UserIdPath
 from fitpipe_api.queries.adherence import read_summaries
 from fitpipe_api.responses import JSONResponse
@@ -101,16 +101,21 @@ def _audit(audit: Auditor, outcomes: list[Outcome], dry_run: bool) -> None:
         502: {"description": "The mail server failed; the attempt is logged as failed."},
     },
 )
-def contact_participant(
-    db: DbDep,
-    principal: ContactorDep,
-    audit: AuditDep,
+async def contact_participant(
+    caller: CallerDep,
     settings: SettingsDep,
     user_id: UserIdPath,
     request: Annotated[ContactRequest | None, Body()] = None,
     study: OptionalStudyQuery = None,
 ) -> Response:
-    request = request or ContactRequest()
+    return await caller.run(_contact_one, settings, user_id, request or ContactRequest(), study)
+
+
+def _contact_one(
+    call: Call, settings: Settings, user_id: str, request: ContactRequest, study: str | None
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
+    require_contact(principal)
     p = visible_participant(db, principal, user_id, study)
     _, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)
@@ -166,10 +171,8 @@ def contact_participant(
     "/contact/flagged",
     summary="Email every flagged active participant of a study (dry_run=true: preview the messages)",
 )
-def contact_flagged(
-    db: DbDep,
-    principal: ContactorDep,
-    audit: AuditDep,
+async def contact_flagged(
+    caller: CallerDep,
     settings: SettingsDep,
     study: StudyQuery,
     dry_run: Annotated[
@@ -181,6 +184,14 @@ def contact_flagged(
         Query(description="Only participants with these flags (repeatable); the email names only them."),
     ] = None,
 ) -> Response:
+    return await caller.run(_contact_flagged, settings, study, dry_run, force, flag)
+
+
+def _contact_flagged(
+    call: Call, settings: Settings, study: str, dry_run: bool, force: bool, flag: list[str] | None
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
+    require_contact(principal)
     study_id = visible_study_id(db, principal, study)
     name, rules = rules_of_study(db, study_id)
     now = datetime.now(UTC)

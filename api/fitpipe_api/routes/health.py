@@ -1,19 +1,25 @@
 """Liveness and readiness probes (no authentication).
 
-Ready means: the database answers, its schema is one this code runs on (a range, so a rolling upgrade
-keeps old and new pods ready; fitpipe/migrations.py), and the API's login is its own least-privilege role
-(or FITPIPE_API_ALLOW_SUPERUSER says otherwise, which the answer then states).
+- /healthz: the process answers (liveness). It never touches the database: restarting the API does not
+  bring a database back, so a database outage must not make Kubernetes kill healthy API pods.
+- /readyz: ready means the database answers on a freshly checked pooled connection, its schema is one this
+  code runs on (a range, so a rolling upgrade keeps old and new pods ready; fitpipe/migrations.py), and the
+  API's login is its own least-privilege role (or FITPIPE_API_ALLOW_SUPERUSER says otherwise, which the
+  answer then states). It uses the connections kept for probes, so it tells the database's state, not the
+  API's load, and it answers within the connect timeout even when the database host is gone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fitpipe.errors import FitpipeError
-from fitpipe.migrations import check_schema_compatible
+from fitpipe.migrations import SchemaCompatibility, check_schema_compatible
+from fitpipe_api.admission import Database, DatabaseUnavailable
 from fitpipe_api.db import ALLOW_SETTING, LoginGuard
 from fitpipe_api.responses import JSONResponse
 
@@ -21,27 +27,37 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz() -> Response:
+async def healthz() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="The database is reachable, its schema compatible and the API's login its own")
-def readyz(request: Request) -> Response:
-    guard: LoginGuard = request.app.state.login_guard
+def _schema(database: Database) -> SchemaCompatibility:
+    conn = database.checkout()
     try:
-        with request.app.state.pool.connection(timeout=5) as conn:
-            compat = check_schema_compatible(conn)
-    except FitpipeError as exc:
-        return JSONResponse({"status": "not ready", "detail": exc.message, "hint": exc.hint}, status_code=503)
-    except Exception as exc:  # the pool raises its own errors when the database is down
+        return check_schema_compatible(conn)
+    finally:
+        database.checkin(conn)
+
+
+def _not_ready(detail: str, hint: str | None = None) -> Response:
+    body = {"status": "not ready", "detail": detail} | ({"hint": hint} if hint else {})
+    return JSONResponse(body, status_code=503)
+
+
+@router.get("/readyz", summary="The database is reachable, its schema compatible and the API's login its own")
+async def readyz(request: Request) -> Response:
+    guard: LoginGuard = request.app.state.login_guard
+    database: Database = request.app.state.database
+    try:
+        compat = await anyio.to_thread.run_sync(_schema, database)
+    except DatabaseUnavailable as exc:
         if guard.refusal is not None:  # every connection was refused because of its login
-            return JSONResponse(
-                {"status": "not ready", "detail": guard.refusal.message, "hint": guard.refusal.hint},
-                status_code=503,
-            )
-        return JSONResponse(
-            {"status": "not ready", "detail": f"database unreachable: {type(exc).__name__}"}, status_code=503
-        )
+            return _not_ready(guard.refusal.message, guard.refusal.hint)
+        return _not_ready(exc.message, exc.hint)
+    except FitpipeError as exc:
+        return _not_ready(exc.message, exc.hint)
+    except Exception as exc:  # a connection that broke during the check
+        return _not_ready(f"database unreachable: {type(exc).__name__}")
     body: dict[str, Any] = {
         "status": "ready",
         "schema_version": compat.version,

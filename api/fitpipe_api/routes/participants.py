@@ -5,16 +5,16 @@ DELETE /participants/{user_id}: erase everything stored of a participant who wit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from fitpipe.storage import erase_participant
 from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
-from fitpipe_api.deps import AdminDep, AuditDep, DbDep, PrincipalDep, request_id
+from fitpipe_api.deps import Call, CallerDep, require_admin
 from fitpipe_api.params import (
     STUDY_PATTERN,
     EndDateQuery,
@@ -35,15 +35,18 @@ RECENT_CONTACTS = 20
 @router.get(
     "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
 )
-def list_participants(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def list_participants(
+    caller: CallerDep,
     study: Annotated[
         str | None,
         Query(description="Study name; default: every study the token sees.", pattern=STUDY_PATTERN),
     ] = None,
 ) -> Response:
+    return await caller.run(_list, study)
+
+
+def _list(call: Call, study: str | None) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     if study is not None:
         study_ids = [visible_study_id(db, principal, study)]
     else:
@@ -73,20 +76,27 @@ def list_participants(
 
 
 @router.get("/{user_id}", summary="One participant: adherence, flags, days, data sources and recent contacts")
-def get_participant(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_participant(
+    caller: CallerDep,
     user_id: UserIdPath,
     study: OptionalStudyQuery = None,
     start_date: StartDateQuery = None,
     end_date: EndDateQuery = None,
 ) -> Response:
+    return await caller.run(_one, user_id, study, start_date, end_date)
+
+
+def _one(
+    call: Call, user_id: str, study: str | None, start_date: date | None, end_date: date | None
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     p = visible_participant(db, principal, user_id, study)
-    check_day_range(start_date, end_date)
+    start_date, end_date = check_day_range(start_date, end_date)
     name, rules = rules_of_study(db, p.study_id)
     now = datetime.now(UTC)
-    [s] = read_summaries(db, p.study_id, rules.adherence, now=now, participant_ids=[p.id])
+    [s] = read_summaries(
+        db, p.study_id, rules.adherence, now=now, participant_ids=[p.id], start=start_date, end=end_date
+    )
     days = read_days(
         db, p.study_id, rules.adherence, start=start_date, end=end_date, now=now, participant_ids=[p.id]
     )
@@ -119,23 +129,29 @@ def get_participant(
     summary="Erase everything stored of a participant who withdrew consent (admin tokens only; irreversible)",
     responses={200: {"description": "Erased: rows deleted per table"}},
 )
-def erase(
-    db: DbDep, principal: AdminDep, request: Request, user_id: UserIdPath, study: StudyQuery
-) -> Response:
+async def erase(caller: CallerDep, user_id: UserIdPath, study: StudyQuery) -> Response:
     """Deletes the participant's samples (compressed chunks too), rollups, sleep, cursors, file manifest,
     quarantined raw text, data sources, Google grants and tokens, consent links and contact log, in one
     transaction, and records an `erase_participant` row in the audit log under this token or signed-in admin. The participant
     stays as a tombstone (id, study, `erased_at`) that the audit log refers to; the next daily run removes
     their inbox folder. Repeating the call is harmless (it deletes nothing more)."""
+    return await caller.run(_erase, user_id, study)
+
+
+def _erase(call: Call, user_id: str, study: str) -> Response:
+    db, principal = call.db, call.principal
+    require_admin(principal)
     p = visible_participant(db, principal, user_id, study)
+    ids = call.audit.ids
     report = erase_participant(
         db,
         p,
-        actor={"via": "api"},
+        # the client's X-Request-ID, when accepted, goes with the audit row's detail
+        actor={"via": "api"} | ({"client_request_id": ids.client} if ids.client else {}),
         token_id=principal.token_id,
         user_id=principal.user_id,
         session_id=principal.session_id,
-        request_id=request_id(request),
+        request_id=ids.server,
     )
     erased_at = db.execute("SELECT erased_at FROM participants WHERE id = %s", (p.id,)).fetchone()
     return JSONResponse(

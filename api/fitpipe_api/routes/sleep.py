@@ -10,9 +10,10 @@ from starlette.responses import Response
 
 from fitpipe.errors import InputError
 from fitpipe_api.access import visible_participant
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep
+from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.params import OptionalStudyQuery, UserIdQuery
 from fitpipe_api.responses import JSONResponse
+from fitpipe_api.series import clamp_day
 
 router = APIRouter(prefix="/sleep", tags=["sleep"])
 
@@ -23,35 +24,42 @@ def _day(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return clamp_day(date.fromisoformat(value))
     except ValueError:
+        shown = value if len(value) <= 40 else value[:40] + "…"
         raise InputError(
-            f"{value!r} is not a date", field=name, hint="send YYYY-MM-DD (the participant's local date)"
+            f"{shown!r} is not a date", field=name, hint="send YYYY-MM-DD (the participant's local date)"
         ) from None
 
 
 @router.get("", summary="Sleep sessions and stages of a participant, by the local date each night ends")
-def get_sleep(
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_sleep(
+    caller: CallerDep,
     user_id: UserIdQuery,
     study: OptionalStudyQuery = None,
     start_date: Annotated[
-        str | None, Query(description="First local date (YYYY-MM-DD); default: 6 nights before end.")
+        str | None,
+        Query(description="First local date (YYYY-MM-DD); default: 6 nights before end.", max_length=64),
     ] = None,
     end_date: Annotated[
-        str | None, Query(description="Last local date, inclusive; default: the latest night.")
+        str | None, Query(description="Last local date, inclusive; default: the latest night.", max_length=64)
     ] = None,
 ) -> Response:
-    p = visible_participant(db, principal, user_id, study)
+    return await caller.run(_sleep, user_id, study, start_date, end_date)
+
+
+def _sleep(
+    call: Call, user_id: str, study: str | None, start_date: str | None, end_date: str | None
+) -> Response:
+    db = call.db
+    p = visible_participant(db, call.principal, user_id, study)
     end = _day(end_date, "end_date")
     if end is None:
         row = db.execute(
             "SELECT max(local_date) FROM sleep_sessions WHERE participant_id = %s", (p.id,)
         ).fetchone()
         end = row[0] if row and row[0] else date.today()
-    start = _day(start_date, "start_date") or end - timedelta(days=DEFAULT_NIGHTS - 1)
+    start = _day(start_date, "start_date") or clamp_day(end - timedelta(days=DEFAULT_NIGHTS - 1))
     if start > end:
         raise InputError(
             "start_date is after end_date", field="start_date", hint="send start_date <= end_date"
@@ -76,7 +84,7 @@ def get_sleep(
             stage["seconds"].append(seconds)
             stage["level"].append(level)
             stage["is_short"].append(is_short)
-    audit.record("read_sleep", [p.id], {"start": start.isoformat(), "end": end.isoformat()})
+    call.audit.record("read_sleep", [p.id], {"start": start.isoformat(), "end": end.isoformat()})
     cols = [
         "start",
         "end",

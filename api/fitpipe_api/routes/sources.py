@@ -6,7 +6,6 @@ and the webhook receiver that queues a targeted pull for the ingest job (the API
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -15,14 +14,16 @@ from datetime import timedelta
 from typing import Annotated
 
 import orjson
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from fitpipe.errors import ConfigError, ConflictError
 from fitpipe_api.access import visible_participant
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep, request_id
+from fitpipe_api.audit import Auditor
+from fitpipe_api.deps import Call, CallerDep, DatabaseDep, request_ids
 from fitpipe_api.params import OptionalStudyQuery, UserIdPath
+from fitpipe_api.request_ids import RequestIds
 from fitpipe_api.responses import JSONResponse
 from fitpipe_ingest.google_health.client import GoogleHealthClient
 from fitpipe_ingest.google_health.datatypes import SCOPES
@@ -65,7 +66,7 @@ if not any(isinstance(f, RedactCallbackQuery) for f in _access_log.filters):
     _access_log.addFilter(RedactCallbackQuery())
 
 
-def google_health_settings() -> GoogleHealthSettings:
+async def google_health_settings() -> GoogleHealthSettings:
     return get_google_health_settings()
 
 
@@ -98,15 +99,20 @@ def _redirect_uri(request: Request, settings: GoogleHealthSettings) -> str:
         }
     },
 )
-def connect_participant(
+async def connect_participant(
     request: Request,
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+    caller: CallerDep,
     settings: GoogleSettingsDep,
     user_id: UserIdPath,
     study: OptionalStudyQuery = None,
 ) -> Response:
+    return await caller.run(_connect, settings, _redirect_uri(request, settings), user_id, study)
+
+
+def _connect(
+    call: Call, settings: GoogleHealthSettings, redirect_uri: str, user_id: str, study: str | None
+) -> Response:
+    db, principal, audit = call.db, call.principal, call.audit
     if not principal.can_contact:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail=f"a {principal.role} token cannot create consent links"
@@ -121,7 +127,7 @@ def connect_participant(
             cipher,
             oauth,
             p,
-            redirect_uri=_redirect_uri(request, settings),
+            redirect_uri=redirect_uri,
             lifetime=timedelta(hours=settings.fitpipe_google_consent_hours),
             token_id=principal.token_id,
         )
@@ -153,12 +159,11 @@ def _page(title: str, message: str, hint: str | None = None, code: int = 200) ->
     return HTMLResponse(body, status_code=code)
 
 
-def _audit_consent(db: DbDep, request: Request, participant_id: int, detail: dict[str, object]) -> None:
+def _audit_consent(
+    db: psycopg.Connection, ids: RequestIds, participant_id: int, detail: dict[str, object]
+) -> None:
     # no API token took part (Google redirected the participant's browser), so token_id stays empty
-    db.execute(
-        "INSERT INTO audit_log (token_id, participant_id, action, detail, request_id) VALUES (NULL, %s, %s, %s, %s)",
-        (participant_id, "consent_granted", json.dumps(detail), request_id(request)),
-    )
+    Auditor(db, None, ids).record("consent_granted", [participant_id], detail)
 
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -178,16 +183,29 @@ _HTML = {"text/html": {"schema": {"type": "string"}}}
         404: {"content": _HTML, "description": "The Google Health source is not enabled on this server"},
     },
 )
-def google_health_callback(
+async def google_health_callback(
     request: Request,
-    db: DbDep,
+    database: DatabaseDep,
     settings: GoogleSettingsDep,
-    state: Annotated[str | None, Query(description="The state of the consent link.")] = None,
-    code: Annotated[str | None, Query(description="Google's authorization code.")] = None,
-    error: Annotated[str | None, Query(description="Google's error, e.g. access_denied.")] = None,
-    scope: Annotated[
-        str | None, Query(description="Scopes granted (the token answer is authoritative).")
+    state: Annotated[str | None, Query(description="The state of the consent link.", max_length=2048)] = None,
+    code: Annotated[str | None, Query(description="Google's authorization code.", max_length=4096)] = None,
+    error: Annotated[
+        str | None, Query(description="Google's error, e.g. access_denied.", max_length=256)
     ] = None,
+    scope: Annotated[
+        str | None, Query(description="Scopes granted (the token answer is authoritative).", max_length=4096)
+    ] = None,
+) -> Response:
+    return await database.run(_callback, settings, request_ids(request), state, code, error)
+
+
+def _callback(
+    db: psycopg.Connection,
+    settings: GoogleHealthSettings,
+    ids: RequestIds,
+    state: str | None,
+    code: str | None,
+    error: str | None,
 ) -> Response:
     try:
         cipher = TokenCipher(settings.fitpipe_token_key)
@@ -225,7 +243,7 @@ def google_health_callback(
     finally:
         oauth.http.close()
     missing = [s.rsplit(".", 2)[-2] for s in SCOPES if s not in grant.scopes]
-    _audit_consent(db, request, consent.participant_id, {"source": PROVIDER, "scopes": list(grant.scopes)})
+    _audit_consent(db, ids, consent.participant_id, {"source": PROVIDER, "scopes": list(grant.scopes)})
     note = (
         ("Some data was not shared (" + ", ".join(missing) + "); the study receives the rest.")
         if missing
@@ -254,10 +272,9 @@ _WEBHOOK_BODY = {
 }
 
 
-def _queue(request: Request, payload: object) -> tuple[int, int, int]:
+def _queue(conn: psycopg.Connection, payload: object) -> tuple[int, int, int]:
     notifications, ignored = parse_notifications(payload)
-    with request.app.state.pool.connection() as conn:
-        queued, unknown = queue_notifications(conn, notifications)
+    queued, unknown = queue_notifications(conn, notifications)
     return queued, unknown, ignored
 
 
@@ -273,7 +290,9 @@ def _queue(request: Request, payload: object) -> tuple[int, int, int]:
         503: {"description": "The configured public keys cannot be read"},
     },
 )
-async def google_health_webhook(request: Request, settings: GoogleSettingsDep) -> Response:
+async def google_health_webhook(
+    request: Request, database: DatabaseDep, settings: GoogleSettingsDep
+) -> Response:
     """A `{"type": "verification"}` body is the handshake: 201 with the secret in Authorization, 401 without it,
     403 with a wrong one. Anything else is a notification (`{"data": {...}}` or an array of them), checked
     against the ECDSA signature when public keys are configured, else against the secret."""
@@ -319,6 +338,6 @@ async def google_health_webhook(request: Request, settings: GoogleSettingsDep) -
     if refused:
         reason = {401: "missing or invalid signature or secret", 403: "wrong secret"}.get(refused, "refused")
         return JSONResponse({"detail": reason}, status_code=refused)
-    queued, unknown, ignored = await run_in_threadpool(_queue, request, payload)
+    queued, unknown, ignored = await database.run(_queue, payload)
     log.info("webhook: %d notification(s) queued, %d for unknown users, %d ignored", queued, unknown, ignored)
     return Response(status_code=204)

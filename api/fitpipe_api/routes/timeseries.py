@@ -1,23 +1,39 @@
-"""GET /api/v1/timeseries: any participants' metrics over any span, at the granularity that keeps it fast."""
+"""GET /api/v1/timeseries: any participants' metrics over any span, at the granularity that keeps it fast.
+
+JSON answers are one unit of work. Exports (csv, parquet, arrow) take one connection for their whole life:
+the request is checked and audited on it, then the same connection streams the rows chunk by chunk, and
+it goes back to the pool when the last byte is sent or the client goes away (fitpipe_api.admission).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import psycopg
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response, StreamingResponse
+from fastapi import APIRouter, Query
+from pydantic import StringConstraints
+from starlette.responses import Response
 
-from fitpipe.catalog import get_metric
+from fitpipe.catalog import Metric, get_metric
 from fitpipe.errors import InputError
+from fitpipe.participants import Participant
 from fitpipe_api.access import visible_participant
-from fitpipe_api.deps import AuditDep, DbDep, PrincipalDep, SettingsDep
+from fitpipe_api.deps import Call, CallerDep, SettingsDep
 from fitpipe_api.exporters import MEDIA_TYPES, Chunk, arrow_stream, csv_stream, parquet_stream
 from fitpipe_api.params import OptionalStudyQuery, RequiredUserIdsQuery
-from fitpipe_api.queries.timeseries import point_counts, stream_raw, stream_rollup
-from fitpipe_api.responses import JSONResponse
-from fitpipe_api.series import Series, align_span, choose_granularity, fetch_series, parse_when, resolve_span
+from fitpipe_api.queries.timeseries import Span, point_counts, stream_raw, stream_rollup
+from fitpipe_api.responses import ExportResponse, JSONResponse
+from fitpipe_api.series import (
+    Granularity,
+    Series,
+    align_span,
+    choose_granularity,
+    fetch_series,
+    parse_when,
+    resolve_span,
+)
 
 router = APIRouter(prefix="/timeseries", tags=["timeseries"])
 
@@ -42,24 +58,26 @@ GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
         }
     },
 )
-def get_timeseries(
-    request: Request,
-    db: DbDep,
-    principal: PrincipalDep,
-    audit: AuditDep,
+async def get_timeseries(
+    caller: CallerDep,
     settings: SettingsDep,
     user_id: RequiredUserIdsQuery,
     metric: Annotated[
-        list[str], Query(description="Metric name from /metrics-catalog (repeatable).", min_length=1)
+        list[Annotated[str, StringConstraints(max_length=64)]],
+        Query(description="Metric name from /metrics-catalog (repeatable).", min_length=1, max_length=50),
     ],
     start_date: Annotated[
         str | None,
         Query(
-            description="YYYY-MM-DD (participant's local day) or ISO date-time; default: 7 days before end."
+            description="YYYY-MM-DD (participant's local day) or ISO date-time; default: 7 days before end.",
+            max_length=64,
         ),
     ] = None,
     end_date: Annotated[
-        str | None, Query(description="YYYY-MM-DD (inclusive) or ISO date-time; default: the latest sample.")
+        str | None,
+        Query(
+            description="YYYY-MM-DD (inclusive) or ISO date-time; default: the latest sample.", max_length=64
+        ),
     ] = None,
     granularity: Annotated[
         GranularityParam, Query(description="auto picks the finest of raw/1m/1h/1d within the point budget.")
@@ -76,60 +94,99 @@ def get_timeseries(
         int | None, Query(ge=10, le=100_000, description="Point budget per series for auto (default 2,000).")
     ] = None,
 ) -> Response:
-    budget = max_points or settings.fitpipe_api_point_budget
-    metrics = [get_metric(m) for m in dict.fromkeys(metric)]
-    participants = [visible_participant(db, principal, u, study) for u in dict.fromkeys(user_id)]
-    start = parse_when(start_date, "start_date") if start_date else None
-    end = parse_when(end_date, "end_date") if end_date else None
-    plan = []
+    request = TimeseriesRequest(
+        user_ids=list(dict.fromkeys(user_id)),
+        metrics=list(dict.fromkeys(metric)),
+        start_date=start_date,
+        end_date=end_date,
+        granularity=granularity,
+        impute=impute,
+        format=format,
+        study=study,
+        budget=max_points or settings.fitpipe_api_point_budget,
+    )
+    if format == "json":
+        return await caller.run(_json_answer, request, settings.fitpipe_api_max_json_points)
+    # The export's one connection: it checks the request, then streams the rows, then goes back.
+    lease, plan = await caller.export(_plan, request)
+    return ExportResponse(
+        lease,
+        lambda conn: {"csv": csv_stream, "parquet": parquet_stream, "arrow": arrow_stream}[format](
+            _chunks(conn, plan, request.budget, impute)
+        ),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="fitpipe-timeseries.{format}"'},
+    )
+
+
+@dataclass(frozen=True)
+class TimeseriesRequest:
+    user_ids: list[str]
+    metrics: list[str]
+    start_date: str | None
+    end_date: str | None
+    granularity: str
+    impute: str
+    format: str
+    study: str | None
+    budget: int
+
+
+Plan = list[tuple[Participant, Metric, Span, Granularity]]
+
+
+def _plan(call: Call, r: TimeseriesRequest) -> Plan:
+    """Who and what, over which span at which granularity; audited before anything is read."""
+    metrics = [get_metric(m) for m in r.metrics]
+    participants = [visible_participant(call.db, call.principal, u, r.study) for u in r.user_ids]
+    start = parse_when(r.start_date, "start_date") if r.start_date else None
+    end = parse_when(r.end_date, "end_date") if r.end_date else None
+    plan: Plan = []
     for p in participants:
         for m in metrics:
-            span = resolve_span(db, p, m, start, end)
-            g = granularity
+            span = resolve_span(call.db, p, m, start, end)
+            g = r.granularity
             if g == "auto":
-                g = choose_granularity(point_counts(db, span), budget)
-            plan.append((p, m, align_span(span, g, p), g))
-    audit.record(
+                g = choose_granularity(point_counts(call.db, span), r.budget)
+            plan.append((p, m, align_span(span, g, p), g))  # type: ignore[arg-type]
+    call.audit.record(
         "read_timeseries",
         [p.id for p in participants],
         {
             "metrics": [m.name for m in metrics],
-            "start": start_date,
-            "end": end_date,
-            "granularity": granularity,
-            "format": format,
-            "impute": impute,
+            "start": r.start_date,
+            "end": r.end_date,
+            "granularity": r.granularity,
+            "format": r.format,
+            "impute": r.impute,
         },
     )
-    if format == "json":
-        raw_points = sum(point_counts(db, span)["raw"] for _, _, span, g in plan if g == "raw")
-        if raw_points > settings.fitpipe_api_max_json_points:
-            raise InputError(
-                f"the answer would hold {raw_points:,} raw points, more than JSON allows "
-                f"({settings.fitpipe_api_max_json_points:,})",
-                field="format",
-                hint="use format=parquet, arrow or csv (streamed), or a coarser granularity",
-            )
-        series = [_series(db, p, m, span, g, budget, impute) for p, m, span, g in plan]
-        return JSONResponse(
-            {
-                "granularity_requested": granularity,
-                "impute": impute,
-                "point_budget": budget,
-                "series": [s.as_json() for s in series],
-            }
+    return plan
+
+
+def _json_answer(call: Call, r: TimeseriesRequest, max_json_points: int) -> Response:
+    plan = _plan(call, r)
+    raw_points = sum(point_counts(call.db, span)["raw"] for _, _, span, g in plan if g == "raw")
+    if raw_points > max_json_points:
+        raise InputError(
+            f"the answer would hold {raw_points:,} raw points, more than JSON allows ({max_json_points:,})",
+            field="format",
+            hint="use format=parquet, arrow or csv (streamed), or a coarser granularity",
         )
-    chunks = _chunks(request.app.state.pool, plan, budget, impute)
-    stream = {"csv": csv_stream, "parquet": parquet_stream, "arrow": arrow_stream}[format](chunks)
-    filename = f"fitpipe-timeseries.{format}"
-    return StreamingResponse(
-        stream,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    series = [_series(call.db, p, m, span, g, r.budget, r.impute) for p, m, span, g in plan]
+    return JSONResponse(
+        {
+            "granularity_requested": r.granularity,
+            "impute": r.impute,
+            "point_budget": r.budget,
+            "series": [s.as_json() for s in series],
+        }
     )
 
 
-def _series(db: psycopg.Connection, p, m, span, g, budget: int, impute: str) -> Series:  # type: ignore[no-untyped-def]
+def _series(
+    db: psycopg.Connection, p: Participant, m: Metric, span: Span, g: str, budget: int, impute: str
+) -> Series:
     series = fetch_series(db, p, m, span, g, budget)
     if impute == "auto":
         # pandas and the model load on first use, not in every API worker
@@ -139,36 +196,35 @@ def _series(db: psycopg.Connection, p, m, span, g, budget: int, impute: str) -> 
     return series
 
 
-def _chunks(pool, plan, budget: int, impute: str) -> Iterator[Chunk]:  # type: ignore[no-untyped-def]
-    """Runs while the response streams, on a connection of its own (the request's one is returned by then)."""
-    with pool.connection() as db:
-        for p, m, span, g in plan:
-            if impute == "auto":
-                s = _series(db, p, m, span, g, budget, impute)
+def _chunks(db: psycopg.Connection, plan: Plan, budget: int, impute: str) -> Iterator[Chunk]:
+    """Runs while the response streams, chunk by chunk in worker threads, on the export's connection."""
+    for p, m, span, g in plan:
+        if impute == "auto":
+            s = _series(db, p, m, span, g, budget, impute)
+            yield Chunk(
+                p.external_id,
+                p.study,
+                m.name,
+                s.t,
+                s.v,
+                s.imputed,
+                s.extra.get("min"),
+                s.extra.get("max"),
+                s.extra.get("count"),
+            )
+        elif g == "raw":
+            for t, v in stream_raw(db, span, chunk_rows=EXPORT_CHUNK_ROWS):
+                yield Chunk(p.external_id, p.study, m.name, t, v)
+        else:
+            for part in stream_rollup(db, span, g, chunk_rows=EXPORT_CHUNK_ROWS):
                 yield Chunk(
                     p.external_id,
                     p.study,
                     m.name,
-                    s.t,
-                    s.v,
-                    s.imputed,
-                    s.extra.get("min"),
-                    s.extra.get("max"),
-                    s.extra.get("count"),
+                    part["t"],
+                    part["sum"] / part["count"],
+                    None,
+                    part["min"],
+                    part["max"],
+                    part["count"],
                 )
-            elif g == "raw":
-                for t, v in stream_raw(db, span, chunk_rows=EXPORT_CHUNK_ROWS):
-                    yield Chunk(p.external_id, p.study, m.name, t, v)
-            else:
-                for part in stream_rollup(db, span, g, chunk_rows=EXPORT_CHUNK_ROWS):
-                    yield Chunk(
-                        p.external_id,
-                        p.study,
-                        m.name,
-                        part["t"],
-                        part["sum"] / part["count"],
-                        None,
-                        part["min"],
-                        part["max"],
-                        part["count"],
-                    )

@@ -35,8 +35,13 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
+{{/* repository@digest when image.digest is set (release builds), else repository:tag. */}}
 {{- define "fitpipe.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The operator's permissions: exactly what fitpipe_operator.cluster.PLURALS and kopf use. */}}
@@ -76,7 +81,13 @@ app.kubernetes.io/component: operator
   resources: ["jobs", "cronjobs"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
-  resources: ["networkpolicies"]
+  resources: ["networkpolicies", "ingresses"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "create", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "create", "patch", "delete"]
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules", "alertmanagerconfigs"]

@@ -101,9 +101,13 @@ def _info(p: dict[str, Any]) -> list[Any]:
     now = datetime.now(UTC)
     a = p["adherence"]
     pct = "–" if a["adherence_pct"] is None else f"{a['adherence_pct']:.1f} %"
+    window = p.get("window") or {}
+    # the API computes adherence, valid days and nights over these local days (docs/adherence.md)
+    over = f"{window['first_day']} to {window['last_day']}" if window.get("first_day") else "–"
     items = [
         ("time zone", p["timezone"]),
         ("status", p["status"]),
+        ("window", over),
         ("adherence", pct),
         ("valid days", f"{a['valid_days']} of {a['days']}"),
         ("sleep nights", f"{p['sleep']['nights_recorded']} of {p['sleep']['nights_considered']}"),

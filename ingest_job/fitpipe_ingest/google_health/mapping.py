@@ -21,9 +21,8 @@ import numpy as np
 import orjson
 
 from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
-from fitpipe_ingest.localtime import NAT, local_to_utc_us, us_to_datetime
+from fitpipe_ingest.localtime import NAT, day_starts_utc, local_to_utc_us, us_to_datetime
 from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, SleepStage
-from fitpipe_ingest.sources.takeout.instants import day_starts_utc
 
 __all__ = ["map_points", "parse_offset", "parse_instant", "MAPPING_VERSION"]
 

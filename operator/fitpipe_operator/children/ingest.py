@@ -22,7 +22,7 @@ def ingest_children(name: str, namespace: str, spec: dict[str, Any]) -> list[dic
     ingest = spec["ingest"]
     source = ingest["source"]
     meta = metadata(name, namespace, COMPONENT, cronjob_name(name))
-    env = fitpipe_env(name, spec) + [
+    env = fitpipe_env(name, spec, database="ingest") + [
         {"name": "FITPIPE_INGEST_LAG_HOURS", "value": str(ingest["lagHours"])},
         {"name": "FITPIPE_INGEST_SOURCE", "value": source["type"]},
     ]

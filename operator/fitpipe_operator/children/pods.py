@@ -1,11 +1,21 @@
-"""What every fitpipe container shares: the image reference, the environment (database, mail, Google
-client, token key), a hardened security context and a writable /tmp on a read-only root filesystem."""
+"""What every fitpipe container shares: the image reference, the environment (its own database login, mail,
+Google client, token key), a hardened security context and a writable /tmp on a read-only root filesystem.
+
+Each process gets only its own database login (fitpipe/dbroles): the API `fitpipe_api`'s password, the
+ingest job `fitpipe_ingest`'s, and only the migration Job the superuser's (with every role's password,
+which `fitpipe migrate` sets). fitpipe builds each login's URL from DB_HOST/DB_PORT/DB_NAME (fitpipe/db.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fitpipe_operator.children.secrets import api_token_name, db_credentials_name, token_key_name
+from fitpipe.dbroles.catalog import API, INGEST, OWNER, DbRole
+from fitpipe_operator.children.secrets import (
+    api_token_name,
+    db_credentials_name,
+    role_secret_name,
+    token_key_name,
+)
 from fitpipe_operator.naming import child
 
 __all__ = [
@@ -13,6 +23,7 @@ __all__ = [
     "image_ref",
     "resources",
     "secret_env",
+    "Login",
     "database_env",
     "fitpipe_env",
     "api_url",
@@ -49,14 +60,34 @@ def database_host(name: str) -> str:
     return child(name, "timescaledb")
 
 
-def database_env(name: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    credentials = db_credentials_name(name, spec)
-    return [
+# Who a container logs in to the database as: `migrate` is the superuser, setting every role's password;
+# `admin` the superuser alone (the administrator's pod, `fitpipe operator admin-pod`).
+Login = Literal["migrate", "admin", "api", "ingest"]
+PASSWORD_VARIABLES = {
+    OWNER: "FITPIPE_OWNER_DB_PASSWORD",
+    API: "FITPIPE_API_DB_PASSWORD",
+    INGEST: "FITPIPE_INGEST_DB_PASSWORD",
+}
+
+
+def database_env(name: str, spec: dict[str, Any], login: Login) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
         {"name": "DB_HOST", "value": database_host(name)},
         {"name": "DB_PORT", "value": str(DB_PORT)},
         {"name": "DB_NAME", "value": DB_NAME},
-        secret_env("DB_USER", credentials, "username"),
-        secret_env("DB_PASS", credentials, "password"),
+    ]
+    roles: tuple[DbRole, ...]
+    if login in ("migrate", "admin"):
+        credentials = db_credentials_name(name, spec)
+        env += [
+            secret_env("DB_USER", credentials, "username"),
+            secret_env("DB_PASS", credentials, "password"),
+        ]
+        roles = (OWNER, API, INGEST) if login == "migrate" else ()
+    else:
+        roles = (API,) if login == "api" else (INGEST,)
+    return env + [
+        secret_env(PASSWORD_VARIABLES[role], role_secret_name(name, role), "password") for role in roles
     ]
 
 
@@ -88,15 +119,15 @@ def _google_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def fitpipe_env(
-    name: str, spec: dict[str, Any], *, database: bool = True, mail: bool = True, google: bool = True
+    name: str, spec: dict[str, Any], *, database: Login | None, mail: bool = True, google: bool = True
 ) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "FITPIPE_HOME", "value": "/tmp/fitpipe"},
         {"name": "FITPIPE_DEFAULT_STUDY", "value": spec["study"]},
         {"name": "FITPIPE_DEFAULT_TIMEZONE", "value": spec["ingest"]["timeZone"]},
     ]
-    if database:
-        env += database_env(name, spec)
+    if database is not None:
+        env += database_env(name, spec, database)
     if mail:
         env += _mail_env(spec)
     if google:
@@ -106,10 +137,9 @@ def fitpipe_env(
 
 
 def api_token_env(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    # The default Secret is made by hand after the first start (docs/kubernetes.md); until then the
-    # dashboard starts without a token. A Secret the user named must exist.
-    named = bool(spec["apiToken"].get("secretName"))
-    return secret_env("FITPIPE_API_TOKEN", api_token_name(name, spec), "token", optional=not named)
+    # The dashboard's `signin` token (oidc mode only), made by an admin after the first start
+    # (docs/kubernetes.md): until the Secret exists the dashboard does not start, and says why.
+    return secret_env("FITPIPE_API_TOKEN", api_token_name(name, spec), "token")
 
 
 def api_url(name: str, namespace: str, spec: dict[str, Any]) -> str:

@@ -1,10 +1,12 @@
-"""The database: a one-replica StatefulSet of timescaledb-ha with a volumeClaimTemplate, its headless
-Service, and a NetworkPolicy that lets only this pipeline's pods reach it."""
+"""The database: a one-replica StatefulSet of timescaledb-ha with a volumeClaimTemplate and its headless
+Service; with spec.backup, pgBackRest's archiving, backup agent sidecar and restore (children/backup.py).
+Its NetworkPolicy is in children/network.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fitpipe_operator.children.backup import database_parts
 from fitpipe_operator.children.pods import DB_NAME, DB_PORT, resources, secret_env
 from fitpipe_operator.children.secrets import db_credentials_name
 from fitpipe_operator.naming import child, metadata, selector
@@ -27,7 +29,8 @@ def claim_name(name: str, ordinal: int = 0) -> str:
     return f"{CLAIM_TEMPLATE}-{statefulset_name(name)}-{ordinal}"
 
 
-def _service(name: str, namespace: str) -> dict[str, Any]:
+def _service(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    extra = database_parts(name, spec, spec["timescaledb"]["image"], CLAIM_TEMPLATE).service_ports
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -35,7 +38,7 @@ def _service(name: str, namespace: str) -> dict[str, Any]:
         "spec": {
             "clusterIP": "None",
             "selector": selector(name, COMPONENT),
-            "ports": [{"name": "postgresql", "port": DB_PORT, "targetPort": "postgresql"}],
+            "ports": [{"name": "postgresql", "port": DB_PORT, "targetPort": "postgresql"}, *extra],
         },
     }
 
@@ -56,7 +59,8 @@ def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, A
     }
     if db["storage"].get("storageClassName"):
         claim["spec"]["storageClassName"] = db["storage"]["storageClassName"]
-    container = {
+    backup = database_parts(name, spec, db["image"], CLAIM_TEMPLATE)
+    container: dict[str, Any] = {
         "name": "timescaledb",
         "image": db["image"],
         "ports": [{"name": "postgresql", "containerPort": DB_PORT}],
@@ -80,8 +84,28 @@ def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, A
         "volumeMounts": [
             {"name": CLAIM_TEMPLATE, "mountPath": DATA_MOUNT},
             {"name": "dshm", "mountPath": "/dev/shm"},
+            *backup.mounts,
         ],
     }
+    if backup.args:
+        # The image's entrypoint passes `postgres -c ...` on to the server (docker-entrypoint.sh).
+        container["args"] = backup.args
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 60,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": POSTGRES_UID,
+            "runAsGroup": POSTGRES_UID,
+            "fsGroup": POSTGRES_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if backup.init_containers:
+        pod["initContainers"] = backup.init_containers
+    pod["containers"] = [container, *backup.sidecars]
+    # PostgreSQL's shared memory; the container default of 64 MiB is too small for parallel queries.
+    pod["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}, *backup.volumes]
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -97,52 +121,12 @@ def _statefulset(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, A
             },
             "template": {
                 "metadata": {"labels": metadata(name, namespace, COMPONENT, "")["labels"]},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 60,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": POSTGRES_UID,
-                        "runAsGroup": POSTGRES_UID,
-                        "fsGroup": POSTGRES_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    # PostgreSQL's shared memory; the container default of 64 MiB is too small for parallel queries.
-                    "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}],
-                },
+                "spec": pod,
             },
             "volumeClaimTemplates": [claim],
         },
     }
 
 
-def _network_policy(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(name, namespace, COMPONENT, child(name, COMPONENT)),
-        "spec": {
-            "podSelector": {"matchLabels": selector(name, COMPONENT)},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "podSelector": {
-                                "matchLabels": {
-                                    "app.kubernetes.io/name": "fitpipe",
-                                    "app.kubernetes.io/instance": name,
-                                }
-                            }
-                        }
-                    ],
-                    "ports": [{"protocol": "TCP", "port": DB_PORT}],
-                }
-            ],
-        },
-    }
-
-
 def timescaledb_children(name: str, namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [_service(name, namespace), _statefulset(name, namespace, spec), _network_policy(name, namespace)]
+    return [_service(name, namespace, spec), _statefulset(name, namespace, spec)]

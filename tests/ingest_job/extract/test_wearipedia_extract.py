@@ -96,7 +96,7 @@ def test_real_extraction_writes_the_six_files_that_the_wearipedia_source_reads_w
     assert result.seconds["install"] > 0 and (venv_dir() / ".fitpipe-ready").exists()
 
     tree, ctx = open_tree(out), ParseContext(ZoneInfo("America/New_York"))
-    assert SOURCE.detect(tree) == 120
+    assert SOURCE.detect(tree) == 6
     hrv = SOURCE.parse(tree, "hrv.csv", ctx)
     spo2 = SOURCE.parse(tree, "spo2.csv", ctx)
     # wearipedia writes one window of minutes per night to both files, dating HRV's after-midnight

@@ -12,8 +12,8 @@ import pytest
 
 from fitpipe.participants import add_participant
 from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.ingest import ingest_tree
 from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.pipeline.files import FileRules, ingest_tree
 from fitpipe_ingest.records import ParseContext, ParsedFile
 from fitpipe_ingest.sources.long_csv import SOURCE
 from fitpipe_ingest.tree import DirectoryTree
@@ -71,14 +71,14 @@ def test_bad_rows_are_rejected_with_line_field_and_reason(tmp_path: Path) -> Non
     assert sorted(
         ((r.record, r.field, r.kind) for r in parsed.rejected), key=lambda r: int(r[0].split()[1])
     ) == [
-        ("line 7", "timestamp", "bad_timestamp"),  # 02:30 on the night New York springs forward
+        ("line 7", "timestamp", "nonexistent_local_time"),  # 02:30 on the night New York springs forward
         ("line 8", "metric", "malformed"),
         ("line 9", "value", "not_a_number"),
         ("line 10", "timestamp", "bad_timestamp"),
         ("line 11", "line", "malformed"),
     ]
     assert "P2" not in " ".join(r.raw for r in parsed.rejected), "another participant's rows are not read"
-    assert parsed.records_read == 11
+    assert parsed.records_read == 10 and parsed.others == {"P2": 1}, "nor counted as read"
 
 
 def test_without_a_participant_each_row_names_its_own(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_without_a_participant_each_row_names_its_own(tmp_path: Path) -> None:
 
 def test_detection_and_plan_know_long_files_from_others(tmp_path: Path) -> None:
     tree = _tree(tmp_path)
-    assert SOURCE.detect(tree) == 95
+    assert SOURCE.detect(tree) == 1
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
     plan = SOURCE.plan(DirectoryTree(tmp_path))
     assert plan.files == ["drop.csv"] and plan.unknown == ["notes.csv"]
@@ -111,10 +111,11 @@ def test_a_shared_file_loads_each_participant_and_a_rerun_adds_nothing(
         tree,
         participant=None,
         study="s",
-        source=SOURCE,
-        options=options,
+        fmt=SOURCE.name,
+        options_for=lambda _: options,
         timezone=NY,
         summary=IngestSummary(),
+        rules=FileRules(max_rejected_share=1.0),  # a fixture of bad rows: loaded for what is good in it
     )
     assert first.by_metric()[("heart_rate", "long_csv")].new == 4
     assert db.execute("SELECT count(*) FROM quarantine WHERE source = 'long_csv'").fetchone() == (5,)
@@ -123,10 +124,11 @@ def test_a_shared_file_loads_each_participant_and_a_rerun_adds_nothing(
         tree,
         participant=None,
         study="s",
-        source=SOURCE,
-        options=options,
+        fmt=SOURCE.name,
+        options_for=lambda _: options,
         timezone=NY,
         summary=IngestSummary(),
+        rules=FileRules(max_rejected_share=1.0),
     )
     assert again.total().new == 0 and again.total().present == first.total().new
     rows = db.execute("""SELECT p.external_id, count(*) FROM samples s JOIN participants p ON p.id = s.participant_id

@@ -21,14 +21,15 @@ import pytest
 from fitpipe.catalog import BY_NAME
 from fitpipe.errors import InputError
 from fitpipe.participants import add_participant
-from fitpipe_ingest.ingest import ingest_path
 from fitpipe_ingest.load import LoadOptions
+from fitpipe_ingest.pipeline.files import FileRules, ingest_path
 from fitpipe_ingest.records import ParseContext, ParsedFile, SleepSession
 from fitpipe_ingest.sources.registry import detect_source, get_source
 from fitpipe_ingest.sources.takeout import SOURCE
 from fitpipe_ingest.tree import InputTree, open_tree
+from tests.shared_data import shared
 
-REAL = Path("/work/shared/realdata/takeout-pixelwatch3-2025")
+REAL = shared("realdata", "takeout-pixelwatch3-2025")
 REAL_FITBIT = REAL / "Fitbit"
 BANGKOK = ZoneInfo("Asia/Bangkok")
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "takeout" / "export"
@@ -295,7 +296,7 @@ def test_bad_csv_lines_are_rejected_by_line_and_good_lines_keep_their_numbers(
     fx: dict[str, ParsedFile],
 ) -> None:
     pf = only(fx, "heart_rate_2024-03-10.csv")
-    assert rejected(pf) == {("line 4", ""): "malformed", ("line 5", "timestamp"): "bad_timestamp"}
+    assert rejected(pf) == {("line 4", "line"): "malformed", ("line 5", "timestamp"): "bad_timestamp"}
     (hr,) = pf.batches
     assert hr.line is not None and hr.line.tolist() == [2, 3, 7], "the blank line 6 is counted"
     assert samples({"f": pf}, "heart_rate") == {
@@ -475,7 +476,7 @@ def test_zip_input_reads_like_the_directory(tmp_path: Path, fx: dict[str, Parsed
 
 
 def test_detect_needs_known_files() -> None:
-    assert SOURCE.detect(open_tree(FIXTURE)) >= 90
+    assert SOURCE.detect(open_tree(FIXTURE)) == 24  # the files it reads
     assert get_source("takeout") is SOURCE
     wearipedia_like = Path(__file__).parents[2] / "fixtures" / "wearipedia"
     if wearipedia_like.exists():
@@ -500,6 +501,16 @@ def _one_file_tree(tmp_path: Path, relative: str, content: bytes) -> InputTree:
     return open_tree(tmp_path)
 
 
+def test_a_line_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
+    relative = "Oxygen Saturation (SpO2)/Minute SpO2 - 2024-03-10.csv"
+    tree = _one_file_tree(
+        tmp_path, relative, b"timestamp,value\n2024-03-10T05:00:01Z,9\xff\n2024-03-10T05:01:01Z,97\n"
+    )
+    pf = SOURCE.parse(tree, relative, ParseContext(NEW_YORK))
+    assert [(r.record, r.field, r.reason) for r in pf.rejected] == [("line 2", "line", "not UTF-8 text")]
+    assert samples({"f": pf}, "spo2") == {utc_us("2024-03-10T05:01:01"): 97.0}
+
+
 @pytest.mark.parametrize(
     ("relative", "content", "message", "line"),
     [
@@ -517,12 +528,6 @@ def _one_file_tree(tmp_path: Path, relative: str, content: bytes) -> InputTree:
             b"timestamp,bpm\n2024-03-10T05:00:01Z,60\n",
             "'beats per minute'",
             1,
-        ),
-        (
-            "Oxygen Saturation (SpO2)/Minute SpO2 - 2024-03-10.csv",
-            b"timestamp,value\n2024-03-10T05:00:01Z,9\xff\n",
-            "UTF-8",
-            2,
         ),
         ("Heart Rate Variability/Daily Respiratory Rate Summary - 2024-03-10.csv", b"\n\n", "empty", None),
     ],
@@ -623,6 +628,7 @@ def test_the_fixture_export_loads_into_the_database(
         participant=participant,
         fmt="takeout",
         options_for=lambda source: LoadOptions(source=source),
+        rules=FileRules(max_rejected_share=1.0),  # each fixture file holds its share of traps
     )
     status = Counter(f.status for f in summary.files)
     assert [f.file for f in summary.files if f.status == "failed"] == []

@@ -18,13 +18,15 @@ import pytest
 from fitpipe.errors import InputError
 from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
 from fitpipe_ingest.sources.registry import detect_source, get_source
-from fitpipe_ingest.sources.wearipedia import FILE_KINDS, SOURCE, _read_heart_rate_fast
+from fitpipe_ingest.sources.wearipedia import FILE_KINDS, SOURCE
+from fitpipe_ingest.sources.wearipedia.heart_rate import read_heart_rate_fast
 from fitpipe_ingest.tree import open_tree
+from tests.shared_data import shared
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "wearipedia"
 CHALLENGE = FIXTURES / "challenge"
 NOTEBOOK = FIXTURES / "notebook"
-SHARED = Path("/work/shared/formats/wearipedia")
+SHARED = shared("formats", "wearipedia")
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -233,18 +235,19 @@ def test_notebook_names_and_user_id_column_give_one_batch_per_participant() -> N
 # --- detection and planning ---------------------------------------------------------------------
 
 
-def test_detect_scores_a_wearipedia_directory_above_every_other_format() -> None:
+def test_detect_claims_every_file_of_a_wearipedia_directory() -> None:
     tree = open_tree(CHALLENGE)
-    assert SOURCE.detect(tree) == 20 * 6
+    assert SOURCE.detect(tree) == 6
     assert detect_source(tree) is get_source("wearipedia")
 
 
-def test_detect_gives_a_name_with_another_header_almost_nothing(tmp_path: Path) -> None:
+def test_a_wearipedia_name_needs_its_header_unless_its_export_is_beside_it(tmp_path: Path) -> None:
+    """activity.csv from another app is not claimed; a damaged heart_rate.csv beside wearipedia files is."""
     write(tmp_path / "hr.csv", "Id,Time,Value\n1,1/1/2024 0:00:00 AM,60\n")
     write(tmp_path / "notes.txt", "hello\n")
-    assert SOURCE.detect(open_tree(tmp_path)) == 1
-    (tmp_path / "hr.csv").unlink()
     assert SOURCE.detect(open_tree(tmp_path)) == 0
+    write(tmp_path / "activity.csv", "dateTime,value\n2024-01-01,3450\n")
+    assert SOURCE.plan(open_tree(tmp_path)).files == ["activity.csv", "hr.csv"]
 
 
 def test_plan_lists_unknown_files_and_loads_known_ones_in_order(tmp_path: Path) -> None:
@@ -260,7 +263,7 @@ def test_plan_lists_unknown_files_and_loads_known_ones_in_order(tmp_path: Path) 
         "breathing_rate.csv",
         "active_zone_minutes.csv",
     ]
-    assert plan.unknown == ["README.txt", "sleep.csv"]
+    assert plan.unknown == ["sleep.csv"] and plan.documentation == ["README.txt"]
 
 
 # --- speed path against the careful path --------------------------------------------------------
@@ -283,7 +286,7 @@ def test_the_generators_layout_takes_the_fast_path_and_anything_else_does_not() 
     # the fast path is what keeps 30 days of 1 Hz data inside the ingest budget (bench/parse_wearipedia.py)
     items = ["np.float64(64.5)", "np.int64(66)", "70", "None", "np.float64(nan)"]
     body = ", ".join(f"{{'time': '{clock(i)}', 'value': {v}}}" for i, v in enumerate(items)).encode()
-    fast = _read_heart_rate_fast(body)
+    fast = read_heart_rate_fast(body)
     assert fast is not None
     assert fast.items.tolist() == [0, 1, 2, 4] and fast.none_items.tolist() == [3]
     assert fast.seconds.tolist() == [0, 1, 2, 4]
@@ -293,7 +296,7 @@ def test_the_generators_layout_takes_the_fast_path_and_anything_else_does_not() 
         b"{'time': '00:00:00', 'value': 'abc'}",
         b"{'time': '0:00:00', 'value': 1}",
     ):
-        assert _read_heart_rate_fast(odd) is None
+        assert read_heart_rate_fast(odd) is None
 
 
 def test_one_non_numeric_item_is_quarantined_and_its_row_still_loads(tmp_path: Path) -> None:
@@ -364,13 +367,15 @@ def test_a_day_whose_midnight_does_not_exist_starts_when_the_clocks_jump(tmp_pat
 # --- bad input ----------------------------------------------------------------------------------
 
 
-def test_a_file_that_ends_inside_a_row_is_an_input_error_naming_the_line(tmp_path: Path) -> None:
+def test_a_file_that_ends_inside_a_row_loses_that_row_only_and_says_it_looks_cut_off(tmp_path: Path) -> None:
     good = hr_row("2024-01-01", [("00:00:00", "61")])
     cut = hr_row("2024-01-02", [("00:00:00", "61"), ("00:00:01", "62")])[:-40]
     write(tmp_path / "heart_rate.csv", f"heart_rate_day\n{good}\n{cut}")
-    with pytest.raises(InputError, match="truncated") as err:
-        parse(tmp_path, "heart_rate.csv")
-    assert (err.value.file, err.value.line) == ("heart_rate.csv", 3)
+    parsed = parse(tmp_path, "heart_rate.csv")
+    [bad] = parsed.rejected
+    assert (bad.file, bad.record, bad.field) == ("heart_rate.csv", "line 3", "heart_rate_day")
+    assert bad.reason.startswith("not a Python literal") and "the file ends inside this line" in bad.reason
+    assert points(parsed, "heart_rate") == [(midnight_us("2024-01-01", UTC), 61.0)]
 
 
 def test_a_cut_row_in_the_middle_is_quarantined_and_the_next_row_loads(tmp_path: Path) -> None:
@@ -433,11 +438,11 @@ def test_a_file_with_an_unknown_name_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not SHARED.exists(), reason="needs /work/shared/formats/wearipedia (real generator output)"
+    not SHARED.exists(), reason=f"needs the real generator output in {SHARED} (set FITPIPE_SHARED_DATA)"
 )
 def test_real_samples_read_completely_and_match_literal_eval() -> None:
     tree = open_tree(SHARED)
-    assert SOURCE.detect(tree) == 120
+    assert SOURCE.detect(tree) == 6
     for name in SOURCE.plan(tree).files:
         assert not parse(SHARED, name).rejected, name
     assert points(parse(SHARED, "heart_rate.csv", NEW_YORK), "heart_rate") == expected_heart_rate(

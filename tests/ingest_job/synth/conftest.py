@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from fitpipe_ingest.synth.cohort import CohortOptions, CohortResult, write_cohort
+from tests.shared_data import shared
 
-REAL_TAKEOUT = Path("/work/shared/realdata/takeout-pixelwatch3-2025/Fitbit")
-REAL_WEARIPEDIA = Path("/work/shared/formats/wearipedia")
+REAL_TAKEOUT = shared("realdata", "takeout-pixelwatch3-2025", "Fitbit")
+REAL_WEARIPEDIA = shared("formats", "wearipedia")
 PINNED_KINDS = ("excellent", "poor", "no_data")
 PINNED_ZONES = ("Asia/Kolkata", "America/New_York", "Europe/London")
 

@@ -24,7 +24,8 @@ def test_dumps_writes_spaced_colons_and_joined_records() -> None:
 
 
 @pytest.mark.skipif(
-    not REAL_TAKEOUT.exists(), reason="the real Takeout export in /work/shared/realdata is not present"
+    not REAL_TAKEOUT.exists(),
+    reason=f"the real Takeout export is not at {REAL_TAKEOUT} (set FITPIPE_SHARED_DATA)",
 )
 @pytest.mark.parametrize(
     "name",

@@ -61,7 +61,8 @@ def test_csv_files_have_the_export_headers_and_line_ends(takeout: tuple[Path, Co
 
 
 @pytest.mark.skipif(
-    not REAL_TAKEOUT.exists(), reason="the real Takeout export in /work/shared/realdata is not present"
+    not REAL_TAKEOUT.exists(),
+    reason=f"the real Takeout export is not at {REAL_TAKEOUT} (set FITPIPE_SHARED_DATA)",
 )
 def test_csv_conventions_match_the_real_export(takeout: tuple[Path, CohortResult]) -> None:
     out, _ = takeout
@@ -98,7 +99,8 @@ def test_json_files_parse_and_use_the_export_timestamp_styles(takeout: tuple[Pat
 
 
 @pytest.mark.skipif(
-    not REAL_TAKEOUT.exists(), reason="the real Takeout export in /work/shared/realdata is not present"
+    not REAL_TAKEOUT.exists(),
+    reason=f"the real Takeout export is not at {REAL_TAKEOUT} (set FITPIPE_SHARED_DATA)",
 )
 def test_sleep_logs_have_the_keys_of_real_ones(takeout: tuple[Path, CohortResult]) -> None:
     out, _ = takeout

@@ -59,7 +59,8 @@ KNOWN_EXTRA_SHAPES = {
 
 
 @pytest.mark.skipif(
-    not REAL_WEARIPEDIA.exists(), reason="the wearipedia sample in /work/shared/formats is not present"
+    not REAL_WEARIPEDIA.exists(),
+    reason=f"the wearipedia sample is not at {REAL_WEARIPEDIA} (set FITPIPE_SHARED_DATA)",
 )
 def test_every_record_shape_is_one_the_real_generator_writes(wearipedia: tuple[Path, CohortResult]) -> None:
     out, _ = wearipedia

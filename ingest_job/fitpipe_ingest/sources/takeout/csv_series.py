@@ -20,10 +20,10 @@ from typing import Literal
 
 import numpy as np
 
+from fitpipe_ingest.localtime import US_PER_DAY, day_starts_utc
 from fitpipe_ingest.records import ParseContext, ParsedFile
-from fitpipe_ingest.sources.takeout.collector import Collector
-from fitpipe_ingest.sources.takeout.csv_tables import CsvTable, read_csv_table
-from fitpipe_ingest.sources.takeout.instants import US_PER_DAY, day_starts_utc, wall_clock_to_utc
+from fitpipe_ingest.sources.toolkit.collector import Collector
+from fitpipe_ingest.sources.toolkit.csv_reader import CsvTable
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["Clock", "Column", "CsvSeriesSpec", "parse_csv_series", "place_rows"]
@@ -58,15 +58,15 @@ def place_rows(
     """(UTC µs per row, mask of rows to use); rows with unusable times are rejected here."""
     us, bad = t.stamps(time, layouts)
     expected = layouts[0] if len(layouts) == 1 else f"{layouts[0]} (or {len(layouts) - 1} similar layouts)"
-    t.reject_cells(c, np.flatnonzero(bad), time, "{cell!r} is not a time like " + expected, "bad_timestamp")
+    c.reject_cells(t, np.flatnonzero(bad), time, "{cell} is not a time like " + expected, "bad_timestamp")
     use = ~bad
     if clock == "utc":
         return us, use
     if clock == "wall":
-        utc, gap = wall_clock_to_utc(us, ctx.timezone)
+        utc, gap = c.to_utc(np.where(use, us, 0), series=time)
         gap &= use
-        t.reject_cells(
-            c,
+        c.reject_cells(
+            t,
             np.flatnonzero(gap),
             time,
             "local time {cell} does not exist in " + ctx.timezone.key + " (clocks went forward)",
@@ -86,20 +86,20 @@ def place_rows(
 
 def parse_csv_series(tree: InputTree, path: str, ctx: ParseContext, spec: CsvSeriesSpec) -> ParsedFile:
     c = Collector(path, spec.kind, ctx)
-    t = read_csv_table(tree, path, c, (spec.time, *(col.header for col in spec.columns)))
+    t = c.read_csv(tree, (spec.time, *(col.header for col in spec.columns)))
     ts, use = place_rows(t, c, spec.time, spec.layouts, spec.clock, ctx)
     for col in spec.columns:
         values, not_number = t.numbers(col.header)
-        t.reject_cells(
-            c, np.flatnonzero(use & not_number), col.header, "{cell!r} is not a number", "not_a_number"
+        c.reject_cells(
+            t, np.flatnonzero(use & not_number), col.header, "{cell} is not a number", "not_a_number"
         )
         keep = use & ~not_number
         if col.absent is not None:
             keep &= ~col.absent(values)
         if col.sentinel is not None:
             sentinel = keep & (values == col.sentinel)
-            t.reject_cells(c, np.flatnonzero(sentinel), col.header, col.sentinel_reason, "sentinel_value")
+            c.reject_cells(t, np.flatnonzero(sentinel), col.header, col.sentinel_reason, "sentinel_value")
             keep &= ~sentinel
         rows = np.flatnonzero(keep)
-        c.add(col.metric, ts[rows], values[rows] * col.scale, line=t.lines[rows])
+        c.add(col.metric, ts[rows], values[rows] * col.scale, line=t.lines[rows], time_field=spec.time)
     return c.result()

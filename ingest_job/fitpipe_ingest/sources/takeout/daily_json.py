@@ -12,18 +12,18 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fitpipe_ingest.localtime import US_PER_DAY, day_starts_utc
 from fitpipe_ingest.records import ParseContext, ParsedFile
-from fitpipe_ingest.sources.takeout.collector import Collector
-from fitpipe_ingest.sources.takeout.instants import US_PER_DAY, day_starts_utc
 from fitpipe_ingest.sources.takeout.intraday_json import GLOBAL_LAYOUT
-from fitpipe_ingest.sources.takeout.json_arrays import (
+from fitpipe_ingest.sources.toolkit.collector import Collector
+from fitpipe_ingest.sources.toolkit.json_arrays import (
     BadRecord,
     load_json_array,
     number,
     raw_json,
     read_json_bytes,
 )
-from fitpipe_ingest.sources.takeout.stamps import StampText, parse_stamps
+from fitpipe_ingest.sources.toolkit.stamps import StampText, parse_stamps
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["DAILY", "parse_daily"]
@@ -125,5 +125,7 @@ def parse_daily(tree: InputTree, path: str, ctx: ParseContext, family: str) -> P
             vals.append(v)
             items.append(k)
     for metric, (ts, vals, items) in per_metric.items():
-        c.add(metric, np.array(ts, dtype=np.int64), np.array(vals), item=np.array(items))
+        c.add(
+            metric, np.array(ts, dtype=np.int64), np.array(vals), item=np.array(items), time_field="dateTime"
+        )
     return c.result()

@@ -14,8 +14,8 @@ import msgspec
 import numpy as np
 
 from fitpipe_ingest.records import ParseContext, ParsedFile
-from fitpipe_ingest.sources.takeout.collector import Collector
-from fitpipe_ingest.sources.takeout.json_arrays import (
+from fitpipe_ingest.sources.toolkit.collector import Collector
+from fitpipe_ingest.sources.toolkit.json_arrays import (
     BadRecord,
     decode_typed,
     load_json_array,
@@ -23,7 +23,7 @@ from fitpipe_ingest.sources.takeout.json_arrays import (
     raw_json,
     read_json_bytes,
 )
-from fitpipe_ingest.sources.takeout.stamps import StampText, parse_stamps
+from fitpipe_ingest.sources.toolkit.stamps import StampText, parse_stamps
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["IntradaySpec", "parse_intraday", "GLOBAL_LAYOUT", "INTRADAY"]
@@ -145,5 +145,11 @@ def parse_intraday(tree: InputTree, path: str, ctx: ParseContext, spec: Intraday
             )
         keep = ~bad
         us, values, items = us[keep], values[keep], items[keep]
-    c.add(spec.metric, us, values / spec.divisor if spec.divisor != 1.0 else values, item=items)
+    c.add(
+        spec.metric,
+        us,
+        values / spec.divisor if spec.divisor != 1.0 else values,
+        item=items,
+        time_field="dateTime",
+    )
     return c.result()

@@ -18,13 +18,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from fitpipe.errors import InputError
-from fitpipe_ingest.localtime import datetime_to_us, us_to_datetime
+from fitpipe_ingest.localtime import datetime_to_us, day_starts_utc, local_to_utc_us, us_to_datetime
 from fitpipe_ingest.records import ParseContext, ParsedFile, Rejected, SleepSession, SleepStage
-from fitpipe_ingest.sources.takeout.collector import Collector
 from fitpipe_ingest.sources.takeout.families import family_of, load_order_key
-from fitpipe_ingest.sources.takeout.instants import day_starts_utc, wall_clock_to_utc
-from fitpipe_ingest.sources.takeout.json_arrays import BadRecord, load_json_array, raw_json, read_json_bytes
-from fitpipe_ingest.sources.takeout.stamps import StampText, parse_stamps
+from fitpipe_ingest.sources.toolkit.collector import Collector
+from fitpipe_ingest.sources.toolkit.json_arrays import BadRecord, load_json_array, raw_json, read_json_bytes
+from fitpipe_ingest.sources.toolkit.stamps import StampText, parse_stamps
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["SleepExport", "sleep_export", "parse_sleep_json"]
@@ -117,7 +116,7 @@ def _stages(log: _Log, local: np.ndarray, bad: np.ndarray, where: str, tz: ZoneI
                 e[2],
             )
     rows = [i for i in rows if not bad[i]]
-    utc, gap = wall_clock_to_utc(local[rows], tz)
+    utc, gap = local_to_utc_us(local[rows], tz)
     stages = []
     for i, us, missing in zip(rows, utc, gap, strict=True):
         where_, j, raw, _, level, seconds = log.entries[i]
@@ -176,7 +175,7 @@ def _session(rec: object, k: int, path: str, ctx: ParseContext, rejected: list[R
             raise BadRecord(
                 key, f"{key} {rec[key][:40]!r} is not a YYYY-MM-DDTHH:MM:SS[.fff] time", "bad_timestamp"
             )
-    utc, gap = wall_clock_to_utc(local[:2], ctx.timezone)
+    utc, gap = local_to_utc_us(local[:2], ctx.timezone)
     for i, key in enumerate(("startTime", "endTime")):
         if gap[i]:
             raise BadRecord(
@@ -262,7 +261,7 @@ def parse_sleep_json(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFil
         raise logs
     c = Collector(path, _KIND, ctx)
     c.read(logs.records)
-    c.parsed.rejected.extend(logs.rejected)
+    c.rejected.extend(logs.rejected)
     emitted: set[str] = set()
     for s in logs.sessions:
         assert s.log_id is not None

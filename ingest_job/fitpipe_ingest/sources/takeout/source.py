@@ -1,19 +1,17 @@
-"""The takeout source: detect a Fitbit account export (Google Takeout), plan its files, parse one file."""
+"""The takeout source: the files of a Fitbit account export (Google Takeout, legacy archive) it claims, parses one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import PurePosixPath
 
 from fitpipe.errors import InputError
 from fitpipe_ingest.records import ParseContext, ParsedFile
-from fitpipe_ingest.sources.base import Plan
+from fitpipe_ingest.sources.base import FileSource
 from fitpipe_ingest.sources.takeout.csv_series import parse_csv_series
 from fitpipe_ingest.sources.takeout.csv_specs import CSV_SERIES
 from fitpipe_ingest.sources.takeout.daily_json import parse_daily
-from fitpipe_ingest.sources.takeout.families import FAMILIES, family_of, is_documentation, load_order_key
+from fitpipe_ingest.sources.takeout.families import FAMILIES, family_of, load_order_key
 from fitpipe_ingest.sources.takeout.intraday_json import INTRADAY, parse_intraday
 from fitpipe_ingest.sources.takeout.sleep_logs import parse_sleep_json
 from fitpipe_ingest.sources.takeout.temperature import parse_computed_temperature
@@ -21,7 +19,7 @@ from fitpipe_ingest.sources.takeout.user_sleeps import parse_user_sleep_stages, 
 from fitpipe_ingest.sources.takeout.zone_minutes import parse_zone_minutes
 from fitpipe_ingest.tree import InputTree
 
-__all__ = ["TakeoutPlan", "TakeoutSource", "SOURCE"]
+__all__ = ["TakeoutSource", "SOURCE"]
 
 Parser = Callable[[InputTree, str, ParseContext], ParsedFile]
 
@@ -54,40 +52,16 @@ def _parsers() -> dict[str, Parser]:
 PARSERS = _parsers()
 assert set(PARSERS) == {f.name for f in FAMILIES}, "every file family needs a parser"
 
-_EXPORT_FOLDERS = {folder for f in FAMILIES for folder in f.folders}
 
-
-@dataclass
-class TakeoutPlan(Plan):
-    documentation: list[str] = field(default_factory=list)
-    """Fitbit's README .txt files: neither read nor counted as unknown."""
-
-
-class TakeoutSource:
+class TakeoutSource(FileSource):
     name = "takeout"
     description = "Google Takeout / Fitbit account export (directory or .zip; Fitbit and Google-format files)"
 
-    def detect(self, tree: InputTree) -> int:
-        paths = tree.paths()
-        known = sum(1 for p in paths if family_of(p) is not None)
-        if known == 0:
-            return 0
-        parts = {part for p in paths for part in PurePosixPath(p).parts[:-1]}
-        score = 60 + min(known, 20)
-        score += 10 if parts & _EXPORT_FOLDERS else 0
-        score += 10 if "Fitbit" in parts else 0
-        return min(score, 100)
+    def claims(self, tree: InputTree, path: str) -> bool:
+        return family_of(path) is not None
 
-    def plan(self, tree: InputTree) -> TakeoutPlan:
-        plan = TakeoutPlan()
-        for path in sorted(tree.paths(), key=load_order_key):
-            if family_of(path) is not None:
-                plan.files.append(path)
-            elif is_documentation(path):
-                plan.documentation.append(path)
-            else:
-                plan.unknown.append(path)
-        return plan
+    def load_order(self, paths: list[str]) -> list[str]:
+        return sorted(paths, key=load_order_key)
 
     def parse(self, tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
         family = family_of(path)

@@ -19,15 +19,13 @@ from datetime import date, timedelta
 import numpy as np
 
 from fitpipe.errors import InputError
-from fitpipe_ingest.localtime import us_to_datetime
+from fitpipe_ingest.localtime import US_PER_DAY, us_to_datetime
 from fitpipe_ingest.records import ParseContext, ParsedFile, SleepSession, SleepStage
-from fitpipe_ingest.sources.takeout.collector import Collector
 from fitpipe_ingest.sources.takeout.csv_series import place_rows
 from fitpipe_ingest.sources.takeout.csv_specs import FALSE_Z
-from fitpipe_ingest.sources.takeout.csv_tables import read_csv_table
 from fitpipe_ingest.sources.takeout.families import family_of, load_order_key
-from fitpipe_ingest.sources.takeout.instants import US_PER_DAY
 from fitpipe_ingest.sources.takeout.sleep_logs import sleep_export
+from fitpipe_ingest.sources.toolkit.collector import Collector
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["parse_user_sleeps", "parse_user_sleep_stages"]
@@ -42,13 +40,13 @@ def _read_stages(
     tree: InputTree, path: str, ctx: ParseContext
 ) -> tuple[Collector, dict[str, list[SleepStage]]]:
     c = Collector(path, "sleep stages (Google CSV; joined to the UserSleeps sessions)", ctx)
-    t = read_csv_table(tree, path, c, _STAGE_COLUMNS)
+    t = c.read_csv(tree, _STAGE_COLUMNS)
     start, use = place_rows(t, c, "sleep_stage_start", _LAYOUTS, "wall", ctx)
     end, use_end = place_rows(t, c, "sleep_stage_end", _LAYOUTS, "wall", ctx)
     use &= use_end
     backwards = use & (end < start)
-    t.reject_cells(
-        c, np.flatnonzero(backwards), "sleep_stage_end", "stage ends before it starts ({cell})", "malformed"
+    c.reject_cells(
+        t, np.flatnonzero(backwards), "sleep_stage_end", "stage ends before it starts ({cell})", "malformed"
     )
     use &= ~backwards
     stages: dict[str, list[SleepStage]] = defaultdict(list)
@@ -89,20 +87,20 @@ def parse_user_sleep_stages(tree: InputTree, path: str, ctx: ParseContext) -> Pa
 
 def parse_user_sleeps(tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
     c = Collector(path, "sleep sessions (Google CSV, local time despite '+0000')", ctx)
-    t = read_csv_table(tree, path, c, _SESSION_COLUMNS)
+    t = c.read_csv(tree, _SESSION_COLUMNS)
     start, use = place_rows(t, c, "sleep_start", _LAYOUTS, "wall", ctx)
     end, use_end = place_rows(t, c, "sleep_end", _LAYOUTS, "wall", ctx)
     use &= use_end
     backwards = use & (end < start)
-    t.reject_cells(
-        c, np.flatnonzero(backwards), "sleep_end", "sleep ends before it starts ({cell})", "malformed"
+    c.reject_cells(
+        t, np.flatnonzero(backwards), "sleep_end", "sleep ends before it starts ({cell})", "malformed"
     )
     use &= ~backwards
     end_wall, _ = t.stamps("sleep_end", _LAYOUTS)
     minutes = {}
     for column in ("minutes_asleep", "minutes_awake"):
         values, bad = t.numbers(column)
-        t.reject_cells(c, np.flatnonzero(use & bad), column, "{cell!r} is not a number", "not_a_number")
+        c.reject_cells(t, np.flatnonzero(use & bad), column, "{cell} is not a number", "not_a_number")
         minutes[column] = np.where(bad, np.nan, values)
     rows = np.flatnonzero(use)
     local_day = end_wall // US_PER_DAY

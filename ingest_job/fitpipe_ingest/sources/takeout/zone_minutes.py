@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitpipe_ingest.records import ParseContext, ParsedFile
-from fitpipe_ingest.sources.takeout.collector import Collector
 from fitpipe_ingest.sources.takeout.csv_series import Clock, place_rows
 from fitpipe_ingest.sources.takeout.csv_specs import UTC, WALL
-from fitpipe_ingest.sources.takeout.csv_tables import read_csv_table
+from fitpipe_ingest.sources.toolkit.collector import Collector
 from fitpipe_ingest.tree import InputTree
 
 __all__ = ["AZM_LAYOUTS", "parse_zone_minutes"]
@@ -57,26 +56,26 @@ AZM_LAYOUTS = {
 def parse_zone_minutes(tree: InputTree, path: str, ctx: ParseContext, layout_name: str) -> ParsedFile:
     layout = AZM_LAYOUTS[layout_name]
     c = Collector(path, layout.kind, ctx)
-    t = read_csv_table(tree, path, c, (layout.time, layout.zone, layout.minutes))
+    t = c.read_csv(tree, (layout.time, layout.zone, layout.minutes))
     ts, use = place_rows(t, c, layout.time, layout.layouts, layout.clock, ctx)
     minutes, not_number = t.numbers(layout.minutes)
-    t.reject_cells(
-        c, np.flatnonzero(use & not_number), layout.minutes, "{cell!r} is not a number", "not_a_number"
+    c.reject_cells(
+        t, np.flatnonzero(use & not_number), layout.minutes, "{cell} is not a number", "not_a_number"
     )
     use &= ~not_number
     zones = np.array([_ZONE_METRIC.get(z.strip().lower(), "") for z in t.text(layout.zone)], dtype=object)
     unknown = use & (zones == "")
-    t.reject_cells(
-        c,
+    c.reject_cells(
+        t,
         np.flatnonzero(unknown),
         layout.zone,
-        "unknown heart-rate zone {cell!r} (expected fat burn, cardio or peak)",
+        "unknown heart-rate zone {cell} (expected fat burn, cardio or peak)",
         "malformed",
     )
     use &= ~unknown
     rows = np.flatnonzero(use)
-    c.add("active_zone_minutes", ts[rows], minutes[rows], line=t.lines[rows])
+    c.add("active_zone_minutes", ts[rows], minutes[rows], line=t.lines[rows], time_field=layout.time)
     for metric in ("azm_fat_burn", "azm_cardio", "azm_peak"):
         zone_rows = rows[zones[rows] == metric]
-        c.add(metric, ts[zone_rows], minutes[zone_rows], line=t.lines[zone_rows])
+        c.add(metric, ts[zone_rows], minutes[zone_rows], line=t.lines[zone_rows], time_field=layout.time)
     return c.result()
