@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import family
 from fitpipe.monitoring.pool import PoolCollector
+from fitpipe.monitoring.storage_collector import StorageCollector
 
 __all__ = ["ApiMetrics", "create_metrics"]
 
@@ -49,6 +50,7 @@ def create_metrics(
     )
     if connect is not None:
         registry.register(IngestCollector(connect, flagged=flagged))
+        registry.register(StorageCollector(connect))
     if pool is not None:
         registry.register(PoolCollector(pool))
     return metrics
