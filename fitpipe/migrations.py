@@ -220,7 +220,7 @@ def migrate(
                     )
                 continue
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file from sql/
+                conn.execute(migration.sql)  # trusted file from sql/
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum, requires_code) VALUES (%s, %s, %s, %s)",
                     (migration.version, migration.name, migration.checksum, migration.requires_code),

@@ -77,7 +77,7 @@ class Chunk:
 
 
 def _numeric(kind: pa.DataType, values: np.ndarray, dtype: type) -> pa.Array:
-    data = np.ascontiguousarray(values, dtype=dtype)
+    data: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
     return pa.Array.from_buffers(kind, data.size, [None, pa.py_buffer(data)])
 
 
@@ -105,12 +105,12 @@ def _fmt_floats(a: np.ndarray | None, n: int) -> list[str]:
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(a) & (np.abs(a) < 1e10) & (a == np.trunc(a)) & ~((a == 0) & np.signbit(a))
     if whole.all():
-        return a.astype(np.int64).astype(str).tolist()  # type: ignore[no-any-return]
+        return a.astype(np.int64).astype(str).tolist()
     out = np.where(whole, a, 0).astype(np.int64).astype(str).astype(object)
     for i in np.flatnonzero(~whole).tolist():
         x = float(a[i])
         out[i] = format(x, ".10g") if np.isfinite(x) else ""
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 def csv_stream(chunks: Iterable[Chunk]) -> Iterator[bytes]:

@@ -135,14 +135,14 @@ def add_minute_aggregates(
         "_fitpipe_roll1m",
         [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)],
     )
-    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
+    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))
     new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
     cur.execute(
-        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),  # type: ignore[arg-type]
+        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),
         {"origin": ORIGIN},
     )
     cur.execute(
-        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),  # type: ignore[arg-type]
+        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),
         {"tz": timezone},
     )
 

@@ -312,7 +312,7 @@ class InputTree:
             self._skipped[prefix.rstrip("/")] = f"cannot be unpacked: {exc}"
             return
         spool.seek(0)
-        self._add_archive(spool, prefix, depth, budget)  # type: ignore[arg-type]
+        self._add_archive(spool, prefix, depth, budget)
 
 
 def _too_big(size: int, limits: TreeLimits) -> str:

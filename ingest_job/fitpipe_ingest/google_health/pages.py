@@ -39,7 +39,7 @@ def _decoder(data_type: DataType) -> tuple[msgspec.json.Decoder[Any], str, str]:
         total=False,
     )
     point = TypedDict("point", {data_type.member: member_dict}, total=False)  # type: ignore[misc]
-    page = TypedDict("page", {"dataPoints": list[point], "nextPageToken": Any}, total=False)  # type: ignore[misc,valid-type]  # noqa: UP013
+    page = TypedDict("page", {"dataPoints": list[point], "nextPageToken": Any}, total=False)  # noqa: UP013
     return msgspec.json.Decoder(page), stamp, instant
 
 
