@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -167,18 +168,26 @@ class _Sink:
         return data
 
 
-def _writer_stream(chunks: Iterable[Chunk], open_writer: Callable[[_Sink], object]) -> Iterator[bytes]:
+class _BatchWriter(Protocol):
+    """What pyarrow's IPC stream writer and ParquetWriter have in common."""
+
+    def write_batch(self, batch: pa.RecordBatch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _writer_stream(chunks: Iterable[Chunk], open_writer: Callable[[_Sink], _BatchWriter]) -> Iterator[bytes]:
     sink = _Sink()
     writer = open_writer(sink)
     pool = pa.default_memory_pool()
     for c in chunks:
         if c.t.size:
-            writer.write_batch(c.to_batch())  # type: ignore[attr-defined]
+            writer.write_batch(c.to_batch())
             pool.release_unused()  # hand freed buffers back to the OS: RSS stays flat over a long export
             data = sink.drain()
             if data:
                 yield data
-    writer.close()  # type: ignore[attr-defined]
+    writer.close()
     yield sink.drain()
 
 
