@@ -275,7 +275,9 @@ def sync_catalog(conn: psycopg.Connection) -> None:
             "SELECT 1 FROM pg_attribute WHERE attrelid = 'metrics'::regclass AND attname = 'rollup_1m' "
             "AND NOT attisdropped"
         ).fetchone()
-        stored: dict[int, bool] = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        stored: dict[int, bool] = (
+            dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        )
         columns = "id, name, unit, resolution, min_value, max_value, aggregation, daily, description"
         updates = (
             "name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution, "
