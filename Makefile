@@ -53,6 +53,7 @@ check: lint typecheck test
 bench: install
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/parse_takeout.py
 	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
