@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint install system-deps control-plane db bench clean lock
+.PHONY: demo test check lint typecheck install system-deps control-plane db bench clean lock
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
@@ -43,7 +43,12 @@ lint: $(BIN)/fitpipe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-check: lint test
+## make typecheck: mypy over the installed packages (strict on the core `fitpipe`; see [tool.mypy])
+typecheck: $(BIN)/fitpipe
+	$(BIN)/mypy
+
+## make check: every check CI runs (ruff, mypy, the whole test suite)
+check: lint typecheck test
 
 bench: install
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt

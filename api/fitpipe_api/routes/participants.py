@@ -151,7 +151,7 @@ def _erase(call: Call, user_id: str, study: str) -> Response:
             db,
             p,
             # the client's X-Request-ID, when accepted, goes with the audit row's detail
-            actor={"via": "api"} | ({"client_request_id": ids.client} if ids.client else {}),
+            actor={"via": "api", **({"client_request_id": ids.client} if ids.client else {})},
             token_id=principal.token_id,
             user_id=principal.user_id,
             session_id=principal.session_id,
