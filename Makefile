@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint lint-imports install system-deps control-plane db bench clean lock
+.PHONY: demo test check lint lint-imports typecheck install system-deps control-plane db bench clean lock
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
@@ -47,11 +47,17 @@ lint: $(BIN)/fitpipe lint-imports
 lint-imports: $(BIN)/fitpipe
 	$(BIN)/lint-imports --no-cache
 
-check: lint test
+## make typecheck: mypy over the installed packages (strict on the core `fitpipe`; see [tool.mypy])
+typecheck: $(BIN)/fitpipe
+	$(BIN)/mypy
+
+## make check: every check CI runs (ruff, the import contracts, mypy, the whole test suite)
+check: lint typecheck test
 
 bench: install
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/parse_takeout.py
 	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py

@@ -341,6 +341,10 @@ def run_phase(
     return phase, read_times
 
 
+_LABEL = 54
+"""Width of the label column of the late-data and read tables (the longest label fits)."""
+
+
 def report(edition: str, phases: list[Phase], read_times: dict[str, tuple[float, float]]) -> str:
     lines = [f"edition: {edition}", ""]
     for ph in phases:
@@ -395,15 +399,18 @@ def report(edition: str, phases: list[Phase], read_times: dict[str, tuple[float,
     for ph in phases:
         if ph.late:
             lines.append(
-                f"late data through the loader, median ms ({ph.sampling}): {'compressed day':>16}{'uncompressed day':>18}{'ratio':>8}"
+                f"{f'late data through the loader, median ms ({ph.sampling}):':<{_LABEL}}"
+                f"{'compressed day':>16}{'uncompressed day':>18}{'ratio':>8}"
             )
             for name, (c, u) in ph.late.items():
-                lines.append(f"  {name:<48}{c:>16.1f}{u:>18.1f}{c / u:>8.1f}")
+                lines.append(f"  {name:<{_LABEL - 2}}{c:>16.1f}{u:>18.1f}{c / u:>8.1f}")
             lines.append("")
     if read_times:
-        lines.append(f"reads, median ms (warm): {'compressed day':>42}{'uncompressed day':>18}{'ratio':>8}")
+        lines.append(
+            f"{'reads, median ms (warm):':<{_LABEL}}{'compressed day':>16}{'uncompressed day':>18}{'ratio':>8}"
+        )
         for name, (c, u) in read_times.items():
-            lines.append(f"  {name:<64}{c:>16.1f}{u:>18.1f}{c / u:>8.2f}")
+            lines.append(f"  {name:<{_LABEL - 2}}{c:>16.1f}{u:>18.1f}{c / u:>8.2f}")
     return "\n".join(lines)
 
 

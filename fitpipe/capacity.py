@@ -677,7 +677,7 @@ def _round_up_nice(n: float) -> float:
     """The next size volumes are sold in: 1, 1.5, 2, 3, 4, 5, 6, 8 x a power of ten (bytes, SI)."""
     if n <= 0:
         return 0.0
-    scale = 10 ** math.floor(math.log10(n))
+    scale: float = 10 ** math.floor(math.log10(n))  # an int for n >= 1 (10 ** -k is a float)
     for step in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
         if n <= step * scale * (1 + 1e-9):
             return step * scale

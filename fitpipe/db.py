@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -22,6 +23,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from fitpipe.dbroles.catalog import API, INGEST, OWNER, DbRole
 from fitpipe.errors import DatabaseError
 from fitpipe.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # imported when first used: the embedded server is for development only
+    from fitpipe.localdb.server import LocalDatabase
 
 __all__ = ["database_url", "role_passwords", "with_login", "connect", "redact", "has_timescaledb"]
 
@@ -77,7 +81,7 @@ def _configured_password(settings: Settings, role: DbRole) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-def _local(settings: Settings):  # type: ignore[no-untyped-def]
+def _local(settings: Settings) -> LocalDatabase:
     from fitpipe.localdb.server import LocalDatabase
 
     return LocalDatabase(settings.home)

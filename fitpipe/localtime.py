@@ -16,9 +16,13 @@ bucket of rollup_1d, so a day's value and its daily rollup bucket are the same i
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "WallClock",
@@ -127,9 +131,9 @@ class WallClock:
         return is_dst
 
 
-def _utc_us(aware: object) -> np.ndarray:
+def _utc_us(aware: pd.DatetimeIndex) -> np.ndarray:
     """UTC µs of a tz-aware DatetimeIndex, NAT where it holds NaT."""
-    naive = aware.tz_convert("UTC").tz_localize(None)  # type: ignore[attr-defined]
+    naive = aware.tz_convert("UTC").tz_localize(None)
     return np.asarray(naive.as_unit("us").asi8, dtype=np.int64).copy()
 
 

@@ -223,7 +223,7 @@ def migrate(
                     )
                 continue
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]  # trusted file from sql/
+                conn.execute(migration.sql)  # trusted file from sql/
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum, requires_code) VALUES (%s, %s, %s, %s)",
                     (migration.version, migration.name, migration.checksum, migration.requires_code),
@@ -278,7 +278,9 @@ def sync_catalog(conn: psycopg.Connection) -> None:
             "SELECT 1 FROM pg_attribute WHERE attrelid = 'metrics'::regclass AND attname = 'rollup_1m' "
             "AND NOT attisdropped"
         ).fetchone()
-        stored = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        stored: dict[int, bool] = (
+            dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        )
         columns = "id, name, unit, resolution, min_value, max_value, aggregation, daily, description"
         updates = (
             "name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution, "

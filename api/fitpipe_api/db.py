@@ -94,7 +94,10 @@ def make_pool(url: str, settings: Settings, guard: LoginGuard | None = None) -> 
             "connect_timeout": connect_timeout,
             # a startup option, not a SET: an export's RESET returns to it
             "options": " ".join(
-                filter(None, [conninfo_to_dict(url).get("options"), f"-c statement_timeout={statement_ms}"])
+                filter(
+                    None,
+                    [str(conninfo_to_dict(url).get("options") or ""), f"-c statement_timeout={statement_ms}"],
+                )
             ),
         },
         name="fitpipe-api",

@@ -57,14 +57,14 @@ _bearer = HTTPBearer(
 
 
 async def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def get_database(request: Request) -> Database:
-    return request.app.state.database  # type: ignore[no-any-return]
+    return request.app.state.database
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
@@ -78,7 +78,7 @@ def request_ids(request: Request) -> RequestIds:
 
         ids = RequestIds(uuid.uuid4().hex, None)
         request.scope["state"]["request_ids"] = ids
-    return ids  # type: ignore[no-any-return]
+    return ids
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -77,7 +78,7 @@ class Chunk:
 
 
 def _numeric(kind: pa.DataType, values: np.ndarray, dtype: type) -> pa.Array:
-    data = np.ascontiguousarray(values, dtype=dtype)
+    data: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
     return pa.Array.from_buffers(kind, data.size, [None, pa.py_buffer(data)])
 
 
@@ -105,12 +106,12 @@ def _fmt_floats(a: np.ndarray | None, n: int) -> list[str]:
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(a) & (np.abs(a) < 1e10) & (a == np.trunc(a)) & ~((a == 0) & np.signbit(a))
     if whole.all():
-        return a.astype(np.int64).astype(str).tolist()  # type: ignore[no-any-return]
+        return a.astype(np.int64).astype(str).tolist()
     out = np.where(whole, a, 0).astype(np.int64).astype(str).astype(object)
     for i in np.flatnonzero(~whole).tolist():
         x = float(a[i])
         out[i] = format(x, ".10g") if np.isfinite(x) else ""
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 def csv_stream(chunks: Iterable[Chunk]) -> Iterator[bytes]:
@@ -167,18 +168,26 @@ class _Sink:
         return data
 
 
-def _writer_stream(chunks: Iterable[Chunk], open_writer: Callable[[_Sink], object]) -> Iterator[bytes]:
+class _BatchWriter(Protocol):
+    """What pyarrow's IPC stream writer and ParquetWriter have in common."""
+
+    def write_batch(self, batch: pa.RecordBatch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _writer_stream(chunks: Iterable[Chunk], open_writer: Callable[[_Sink], _BatchWriter]) -> Iterator[bytes]:
     sink = _Sink()
     writer = open_writer(sink)
     pool = pa.default_memory_pool()
     for c in chunks:
         if c.t.size:
-            writer.write_batch(c.to_batch())  # type: ignore[attr-defined]
+            writer.write_batch(c.to_batch())
             pool.release_unused()  # hand freed buffers back to the OS: RSS stays flat over a long export
             data = sink.drain()
             if data:
                 yield data
-    writer.close()  # type: ignore[attr-defined]
+    writer.close()
     yield sink.drain()
 
 

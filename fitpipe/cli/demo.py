@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import httpx
@@ -26,13 +27,16 @@ from fitpipe.settings import get_settings
 from fitpipe.tokens import create_token
 from fitpipe.users import PasswordPolicy, add_user, reset_password
 
+if TYPE_CHECKING:  # the synthesizer itself is imported when `demo` runs
+    from fitpipe_ingest.synth.cohort import Format
+
 __all__ = ["demo"]
 
 STUDY = "demo"
 DEMO_USER = "demo"
 
 
-def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) -> None:
+def _synthesize(out: Path, participants: int, days: int, fmt: Format, seed: int) -> None:
     # The cohort ends yesterday, so "last sample", "no upload in 48 h" and adherence-to-date read as
     # they would in a running trial (a cohort in the past would flag everyone as not uploading).
     from fitpipe_ingest.synth.cohort import CohortOptions, default_jobs, write_cohort
@@ -46,7 +50,7 @@ def _synthesize(out: Path, participants: int, days: int, fmt: str, seed: int) ->
             days=days,
             out=out,
             format=fmt,
-            seed=seed,  # type: ignore[arg-type]
+            seed=seed,
             start=start,
             jobs=default_jobs(),
             overwrite=True,
@@ -187,7 +191,7 @@ def _has_dashboard() -> bool:
 def demo(
     participants: int,
     days: int,
-    fmt: str,
+    fmt: Format,  # one of the click.Choice above
     seed: int,
     serve: bool,
     host: str,

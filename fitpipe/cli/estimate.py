@@ -147,7 +147,7 @@ def _edition_rows(
         f" memory: twice the hot set of {format_bytes(hot)} (today's chunk, the lag window's index,"
         f" {cap.HOT_DAYS_OF_ROLLUPS} days of hourly and daily rollups)",
     ]
-    as_json = {
+    as_json: dict[str, object] = {
         name: {
             "samples_bytes": fp.samples_bytes,
             "rollup_bytes": fp.rollup_bytes,

@@ -17,6 +17,7 @@ from fitpipe.settings import get_settings
 from fitpipe_ingest.synth.cohort import (
     PARTICIPANTS_CSV,
     CohortOptions,
+    Format,
     ParticipantResult,
     default_jobs,
     write_cohort,
@@ -121,7 +122,7 @@ def synth(
     days: int,
     start: datetime,
     seed: int,
-    fmt: str,
+    fmt: Format,  # one of the click.Choice above
     out: Path | None,
     study: str,
     hr_interval: str,
@@ -139,7 +140,7 @@ def synth(
         participants=participants,
         days=days,
         out=out,
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         start=start.date(),
         seed=seed,
         dense=hr_interval == "1",

@@ -78,7 +78,7 @@ class Access:
             if value is True:
                 out.add((privilege, None))
             elif value:
-                out.update((privilege, column) for column in value)  # type: ignore[union-attr]
+                out.update((privilege, column) for column in value)
         return out
 
 

@@ -263,7 +263,7 @@ def _acl_by_grantee(conn: psycopg.Connection, query: str, kind: str) -> dict[str
     """{grantee name or PUBLIC: privileges} of one ACL column (the default ACL when it is NULL)."""
     rows = conn.execute(
         f"""SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.privilege_type
-            FROM ({query}) AS o(acl, owner), aclexplode(coalesce(o.acl, acldefault(%s, o.owner))) a""",  # type: ignore[arg-type]
+            FROM ({query}) AS o(acl, owner), aclexplode(coalesce(o.acl, acldefault(%s, o.owner))) a""",
         (kind,),
     ).fetchall()
     out: dict[str, set[str]] = defaultdict(set)

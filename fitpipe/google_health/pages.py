@@ -32,6 +32,8 @@ _TIME = {
 
 def _decoder(data_type: DataType) -> tuple[msgspec.json.Decoder[Any], str, str]:
     stamp, instant, offset = _TIME[data_type.time]
+    # TypedDicts built at run time (their keys depend on the data type), which mypy cannot follow:
+    # msgspec decodes only these members and skips the rest of a page without building it.
     time_dict = TypedDict(f"{stamp}_slim", {instant: Any, offset: Any}, total=False)  # type: ignore[misc]
     member_dict = TypedDict(  # type: ignore[misc]
         f"{data_type.member}_slim",
@@ -39,7 +41,7 @@ def _decoder(data_type: DataType) -> tuple[msgspec.json.Decoder[Any], str, str]:
         total=False,
     )
     point = TypedDict("point", {data_type.member: member_dict}, total=False)  # type: ignore[misc]
-    page = TypedDict("page", {"dataPoints": list[point], "nextPageToken": Any}, total=False)  # type: ignore[misc,valid-type]  # noqa: UP013
+    page = TypedDict("page", {"dataPoints": list[point], "nextPageToken": Any}, total=False)  # noqa: UP013
     return msgspec.json.Decoder(page), stamp, instant
 
 

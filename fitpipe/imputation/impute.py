@@ -39,7 +39,8 @@ class ImputedMinutes:
 
     @property
     def observed(self) -> np.ndarray:
-        return np.isfinite(self.v) & ~self.imputed
+        observed: np.ndarray = np.isfinite(self.v) & ~self.imputed
+        return observed
 
     @property
     def empty_gaps(self) -> tuple[Gap, ...]:
@@ -69,7 +70,8 @@ def _local_level(
     hi = np.minimum(after + width, residual.size)
     sums = total[first] - total[lo] + total[hi] - total[after]
     counts = count[first] - count[lo] + count[hi] - count[after]
-    return sums / np.maximum(counts, 1)
+    means: np.ndarray = sums / np.maximum(counts, 1)
+    return means
 
 
 def impute_minutes(

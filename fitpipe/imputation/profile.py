@@ -28,7 +28,8 @@ class DayProfile:
     """The shrinkage applied: a slot seen on n days kept n / (n + prior_days) of its deviation."""
 
     def at(self, minute_of_day: np.ndarray) -> np.ndarray:
-        return self.values[minute_of_day]
+        values: np.ndarray = self.values[minute_of_day]
+        return values
 
 
 FLAT_PROFILE = DayProfile(np.zeros(1440), np.zeros(1), np.inf)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 
@@ -52,6 +53,14 @@ BULK_LOAD_SETTINGS = {
     "timescaledb.max_background_workers": "4",
     "max_worker_processes": "16",
 }
+
+
+class _State(TypedDict, total=False):
+    """$FITPIPE_HOME/db.json: the superuser's password, the port and preload of the last start."""
+
+    password: str
+    port: int
+    preload: str | None
 
 
 @dataclass
@@ -94,13 +103,14 @@ class LocalDatabase:
         self.say = say or (lambda msg: None)
 
     # ---- state ----------------------------------------------------------------------------
-    def _state(self) -> dict[str, object]:
+    def _state(self) -> _State:
         try:
-            return dict(json.loads(self.state_file.read_text()))
+            state: _State = json.loads(self.state_file.read_text())
+            return state
         except FileNotFoundError:
             return {}
 
-    def _save_state(self, state: dict[str, object]) -> None:
+    def _save_state(self, state: _State) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -191,11 +201,11 @@ class LocalDatabase:
                 return self.status()
             self.say("restarting the embedded database to load TimescaleDB")
             self.stop()
-        port = int(state.get("port") or 0)
+        port = state.get("port") or 0
         if not port or not _port_free(port):
             port = _free_port()
         self._write_conf(port, wanted_preload)
-        state.update(port=port, preload=wanted_preload)
+        state["port"], state["preload"] = port, wanted_preload
         self._save_state(state)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
@@ -218,7 +228,7 @@ class LocalDatabase:
         self.say(f"the embedded database is running on 127.0.0.1:{port} (data in {self.data_dir})")
         return self.status()
 
-    def _initdb(self, pg: PgInstall) -> dict[str, object]:
+    def _initdb(self, pg: PgInstall) -> _State:
         self.say(f"initialising a PostgreSQL {pg.major} cluster in {self.data_dir}")
         password = secrets.token_urlsafe(24)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +263,7 @@ class LocalDatabase:
         if proc.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise DatabaseError(f"initdb failed: {proc.stderr.strip()[-2000:]}")
-        state: dict[str, object] = {"password": password, "port": 0, "preload": None}
+        state: _State = {"password": password, "port": 0, "preload": None}
         self._save_state(state)
         return state
 
@@ -317,5 +327,5 @@ class LocalDatabase:
                     timescale = row[0] if row and "timescaledb" in preload else None
             except psycopg.OperationalError:
                 running = False
-        port = int(state["port"]) if state.get("port") else None  # type: ignore[call-overload]
+        port = state.get("port") or None
         return LocalStatus(running, initialised, port, timescale, pg_version, self.data_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from fitpipe.errors import ConfigError
 
@@ -143,7 +144,14 @@ class _Selectors:
         return f"{name}{{{inner}}}" if inner else name
 
 
-def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, dict[str, object]]]:
+# One Prometheus alerting rule ("for" is a keyword, hence the call syntax)
+_Rule = TypedDict(
+    "_Rule",
+    {"alert": str, "expr": str, "for": str, "labels": dict[str, str], "annotations": dict[str, str]},
+)
+
+
+def _rules(t: Mapping[str, float], m: _Selectors) -> list[tuple[str, _Rule]]:
     """(group, rule) pairs; annotations use Prometheus' Go templates ($value, $labels)."""
     daily = 'trigger="run"'
     requests = m("fitpipe_http_request_duration_seconds_count")
@@ -333,7 +341,7 @@ def rule_groups(
     values = resolve_thresholds(thresholds)
     groups: dict[str, list[dict[str, object]]] = {}
     for group, rule in _rules(values, _Selectors(selector)):
-        annotations = dict(rule["annotations"])  # type: ignore[call-overload]
+        annotations = dict(rule["annotations"])
         annotations["runbook_url"] = f"{runbook_base}#{str(rule['alert']).lower()}"
         groups.setdefault(group, []).append({**rule, "annotations": annotations})
     return [{"name": name, "rules": rules} for name, rules in groups.items()]

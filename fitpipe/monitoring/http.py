@@ -28,10 +28,11 @@ def route_template(scope: Scope, root_path: str) -> str:
     # FastAPI (>= 0.120) includes routers without copying their routes: the route in the scope has
     # the router-relative path, the full template is in FastAPI's effective route context.
     effective = (scope.get("fastapi") or {}).get("effective_route_context")
-    if isinstance(getattr(effective, "path", None), str):
-        return str(effective.path)
+    effective_path = getattr(effective, "path", None)
+    if isinstance(effective_path, str):
+        return effective_path
     route = scope.get("route")
-    mounted = scope.get("root_path", "")[len(root_path) :]
+    mounted: str = scope.get("root_path", "")[len(root_path) :]
     if isinstance(route, Mount):
         # A mounted app that is not a router (static files, a WSGI app) handled it: everything below is one route.
         return mounted + "/{path}"

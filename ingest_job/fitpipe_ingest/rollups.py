@@ -178,14 +178,14 @@ def add_minute_aggregates(
         [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)],
     )
     if keep_1m:
-        cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
+        cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))
     new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
     cur.execute(
-        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),  # type: ignore[arg-type]
+        _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),
         {"origin": ORIGIN},
     )
     cur.execute(
-        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),  # type: ignore[arg-type]
+        _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),
         {"tz": timezone},
     )
 
@@ -250,9 +250,9 @@ def recompute_ranges(
         params["lo_up"], params["hi_up"] = params["lo"], params["hi"]  # whole hours are whole minutes
         if keep_1m:
             cur.execute(_RECOMPUTE_1M, params)
-        cur.execute(recompute_1h, params)  # type: ignore[arg-type]
-        days = cur.execute(_DAY_SPAN, params).fetchone()  # type: ignore[arg-type]
+        cur.execute(recompute_1h, params)
+        days = cur.execute(_DAY_SPAN, params).fetchone()
         assert days is not None
         params["day_lo"], params["day_hi"] = days
         params["day_lo_up"], params["day_hi_up"] = _minute_up(days[0]), _minute_up(days[1])
-        cur.execute(recompute_1d, params)  # type: ignore[arg-type]
+        cur.execute(recompute_1d, params)

@@ -138,7 +138,7 @@ class InputTree:
             raise InputError(f"cannot read it: {exc}", file=path) from None
         stream = _Hashing(raw, lambda digest: self._hashes.__setitem__(path, digest))
         try:
-            yield stream  # type: ignore[misc]
+            yield stream  # type: ignore[misc]  # _Hashing has the read/readline/close that readers use
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
             raise InputError(f"the archive is damaged: {exc}", file=path) from None
         except OSError as exc:
@@ -312,7 +312,7 @@ class InputTree:
             self._skipped[prefix.rstrip("/")] = f"cannot be unpacked: {exc}"
             return
         spool.seek(0)
-        self._add_archive(spool, prefix, depth, budget)  # type: ignore[arg-type]
+        self._add_archive(spool, prefix, depth, budget)
 
 
 def _too_big(size: int, limits: TreeLimits) -> str:

@@ -115,7 +115,7 @@ def register(
         # list/watch on customresourcedefinitions or namespaces in the operator's RBAC.
         settings.scanning.disabled = True
         settings.posting.level = logging.INFO
-        for group, _, plural in WATCHED_CHILDREN:
+        for group, _version, plural in WATCHED_CHILDREN:
             settings.watching.label_selectors[group, plural] = OWN_LABELS
         if getattr(memo, "cluster", None) is None:
             memo.cluster = Cluster.from_environment()

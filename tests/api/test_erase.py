@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from fitpipe.dbroles import API
 from fitpipe_api.main import create_app
+from fitpipe_ingest.load import PARTICIPANT_LOCK
 from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
 from tests.conftest import role_url
 
@@ -89,3 +91,29 @@ def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(
         "SELECT user_id, session_id, token_id FROM audit_log WHERE action = 'erase_participant'"
     ).fetchone()  # type: ignore[misc]
     assert (user_id, token_id) == (people.ids["ada"], None) and session_id is not None
+
+
+def test_an_erasure_longer_than_the_statement_timeout_still_completes(  # type: ignore[no-untyped-def]
+    database_url: str, cohort, tokens: Tokens, db: psycopg.Connection
+) -> None:
+    """Erasing a participant with years of 1 Hz data takes longer than an ordinary request may (the statement
+    timeout): here it waits for a load of the same participant (the per-participant lock) for longer."""
+    a1 = cohort["A1"]
+    settings = api_settings(fitpipe_api_statement_timeout_seconds=0.3)
+    with (
+        TestClient(create_app(settings, url=role_url(database_url, API))) as api,
+        psycopg.connect(database_url, autocommit=True) as loader,
+    ):
+        loader.execute("SELECT pg_advisory_lock(%s, %s)", (PARTICIPANT_LOCK, a1.id))  # a load under way
+        release = threading.Timer(1.5, lambda: loader.execute("SELECT pg_advisory_unlock_all()"))
+        release.start()
+        try:
+            r = api.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(tokens.admin))
+        finally:
+            release.join()
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"]["samples"] > 0
+        # and the connection is back to the ordinary timeout for the next request
+        slow = api.get("/api/v1/participants", params={"study": "a"}, headers=auth(tokens.admin))
+        assert slow.status_code == 200
+    assert db.execute("SELECT count(*) FROM samples WHERE participant_id = %s", (a1.id,)).fetchone() == (0,)

@@ -344,8 +344,7 @@ def read_days(
     }
     # Binary COPY decoded by numpy, so the columns serialise straight to JSON (orjson) without a Python
     # object per value.
-    # (copy_rows is typed for positional parameters; psycopg binds a mapping into COPY just the same)
-    chunks = list(copy_rows(conn, _statement(_DAYS, rules), params, _DAY_ROW, chunk_rows=100_000))  # type: ignore[arg-type]
+    chunks = list(copy_rows(conn, _statement(_DAYS, rules), params, _DAY_ROW, chunk_rows=100_000))
     rows = np.concatenate(chunks) if chunks else np.empty(0, _DAY_ROW)
     if rows.size == 0:
         return {}

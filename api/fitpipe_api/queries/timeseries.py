@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
+from psycopg.abc import Params
 
 from fitpipe.catalog import BY_ID
 from fitpipe.pgcopy import PG_EPOCH_US
@@ -65,7 +66,7 @@ class Span:
 
 
 def copy_rows(
-    conn: psycopg.Connection, query: str, params: tuple[object, ...], dtype: np.dtype, chunk_rows: int
+    conn: psycopg.Connection, query: str, params: Params, dtype: np.dtype, chunk_rows: int
 ) -> Iterator[np.ndarray]:
     buf = bytearray()
     header_done = False

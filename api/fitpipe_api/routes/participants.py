@@ -143,16 +143,22 @@ def _erase(call: Call, user_id: str, study: str) -> Response:
     require_admin(principal)
     p = visible_participant(db, principal, user_id, study)
     ids = call.audit.ids
-    report = erase_participant(
-        db,
-        p,
-        # the client's X-Request-ID, when accepted, goes with the audit row's detail
-        actor={"via": "api"} | ({"client_request_id": ids.client} if ids.client else {}),
-        token_id=principal.token_id,
-        user_id=principal.user_id,
-        session_id=principal.session_id,
-        request_id=ids.server,
-    )
+    # Years of 1 Hz data take longer to delete than an ordinary request may run, and the erasure waits for a
+    # load of the same participant: like an export, it is exempt from the statement timeout.
+    db.execute("SET statement_timeout = 0")
+    try:
+        report = erase_participant(
+            db,
+            p,
+            # the client's X-Request-ID, when accepted, goes with the audit row's detail
+            actor={"via": "api", **({"client_request_id": ids.client} if ids.client else {})},
+            token_id=principal.token_id,
+            user_id=principal.user_id,
+            session_id=principal.session_id,
+            request_id=ids.server,
+        )
+    finally:
+        db.execute("RESET statement_timeout")
     erased_at = db.execute("SELECT erased_at FROM participants WHERE id = %s", (p.id,)).fetchone()
     return JSONResponse(
         {

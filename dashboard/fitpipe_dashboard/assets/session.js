@@ -8,6 +8,9 @@
             const target = response.status === 401 && response.headers.get('X-Fitpipe-Sign-In');
             if (target) {
                 window.location.assign(target);
+                // The page is leaving: Dash must not handle the 401 meanwhile (it would report a failed
+                // callback in the console, or try to read the answer twice), so its request never settles.
+                return new Promise(function () {});
             }
             return response;
         });

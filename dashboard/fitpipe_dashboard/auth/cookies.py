@@ -13,7 +13,7 @@ import logging
 import time
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import Response
+from werkzeug.wrappers import Response  # flask's Response and what flask.redirect is typed to return
 
 from fitpipe.errors import ConfigError
 from fitpipe_dashboard.auth.person import Person

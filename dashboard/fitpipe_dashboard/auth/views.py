@@ -25,7 +25,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from dash import Dash
-from flask import Response, g, jsonify, make_response, redirect, request
+from flask import g, jsonify, make_response, redirect, request
+from werkzeug.wrappers import Response  # flask's Response and what flask.redirect is typed to return
 
 from fitpipe.settings import Settings
 from fitpipe_dashboard.auth.cookies import SIGNIN_CSRF_COOKIE, SessionCookies

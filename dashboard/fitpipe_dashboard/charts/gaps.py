@@ -36,7 +36,7 @@ def find_gaps(
     if t[0] - start >= min_gap:
         gaps.append((start, t[0]))
     holes = np.flatnonzero((t[1:] - ends[:-1]) >= min_gap)
-    gaps.extend((ends[i], t[i + 1]) for i in holes)
+    gaps.extend((ends[i], t[i + 1]) for i in holes.tolist())
     if end - ends[-1] >= min_gap:
         gaps.append((ends[-1], end))
     if len(gaps) > MAX_SHADES:

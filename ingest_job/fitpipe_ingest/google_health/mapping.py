@@ -125,8 +125,8 @@ def _place(
         if civil is None:
             what = f"{time_key} {texts[i]!r} is not an RFC 3339 time" if texts[i] else f"no {time_key}"
             out.reject(int(i), time_key, what, "bad_timestamp")
-        elif offsets[i] is not None:
-            us[i] = civil - offsets[i] // timedelta(microseconds=1)  # type: ignore[operator]
+        elif (offset := offsets[i]) is not None:
+            us[i] = civil - offset // timedelta(microseconds=1)
         else:
             placed, gap = local_to_utc_us(np.array([civil], dtype=np.int64), out.zone)
             if gap[0]:
@@ -280,7 +280,7 @@ def _respiratory_summary(out: _Out) -> None:
         rows = []
         for d in days:
             i = latest[d]
-            stats = members[i].get(key) if members[i] else None  # type: ignore[union-attr]
+            stats = member.get(key) if (member := members[i]) else None
             value = _number(stats, "breathsPerMinute") if isinstance(stats, dict) else 0.0
             if value is None:
                 out.reject(i, f"{key}.breathsPerMinute", "not a number", "not_a_number")
@@ -295,9 +295,9 @@ def _daily(metric: str, value_key: str) -> Callable[[_Out], None]:
         for i, m in enumerate(_members(out)):
             if m is None:
                 continue
-            d = m.get("date")
+            d: Any = m.get("date")  # any JSON: a value of the wrong shape raises below
             try:
-                day = date(int(d["year"]), int(d["month"]), int(d["day"]))  # type: ignore[index]
+                day = date(int(d["year"]), int(d["month"]), int(d["day"]))
             except (KeyError, TypeError, ValueError):
                 out.reject(i, "date", f"{d!r} is not a date", "bad_timestamp")
                 continue
@@ -323,9 +323,9 @@ _LEVELS = {
 }
 
 
-def _int(value: object) -> int | None:
+def _int(value: Any) -> int | None:  # any JSON value
     try:
-        return None if value is None or isinstance(value, bool) else int(value)  # type: ignore[call-overload]
+        return None if value is None or isinstance(value, bool) else int(value)
     except (TypeError, ValueError):
         return None
 

@@ -135,7 +135,7 @@ def backfill_progress(
         (participant_id, data_type.name, since, until, since, run_id),
     ).fetchone()
     assert row is not None
-    return row[0]  # type: ignore[no-any-return]
+    return row[0]
 
 
 def advance_backfill(

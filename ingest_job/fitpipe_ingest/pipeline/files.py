@@ -339,22 +339,19 @@ class _FileIngest:
         return resolve
 
 
-_DONE = object()
-
-
 def _prefetched(pieces: Iterator[ParsedFile]) -> Iterator[ParsedFile]:
     """The pieces of a big file, the next one parsed in a thread while the current one is written: parsing
     (this process's CPU) and writing (the server's) overlap. At most two pieces are alive at a time."""
-    handed: queue.Queue[object] = queue.Queue()
+    handed: queue.Queue[ParsedFile | BaseException | None] = queue.Queue()  # None: no more pieces
     slots = threading.Semaphore(2)
     stop = threading.Event()
 
     def produce() -> None:
         try:
             while slots.acquire() and not stop.is_set():
-                piece = next(pieces, _DONE)
+                piece = next(pieces, None)
                 handed.put(piece)
-                if piece is _DONE:
+                if piece is None:
                     return
         except BaseException as exc:  # handed to the consumer, which raises it
             handed.put(exc)
@@ -364,11 +361,11 @@ def _prefetched(pieces: Iterator[ParsedFile]) -> Iterator[ParsedFile]:
     try:
         while True:
             item = handed.get()
-            if item is _DONE:
+            if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield item
             slots.release()  # the consumer is done with this piece
     finally:
         stop.set()

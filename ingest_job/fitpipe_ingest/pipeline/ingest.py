@@ -42,7 +42,7 @@ def ingest_input(
             options = RunOptions(full=full, run_id=recorder.id)
             started = time.perf_counter()
 
-            def progress(result, done, total):  # type: ignore[no-untyped-def]
+            def progress(result, done, total):
                 if on_file:
                     on_file(result, done, total)
                 recorder.progress(summary)

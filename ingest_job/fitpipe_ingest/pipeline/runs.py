@@ -157,8 +157,11 @@ class RunRecorder:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc is None or self.finished:
+            self.close()
+            return
         try:
-            ended = _record_end(self, self.summary, exc) if exc is not None and not self.finished else exc
+            ended = _record_end(self, self.summary, exc)
         finally:
             self.close()
         if ended is not exc:  # a lost database: one DatabaseLost instead of a chain of driver tracebacks

@@ -32,7 +32,7 @@ def get_source(name: str) -> FileSource:
         raise UnknownFormatError(
             f"unknown format {name!r}", hint="use one of: auto, " + ", ".join(SOURCE_MODULES)
         ) from None
-    return module.SOURCE  # type: ignore[no-any-return]
+    return module.SOURCE
 
 
 def all_sources() -> list[FileSource]:

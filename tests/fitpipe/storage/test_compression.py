@@ -23,13 +23,24 @@ from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fitpipe.cli import cli
+from fitpipe.dbroles.catalog import API, INGEST
 from fitpipe.errors import ConfigError
 from fitpipe.migrations import migrate
 from fitpipe.participants import Participant, add_participant
 from fitpipe.settings import Settings
-from fitpipe.storage import compress_old_chunks, compression_cutoff, detect_edition, read_sizes
+from fitpipe.storage import (
+    apply_retention,
+    compress_old_chunks,
+    compression_cutoff,
+    detect_edition,
+    read_sizes,
+    set_retention,
+)
 from fitpipe_api.queries.timeseries import Span, read_all, stream_raw, stream_rollup
+from fitpipe_ingest.load import GroupLoad, LoadOptions, prepare
+from fitpipe_ingest.records import ParsedFile, SampleBatch
 from fitpipe_ingest.synth.cohort import CohortOptions, write_cohort
+from tests.conftest import role_url
 from tests.fitpipe.storage.conftest import FAR_FUTURE, compress_everything, load
 from tests.ingest_job.minute_checks import check_minute_layers
 
@@ -209,6 +220,84 @@ def test_db_status_and_db_compress_report_the_full_edition(  # type: ignore[no-u
     assert "full edition (TSL module loaded: native compression)" in status.output
     samples_line = next(line for line in status.output.splitlines() if line.strip().startswith("samples"))
     assert samples_line.split()[1] == "3/3"
+
+
+def test_the_process_roles_write_compress_and_read_compressed_chunks(  # type: ignore[no-untyped-def]
+    db: psycopg.Connection, database_url: str, loaded
+) -> None:
+    """The ingest job and the API log in as their own roles, which own no table: the writes into compressed
+    chunks, the storage step (compression, retention) and the reads must work as they do for the owner."""
+    a, b = loaded["a"], loaded["b"]
+    compress_everything(db)
+    with psycopg.connect(role_url(database_url, INGEST), autocommit=True) as ingest:
+        late = pd.date_range(T0 + pd.Timedelta(days=1, hours=6), periods=2000, freq="5s")
+        fast = load(ingest, b, "heart_rate", late, np.full(late.size, 80.0), "late.json")
+        assert (fast.metrics["heart_rate"].new, fast.metrics["heart_rate"].updated) == (2000, 0)
+        before = _answers(db, a)
+        hr = pd.date_range(T0 + pd.Timedelta(hours=5), periods=600, freq="5s")
+        same = 60 + (np.arange(600) + 5 * 720) % 50  # what is stored there: an exact re-delivery
+        again = load(ingest, a, "heart_rate", hr, same.astype(np.float64), "hr-again.json")
+        assert (again.metrics["heart_rate"].present, again.metrics["heart_rate"].updated) == (600, 0)
+        assert _answers(db, a) == before
+        steps = pd.date_range(T0 + pd.Timedelta(days=2), periods=90, freq="min")
+        changed = load(ingest, a, "steps", steps, np.full(90, 1000.0), "steps-fix.csv").metrics["steps"]
+        assert (changed.new, changed.updated) == (0, 90)
+        recompressed = compress_old_chunks(ingest, FAR_FUTURE)
+        assert {c.hypertable for c in recompressed.chunks} == {"samples", "rollup_1m"}
+    for metric, pid in (("steps", a.id), ("heart_rate", b.id)):
+        check_minute_layers(db, metric, pid)
+    with psycopg.connect(role_url(database_url, API), autocommit=True) as api:
+        assert _answers(api, a) == _answers(db, a)
+        sizes = {t.table_name: t for t in read_sizes(api)}
+        assert sizes["samples"].compressed_chunks == sizes["samples"].chunks == 3
+    # the storage step's retention, as the ingest job: study comp ended, study kept shares a chunk with it
+    other, _ = add_participant(db, "K1", "kept", timezone="UTC")
+    load(db, other, "heart_rate", pd.date_range(T0, periods=100, freq="5s"), np.full(100, 70.0), "k.json")
+    set_retention(db, "comp", ends_on=date(2024, 4, 30), retention_days=1)
+    with psycopg.connect(role_url(database_url, INGEST), autocommit=True) as ingest:
+        done = apply_retention(ingest, date(2024, 6, 1), actor={"via": "test"})
+    assert [(r.study, r.participants) for r in done] == [("comp", 2)]
+    left = db.execute("SELECT participant_id, count(*) FROM samples GROUP BY 1").fetchall()
+    assert left == [(other.id, 100)]
+
+
+def test_a_streamed_file_merges_exactly_into_compressed_chunks(
+    db: psycopg.Connection, database_url: str, full_edition: None
+) -> None:
+    """A file too big to hold is written piece by piece in one transaction (GroupLoad, staging emptied every
+    few pieces); re-delivered with changed values over compressed days, it ends exactly as a whole-file load."""
+    p, _ = add_participant(db, "B1", "big", timezone="Europe/Berlin")
+    hr = pd.date_range(T0, T0 + pd.Timedelta(days=3), freq="5s", inclusive="left")
+    first = 60 + (np.arange(hr.size) % 50).astype(np.float64)
+    load(db, p, "heart_rate", hr, first, "big.json")
+    compress_everything(db)
+    second = first.copy()
+    second[::3] += 1
+    us = hr.as_unit("us").asi8.astype(np.int64)
+    options = LoadOptions("test", full=True)
+    pieces = np.array_split(np.arange(us.size), 3 * GroupLoad.TRUNCATE_EVERY)
+    with (
+        psycopg.connect(role_url(database_url, INGEST), autocommit=True) as ingest,
+        ingest.transaction(),
+        ingest.cursor() as cur,
+    ):
+        group = GroupLoad(cur, options)
+        for items in pieces:
+            batch = SampleBatch("heart_rate", us[items], second[items], "big.json", item=items)
+            group.add(prepare(ingest, ParsedFile("big.json", "test", [batch]), {None: p}, options), "test")
+            group.flush()
+    counts = group.counts["heart_rate"]
+    changed = int(np.ceil(us.size / 3))
+    assert (counts.new, counts.updated, counts.present) == (0, changed, us.size - changed)
+    stored = db.execute(
+        "SELECT count(*), sum(value) FROM samples WHERE participant_id = %s", (p.id,)
+    ).fetchone()
+    assert stored == (us.size, float(second.sum()))
+    check_minute_layers(db, "heart_rate", p.id)
+    partial = db.execute(
+        "SELECT hypertable, state FROM fitpipe_compression_candidates(%s)", (FAR_FUTURE,)
+    ).fetchall()
+    assert {h for h, _ in partial} == {"samples", "rollup_1m"} and {s for _, s in partial} == {"partial"}
 
 
 # --- kill -9 while the nightly run rewrites compressed chunks ------------------------------------------

@@ -231,7 +231,7 @@ def test_participants_sync_concurrently_but_never_more_than_the_pool(
     for i, person in enumerate(people):
         grant(db, source, fake, person, f"user{i}")
         fake.add_points(f"user{i}", "steps", hp.steps(NOW - timedelta(days=2), 600))
-    fake.request_delay = 0.02
+    fake.request_delay = 0.2  # long enough that two workers overlap even on a busy machine
     report, _ = run_sync(database_url, source, data_types=("steps",))
     assert [o.status for o in report.outcomes] == ["synced"] * 5
     assert fake.max_users_in_flight == source.settings.fitpipe_google_concurrency == 2

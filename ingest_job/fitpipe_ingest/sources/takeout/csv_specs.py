@@ -22,11 +22,11 @@ EOV = ("MM/DD/YY hh:mm:ss",)
 
 
 def _negative(v: np.ndarray) -> np.ndarray:
-    return v < 0  # type: ignore[no-any-return]
+    return v < 0
 
 
 def _zero_or_less(v: np.ndarray) -> np.ndarray:
-    return v <= 0  # type: ignore[no-any-return]
+    return v <= 0
 
 
 _SPO2_FLOOR = "50.0 is the floor the device writes when it has no valid SpO2 reading"

@@ -91,11 +91,11 @@ class CsvTable:
         """A cell's UTF-8 bytes straight from Arrow's buffers (a 5 MB cell costs one copy, no decoding)."""
         col = self.columns[column]
         _, offsets, data = col.buffers()
-        at = np.frombuffer(offsets, np.int32, count=2, offset=4 * (col.offset + row))  # type: ignore[arg-type]
+        at = np.frombuffer(offsets, np.int32, count=2, offset=4 * (col.offset + row))
         return memoryview(data)[int(at[0]) : int(at[1])].tobytes() if data is not None else b""
 
     def text(self, column: str) -> list[str]:
-        return self.columns[column].to_pylist()  # type: ignore[no-any-return]
+        return self.columns[column].to_pylist()
 
     def trimmed(self, column: str) -> pa.StringArray:
         return pc.utf8_trim_whitespace(self.columns[column])
@@ -294,7 +294,7 @@ def _careful(
     cut = ends.copy()  # where each kept line's content stops (before trailing empty fields)
 
     def lines_of(positions: np.ndarray) -> list[int]:
-        return np.unique(np.searchsorted(starts, positions, side="right") - 1).tolist()  # type: ignore[no-any-return]
+        return np.unique(np.searchsorted(starts, positions, side="right") - 1).tolist()
 
     for i in lines_of(np.flatnonzero(arr == 0)):
         reason.setdefault(i, "NUL bytes in the line")
@@ -307,8 +307,8 @@ def _careful(
     quotes = set(lines_of(np.flatnonzero(arr == 34)))
     commas = np.flatnonzero(arr == 44)
     fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-    for i in np.flatnonzero((fields != width) & ~blank):
-        i = int(i)
+    for found in np.flatnonzero((fields != width) & ~blank):
+        i = int(found)
         if i in reason or i in quotes:
             continue
         if fields[i] > width:
@@ -418,6 +418,7 @@ def _parse_block(block: bytes, first_line: int, header: _Header, last_is_file_en
     bounds = _line_bounds(arr)
     starts, ends, _ = bounds
     columns = None
+    rejected: list[Rejected]
     if block.find(b"\0") < 0 and (block.isascii() or _is_utf8(block)):
         try:
             table = _arrow(block, header, int((ends - starts).max()))

@@ -102,7 +102,7 @@ class WearipediaSource(FileSource):
         )
 
     def load_order(self, paths: list[str]) -> list[str]:
-        return sorted(paths, key=lambda p: (_ORDER[_kind_of(p).name], p))  # type: ignore[union-attr]
+        return sorted(paths, key=lambda p: (_ORDER[k.name] if (k := _kind_of(p)) else len(_ORDER), p))
 
     def parse(self, tree: InputTree, path: str, ctx: ParseContext) -> ParsedFile:
         kind = _kind_of(path)
