@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from fitpipe.contracts import ParticipantDetail, ParticipantsAnswer
 from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
 from fitpipe_api.deps import Call, CallerDep
@@ -30,7 +31,9 @@ RECENT_CONTACTS = 20
 
 
 @router.get(
-    "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
+    "",
+    summary="The participants of a study (or of every study the token sees) with adherence and flags",
+    response_model=ParticipantsAnswer,
 )
 async def list_participants(
     caller: CallerDep,
@@ -72,7 +75,11 @@ def _list(call: Call, study: str | None) -> Response:
     return JSONResponse({"generated_at": now, "rules": rules_by_study, "participants": out})
 
 
-@router.get("/{user_id}", summary="One participant: adherence, flags, days, data sources and recent contacts")
+@router.get(
+    "/{user_id}",
+    summary="One participant: adherence, flags, days, data sources and recent contacts",
+    response_model=ParticipantDetail,
+)
 async def get_participant(
     caller: CallerDep,
     user_id: UserIdPath,

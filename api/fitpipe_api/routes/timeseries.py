@@ -17,6 +17,7 @@ from pydantic import StringConstraints
 from starlette.responses import Response
 
 from fitpipe.catalog import get_metric
+from fitpipe.contracts import TimeseriesAnswer
 from fitpipe.errors import InputError
 from fitpipe_api.access import visible_participant
 from fitpipe_api.deps import Call, CallerDep, SettingsDep
@@ -31,23 +32,22 @@ router = APIRouter(prefix="/timeseries", tags=["timeseries"])
 EXPORT_CHUNK_ROWS = 50_000
 """Rows per chunk of a streamed export: a few MB in flight whatever the export's size."""
 
+EXPORT_CONTENT = {
+    "text/csv": {"schema": {"type": "string"}},
+    **{MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}} for f in ("parquet", "arrow")},
+}
+"""The streamed exports as OpenAPI names them: a file download each (format=csv, parquet or arrow)."""
+
 GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
 
 
 @router.get(
     "",
     summary="Time series of one or more participants and metrics",
-    response_description="Columnar series (JSON) or a long table (csv, parquet, arrow).",
-    responses={
-        200: {
-            "content": {
-                "application/json": {},
-                "text/csv": {},
-                "application/vnd.apache.parquet": {},
-                "application/vnd.apache.arrow.stream": {},
-            }
-        }
-    },
+    response_description="Columnar series (JSON), or a long table streamed as a download (csv, parquet, arrow): "
+    "one row per point with columns user_id, study, metric, t, v, imputed, min, max, count.",
+    response_model=TimeseriesAnswer,
+    responses={200: {"content": EXPORT_CONTENT}},
 )
 async def get_timeseries(
     caller: CallerDep,
