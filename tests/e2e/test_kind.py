@@ -31,7 +31,9 @@ def test_pipeline_comes_up_ingests_enforces_its_network_policies_and_loads_its_a
     version = subprocess.run(["kind", "version"], capture_output=True, text=True, timeout=30).stdout
     found = re.search(r"v(\d+)\.(\d+)", version)
     if found is None or (int(found[1]), int(found[2])) < (0, 24):
-        pytest.skip(f"kind >= 0.24 is needed (its kindnet enforces NetworkPolicies), found: {version.strip()}")
+        pytest.skip(
+            f"kind >= 0.24 is needed (its kindnet enforces NetworkPolicies), found: {version.strip()}"
+        )
     result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "kind.sh: all steps passed" in result.stdout
