@@ -54,6 +54,8 @@ bench: install
 	$(BIN)/python bench/adherence.py
 	$(BIN)/python bench/imputation.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/minute_layer.py
 	@if command -v go >/dev/null; then $(BIN)/python bench/control_plane.py; else echo "bench/control_plane.py needs Go"; fi
 
 clean:

@@ -43,6 +43,15 @@ __all__ = [
     "side_tables",
     "chart_reads",
     "daily_load",
+    "EditionCost",
+    "APACHE",
+    "FULL",
+    "EDITIONS",
+    "StudyFootprint",
+    "Recommendation",
+    "study_footprint",
+    "hot_set",
+    "recommend",
 ]
 
 Sampling = Literal["nominal", "realistic"]
@@ -233,6 +242,7 @@ class MetricVolume:
     nominal: float
     realistic: float
     rollup_1m: float
+    """Rows stored in rollup_1m (0 for metrics sampled once a minute or less often: data_1m reads their samples)."""
     rollup_1h: float
     rollup_1d: float
 
@@ -246,7 +256,7 @@ class MetricVolume:
 
 def metric_volume(metric: Metric) -> MetricVolume:
     if metric.daily:
-        return MetricVolume(metric.name, metric.resolution, "daily", 1, 1, 1, 1, 1)
+        return MetricVolume(metric.name, metric.resolution, "daily", 1, 1, 0, 1, 1)
     seconds = _RESOLUTION_SECONDS.get(metric.resolution)
     if seconds is None:
         raise InputError(
@@ -262,7 +272,9 @@ def metric_volume(metric: Metric) -> MetricVolume:
         window="sleep" if sleep_only else "all day",
         nominal=window_seconds / seconds,
         realistic=window_seconds / realistic_interval,
-        rollup_1m=window_seconds / max(seconds, 60),  # minutes that hold at least one sample
+        # rollup_1m keeps minutes (that hold a sample) only of sub-minute metrics: a per-minute sample is its own
+        # minute, read from samples (sql/0008_storage.sql)
+        rollup_1m=window_seconds / 60 if metric.rollup_1m else 0,
         rollup_1h=SLEEP_CLOCK_HOURS if sleep_only else 24,
         rollup_1d=1,
     )
@@ -487,3 +499,199 @@ def daily_load(
     _require_positive("bytes per point", bytes_per_point)
     rows = round(participant_days(participants, 1 / DAYS_PER_YEAR) * points_per_day)
     return DailyLoad(rows, rows / rows_per_second, rows * bytes_per_point)
+
+
+# --- what each TimescaleDB edition stores, measured ------------------------------------------------
+# bench/storage.py (docs/benchmarks.md) measures these on the real schema through fitpipe's loader: bytes on
+# disk per row with indexes and page overheads. The Apache edition keeps every row uncompressed; the full
+# edition compresses chunks older than FITPIPE_COMPRESS_AFTER_HOURS (segments per participant and metric,
+# ordered by time) and keeps the newest days, rollup_1h and rollup_1d uncompressed.
+RowBytes = Literal[
+    "heart_rate_nominal",
+    "heart_rate_realistic",
+    "all_day",
+    "night",
+    "daily",
+    "rollup_1m",
+    "rollup_1h",
+    "rollup_1d",
+]
+
+
+@dataclass(frozen=True)
+class EditionCost:
+    name: Literal["apache", "full"]
+    title: str
+    row_bytes: dict[str, float]
+    """Bytes on disk per row (RowBytes keys): samples by kind, and each rollup table."""
+    compressed_after_days: float | None
+    """Rows newer than this stay uncompressed (at the Apache edition's cost); None: nothing is compressed."""
+
+    def sample_bytes(self, m: MetricVolume, sampling: Sampling) -> float:
+        """Per sample of metric m: heart rate by sampling rate; others by when they are recorded (all day per
+        minute, at night, once a day: a day's single value is a compressed batch of its own)."""
+        if m.metric == "heart_rate":
+            return self.row_bytes[f"heart_rate_{sampling}"]
+        return self.row_bytes[{"all day": "all_day", "sleep": "night", "daily": "daily"}[m.window]]
+
+
+APACHE = EditionCost(
+    "apache",
+    "Apache edition",
+    {
+        "heart_rate_nominal": 84.1,
+        "heart_rate_realistic": 85.1,
+        "all_day": 85.1,
+        "night": 85.1,
+        "daily": 85.1,
+        "rollup_1m": 121.2,
+        "rollup_1h": 141.6,
+        "rollup_1d": 177.7,
+    },
+    None,
+)
+FULL = EditionCost(
+    "full",
+    "full edition",
+    {
+        # integer bpm every second compresses to about a byte; irregular timestamps (realistic) cost more
+        "heart_rate_nominal": 1.05,
+        "heart_rate_realistic": 6.65,
+        "all_day": 3.8,
+        "night": 10.5,
+        # one value a day is a compressed batch of one row in a 1-day chunk: bigger than uncompressed, but
+        # 15 values a day
+        "daily": 232.0,
+        "rollup_1m": 9.0,
+        "rollup_1h": APACHE.row_bytes["rollup_1h"],
+        "rollup_1d": APACHE.row_bytes["rollup_1d"],
+    },
+    7.0,
+)
+EDITIONS = {e.name: e for e in (APACHE, FULL)}
+
+DISK_HEADROOM = 0.30
+"""Free space to keep on the volume beyond the data: dead rows between vacuums, index growth from late merges,
+the compressed copy compress_chunk writes before it drops the original, pg_dump scratch."""
+WAL_BYTES = 8e9
+"""max_wal_size of the embedded database (fitpipe/localdb/server.py): WAL kept between checkpoints."""
+HOT_DAYS_OF_ROLLUPS = 30
+"""Days of rollups the dashboard and adherence read for every participant (their default window)."""
+MIN_MEMORY_BYTES = 4 * 2**30
+
+
+@dataclass(frozen=True)
+class StudyFootprint:
+    """Bytes on disk at the end of `years` of a study on one edition."""
+
+    edition: EditionCost
+    samples_bytes: float
+    rollup_bytes: float
+    sleep_bytes: float
+    uncompressed_bytes: float
+    """Of samples and rollups: what stays uncompressed (everything on the Apache edition)."""
+
+    @property
+    def total_bytes(self) -> float:
+        return self.samples_bytes + self.rollup_bytes + self.sleep_bytes
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    disk_bytes: float
+    """Footprint x (1 + DISK_HEADROOM) + WAL, rounded up to a size volumes come in."""
+    memory_bytes: float
+    """Twice the hot set (so shared_buffers at a quarter of RAM plus the page cache hold it), rounded up to
+    4, 6, 8, 12, 16, 24, ... GiB."""
+    hot_set_bytes: float
+    """What the nightly load and the dashboards touch every day (see `hot_set`)."""
+
+
+def study_footprint(
+    metric_set: MetricSet,
+    sampling: Sampling,
+    participants: int,
+    years: float,
+    edition: EditionCost,
+    *,
+    apache_sample_bytes: float | None = None,
+) -> StudyFootprint:
+    """Measured bytes per row x rows. On the full edition the newest `compressed_after_days` of samples and
+    rollup_1m stay uncompressed at the Apache edition's cost. `apache_sample_bytes` overrides the Apache cost
+    of a sample (--bytes-per-point)."""
+    days = participant_days(participants, years)
+    r1m, r1h, r1d = metric_set.rollup_rows_per_day
+
+    def cost(e: EditionCost) -> tuple[float, float, float]:
+        """(samples, rollup_1m, rollup_1h + rollup_1d) bytes per participant-day on edition e."""
+        if e is APACHE and apache_sample_bytes is not None:
+            samples = metric_set.points_per_day(sampling) * apache_sample_bytes
+        else:
+            samples = sum(m.points(sampling) * e.sample_bytes(m, sampling) for m in metric_set.metrics)
+        return (
+            samples,
+            r1m * e.row_bytes["rollup_1m"],
+            r1h * e.row_bytes["rollup_1h"] + r1d * e.row_bytes["rollup_1d"],
+        )
+
+    fresh_samples, fresh_1m, coarse = cost(APACHE)
+    sleep = side_tables(metric_set, participants, years).sleep_bytes
+    if edition.compressed_after_days is None:
+        return StudyFootprint(
+            edition,
+            fresh_samples * days,
+            (fresh_1m + coarse) * days,
+            sleep,
+            (fresh_samples + fresh_1m + coarse) * days,
+        )
+    window = min(days, participants * edition.compressed_after_days)
+    old = days - window
+    samples, r1m_bytes, _ = cost(edition)
+    return StudyFootprint(
+        edition,
+        samples_bytes=samples * old + fresh_samples * window,
+        rollup_bytes=r1m_bytes * old + fresh_1m * window + coarse * days,
+        sleep_bytes=sleep,
+        uncompressed_bytes=(fresh_samples + fresh_1m) * window + coarse * days,
+    )
+
+
+def hot_set(metric_set: MetricSet, sampling: Sampling, participants: int, lag_days: float = 3) -> float:
+    """Bytes the database should keep in memory: the day's samples chunk being written (heap and index), the
+    samples index of the lag window the nightly merge looks rows up in, and HOT_DAYS_OF_ROLLUPS days of
+    rollup_1h and rollup_1d (adherence and the dashboard read them for everyone; a chart's rollup_1m rows are
+    read once). The same on both editions: recent chunks are never compressed."""
+    per_day = metric_set.points_per_day(sampling) * participants
+    index_share = SAMPLE_ROW.index / SAMPLE_ROW.total
+    _, r1h, r1d = metric_set.rollup_rows_per_day
+    rollups = (
+        participants
+        * HOT_DAYS_OF_ROLLUPS
+        * (r1h * APACHE.row_bytes["rollup_1h"] + r1d * APACHE.row_bytes["rollup_1d"])
+    )
+    sample = APACHE.row_bytes[f"heart_rate_{sampling}"]
+    return per_day * sample * (1 + lag_days * index_share) + rollups
+
+
+def _round_up_nice(n: float) -> float:
+    """The next size volumes are sold in: 1, 1.5, 2, 3, 4, 5, 6, 8 x a power of ten (bytes, SI)."""
+    if n <= 0:
+        return 0.0
+    scale = 10 ** math.floor(math.log10(n))
+    for step in (1, 1.5, 2, 3, 4, 5, 6, 8, 10):
+        if n <= step * scale * (1 + 1e-9):
+            return step * scale
+    return 10 * scale
+
+
+def recommend(footprint: StudyFootprint, hot_set_bytes: float) -> Recommendation:
+    disk = _round_up_nice(footprint.total_bytes * (1 + DISK_HEADROOM) + WAL_BYTES)
+    return Recommendation(disk, _round_up_memory(2 * hot_set_bytes), hot_set_bytes)
+
+
+def _round_up_memory(n: float) -> float:
+    """The next size servers come with: 4, 6, 8, 12, 16, 24, 32, ... GiB (a power of two, or 1.5 times one)."""
+    size = float(MIN_MEMORY_BYTES)
+    while size < n:
+        size = size * 1.5 if math.log2(size).is_integer() else size * 4 / 3
+    return size

@@ -7,6 +7,7 @@ so an id, once released, never changes meaning: add new metrics at the end with 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -15,6 +16,7 @@ from fitpipe.errors import NotFoundError
 __all__ = ["Metric", "METRICS", "BY_NAME", "BY_ID", "get_metric"]
 
 Aggregation = Literal["mean", "sum"]
+_SECONDS = re.compile(r"([0-9]{1,4})s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,14 @@ class Metric:
     description: str
     daily: bool = False
     """One value per local day, stored at the participant's local midnight."""
+
+    @property
+    def rollup_1m(self) -> bool:
+        """Whether rollup_1m keeps per-minute rows of this metric: only when it is sampled more often than once
+        a minute (heart rate). For the others a sample already is a minute, and data_1m, the API and the
+        hour/day rollups read the samples themselves (sql/0008_storage.sql states the same rule)."""
+        match = _SECONDS.fullmatch(self.resolution)
+        return not self.daily and match is not None and int(match.group(1)) < 60
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

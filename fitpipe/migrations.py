@@ -49,7 +49,7 @@ _CONTRACT = re.compile(
 
 # The oldest schema this code runs on: everything it reads or writes exists from this version on. Raise it
 # in the change whose code starts to need a newer migration (readiness then waits for `fitpipe migrate`).
-OLDEST_SCHEMA = 6  # the API's sign-in reads users and sessions (0006)
+OLDEST_SCHEMA = 10  # run outcomes as typed rows (0010); erasure and minute reads (0008); sign-in (0006)
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,16 @@ def migrate(
     return applied_now
 
 
+_REBUILD_1M = """
+INSERT INTO rollup_1m (bucket, sum, min, max, participant_id, count, minutes, metric_id)
+SELECT date_bin('1 minute', ts, '2000-01-03T00:00:00+00') AS b, sum(value), min(value), max(value),
+       participant_id, count(*), 1, metric_id
+FROM samples WHERE metric_id = %s GROUP BY b, participant_id, metric_id
+ON CONFLICT (participant_id, metric_id, bucket) DO UPDATE SET
+    count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, minutes = 1
+"""
+
+
 def _has_requires_code_column(conn: psycopg.Connection) -> bool:
     row = conn.execute(
         """SELECT 1 FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass
@@ -254,29 +264,51 @@ def _has_requires_code_column(conn: psycopg.Connection) -> bool:
 
 
 def sync_catalog(conn: psycopg.Connection) -> None:
-    """Copy fitpipe/catalog.py into the metrics table (insert new, update changed)."""
+    """Copy fitpipe/catalog.py into the metrics table (insert new, update changed).
+
+    A metric whose Metric.rollup_1m changed (its native resolution crossed one minute) gets its rollup_1m
+    rows built from its samples or deleted in the same transaction, so data_1m stays exact.
+    """
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO metrics (id, name, unit, resolution, min_value, max_value, aggregation, daily, description)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (id) DO UPDATE SET
-                name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution,
-                min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value,
-                aggregation = EXCLUDED.aggregation, daily = EXCLUDED.daily, description = EXCLUDED.description
-            """,
-            [
-                (
-                    m.id,
-                    m.name,
-                    m.unit,
-                    m.resolution,
-                    m.min_value,
-                    m.max_value,
-                    m.aggregation,
-                    m.daily,
-                    m.description,
-                )
-                for m in METRICS
-            ],
+        # a directory of migrations before 0008 (tests of older schemas) has no metrics.rollup_1m yet
+        flagged = cur.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = 'metrics'::regclass AND attname = 'rollup_1m' "
+            "AND NOT attisdropped"
+        ).fetchone()
+        stored = dict(cur.execute("SELECT id, rollup_1m FROM metrics").fetchall()) if flagged else {}
+        columns = "id, name, unit, resolution, min_value, max_value, aggregation, daily, description"
+        updates = (
+            "name = EXCLUDED.name, unit = EXCLUDED.unit, resolution = EXCLUDED.resolution, "
+            "min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value, aggregation = EXCLUDED.aggregation, "
+            "daily = EXCLUDED.daily, description = EXCLUDED.description"
         )
+        rows = [
+            (
+                m.id,
+                m.name,
+                m.unit,
+                m.resolution,
+                m.min_value,
+                m.max_value,
+                m.aggregation,
+                m.daily,
+                m.description,
+            )
+            + ((m.rollup_1m,) if flagged else ())
+            for m in METRICS
+        ]
+        if flagged:
+            columns += ", rollup_1m"
+            updates += ", rollup_1m = EXCLUDED.rollup_1m"
+        cur.executemany(
+            f"INSERT INTO metrics ({columns}) VALUES ({', '.join(['%s'] * len(rows[0]))}) "  # fixed text
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            rows,
+        )
+        for m in METRICS:
+            if m.id not in stored or stored[m.id] == m.rollup_1m:
+                continue
+            if m.rollup_1m:
+                cur.execute(_REBUILD_1M, (m.id,))
+            else:
+                cur.execute("DELETE FROM rollup_1m WHERE metric_id = %s", (m.id,))

@@ -42,6 +42,8 @@ class Participant:
     status: str
     enrolment_start: datetime | None
     enrolment_end: datetime | None
+    erased_at: datetime | None = None
+    """Set once the participant's data was erased (fitpipe.storage.erasure): nothing is loaded for them again."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -50,7 +52,7 @@ class Participant:
 
 PARTICIPANT_SELECT = """
 SELECT p.id, p.study_id, s.name AS study, p.external_id, p.timezone, p.email, p.status,
-       p.enrolment_start, p.enrolment_end
+       p.enrolment_start, p.enrolment_end, p.erased_at
 FROM participants p JOIN studies s ON s.id = p.study_id
 """
 
@@ -136,6 +138,12 @@ def update_participant(
 ) -> Participant:
     if timezone is not None:
         check_timezone(timezone)
+    if participant.erased_at is not None and (timezone, email, status) != (None, None, None):
+        raise ConflictError(
+            f"participant {participant.external_id} of study {participant.study} was erased on "
+            f"{participant.erased_at:%Y-%m-%d}: the record is a tombstone and cannot change",
+            hint="enrol the person again under a new participant id if they consent again",
+        )
     conn.execute(
         """UPDATE participants SET timezone = coalesce(%s, timezone), email = coalesce(%s, email),
                                    status = coalesce(%s, status) WHERE id = %s""",

@@ -174,6 +174,15 @@ class Settings(_GoogleHealthSettings):
     fitpipe_default_study: str = "default"
     fitpipe_chunk_rows: int = Field(default=1_000_000, description="Rows per COPY chunk (bounds memory).")
 
+    # --- storage -------------------------------------------------------------------------------------
+    fitpipe_compress_after_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="Full TimescaleDB edition: chunks whose whole range is older than this are compressed after "
+        "each daily run (`fitpipe db compress`). Default: the ingest lag window plus 4 days, at least 168 h, so "
+        "the nightly delta rarely writes into a compressed chunk; a value inside the lag window is refused.",
+    )
+
     # --- ingestion: odd input, plausible times, limits -------------------------------------------
     fitpipe_ingest_max_rejected_share: float = Field(
         default=0.05,
@@ -365,6 +374,13 @@ class Settings(_GoogleHealthSettings):
     @property
     def ingest_lag(self) -> timedelta:
         return timedelta(hours=self.fitpipe_ingest_lag_hours)
+
+    @property
+    def compress_after(self) -> timedelta:
+        """FITPIPE_COMPRESS_AFTER_HOURS, or the lag window plus four days of margin (at least a week)."""
+        if self.fitpipe_compress_after_hours is not None:
+            return timedelta(hours=self.fitpipe_compress_after_hours)
+        return max(timedelta(hours=168), self.ingest_lag + timedelta(days=4))
 
     @property
     def plausible_future(self) -> timedelta:

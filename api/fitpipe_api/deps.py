@@ -45,6 +45,7 @@ __all__ = [
     "authenticate_bearer",
     "auditor",
     "who",
+    "require_admin",
 ]
 
 T = TypeVar("T")
@@ -177,6 +178,11 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_contact(principal: Principal) -> None:
     if not principal.can_contact:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{who(principal)} cannot contact participants")
+
+
+def require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{who(principal)} cannot do this: admin only")
 
 
 def who(principal: Principal) -> str:

@@ -32,6 +32,7 @@ COMMANDS = {
     "operator": "fitpipe_operator.cli:operator",
     "monitoring": "fitpipe.cli.monitoring:monitoring",
     "backfill": "fitpipe.cli.backfill:backfill",
+    "retention": "fitpipe.cli.retention:retention",
 }
 
 

@@ -13,7 +13,7 @@ import click
 
 from fitpipe import capacity as cap
 
-__all__ = ["estimate", "format_bytes"]
+__all__ = ["estimate", "format_bytes", "text_table"]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
@@ -48,7 +48,7 @@ def _duration(seconds: float) -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
     """Columns padded to their widest cell; the first `left` columns left-aligned, the rest right-aligned."""
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
@@ -90,8 +90,11 @@ def _metrics_table(metric_set: cap.MetricSet, sampling: cap.Sampling) -> list[st
     r1m, r1h, r1d = metric_set.rollup_rows_per_day
     rows.append(["total", "", "", _num(metric_set.points_per_day(sampling)), _num(r1m), _num(r1h), _num(r1d)])
     lines = [
-        "per participant-day: points (rows of samples) and rollup rows (data_1m, data_1h, data_1d)",
-        *_table(["metric", "resolution", "window", "points", "data_1m", "data_1h", "data_1d"], rows, left=3),
+        "per participant-day: points (rows of samples) and rollup rows stored (rollup_1m only for sub-minute"
+        " metrics: data_1m reads the others' samples)",
+        *text_table(
+            ["metric", "resolution", "window", "points", "rollup_1m", "rollup_1h", "rollup_1d"], rows, left=3
+        ),
     ]
     if metric_set.sleep_logs:
         sessions, stages = metric_set.sleep_rows_per_day
@@ -105,8 +108,66 @@ def _chart_table() -> list[str]:
     rows = [[r.source, r.resolution, f"{r.rows:,}", format_bytes(r.bytes)] for r in cap.chart_reads()]
     return [
         "1-year heart-rate chart of one participant reads:",
-        *_table(["from", "resolution", "rows", "bytes"], rows, left=2),
+        *text_table(["from", "resolution", "rows", "bytes"], rows, left=2),
     ]
+
+
+def _edition_rows(
+    chosen: cap.MetricSet, sampling: cap.Sampling, participants: int, years: float, bpp: float | None
+) -> tuple[list[str], dict[str, object]]:
+    """The table of bytes on disk and recommendations per edition, and the same as JSON."""
+    hot = cap.hot_set(chosen, sampling, participants)
+    results = {}
+    for edition in (cap.APACHE, cap.FULL):
+        fp = cap.study_footprint(chosen, sampling, participants, years, edition, apache_sample_bytes=bpp)
+        results[edition.name] = (fp, cap.recommend(fp, hot))
+    apache, full = results["apache"], results["full"]
+    rows = [
+        ["samples", format_bytes(apache[0].samples_bytes), format_bytes(full[0].samples_bytes)],
+        ["rollups", format_bytes(apache[0].rollup_bytes), format_bytes(full[0].rollup_bytes)],
+        *(
+            [["sleep logs", format_bytes(apache[0].sleep_bytes), format_bytes(full[0].sleep_bytes)]]
+            if chosen.sleep_logs
+            else []
+        ),
+        ["total", format_bytes(apache[0].total_bytes), format_bytes(full[0].total_bytes)],
+        [
+            "of it uncompressed",
+            format_bytes(apache[0].uncompressed_bytes),
+            format_bytes(full[0].uncompressed_bytes),
+        ],
+        ["recommended disk", format_bytes(apache[1].disk_bytes), format_bytes(full[1].disk_bytes)],
+        ["recommended memory", _gib(apache[1].memory_bytes), _gib(full[1].memory_bytes)],
+    ]
+    lines = [
+        f"on disk at the end, by TimescaleDB edition (measured bytes per row, bench/storage.py;"
+        f" the full edition compresses chunks older than {cap.FULL.compressed_after_days:g} days):",
+        *text_table(["", "Apache edition", "full edition"], rows, left=1),
+        f"disk: total + {cap.DISK_HEADROOM:.0%} headroom + {format_bytes(cap.WAL_BYTES)} of WAL;"
+        f" memory: twice the hot set of {format_bytes(hot)} (today's chunk, the lag window's index,"
+        f" {cap.HOT_DAYS_OF_ROLLUPS} days of hourly and daily rollups)",
+    ]
+    as_json = {
+        name: {
+            "samples_bytes": fp.samples_bytes,
+            "rollup_bytes": fp.rollup_bytes,
+            "sleep_bytes": fp.sleep_bytes,
+            "total_bytes": fp.total_bytes,
+            "uncompressed_bytes": fp.uncompressed_bytes,
+            "row_bytes": fp.edition.row_bytes,
+            "compressed_after_days": fp.edition.compressed_after_days,
+            "recommended_disk_bytes": rec.disk_bytes,
+            "recommended_memory_bytes": rec.memory_bytes,
+            "hot_set_bytes": rec.hot_set_bytes,
+        }
+        for name, (fp, rec) in results.items()
+    }
+    return lines, as_json
+
+
+def _gib(n: float) -> str:
+    """Memory in binary units, as RAM is sold."""
+    return f"{n / 2**30:.0f} GiB"
 
 
 @click.command()
@@ -143,9 +204,7 @@ def _chart_table() -> list[str]:
 @click.option(
     "--compression",
     type=click.FloatRange(min=0, max=1, max_open=True),
-    default=0.8,
-    show_default=True,
-    help="Share of the bytes compression saves (0.8: 80% smaller).",
+    help="Also show a what-if: the schema's bytes made this share smaller (0.8: 80% smaller).",
 )
 @click.option("--grid", is_flag=True, help="The table for 1 / 1,000 / 10,000 participants x 1 / 2 / 5 years.")
 @click.option(
@@ -162,26 +221,31 @@ def estimate(
     metric_set: str,
     sampling: cap.Sampling,
     bytes_per_point: float | None,
-    compression: float,
+    compression: float | None,
     grid: bool,
     fmt: str,
 ) -> None:
-    """Points, bytes (uncompressed and compressed) and rollup sizes for --participants x --years.
+    """Points, bytes and rollup rows for --participants x --years, and what each TimescaleDB edition stores
+    on disk, with the disk and memory to give the database.
 
-    Bytes per point come from the row layout of sql/0001_core.sql (heap tuple + btree entry);
-    docs/capacity.md derives them and bench/bytes_per_point.py measures them.
+    Bytes per point come from the row layout of sql/0001_core.sql (heap tuple + btree entry); docs/capacity.md
+    derives them and bench/bytes_per_point.py checks them. The editions' figures use bytes per row measured by
+    bench/storage.py: the Apache edition (the embedded default) stores every row uncompressed; the full
+    edition compresses chunks older than a week.
     """
     chosen = cap.get_metric_set(metric_set)
     given = bytes_per_point is not None
     bpp = bytes_per_point if bytes_per_point is not None else cap.SAMPLE_ROW.total
     per_day = chosen.points_per_day(sampling)
+    what_if = compression if compression is not None else 0.0
     if grid:
-        volumes = cap.grid(per_day, bytes_per_point=bpp, compression=compression)
-        _print_grid(chosen, sampling, bpp, given, compression, volumes, fmt)
+        volumes = cap.grid(per_day, bytes_per_point=bpp, compression=what_if)
+        _print_grid(chosen, sampling, bpp, given, compression, volumes, fmt, bytes_per_point)
         return
-    vol = cap.volume(participants, years, per_day, bytes_per_point=bpp, compression=compression)
+    vol = cap.volume(participants, years, per_day, bytes_per_point=bpp, compression=what_if)
     side = cap.side_tables(chosen, participants, years)
     load = cap.daily_load(participants, per_day, bytes_per_point=bpp)
+    edition_lines, editions = _edition_rows(chosen, sampling, participants, years, bytes_per_point)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -193,12 +257,13 @@ def estimate(
                         "participant_days": cap.participant_days(participants, years),
                         "points": vol.points,
                         "uncompressed_bytes": vol.uncompressed_bytes,
-                        "compressed_bytes": vol.compressed_bytes,
+                        **({"compressed_bytes": vol.compressed_bytes} if compression is not None else {}),
                         "rollup_rows": side.rollup_rows,
                         "rollup_bytes": side.rollup_bytes,
                         "sleep_rows": side.sleep_rows,
                         "sleep_bytes": side.sleep_bytes,
                     },
+                    "editions": editions,
                     "nightly_load": {
                         "rows": load.rows,
                         "copy_seconds": load.seconds,
@@ -219,13 +284,17 @@ def estimate(
         *_metrics_table(chosen, sampling),
         "",
         f"{_plural(participants, 'participant')} x {_plural(years, 'year')} ({_num(days)} participant-days):",
-        *_table(
+        *text_table(
             ["", ""],
             [
                 ["points", f"{vol.points:,}"],
-                ["uncompressed", format_bytes(vol.uncompressed_bytes)],
-                [f"compressed ({compression:.0%} smaller)", format_bytes(vol.compressed_bytes)],
-                ["rollups, uncompressed", f"{format_bytes(side.rollup_bytes)} ({side.rollup_rows:,} rows)"],
+                ["samples, by the schema", format_bytes(vol.uncompressed_bytes)],
+                *(
+                    [[f"compressed ({compression:.0%} smaller)", format_bytes(vol.compressed_bytes)]]
+                    if compression is not None
+                    else []
+                ),
+                ["rollups, by the schema", f"{format_bytes(side.rollup_bytes)} ({side.rollup_rows:,} rows)"],
                 *(
                     [["sleep logs", f"{format_bytes(side.sleep_bytes)} ({side.sleep_rows:,} rows)"]]
                     if chosen.sleep_logs
@@ -236,14 +305,12 @@ def estimate(
                     f"{load.rows:,} rows, {_duration(load.seconds)} of COPY at"
                     f" {cap.INGEST_ROWS_PER_SECOND / 1e6:g} M rows/s",
                 ],
-                [
-                    "all tables, uncompressed",
-                    format_bytes(vol.uncompressed_bytes + side.rollup_bytes + side.sleep_bytes),
-                ],
                 ["one day's chunk", f"{format_bytes(load.chunk_bytes)} (heap + index)"],
             ],
             left=2,
         )[1:],
+        "",
+        *edition_lines,
         "",
         *_chart_table(),
     ]
@@ -251,7 +318,7 @@ def estimate(
 
 
 def _json(
-    chosen: cap.MetricSet, sampling: cap.Sampling, bpp: float, given: bool, compression: float
+    chosen: cap.MetricSet, sampling: cap.Sampling, bpp: float, given: bool, compression: float | None
 ) -> dict[str, object]:
     return {
         "metric_set": chosen.name,
@@ -276,10 +343,20 @@ def _print_grid(
     sampling: cap.Sampling,
     bpp: float,
     given: bool,
-    compression: float,
+    compression: float | None,
     volumes: list[cap.Volume],
     fmt: str,
+    override: float | None,
 ) -> None:
+    footprints = {
+        (v.participants, v.years): {
+            e.name: cap.study_footprint(
+                chosen, sampling, v.participants, v.years, e, apache_sample_bytes=override
+            )
+            for e in (cap.APACHE, cap.FULL)
+        }
+        for v in volumes
+    }
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -291,7 +368,9 @@ def _print_grid(
                             "years": v.years,
                             "points": v.points,
                             "uncompressed_bytes": v.uncompressed_bytes,
-                            "compressed_bytes": v.compressed_bytes,
+                            **({"compressed_bytes": v.compressed_bytes} if compression is not None else {}),
+                            "apache_bytes": footprints[(v.participants, v.years)]["apache"].total_bytes,
+                            "full_bytes": footprints[(v.participants, v.years)]["full"].total_bytes,
                         }
                         for v in volumes
                     ]
@@ -300,24 +379,42 @@ def _print_grid(
             )
         )
         return
-    rows = [
-        [
-            f"{v.participants:,}",
-            f"{v.years:g}",
-            f"{v.points:,}",
-            format_bytes(v.uncompressed_bytes),
-            format_bytes(v.compressed_bytes),
-        ]
-        for v in volumes
+    rows = []
+    for v in volumes:
+        fp = footprints[(v.participants, v.years)]
+        hot = cap.hot_set(chosen, sampling, v.participants)
+        apache, full = (cap.recommend(fp[e], hot) for e in ("apache", "full"))
+        rows.append(
+            [
+                f"{v.participants:,}",
+                f"{v.years:g}",
+                f"{v.points:,}",
+                format_bytes(v.uncompressed_bytes),
+                *([format_bytes(v.compressed_bytes)] if compression is not None else []),
+                format_bytes(fp["apache"].total_bytes),
+                format_bytes(fp["full"].total_bytes),
+                f"{format_bytes(apache.disk_bytes)} / {format_bytes(full.disk_bytes)}",
+                _gib(apache.memory_bytes),
+            ]
+        )
+    headers = [
+        "participants",
+        "years",
+        "points",
+        "schema",
+        *([f"{compression:.0%} smaller"] if compression is not None else []),
+        "Apache edition",
+        "full edition",
+        "disk Apache / full",
+        "memory",
     ]
     lines = [
         f"{chosen.title} ({chosen.name}), {sampling} sampling:"
         f" {_num(chosen.points_per_day(sampling))} points per participant-day, {bpp:.1f} bytes per point",
+        "schema: samples x bytes per point; Apache / full edition: samples, rollups"
+        + (" and sleep logs" if chosen.sleep_logs else "")
+        + " on disk, measured bytes per row; recommended disk and memory (`fitpipe estimate -n N -y Y` explains)",
         "",
-        *_table(
-            ["participants", "years", "points", "uncompressed", f"compressed ({compression:.0%} smaller)"],
-            rows,
-            left=0,
-        ),
+        *text_table(headers, rows, left=0),
     ]
     click.echo("\n".join(lines))

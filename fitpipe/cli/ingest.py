@@ -220,6 +220,7 @@ def daily_run(study: str | None = None, full: bool = False) -> int:
             ),
             on_file=on_file,
             on_outcome=lambda o, done, total: say(f"google health {done}/{total}: {o.name} {o.status}"),
+            on_chunk=lambda c, i, n: say(f"compressed {i}/{n}: {c.hypertable} {c.range_start:%Y-%m-%d}"),
         )
     _print_daily(outcome)
     return outcome.failures
@@ -243,6 +244,26 @@ def _print_daily(outcome: RunOutcome) -> None:
     for line in live.error_lines():
         say(f"FAILED {line}")
     say(f"run {outcome.run_id} recorded: {outcome.status}")
+    _print_storage(outcome)
+
+
+def _print_storage(outcome: RunOutcome) -> None:
+    if outcome.storage_error is not None:
+        say(f"FAILED storage step: {outcome.storage_error}")
+    report = outcome.storage
+    if report is None:
+        return
+    for r in report.retention:
+        say(
+            f"retention: study {r.study}: {r.participants} participant(s) erased, {r.chunks_dropped} chunk(s) dropped"
+        )
+    for folder in report.inboxes_removed:
+        say(f"removed the inbox folder of an erased participant: {folder}")
+    if report.compression.chunks:
+        say(
+            f"compressed {len(report.compression.chunks)} chunk(s) older than "
+            f"{report.compression.older_than:%Y-%m-%d %H:%M}"
+        )
 
 
 @click.command()

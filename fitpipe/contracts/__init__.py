@@ -29,6 +29,7 @@ from fitpipe.contracts.errors import ContractError, ErrorBody, decode
 from fitpipe.contracts.health import Liveness, NotReady, Readiness, SchemaRange
 from fitpipe.contracts.participants import (
     ContactLogEntry,
+    Erasure,
     ParticipantDetail,
     ParticipantListEntry,
     ParticipantsAnswer,
@@ -58,6 +59,7 @@ __all__ = [
     "ContactResult",
     "ContractError",
     "DayColumns",
+    "Erasure",
     "ErrorBody",
     "FlagDetail",
     "FlaggedContactAnswer",

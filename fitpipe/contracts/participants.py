@@ -1,4 +1,5 @@
-"""/api/v1/participants and /participants/{user_id}: who is in a study and how each is doing."""
+"""/api/v1/participants and /participants/{user_id}: who is in a study and how each is doing; the report of
+erasing a participant (DELETE /participants/{user_id})."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ __all__ = [
     "SourceState",
     "ContactLogEntry",
     "ParticipantDetail",
+    "Erasure",
 ]
 
 
@@ -53,3 +55,14 @@ class ParticipantDetail(ParticipantSummary):
     rules: AdherenceRules
     days: DayColumns
     email: str | None = Field(default=None, description="Only for roles that see email addresses.")
+
+
+class Erasure(BaseModel):
+    study: str
+    user_id: str
+    erased_at: datetime | None = Field(description="When the participant was (first) erased.")
+    previously_erased_at: datetime | None = Field(
+        description="When an earlier erasure ran (this one then removed only what was written since)."
+    )
+    rows: dict[str, int] = Field(description="Rows deleted per table.")
+    total_rows: int

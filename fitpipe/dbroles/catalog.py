@@ -29,6 +29,7 @@ __all__ = [
     "UPSERT",
     "TABLES",
     "DATABASE_PRIVILEGES",
+    "FUNCTIONS",
     "UNDECLARED_FALLBACK",
 ]
 
@@ -173,6 +174,20 @@ TABLES: dict[str, dict[DbRole, Access]] = {
     "ingest_run_token_failures": {API: READ, INGEST: UPSERT},
     # ---- bookkeeping: every process checks the schema version it runs on ------------------------------
     "schema_migrations": {API: READ, INGEST: READ},
+}
+
+# Functions that run as their owner (SECURITY DEFINER, sql/0008_storage.sql) and who may call them: the
+# roles get the work done without privileges on the tables behind it (the API erases a participant without
+# DELETE anywhere; the ingest job compresses chunks without owning the hypertables). PUBLIC may call none
+# of them. Other functions keep PostgreSQL's default (EXECUTE for PUBLIC).
+FUNCTIONS: dict[str, tuple[DbRole, ...]] = {
+    "fitpipe_storage_sizes()": (API, INGEST),  # /metrics, the daily run's report
+    "fitpipe_erase_participant(integer,integer,integer,bigint,text,jsonb)": (API,),  # admin-only route
+    "fitpipe_compression_candidates(timestamp with time zone)": (INGEST,),
+    "fitpipe_compress_chunk(regclass)": (INGEST,),
+    "fitpipe_enable_compression()": (),
+    "fitpipe_retention_due(date)": (INGEST,),
+    "fitpipe_apply_retention(date,integer,text,jsonb)": (INGEST,),
 }
 
 # Database-level privileges. PUBLIC loses CONNECT and TEMPORARY: only fitpipe's roles (and superusers)

@@ -24,6 +24,7 @@ from psycopg import sql
 
 from fitpipe.dbroles.catalog import (
     DATABASE_PRIVILEGES,
+    FUNCTIONS,
     MANAGED_ROLES,
     OWNER,
     TABLES,
@@ -86,6 +87,7 @@ def grant_as_declared(conn: psycopg.Connection, report: ProvisionReport) -> None
         _schema_and_database_privileges(conn, report)
         _table_privileges(conn, report)
         _sequence_privileges(conn, report)
+        _function_privileges(conn, report)
 
 
 def _require_superuser(conn: psycopg.Connection) -> None:
@@ -420,3 +422,34 @@ def _oid(conn: psycopg.Connection, role: DbRole) -> int:
     row = conn.execute("SELECT oid FROM pg_roles WHERE rolname = %s", (role.value,)).fetchone()
     assert row is not None, f"role {role} was just ensured"
     return int(row[0])
+
+
+# ---- functions ------------------------------------------------------------------------------------------
+def _function_privileges(conn: psycopg.Connection, report: ProvisionReport) -> None:
+    """EXECUTE on the declared functions for exactly their roles (and not PUBLIC); absent ones are skipped
+    (a schema before the migration that adds them)."""
+    managed = {r.value for r in MANAGED_ROLES if r != OWNER} | {PUBLIC}
+    for signature, roles in sorted(FUNCTIONS.items()):
+        row = conn.execute("SELECT to_regprocedure(%s)::oid", (f"public.{signature}",)).fetchone()
+        if not row or row[0] is None:
+            continue
+        have = _acl_by_grantee(conn, f"SELECT proacl, proowner FROM pg_proc WHERE oid = {int(row[0])}", "f")
+        wanted = {r.value for r in roles}
+        for grantee in sorted(managed):
+            holds = "EXECUTE" in have.get(grantee, set())
+            target = sql.SQL("PUBLIC") if grantee == PUBLIC else sql.Identifier(grantee)
+            name = signature.split("(")[0]
+            if grantee in wanted and not holds:
+                conn.execute(
+                    sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+                        sql.SQL(f"public.{signature}"), target
+                    )
+                )
+                report.changes.append(f"function {name}: granted EXECUTE to {grantee}")
+            elif grantee not in wanted and holds:
+                conn.execute(
+                    sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {}").format(
+                        sql.SQL(f"public.{signature}"), target
+                    )
+                )
+                report.changes.append(f"function {name}: revoked EXECUTE from {grantee}")

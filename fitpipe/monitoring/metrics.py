@@ -15,6 +15,8 @@ connection pool, and the ingest job's and participants' figures read from the da
     fitpipe_participants                          gauge      study, state           IngestCollector
     fitpipe_token_refresh_failures_total          counter    study                  IngestCollector
     fitpipe_database_up                           gauge      -                      IngestCollector
+    fitpipe_storage_bytes                         gauge      table, state           StorageCollector
+    fitpipe_storage_before_compression_bytes      gauge      table                  StorageCollector
     fitpipe_http_request_duration_seconds         histogram  route, method, status  HttpMetricsMiddleware
     fitpipe_db_pool_*                             gauges and counters               PoolCollector
 
@@ -155,6 +157,21 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "1 when this process read fitpipe's database for this scrape, 0 when it could not.",
     ),
+    # --- storage, read from the database ------------------------------------------------------------------
+    Family(
+        "fitpipe_storage_bytes",
+        "gauge",
+        "Bytes on disk of samples and the rollups (table: samples, rollup_1m, rollup_1h, rollup_1d), by state: "
+        "compressed (chunks compressed on the full TimescaleDB edition) or uncompressed.",
+        ("table", "state"),
+    ),
+    Family(
+        "fitpipe_storage_before_compression_bytes",
+        "gauge",
+        "What the compressed chunks of each table took before compression (divide by the compressed bytes "
+        "for the compression ratio).",
+        ("table",),
+    ),
     # --- the API -------------------------------------------------------------------------------------------
     Family(
         "fitpipe_http_request_duration_seconds",
@@ -229,8 +246,10 @@ def create_metrics(
     )
     if connect is not None:
         from fitpipe.monitoring.ingest_collector import IngestCollector
+        from fitpipe.monitoring.storage_collector import StorageCollector
 
         registry.register(IngestCollector(connect, flagged=flagged))
+        registry.register(StorageCollector(connect))
     if pool is not None:
         from fitpipe.monitoring.pool import PoolCollector
 

@@ -336,9 +336,12 @@ class GroupLoad:
         self.results: dict[str, FileResult] = {}
 
     def _lock(self, pids: set[int]) -> None:
-        for pid in sorted(pids - self._locked):
+        new = sorted(pids - self._locked)
+        for pid in new:
             self.cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTICIPANT_LOCK, pid))
             self._locked.add(pid)
+        if new:
+            _refuse_erased(self.cur, new)
 
     def _load_previous(self, path: str, pids: set[int]) -> None:
         keys = {(pid, path) for pid in pids} - set(self._previous)
@@ -449,6 +452,22 @@ def _previous_manifests(
         (list(pids), list(paths)),
     ).fetchall()
     return {(int(r[0]), r[1]): dict(r[2]) for r in rows}
+
+
+def _refuse_erased(cur: psycopg.Cursor, participant_ids: list[int]) -> None:
+    """An erasure (fitpipe.storage.erasure) holds the same lock; a load after it must not bring data back."""
+    erased = cur.execute(
+        "SELECT p.external_id, s.name FROM participants p JOIN studies s ON s.id = p.study_id "
+        "WHERE p.id = ANY(%s) AND p.erased_at IS NOT NULL ORDER BY 1",
+        (participant_ids,),
+    ).fetchall()
+    if erased:
+        raise InputError(
+            "participant "
+            + ", ".join(f"{e} of study {s}" for e, s in erased)
+            + " was erased: nothing is stored",
+            hint="remove their files from the inbox; enrol them again under a new id if they consent again",
+        )
 
 
 def load_files(

@@ -7,13 +7,20 @@ Two ways, chosen per (participant, metric) batch by the loader:
   re-aggregated from the samples table.
 Hours are UTC hours; days are the participant's local days (bucket = local midnight), always derived
 in SQL with the same expression so both ways agree.
+
+Only metrics sampled more often than once a minute (Metric.rollup_1m: heart rate) keep rows in rollup_1m;
+for the others a sample already is a minute, so their hour and day rollups are built from the samples
+grouped per minute (the same numbers rollup_1m would hold) and data_1m reads the samples.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import psycopg
 
+from fitpipe.catalog import BY_ID
 from fitpipe_ingest.copy import copy_rollups, rollup_rows
 from fitpipe_ingest.localtime import datetime_to_us, us_to_datetime
 
@@ -58,33 +65,56 @@ GROUP BY b, participant_id, metric_id
     + _REPLACE_SET
 )
 
+# The minutes an hour or day is built from: rollup_1m rows, or (metrics without them) the samples grouped per
+# minute. A minute bucket lies in [lo, hi) exactly when its samples lie in [lo, hi) rounded up to whole
+# minutes, so both sources select the same minutes. The bounds are passed as values, not expressions, so
+# TimescaleDB excludes the other chunks when it plans the statement.
+_MINUTES_STORED = (
+    "(SELECT * FROM rollup_1m WHERE participant_id = %(p)s AND metric_id = %(m)s"
+    " AND bucket >= %({lo})s AND bucket < %({hi})s)"
+)
+_MINUTES_FROM_SAMPLES = (
+    "(SELECT fitpipe_minute(ts) AS bucket, sum(value) AS sum, min(value) AS min,"
+    " max(value) AS max, participant_id, count(*) AS count, metric_id FROM samples"
+    " WHERE participant_id = %(p)s AND metric_id = %(m)s AND ts >= %({lo}_up)s AND ts < %({hi}_up)s"
+    " GROUP BY 1, participant_id, metric_id)"
+)
+
+
+def _minutes(keep_1m: bool, lo: str, hi: str) -> str:
+    return (_MINUTES_STORED if keep_1m else _MINUTES_FROM_SAMPLES).format(lo=lo, hi=hi)
+
+
+def _minute_up(value: datetime) -> datetime:
+    """The first whole UTC minute at or after `value`."""
+    return us_to_datetime(-(-datetime_to_us(value) // US_PER_MINUTE) * US_PER_MINUTE)
+
+
 _RECOMPUTE_1H = (
     """
 INSERT INTO rollup_1h (bucket, sum, min, max, participant_id, count, minutes, metric_id)
 SELECT date_bin('1 hour', bucket, %(origin)s) AS b, sum(sum), min(min), max(max), participant_id, sum(count), count(*), metric_id
-FROM rollup_1m
-WHERE participant_id = %(p)s AND metric_id = %(m)s AND bucket >= %(lo)s AND bucket < %(hi)s
+FROM {minutes} r
 GROUP BY b, participant_id, metric_id
 """
     + _REPLACE_SET
 )
 
+# The participant's local days [first, last] that [lo, hi) touches, as UTC instants of local midnights.
+_DAY_SPAN = (
+    "SELECT "
+    + _LOCAL_DAY.format(col="%(lo)s::timestamptz")
+    + ", (date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s)"
+    " + interval '1 day') AT TIME ZONE %(tz)s"
+)
+
 _RECOMPUTE_1D = (
     """
-WITH span AS (
-    SELECT """
-    + _LOCAL_DAY.format(col="%(lo)s::timestamptz")
-    + """ AS lo,
-           ("""
-    + "date_trunc('day', (%(hi)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s) + interval '1 day'"
-    + """) AT TIME ZONE %(tz)s AS hi
-)
 INSERT INTO rollup_1d (bucket, sum, min, max, participant_id, count, minutes, metric_id)
 SELECT """
     + _LOCAL_DAY.format(col="r.bucket")
     + """ AS b, sum(r.sum), min(r.min), max(r.max), r.participant_id, sum(r.count), count(*), r.metric_id
-FROM rollup_1m r, span
-WHERE r.participant_id = %(p)s AND r.metric_id = %(m)s AND r.bucket >= span.lo AND r.bucket < span.hi
+FROM {minutes} r
 GROUP BY b, r.participant_id, r.metric_id
 """
     + _REPLACE_SET
@@ -113,19 +143,31 @@ def add_minute_aggregates(
     ts_sorted: np.ndarray,
     value: np.ndarray,
 ) -> None:
-    """Additive path: fold a batch of brand-new samples into all three rollups."""
+    """Additive path: fold a batch of brand-new samples into the rollups (rollup_1m only for the metrics that keep it)."""
+    keep_1m = BY_ID[metric_id].rollup_1m
     bucket, sums, mins, maxs, counts = minute_aggregates(ts_sorted, value)
-    # Nothing was stored inside the batch's span, so only its first and last minute can already have a
-    # rollup_1m row (samples just outside the span): those minutes are not new minutes for 1h/1d.
+    # Nothing was stored inside the batch's span, so only its first and last minute can already hold data
+    # (samples just outside the span): those minutes are not new minutes for 1h/1d.
     fresh = np.ones(bucket.size, dtype=np.int32)
     edges = sorted({int(bucket[0]), int(bucket[-1])})
-    existing = {
-        datetime_to_us(r[0])
-        for r in cur.execute(
-            "SELECT bucket FROM rollup_1m WHERE participant_id = %s AND metric_id = %s AND bucket = ANY(%s)",
-            (participant_id, metric_id, [us_to_datetime(e) for e in edges]),
-        ).fetchall()
-    }
+    if keep_1m:
+        existing = {
+            datetime_to_us(r[0])
+            for r in cur.execute(
+                "SELECT bucket FROM rollup_1m WHERE participant_id = %s AND metric_id = %s AND bucket = ANY(%s)",
+                (participant_id, metric_id, [us_to_datetime(e) for e in edges]),
+            ).fetchall()
+        }
+    else:
+        existing = _minutes_with_samples_outside(
+            cur,
+            participant_id,
+            metric_id,
+            int(bucket[0]),
+            int(bucket[-1]),
+            int(ts_sorted[0]),
+            int(ts_sorted[-1]),
+        )
     if existing:
         fresh[np.isin(bucket, np.array(sorted(existing), dtype=np.int64))] = 0
     cur.execute(_STAGE_DDL)
@@ -135,7 +177,8 @@ def add_minute_aggregates(
         "_fitpipe_roll1m",
         [rollup_rows(bucket, sums, mins, maxs, counts, fresh, participant_id, metric_id)],
     )
-    cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
+    if keep_1m:
+        cur.execute(_ADD.format(table="rollup_1m", bucket="bucket", minutes="1", merge_minutes="1"))  # type: ignore[arg-type]
     new_minutes = dict(minutes="sum(minutes)", merge_minutes="r.minutes + EXCLUDED.minutes")
     cur.execute(
         _ADD.format(table="rollup_1h", bucket="date_bin('1 hour', bucket, %(origin)s)", **new_minutes),  # type: ignore[arg-type]
@@ -145,6 +188,29 @@ def add_minute_aggregates(
         _ADD.format(table="rollup_1d", bucket=_LOCAL_DAY.format(col="bucket"), **new_minutes),  # type: ignore[arg-type]
         {"tz": timezone},
     )
+
+
+def _minutes_with_samples_outside(
+    cur: psycopg.Cursor, participant_id: int, metric_id: int, first: int, last: int, lo: int, hi: int
+) -> set[int]:
+    """Of the batch's first and last minute, those that already hold samples outside the batch's [lo, hi]
+    (the batch itself was just written, so it must not count)."""
+    row = cur.execute(
+        """SELECT EXISTS (SELECT 1 FROM samples WHERE participant_id = %(p)s AND metric_id = %(m)s
+                          AND ts >= %(first)s AND ts < %(lo)s),
+                  EXISTS (SELECT 1 FROM samples WHERE participant_id = %(p)s AND metric_id = %(m)s
+                          AND ts > %(hi)s AND ts < %(end)s)""",
+        {
+            "p": participant_id,
+            "m": metric_id,
+            "first": us_to_datetime(first),
+            "lo": us_to_datetime(lo),
+            "hi": us_to_datetime(hi),
+            "end": us_to_datetime(last + US_PER_MINUTE),
+        },
+    ).fetchone()
+    assert row is not None
+    return {edge for edge, held in ((first, row[0]), (last, row[1])) if held}
 
 
 def empty_staging(cur: psycopg.Cursor) -> None:
@@ -169,8 +235,11 @@ def recompute_ranges(
     cur: psycopg.Cursor, participant_id: int, metric_id: int, timezone: str, ranges: list[tuple[int, int]]
 ) -> None:
     """Recompute path: re-aggregate the given [lo, hi) microsecond ranges (hour aligned) from samples."""
+    keep_1m = BY_ID[metric_id].rollup_1m
+    recompute_1h = _RECOMPUTE_1H.format(minutes=_minutes(keep_1m, "lo", "hi"))
+    recompute_1d = _RECOMPUTE_1D.format(minutes=_minutes(keep_1m, "day_lo", "day_hi"))
     for lo, hi in ranges:
-        params = {
+        params: dict[str, object] = {
             "p": participant_id,
             "m": metric_id,
             "lo": us_to_datetime(lo),
@@ -178,6 +247,12 @@ def recompute_ranges(
             "tz": timezone,
             "origin": ORIGIN,
         }
-        cur.execute(_RECOMPUTE_1M, params)
-        cur.execute(_RECOMPUTE_1H, params)
-        cur.execute(_RECOMPUTE_1D, params)
+        params["lo_up"], params["hi_up"] = params["lo"], params["hi"]  # whole hours are whole minutes
+        if keep_1m:
+            cur.execute(_RECOMPUTE_1M, params)
+        cur.execute(recompute_1h, params)  # type: ignore[arg-type]
+        days = cur.execute(_DAY_SPAN, params).fetchone()  # type: ignore[arg-type]
+        assert days is not None
+        params["day_lo"], params["day_hi"] = days
+        params["day_lo_up"], params["day_hi_up"] = _minute_up(days[0]), _minute_up(days[1])
+        cur.execute(recompute_1d, params)  # type: ignore[arg-type]

@@ -286,3 +286,96 @@ def test_measured_bytes_per_point_match_the_formula_within_2_percent(db: psycopg
     assert m.heap_bytes / m.rows == pytest.approx(cap.SAMPLE_ROW.heap, rel=0.02)
     assert m.index_bytes / m.rows == pytest.approx(cap.SAMPLE_ROW.index, rel=0.02)
     assert m.total_bytes / m.rows == pytest.approx(cap.SAMPLE_ROW.total, rel=0.02)
+
+
+# --- what each edition stores, and what to give the database ----------------------------------------
+def test_per_minute_metrics_store_no_rollup_1m_rows_only_heart_rate_does() -> None:
+    study = cap.METRIC_SETS["activity-sleep"]
+    assert {m.metric: m.rollup_1m for m in study.metrics if m.rollup_1m} == {"heart_rate": 1_440}
+    assert study.rollup_rows_per_day[0] == 1_440
+
+
+def test_apache_edition_stores_every_row_at_its_measured_cost() -> None:
+    study = cap.METRIC_SETS["hr1s"]
+    fp = cap.study_footprint(study, "nominal", 1_000, 1, cap.APACHE)
+    points = cap.volume(1_000, 1, 86_400).points
+    assert fp.samples_bytes == pytest.approx(points * cap.APACHE.row_bytes["heart_rate_nominal"])
+    assert fp.uncompressed_bytes == pytest.approx(fp.samples_bytes + fp.rollup_bytes)
+    assert cap.APACHE.row_bytes["heart_rate_nominal"] == pytest.approx(cap.SAMPLE_ROW.total, rel=0.02)
+
+
+def test_full_edition_keeps_the_newest_week_uncompressed_and_the_rest_far_smaller() -> None:
+    study = cap.METRIC_SETS["activity-sleep"]
+    apache = cap.study_footprint(study, "realistic", 1_000, 2, cap.APACHE)
+    full = cap.study_footprint(study, "realistic", 1_000, 2, cap.FULL)
+    week = cap.study_footprint(study, "realistic", 1_000, 7 / 365, cap.APACHE)
+    coarse = cap.side_tables(study, 1_000, 2).rollup_rows  # rollup_1h and rollup_1d are never compressed
+    assert full.uncompressed_bytes > week.samples_bytes
+    assert full.total_bytes < apache.total_bytes / 8
+    assert full.sleep_bytes == apache.sleep_bytes and coarse > 0
+    # a study shorter than the window is all uncompressed
+    short = cap.study_footprint(study, "realistic", 10, 3 / 365, cap.FULL)
+    assert short.total_bytes == pytest.approx(
+        cap.study_footprint(study, "realistic", 10, 3 / 365, cap.APACHE).total_bytes
+    )
+
+
+def test_recommendations_cover_the_data_and_the_hot_set() -> None:
+    study = cap.METRIC_SETS["hr1s"]
+    previous = 0.0
+    for n in (1, 100, 1_000, 10_000):
+        fp = cap.study_footprint(study, "nominal", n, 2, cap.APACHE)
+        hot = cap.hot_set(study, "nominal", n)
+        rec = cap.recommend(fp, hot)
+        assert rec.disk_bytes >= fp.total_bytes * (1 + cap.DISK_HEADROOM) + cap.WAL_BYTES
+        assert rec.disk_bytes < (fp.total_bytes * (1 + cap.DISK_HEADROOM) + cap.WAL_BYTES) * 1.5
+        assert rec.memory_bytes >= max(2 * hot, cap.MIN_MEMORY_BYTES)
+        assert rec.memory_bytes >= previous
+        previous = rec.memory_bytes
+    # 1,000 participants at 1 Hz write a 7.3 GB chunk a day: the hot set is the day and the lag window's index
+    assert 10e9 < cap.hot_set(study, "nominal", 1_000) < 20e9
+
+
+def test_estimate_shows_both_editions_with_disk_and_memory() -> None:
+    code, out = _run("--metric-set", "activity-sleep", "--sampling", "realistic", "--format", "json")
+    assert code == 0
+    editions = json.loads(out)["editions"]
+    assert set(editions) == {"apache", "full"}
+    assert editions["full"]["total_bytes"] < editions["apache"]["total_bytes"]
+    assert editions["full"]["recommended_memory_bytes"] == editions["apache"]["recommended_memory_bytes"]
+    code, out = _run()
+    assert "Apache edition" in out and "recommended disk" in out and "recommended memory" in out
+    code, out = _run("--grid", "--format", "json")
+    assert all(row["full_bytes"] < row["apache_bytes"] for row in json.loads(out)["grid"])
+
+
+def _storage_bench() -> ModuleType:
+    name = "fitpipe_bench_storage"
+    if name not in sys.modules:
+        sys.path.insert(0, str(ROOT / "bench"))
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "storage.py")
+        assert spec and spec.loader
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+@pytest.mark.db
+def test_the_editions_measured_bytes_per_sample_hold_on_this_server(db: psycopg.Connection) -> None:
+    """fitpipe estimate's bytes per row, measured again at a small scale through the loader: the Apache
+    figure within 3 %, and on the full edition the compressed heart rate within 30 %."""
+    from fitpipe.storage import compress_old_chunks, detect_edition
+
+    bench = _storage_bench()
+    bench.load_study(db, "nominal", 2, 3, realistic=False)
+    db.execute("VACUUM ANALYZE samples")
+    rows = db.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+    size = {t.table_name: t for t in bench.read_sizes(db)}["samples"]
+    assert size.total_bytes / rows == pytest.approx(cap.APACHE.row_bytes["heart_rate_nominal"], rel=0.03)
+    if not detect_edition(db).compression:
+        return
+    from datetime import UTC, datetime
+
+    compress_old_chunks(db, datetime(2100, 1, 1, tzinfo=UTC))
+    hr = bench.compressed_bytes_per_row(db, "samples")["heart rate"][1]
+    assert hr == pytest.approx(cap.FULL.row_bytes["heart_rate_nominal"], rel=0.3)

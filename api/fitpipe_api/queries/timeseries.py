@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
 
+from fitpipe.catalog import BY_ID
 from fitpipe_ingest.copy import PG_EPOCH_US
 
 __all__ = ["Span", "copy_rows", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
@@ -36,6 +37,22 @@ _AGG = np.dtype(
     ]
 )
 _HEADER_LEN = 19
+
+# A minute bucket lies in [start, end) exactly when its samples lie in [start, end) rounded up to whole
+# minutes (computed here: bounds that are values let TimescaleDB exclude chunks when it plans the query).
+# fitpipe_minute (sql/0008) is time_bucket with TimescaleDB: the minutes arrive in order, grouped without a sort.
+_MINUTES_FROM_SAMPLES = (
+    "SELECT fitpipe_minute(ts) AS bucket, sum(value), min(value), max(value), count(*)::integer FROM samples "
+    "WHERE participant_id = %s AND metric_id = %s AND ts >= %s AND ts < %s GROUP BY 1 ORDER BY 1"
+)
+_US_PER_MINUTE = 60_000_000
+
+
+def _minute_up(value: datetime) -> datetime:
+    """The first whole UTC minute at or after `value`."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    us = (value - epoch) // timedelta(microseconds=1)
+    return epoch + timedelta(microseconds=-(-us // _US_PER_MINUTE) * _US_PER_MINUTE)
 
 
 @dataclass(frozen=True)
@@ -86,15 +103,19 @@ def stream_raw(
 def stream_rollup(
     conn: psycopg.Connection, span: Span, granularity: str, chunk_rows: int = 500_000
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Chunks of {t, sum, min, max, count} of a rollup table, ascending by bucket."""
-    table = ROLLUP_TABLES[granularity]
-    query = (
-        f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
-        "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
-    )
-    for rows in copy_rows(
-        conn, query, (span.participant_id, span.metric_id, span.start, span.end), _AGG, chunk_rows
-    ):
+    """Chunks of {t, sum, min, max, count} of a rollup table, ascending by bucket. Minutes of a metric without
+    rollup_1m rows (sampled once a minute or less often) are its samples grouped per minute: the same rows."""
+    bounds: tuple[object, object] = (span.start, span.end)
+    if granularity == "1m" and not BY_ID[span.metric_id].rollup_1m:
+        query = _MINUTES_FROM_SAMPLES
+        bounds = (_minute_up(span.start), _minute_up(span.end))
+    else:
+        table = ROLLUP_TABLES[granularity]
+        query = (
+            f"SELECT bucket, sum, min, max, count FROM {table} "  # table name from a fixed mapping
+            "WHERE participant_id = %s AND metric_id = %s AND bucket >= %s AND bucket < %s ORDER BY bucket"
+        )
+    for rows in copy_rows(conn, query, (span.participant_id, span.metric_id, *bounds), _AGG, chunk_rows):
         yield {
             "t": rows["t"].astype(np.int64) + PG_EPOCH_US,
             "sum": rows["sum"].astype(np.float64),

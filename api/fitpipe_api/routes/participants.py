@@ -1,5 +1,6 @@
 """GET /api/v1/participants and /participants/{user_id}: who is in a study and how each is doing (adherence,
 newest data, last sync, source status, flags, last contact); email addresses only for roles that may see them.
+DELETE /participants/{user_id}: erase everything stored of a participant who withdrew consent (admin only).
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from fitpipe.contracts import ParticipantDetail, ParticipantsAnswer
+from fitpipe.contracts import Erasure, ParticipantDetail, ParticipantsAnswer
+from fitpipe.storage import erase_participant
 from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
-from fitpipe_api.deps import Call, CallerDep
+from fitpipe_api.deps import Call, CallerDep, require_admin
 from fitpipe_api.params import (
     STUDY_PATTERN,
     EndDateQuery,
     OptionalStudyQuery,
     StartDateQuery,
+    StudyQuery,
     UserIdPath,
     check_day_range,
 )
@@ -126,3 +129,46 @@ def _one(
     if principal.sees_emails:
         body["email"] = p.email
     return JSONResponse(body)
+
+
+@router.delete(
+    "/{user_id}",
+    summary="Erase everything stored of a participant who withdrew consent (admin tokens only; irreversible)",
+    response_model=Erasure,
+    responses={200: {"description": "Erased: rows deleted per table"}},
+)
+async def erase(caller: CallerDep, user_id: UserIdPath, study: StudyQuery) -> Response:
+    """Deletes the participant's samples (compressed chunks too), rollups, sleep, cursors, file manifest,
+    quarantined raw text, data sources, Google grants and tokens, consent links and contact log, in one
+    transaction, and records an `erase_participant` row in the audit log under this token or signed-in admin. The participant
+    stays as a tombstone (id, study, `erased_at`) that the audit log refers to; the next daily run removes
+    their inbox folder. Repeating the call is harmless (it deletes nothing more)."""
+    return await caller.run(_erase, user_id, study)
+
+
+def _erase(call: Call, user_id: str, study: str) -> Response:
+    db, principal = call.db, call.principal
+    require_admin(principal)
+    p = visible_participant(db, principal, user_id, study)
+    ids = call.audit.ids
+    report = erase_participant(
+        db,
+        p,
+        # the client's X-Request-ID, when accepted, goes with the audit row's detail
+        actor={"via": "api"} | ({"client_request_id": ids.client} if ids.client else {}),
+        token_id=principal.token_id,
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        request_id=ids.server,
+    )
+    erased_at = db.execute("SELECT erased_at FROM participants WHERE id = %s", (p.id,)).fetchone()
+    return JSONResponse(
+        {
+            "study": p.study,
+            "user_id": p.external_id,
+            "erased_at": erased_at[0] if erased_at else None,
+            "previously_erased_at": report.previously_erased,
+            "rows": report.rows,
+            "total_rows": report.total_rows,
+        }
+    )

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
 
 from fitpipe.db import connect
+from fitpipe.errors import FitpipeError
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import Participant
 from fitpipe.settings import Settings, get_settings
+from fitpipe.storage import CompressedChunk, MaintenanceReport, maintain_storage
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.run import Outcome, SyncOptions, SyncReport
 from fitpipe_ingest.google_health.sync import sync_google_health
@@ -32,6 +37,7 @@ def daily_run(
     on_participant: Callable[[Participant, int, int], None] | None = None,
     on_file: FileCallback | None = None,
     on_outcome: Callable[[Outcome, int, int], None] | None = None,
+    on_chunk: Callable[[CompressedChunk, int, int], None] | None = None,
 ) -> RunOutcome:
     settings = settings or get_settings()
     use_inbox = settings.fitpipe_ingest_source in ("all", "inbox")
@@ -87,6 +93,7 @@ def daily_run(
             status = run_status(summary, len(errors), committed_elsewhere=bool(live.with_status("synced")))
             participant_lines = [e for e in errors if e.startswith("participant ")] + live.error_lines()
             recorder.finish(summary, status, "\n".join(participant_lines) or None)
+        storage, storage_error = _storage_step(conn, settings, on_chunk)
     return RunOutcome(
         recorder.id,
         status,
@@ -96,4 +103,24 @@ def daily_run(
         participants_failed=inbox.participants_failed,
         live=live,
         errors=errors,
+        storage=storage,
+        storage_error=storage_error,
     )
+
+
+def _storage_step(
+    conn: psycopg.Connection,
+    settings: Settings,
+    on_chunk: Callable[[CompressedChunk, int, int], None] | None,
+) -> tuple[MaintenanceReport | None, str | None]:
+    """After the loads: retention, then compression of chunks older than the lag window plus a margin.
+    A failure here is reported and counted, never hides the run's own result."""
+    try:
+        return (
+            maintain_storage(
+                conn, settings, datetime.now(UTC), actor={"via": "daily run"}, on_chunk=on_chunk
+            ),
+            None,
+        )
+    except (FitpipeError, psycopg.Error) as exc:
+        return None, getattr(exc, "message", None) or str(exc)

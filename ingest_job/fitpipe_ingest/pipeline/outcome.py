@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fitpipe.storage import MaintenanceReport
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.run import SyncReport
 
@@ -24,10 +25,14 @@ class RunOutcome:
     live: SyncReport = field(default_factory=SyncReport)
     errors: list[str] = field(default_factory=list)
     """Everything that failed, one line each (also the run record's error)."""
+    storage: MaintenanceReport | None = None
+    """The storage step after the loads (retention, compression); None when it did not run or failed."""
+    storage_error: str | None = None
+    """Why the storage step failed (it never changes the run's own status)."""
 
     @property
     def failures(self) -> int:
-        return len(self.errors)
+        return len(self.errors) + (self.storage_error is not None)
 
 
 def why_nothing(summary: IngestSummary) -> list[str]:

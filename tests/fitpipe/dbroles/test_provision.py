@@ -156,3 +156,19 @@ def test_a_table_without_declared_privileges_is_named_and_readable_by_the_api(
                   has_table_privilege('fitpipe_ingest', 'extra', 'INSERT'), has_table_privilege('fitpipe_ingest', 'extra', 'SELECT')"""
     ).fetchone()
     assert privileges == (True, False, True, False)
+
+
+def test_lost_and_hand_made_function_grants_are_repaired(
+    db: psycopg.Connection, database_url: str, repaired: list[str]
+) -> None:
+    _migrate(db, database_url)
+    db.execute("REVOKE EXECUTE ON FUNCTION fitpipe_compress_chunk(regclass) FROM fitpipe_ingest")
+    db.execute(
+        "GRANT EXECUTE ON FUNCTION fitpipe_erase_participant(integer,integer,integer,bigint,text,jsonb) TO PUBLIC"
+    )
+    lines = _migrate(db, database_url)
+    assert sorted(lines) == [
+        "function fitpipe_compress_chunk: granted EXECUTE to fitpipe_ingest",
+        "function fitpipe_erase_participant: revoked EXECUTE from PUBLIC",
+    ]
+    assert _migrate(db, database_url) == []

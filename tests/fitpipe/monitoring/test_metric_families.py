@@ -20,6 +20,7 @@ from fitpipe.errors import NotFoundError
 from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import FAMILIES, create_metrics, exposed_names, family
+from fitpipe.monitoring.storage_collector import StorageCollector
 
 
 @pytest.fixture
@@ -70,6 +71,7 @@ def test_full_exposition_holds_every_family_and_passes_promtool(  # type: ignore
     registry = CollectorRegistry()
     metrics = create_metrics(registry, pool=pool)
     registry.register(IngestCollector(lambda: connect(database_url), flagged=lambda conn: {"alpha": 0}))
+    registry.register(StorageCollector(lambda: connect(database_url)))
     app = FastAPI()
     app.get("/health")(lambda: {"ok": True})
     app.add_middleware(HttpMetricsMiddleware, histogram=metrics.http_request_duration)

@@ -1,0 +1,91 @@
+"""DELETE /api/v1/participants/{user_id}: admin only, audited under the token, everything of the person gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from fitpipe.dbroles import API
+from fitpipe_api.main import create_app
+from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
+from tests.conftest import role_url
+
+pytestmark = pytest.mark.db
+
+
+def test_admin_erases_a_participant_and_the_audit_log_names_the_token(  # type: ignore[no-untyped-def]
+    client: TestClient, tokens: Tokens, cohort, db: psycopg.Connection
+) -> None:
+    a1 = cohort["A1"]
+    samples = db.execute("SELECT count(*) FROM samples WHERE participant_id = %s", (a1.id,)).fetchone()
+    r = client.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(tokens.admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["study"], body["user_id"], body["previously_erased_at"]) == ("a", "A1", None)
+    assert body["erased_at"] is not None
+    assert body["rows"]["samples"] == samples[0] > 0  # type: ignore[index]
+    assert body["total_rows"] == sum(body["rows"].values())
+    for table in ("samples", "rollup_1m", "rollup_1h", "rollup_1d", "ingest_cursors", "ingest_files"):
+        left = db.execute(f"SELECT count(*) FROM {table} WHERE participant_id = %s", (a1.id,)).fetchone()
+        assert left == (0,), table
+    token_id, detail, request = db.execute(
+        "SELECT token_id, detail, request_id FROM audit_log WHERE action = 'erase_participant'"
+    ).fetchone()  # type: ignore[misc]
+    admin_id = db.execute("SELECT id FROM api_tokens WHERE name = 'admin'").fetchone()
+    assert (token_id,) == admin_id and detail["via"] == "api" and request
+    # the others are untouched, and A1 is still listed as a withdrawn tombstone without data
+    assert db.execute(
+        "SELECT count(*) FROM samples WHERE participant_id = %s", (cohort["B1"].id,)
+    ).fetchone() != (0,)
+    again = client.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(tokens.admin))
+    assert again.status_code == 200 and again.json()["previously_erased_at"] is not None
+    assert again.json()["total_rows"] == 0
+
+
+@pytest.mark.parametrize("who", ["coordinator_a", "analyst_a"])
+def test_only_admins_may_erase(client: TestClient, tokens: Tokens, db: psycopg.Connection, who: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(getattr(tokens, who)))
+    assert r.status_code == 403 and "admin only" in r.json()["detail"]
+    assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'erase_participant'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM samples").fetchone() != (0,)
+
+
+def test_erase_needs_a_known_participant_and_its_study(client: TestClient, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    admin = auth(tokens.admin)
+    assert client.delete("/api/v1/participants/NOPE", params={"study": "a"}, headers=admin).status_code == 404
+    assert client.delete("/api/v1/participants/A1", params={"study": "b"}, headers=admin).status_code == 404
+    missing = client.delete("/api/v1/participants/A1", headers=admin)
+    assert missing.status_code == 422
+    assert client.delete("/api/v1/participants/A1", params={"study": "a"}).status_code == 401
+
+
+@pytest.fixture
+def people_api(database_url: str, people: People, tokens: Tokens) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings(), url=role_url(database_url, API))) as c:
+        yield c
+
+
+def _session(api: TestClient, username: str) -> str:
+    answer = api.post("/api/v1/auth/sign-in", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(  # type: ignore[no-untyped-def]
+    people_api: TestClient, people: People, db: psycopg.Connection
+) -> None:
+    refused = people_api.delete(
+        "/api/v1/participants/A1", params={"study": "a"}, headers=auth(_session(people_api, "cora"))
+    )
+    assert refused.status_code == 403 and "cora (coordinator)" in refused.json()["detail"]
+    done = people_api.delete(
+        "/api/v1/participants/A1", params={"study": "a"}, headers=auth(_session(people_api, "ada"))
+    )
+    assert done.status_code == 200, done.text
+    user_id, session_id, token_id = db.execute(
+        "SELECT user_id, session_id, token_id FROM audit_log WHERE action = 'erase_participant'"
+    ).fetchone()  # type: ignore[misc]
+    assert (user_id, token_id) == (people.ids["ada"], None) and session_id is not None
