@@ -224,7 +224,14 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
     token = _seed(previous_schema)  # this code's loader and helpers need its schema (OLDEST_SCHEMA)
     # this release's steps: expand steps, and 0008, a contract step for code that knows 0008 (this code)
-    assert [m.name for m in applied] == ["api", "users", "database_roles", "storage", "ingest", "run_outcomes"]
+    assert [m.name for m in applied] == [
+        "api",
+        "users",
+        "database_roles",
+        "storage",
+        "ingest",
+        "run_outcomes",
+    ]
     body, ready, series = _serve_new_api(previous_schema, token)
     assert (ready, body["status"], body["database_login"], series) == (200, "ready", "fitpipe_api", 200)
 
