@@ -85,6 +85,13 @@ def _clean(params: Params | None) -> dict[str, Any]:
     return out
 
 
+def _of_a_person(answer: SessionOut) -> SessionOut:
+    """A session always belongs to a signed-in person (the model allows null for API tokens' /me)."""
+    if answer.person.username is None:
+        raise AnswerMismatch("the API's sign-in answer names no person (person.username is null)")
+    return answer
+
+
 class ApiClient:
     """Calls the fitpipe API at `base_url` with `Authorization: Bearer <token>`: a fixed token, or the one
     `token_source` returns at each request (the signed-in person's)."""
@@ -168,23 +175,27 @@ class ApiClient:
 
     def sign_in(self, username: str, password: str) -> SessionOut:
         """A new session (201) or ApiError: 401 wrong name or password, 403 disabled, 423 locked."""
-        return self.answer(
-            SessionOut,
-            "POST",
-            "/api/v1/auth/sign-in",
-            json={"username": username, "password": password},
-            ok=(201,),
-            token=None,
+        return _of_a_person(
+            self.answer(
+                SessionOut,
+                "POST",
+                "/api/v1/auth/sign-in",
+                json={"username": username, "password": password},
+                ok=(201,),
+                token=None,
+            )
         )
 
     def proxy_sign_in(self, identity: str, match: str, signin_token: str) -> SessionOut:
-        return self.answer(
-            SessionOut,
-            "POST",
-            "/api/v1/auth/proxy-sign-in",
-            json={"identity": identity, "match": match},
-            ok=(201,),
-            token=signin_token,
+        return _of_a_person(
+            self.answer(
+                SessionOut,
+                "POST",
+                "/api/v1/auth/proxy-sign-in",
+                json={"identity": identity, "match": match},
+                ok=(201,),
+                token=signin_token,
+            )
         )
 
     def me(self) -> Person:

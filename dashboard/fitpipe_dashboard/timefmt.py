@@ -46,7 +46,11 @@ def to_local(instants: Sequence[str | datetime], timezone: str) -> pd.DatetimeIn
     a chart axis shows)."""
     if not instants:
         return pd.DatetimeIndex([])
-    return pd.to_datetime(list(instants), utc=True).tz_convert(timezone).tz_localize(None)
+    return (
+        pd.DatetimeIndex(pd.to_datetime(pd.Series(list(instants), dtype=object), utc=True))
+        .tz_convert(timezone)
+        .tz_localize(None)
+    )
 
 
 def local_label(timezone: str) -> str:

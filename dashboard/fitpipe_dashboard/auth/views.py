@@ -54,6 +54,7 @@ def _shown(studies: list[str]) -> tuple[str, ...]:
 
 def _person_from(answer: SessionOut, csrf: str, identity: str | None = None) -> Person:
     who = answer.person
+    assert who.username is not None  # ApiClient.sign_in and proxy_sign_in refuse a session of no person
     return Person(
         token=answer.token,
         username=who.username,

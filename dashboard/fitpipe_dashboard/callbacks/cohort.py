@@ -181,8 +181,8 @@ def register(app: Dash, client: ApiClient, cooldown_hours: float) -> None:
             return message_figure("no study to show: the API's token sees none", title="Wear per day")
         start, end = heatmap_span(answer, study, int(days))
         try:
-            answer = client.adherence(study, start_date=start, end_date=end)
-            return wear_heatmap(answer.model_dump(mode="json", exclude_unset=True))
+            days_answer = client.adherence(study, start_date=start, end_date=end)
+            return wear_heatmap(days_answer.model_dump(mode="json", exclude_unset=True))
         except ApiError as exc:
             return message_figure(
                 f"the wear per day could not be loaded: {exc.message}", title="Wear per day"
