@@ -49,7 +49,7 @@ _CONTRACT = re.compile(
 
 # The oldest schema this code runs on: everything it reads or writes exists from this version on. Raise it
 # in the change whose code starts to need a newer migration (readiness then waits for `fitpipe migrate`).
-OLDEST_SCHEMA = 8  # participants.erased_at, metrics.rollup_1m and fitpipe_minute() (0008); sign-in needs 0006
+OLDEST_SCHEMA = 10  # run outcomes as typed rows (0010); erasure and minute reads (0008); sign-in (0006)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
         tags=["health"],
         summary="Prometheus metrics (the API's and the ingest job's)",
         response_class=PlainTextResponse,
-        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
     )
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

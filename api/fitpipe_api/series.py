@@ -1,4 +1,4 @@
-"""The time-series read flow: resolve the span, pick the granularity, fetch columnar arrays.
+"""The time-series read flow: plan each series once (span, granularity, point count), then fetch columnar arrays.
 
 granularity=auto picks the finest of raw / 1m / 1h / 1d whose point count for the span stays within
 the point budget (default 2,000 per series), so a year loads as fast as a day. Spans given as dates
@@ -27,6 +27,8 @@ from fitpipe_api.queries.timeseries import Span, point_counts, read_all, stream_
 __all__ = [
     "Granularity",
     "Series",
+    "SeriesPlan",
+    "plan_series",
     "resolve_span",
     "choose_granularity",
     "fetch_series",
@@ -173,18 +175,48 @@ def align_span(span: Span, granularity: Granularity, participant: Participant) -
     return Span(span.participant_id, span.metric_id, start, span.end)
 
 
-def fetch_series(
+@dataclass(frozen=True)
+class SeriesPlan:
+    """One series of an answer, planned once and passed down: who and what, the span widened to whole buckets
+    of the granularity chosen, and how many raw points the span holds when that was counted."""
+
+    participant: Participant
+    metric: Metric
+    span: Span
+    granularity: Granularity
+    raw_points: int | None
+    """Samples in the span when the granularity is raw and they were counted (auto, or asked for); else None."""
+
+
+def plan_series(
     conn: psycopg.Connection,
     participant: Participant,
     metric: Metric,
-    span: Span,
-    granularity: str,
+    start: date | datetime | None,
+    end: date | datetime | None,
+    granularity: Granularity | Literal["auto"],
     budget: int,
-) -> Series:
-    chosen: Granularity = (
-        choose_granularity(point_counts(conn, span), budget) if granularity == "auto" else granularity  # type: ignore[assignment]
-    )
-    span = align_span(span, chosen, participant)
+    *,
+    count_raw: bool = False,
+) -> SeriesPlan:
+    """Resolve the span, count the points once (for auto, or for a raw series when `count_raw`), choose the
+    granularity and align the span to it."""
+    span = resolve_span(conn, participant, metric, start, end)
+    chosen: Granularity
+    counts: dict[str, int] | None
+    if granularity == "auto":
+        counts = point_counts(conn, span)
+        chosen = choose_granularity(counts, budget)
+    else:
+        counts = point_counts(conn, span) if count_raw and granularity == "raw" else None
+        chosen = granularity
+    raw_points = counts["raw"] if counts is not None and chosen == "raw" else None
+    return SeriesPlan(participant, metric, align_span(span, chosen, participant), chosen, raw_points)
+
+
+def fetch_series(conn: psycopg.Connection, plan: SeriesPlan) -> Series:
+    """The planned series: raw samples, or the rollup's buckets with min/max/count (and sum for sums)."""
+    participant, metric, span, chosen = plan.participant, plan.metric, plan.span, plan.granularity
     if chosen == "raw":
         parts = list(stream_raw(conn, span))
         t = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)

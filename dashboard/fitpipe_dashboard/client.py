@@ -2,19 +2,43 @@
 (their session token, from `token_source`), every failure turned into an ApiError whose text can be shown
 on the page (it names the route and what to do, never the token). A 401 to a person's request is not an
 ApiError but SessionEnded: the page cannot go on, the person must sign in again.
+
+Every answer is decoded with the model its route declares (fitpipe.contracts, the API's own response models):
+the pages get typed objects, never probe for keys, and an answer that does not fit is an AnswerMismatch
+naming the route and the fields, not a KeyError inside a chart.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
+from fitpipe.contracts import (
+    AdherenceAnswer,
+    CatalogAnswer,
+    ContactRefused,
+    ContactResult,
+    ContractError,
+    FlaggedContactAnswer,
+    ParticipantDetail,
+    ParticipantsAnswer,
+    Person,
+    QuarantineAnswer,
+    RunsAnswer,
+    SessionOut,
+    SleepAnswer,
+    TimeseriesAnswer,
+    decode,
+)
 from fitpipe.errors import FitpipeError
 
-__all__ = ["ApiClient", "ApiError", "SessionEnded"]
+__all__ = ["ApiClient", "ApiError", "AnswerMismatch", "SessionEnded"]
+
+M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +71,10 @@ class ApiError(FitpipeError):
         self.body = dict(body or {})
 
 
+class AnswerMismatch(ApiError):
+    """The API answered, but not with what its model (fitpipe.contracts) says: different releases, or a bug."""
+
+
 def _clean(params: Params | None) -> dict[str, Any]:
     """httpx sends a list as repeated parameters; None means 'leave it out'; booleans as the API spells them."""
     out: dict[str, Any] = {}
@@ -55,6 +83,13 @@ def _clean(params: Params | None) -> dict[str, Any]:
             continue
         out[key] = ("true" if value else "false") if isinstance(value, bool) else value
     return out
+
+
+def _of_a_person(answer: SessionOut) -> SessionOut:
+    """A session always belongs to a signed-in person (the model allows null for API tokens' /me)."""
+    if answer.person.username is None:
+        raise AnswerMismatch("the API's sign-in answer names no person (person.username is null)")
+    return answer
 
 
 class ApiClient:
@@ -132,40 +167,52 @@ class ApiClient:
             raise SessionEnded(detail, hint=None if "sign in" in detail else "sign in again")
         raise _error(response.status_code, where, body)
 
+    def answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        """The answer decoded as `model`; AnswerMismatch (an ApiError, shown on the page) when it does not fit."""
+        return _decoded(model, self.request(method, path, **kwargs), f"{method} {path}")
+
     # --- signing in and out ----------------------------------------------------------------------------
 
-    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+    def sign_in(self, username: str, password: str) -> SessionOut:
         """A new session (201) or ApiError: 401 wrong name or password, 403 disabled, 423 locked."""
-        return self.request(
-            "POST",
-            "/api/v1/auth/sign-in",
-            json={"username": username, "password": password},
-            ok=(201,),
-            token=None,
+        return _of_a_person(
+            self.answer(
+                SessionOut,
+                "POST",
+                "/api/v1/auth/sign-in",
+                json={"username": username, "password": password},
+                ok=(201,),
+                token=None,
+            )
         )
 
-    def proxy_sign_in(self, identity: str, match: str, signin_token: str) -> dict[str, Any]:
-        return self.request(
-            "POST",
-            "/api/v1/auth/proxy-sign-in",
-            json={"identity": identity, "match": match},
-            ok=(201,),
-            token=signin_token,
+    def proxy_sign_in(self, identity: str, match: str, signin_token: str) -> SessionOut:
+        return _of_a_person(
+            self.answer(
+                SessionOut,
+                "POST",
+                "/api/v1/auth/proxy-sign-in",
+                json={"identity": identity, "match": match},
+                ok=(201,),
+                token=signin_token,
+            )
         )
 
-    def me(self) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/auth/me")
+    def me(self) -> Person:
+        return self.answer(Person, "GET", "/api/v1/auth/me")
 
     def sign_out(self, token: str) -> None:
         self.request("POST", "/api/v1/auth/sign-out", ok=(204, 401), token=token)
 
     # --- routes ----------------------------------------------------------------------------------------
 
-    def participants(self, study: str | None = None) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/participants", params={"study": study})
+    def participants(self, study: str | None = None) -> ParticipantsAnswer:
+        return self.answer(ParticipantsAnswer, "GET", "/api/v1/participants", params={"study": study})
 
-    def participant(self, user_id: str, study: str | None = None) -> dict[str, Any]:
-        return self.request("GET", f"/api/v1/participants/{_segment(user_id)}", params={"study": study})
+    def participant(self, user_id: str, study: str | None = None) -> ParticipantDetail:
+        return self.answer(
+            ParticipantDetail, "GET", f"/api/v1/participants/{_segment(user_id)}", params={"study": study}
+        )
 
     def adherence(
         self,
@@ -173,8 +220,9 @@ class ApiClient:
         start_date: str | None = None,
         end_date: str | None = None,
         user_ids: Sequence[str] | None = None,
-    ) -> dict[str, Any]:
-        return self.request(
+    ) -> AdherenceAnswer:
+        return self.answer(
+            AdherenceAnswer,
             "GET",
             "/api/v1/adherence",
             params={
@@ -195,8 +243,9 @@ class ApiClient:
         end: str | None = None,
         granularity: str = "auto",
         impute: str = "none",
-    ) -> dict[str, Any]:
-        return self.request(
+    ) -> TimeseriesAnswer:
+        return self.answer(
+            TimeseriesAnswer,
             "GET",
             "/api/v1/timeseries",
             params={
@@ -211,22 +260,25 @@ class ApiClient:
             },
         )
 
-    def catalog(self) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/metrics-catalog")
+    def catalog(self) -> CatalogAnswer:
+        return self.answer(CatalogAnswer, "GET", "/api/v1/metrics-catalog")
 
-    def runs(self, limit: int = 20) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/ingest/runs", params={"limit": limit})
+    def runs(self, limit: int = 20) -> RunsAnswer:
+        return self.answer(RunsAnswer, "GET", "/api/v1/ingest/runs", params={"limit": limit})
 
-    def quarantine(self, study: str | None = None, limit: int = 50) -> dict[str, Any]:
-        return self.request("GET", "/api/v1/quarantine", params={"study": study, "limit": limit})
+    def quarantine(self, study: str | None = None, limit: int = 50) -> QuarantineAnswer:
+        return self.answer(
+            QuarantineAnswer, "GET", "/api/v1/quarantine", params={"study": study, "limit": limit}
+        )
 
     def sleep(
         self, user_id: str, *, study: str | None = None, start: str | None = None, end: str | None = None
-    ) -> dict[str, Any] | None:
+    ) -> SleepAnswer | None:
         """Sleep sessions with their stages, or None while the API has no /sleep route (the page then shows
         nightly minutes only)."""
         try:
-            return self.request(
+            return self.answer(
+                SleepAnswer,
                 "GET",
                 "/api/v1/sleep",
                 params={"user_id": user_id, "study": study, "start_date": start, "end_date": end},
@@ -244,24 +296,43 @@ class ApiClient:
         force: bool = False,
         dry_run: bool = False,
         reasons: Sequence[str] | None = None,
-    ) -> dict[str, Any]:
-        """One participant; a refusal within the cooldown (409) and a failed delivery (422, 502) are answers
-        with a status, not errors: the page reports them per participant."""
+    ) -> ContactResult:
+        """One participant's result; a refusal within the cooldown (409) and a failed delivery (409 without an
+        address, 502) are results with a status (ContactRefused), not errors: the page reports them per
+        participant. Any other refusal (nothing to write about, a reason refused) is an ApiError."""
         payload: dict[str, Any] = {"force": force, "dry_run": dry_run}
         if reasons:
             payload["reason"] = list(reasons)
-        return self.request(
+        where = f"POST /api/v1/participants/{_segment(user_id)}/contact"
+        try:
+            body = self.request(
+                "POST",
+                f"/api/v1/participants/{_segment(user_id)}/contact",
+                params={"study": study},
+                json=payload,
+            )
+        except ApiError as exc:
+            if exc.status in (409, 502) and "status" in exc.body:  # a result, refused or failed
+                return _decoded(ContactRefused, exc.body, where)
+            raise
+        return _decoded(ContactResult, body, where)
+
+    def contact_flagged(
+        self, study: str, *, force: bool = False, dry_run: bool = False
+    ) -> FlaggedContactAnswer:
+        return self.answer(
+            FlaggedContactAnswer,
             "POST",
-            f"/api/v1/participants/{_segment(user_id)}/contact",
-            params={"study": study},
-            json=payload,
-            ok=(200, 409, 422, 502),
+            "/api/v1/contact/flagged",
+            params={"study": study, "force": force, "dry_run": dry_run},
         )
 
-    def contact_flagged(self, study: str, *, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
-        return self.request(
-            "POST", "/api/v1/contact/flagged", params={"study": study, "force": force, "dry_run": dry_run}
-        )
+
+def _decoded(model: type[M], body: Mapping[str, Any], where: str) -> M:
+    try:
+        return decode(model, body, where)
+    except ContractError as exc:
+        raise AnswerMismatch(exc.message, hint=exc.hint, body=body) from None
 
 
 def _segment(value: str) -> str:

@@ -41,11 +41,16 @@ def ago(hours: float | None) -> str:
     return f"{hours / 24:.0f} d ago"
 
 
-def to_local(instants: Sequence[str], timezone: str) -> pd.DatetimeIndex:
-    """UTC instants as naive local wall-clock times of `timezone` (what a chart axis shows)."""
+def to_local(instants: Sequence[str | datetime], timezone: str) -> pd.DatetimeIndex:
+    """Instants (aware datetimes, or ISO text from a store) as naive local wall-clock times of `timezone` (what
+    a chart axis shows)."""
     if not instants:
         return pd.DatetimeIndex([])
-    return pd.to_datetime(list(instants), utc=True).tz_convert(timezone).tz_localize(None)
+    return (
+        pd.DatetimeIndex(pd.to_datetime(pd.Series(list(instants), dtype=object), utc=True))
+        .tz_convert(timezone)
+        .tz_localize(None)
+    )
 
 
 def local_label(timezone: str) -> str:

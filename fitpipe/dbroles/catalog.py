@@ -168,6 +168,10 @@ TABLES: dict[str, dict[DbRole, Access]] = {
     "user_sessions": {
         API: Access(select=True, insert=True, update=("last_seen_at", "ended_at", "end_reason"))
     },
+    # ---- 0010 run outcomes: the ingest job records them, the API's collector reads them --------------
+    "ingest_run_metrics": {API: READ, INGEST: UPSERT},
+    "ingest_run_quarantine": {API: READ, INGEST: UPSERT},
+    "ingest_run_token_failures": {API: READ, INGEST: UPSERT},
     # ---- bookkeeping: every process checks the schema version it runs on ------------------------------
     "schema_migrations": {API: READ, INGEST: READ},
 }

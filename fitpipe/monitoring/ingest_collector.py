@@ -1,21 +1,15 @@
 """A Prometheus collector that reads the ingest job's runs and the participants' state from the database
 at each scrape, so the API exports the batch job's metrics (see docs/operations.md for why).
 
-What it reads from `ingest_runs` (one row per run, written by ingest_job/fitpipe_ingest/pipeline/runs.py):
+What it reads, all typed (sql/0010_run_outcomes.sql; written by ingest_job/fitpipe_ingest/pipeline/runs.py):
 
-    status, trigger, started_at, finished_at, errors     the run's columns
-    details = {
-      "metrics": {                                       samples written, per metric and source
-        "<any key, e.g. heart_rate|wearipedia>": {"metric": "heart_rate", "source": "wearipedia",
-                                                  "new": 120, "updated": 3, ...},
-        ...                                              (when "metric" is missing, the key is the metric)
-      },
-      "quarantine_reasons": {"out_of_range": 4, ...},    records quarantined, by low-cardinality class
-      "files": {"failed": 1, ...},                       input files that failed
-      "token_refresh_failures": {"<study>": 2, ...}      failed access-token refreshes (optional)
-    }
+    ingest_runs                  status, trigger, started_at, finished_at, errors, files_failed
+    ingest_run_metrics           samples written per (metric, source): rows_new + rows_updated
+    ingest_run_quarantine        records quarantined, per low-cardinality reason
+    ingest_run_token_failures    failed access-token refreshes, per study
 
-Anything missing or not a number counts as 0, so an older or partial `details` never breaks a scrape.
+Runs recorded as JSON only (before 0010, or by the previous release's ingest job during an upgrade) were
+copied into these by the migration and its triggers, so the collector never parses `details`.
 Counters are sums over every run in the table: they survive API restarts and are the same on every
 replica (aggregate them with max, not sum, across instances). A run still running contributes what
 it has recorded so far. Runs that have ended do not change again, so the collector folds them into
@@ -69,16 +63,6 @@ _NAMES = (
 )
 
 
-def _number(expr: str) -> str:
-    """SQL for a JSON value that counts as 0 unless it is a number."""
-    return f"(CASE WHEN jsonb_typeof({expr}) = 'number' THEN ({expr})::text::float8 ELSE 0 END)"
-
-
-def _object(expr: str) -> str:
-    """SQL for a JSON value that is the empty object unless it is an object (jsonb_each refuses others)."""
-    return f"(CASE WHEN jsonb_typeof({expr}) = 'object' THEN {expr} ELSE '{{}}'::jsonb END)"
-
-
 # Where runs may still change: the oldest running run. Runs before it have ended ("settled"). The count
 # of settled runs already folded in tells whether some were deleted since.
 WATERMARK_SQL = """
@@ -87,13 +71,11 @@ SELECT coalesce((SELECT min(id) - 1 FROM ingest_runs WHERE status = 'running'),
        (SELECT count(*) FROM ingest_runs WHERE id <= %(after)s)
 """
 
-_FAILED_FILES = _number("details -> 'files' -> 'failed'")
-
 # Every figure of the runs after `after`, each row marked settled (id <= settle) or not. Columns:
 # settled, kind, label a, label b, value, and for the "newest" kinds the run's start and id (to compare).
-RUNS_SQL = f"""
+RUNS_SQL = """
 WITH r AS MATERIALIZED (
-    SELECT id, id <= %(settle)s AS settled, trigger, status, errors, details, started_at,
+    SELECT id, id <= %(settle)s AS settled, trigger, status, errors, files_failed, started_at,
            CASE WHEN status IN ('success', 'partial', 'failed') AND finished_at IS NOT NULL
                 THEN extract(epoch FROM finished_at - started_at)::float8 END AS seconds,
            extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS elapsed,
@@ -104,19 +86,18 @@ SELECT settled, 'count', '', '', count(*)::float8, NULL::float8, NULL::bigint FR
 UNION ALL
 SELECT settled, 'runs', trigger, status, count(*)::float8, NULL, NULL FROM r WHERE status <> 'running' GROUP BY 1, 3, 4
 UNION ALL
-SELECT settled, 'rows', coalesce(m.value ->> 'metric', m.key), coalesce(m.value ->> 'source', 'unknown'),
-       sum({_number("m.value -> 'new'")} + {_number("m.value -> 'updated'")}), NULL, NULL
-FROM r, jsonb_each({_object("r.details -> 'metrics'")}) AS m WHERE jsonb_typeof(m.value) = 'object' GROUP BY 1, 3, 4
+SELECT settled, 'rows', m.metric, m.source, sum(m.rows_new + m.rows_updated)::float8, NULL, NULL
+FROM r JOIN ingest_run_metrics m ON m.run_id = r.id GROUP BY 1, 3, 4
 UNION ALL
-SELECT settled, 'quarantined', q.key, '', sum({_number("q.value")}), NULL, NULL
-FROM r, jsonb_each({_object("r.details -> 'quarantine_reasons'")}) AS q GROUP BY 1, 3
+SELECT settled, 'quarantined', q.reason, '', sum(q.records)::float8, NULL, NULL
+FROM r JOIN ingest_run_quarantine q ON q.run_id = r.id GROUP BY 1, 3
 UNION ALL
-SELECT settled, 'tokens', t.key, '', sum({_number("t.value")}), NULL, NULL
-FROM r, jsonb_each({_object("r.details -> 'token_refresh_failures'")}) AS t GROUP BY 1, 3
+SELECT settled, 'tokens', t.study, '', sum(t.failures)::float8, NULL, NULL
+FROM r JOIN ingest_run_token_failures t ON t.run_id = r.id GROUP BY 1, 3
 UNION ALL
-SELECT settled, 'errors', 'file', '', sum({_FAILED_FILES}), NULL, NULL FROM r GROUP BY 1
+SELECT settled, 'errors', 'file', '', sum(files_failed)::float8, NULL, NULL FROM r GROUP BY 1
 UNION ALL
-SELECT settled, 'errors', 'run', '', coalesce(sum(greatest(errors - {_FAILED_FILES}, 0))
+SELECT settled, 'errors', 'run', '', coalesce(sum(greatest(errors - files_failed, 0))
        FILTER (WHERE status <> 'aborted'), 0), NULL, NULL FROM r GROUP BY 1
 UNION ALL
 SELECT settled, 'errors', 'aborted', '', count(*) FILTER (WHERE status = 'aborted'), NULL, NULL FROM r GROUP BY 1

@@ -96,6 +96,13 @@ class IngestSummary:
             or any(f.status == "unchanged" or f.sleep_new or f.sleep_present for f in self.files)
         )
 
+    def token_refresh_failures(self) -> dict[str, int]:
+        """Failed access-token refreshes per study, as the live sources reported them into `extra`."""
+        failures = self.extra.get("token_refresh_failures")
+        if not isinstance(failures, dict):
+            return {}
+        return {str(k): int(v) for k, v in failures.items() if isinstance(v, int) and not isinstance(v, bool)}
+
     @property
     def quarantine_kinds(self) -> Counter[str]:
         kinds: Counter[str] = Counter()
@@ -104,7 +111,8 @@ class IngestSummary:
         return kinds
 
     def details(self) -> dict[str, object]:
-        """The JSON stored in ingest_runs.details (read by the API's metrics collector)."""
+        """The JSON stored in ingest_runs.details: run-wide details for people, and (until a contract step drops
+        them) the counts the previous release's metrics collector reads; this release reads the typed ones."""
         return {
             "metrics": {
                 f"{metric}|{source}": {"metric": metric, "source": source, **asdict(c)}

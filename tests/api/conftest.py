@@ -21,6 +21,7 @@ from fitpipe.users import PasswordPolicy, add_user
 from fitpipe_api.main import create_app
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
+from tests.api.contracts import check_answer
 from tests.conftest import role_url
 
 
@@ -119,7 +120,10 @@ def api_settings(**overrides: object) -> Settings:
 @pytest.fixture
 def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    with TestClient(create_app(settings, url=role_url(database_url, API))) as c:
+    app = create_app(settings, url=role_url(database_url, API))
+    with TestClient(app) as c:
+        # every answer a test receives must match the model its route declares (tests/api/contracts.py)
+        c.event_hooks["response"] = [lambda response: check_answer(app, response)]
         yield c
 
 

@@ -1,6 +1,6 @@
 """schemathesis over the OpenAPI document: generated requests to every operation, with a valid token, never get
-a server error; in-process, answers also match their declared schemas; over HTTP to a real server, schemathesis'
-own runner adds negative data and the boundaries of every constraint.
+a server error and every answer matches the schema its route declares (fitpipe.contracts); in-process and over
+HTTP to a real server, where schemathesis' own runner adds negative data and the boundaries of every constraint.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _schemathesis(
             "--header",
             f"Authorization: Bearer {token}",
             "--checks",
-            "not_a_server_error",
+            "not_a_server_error,response_schema_conformance,content_type_conformance",
             "--phases",
             "examples,coverage,fuzzing",
             "--mode",
@@ -153,7 +153,8 @@ def test_every_route_fuzzed_with_negative_data_and_boundaries_gets_no_server_err
 ) -> None:
     """schemathesis' own runner against `fitpipe serve api` over HTTP: the coverage phase (the boundaries of every
     constraint and values just outside them) and fuzzing, positive and negative data; once freely, once with
-    half the identifiers real and half the dates and numbers from the hostile corpus."""
+    half the identifiers real and half the dates and numbers from the hostile corpus. Every answer must also
+    match its declared schema and media type (response conformance)."""
     # a real SMTP server: contacts that get as far as sending succeed (an unreachable one is a 502, rightly)
     with (
         smtp_server() as (smtp_port, _),

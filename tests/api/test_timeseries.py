@@ -168,3 +168,41 @@ def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(client: 
     )
     assert "fitpipe_database_up 1.0" in text
     assert "A1" not in text  # no participant ids as labels
+
+
+@pytest.mark.parametrize(
+    ("granularity", "format", "counted"),
+    [("auto", "json", 2), ("raw", "json", 2), ("1h", "json", 0), ("raw", "csv", 0), ("auto", "csv", 2)],
+)
+def test_each_series_is_planned_once_and_its_points_counted_at_most_once(  # type: ignore[no-untyped-def]
+    client: TestClient, tokens, monkeypatch: pytest.MonkeyPatch, granularity: str, format: str, counted: int
+) -> None:
+    """One plan per series, passed down: the points are counted once when the choice or the JSON limit needs
+    them (auto; raw as JSON), never for a fixed coarse granularity or a raw export."""
+    from fitpipe_api import series
+
+    calls: list[object] = []
+    real = series.point_counts
+
+    def counting(conn, span):  # type: ignore[no-untyped-def]
+        calls.append(span)
+        return real(conn, span)
+
+    monkeypatch.setattr(series, "point_counts", counting)
+    r = client.get(
+        URL,
+        params={
+            "user_id": "A1",
+            "metric": ["heart_rate", "steps"],
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "granularity": granularity,
+            "format": format,
+            "max_points": 100_000,  # auto picks raw: the JSON limit needs the same count again
+        },
+        headers=auth(tokens.admin),
+    )
+    assert r.status_code == 200, r.text
+    assert len(calls) == counted
+    if format == "json" and granularity != "1h":
+        assert [s["granularity"] for s in r.json()["series"]] == ["raw", "raw"]

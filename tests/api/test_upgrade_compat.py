@@ -224,13 +224,20 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
     token = _seed(previous_schema)  # this code's loader and helpers need its schema (OLDEST_SCHEMA)
     # this release's steps: expand steps, and 0008, a contract step for code that knows 0008 (this code)
-    assert [m.name for m in applied] == ["api", "users", "database_roles", "storage", "ingest"]
+    assert [m.name for m in applied] == [
+        "api",
+        "users",
+        "database_roles",
+        "storage",
+        "ingest",
+        "run_outcomes",
+    ]
     body, ready, series = _serve_new_api(previous_schema, token)
     assert (ready, body["status"], body["database_login"], series) == (200, "ready", "fitpipe_api", 200)
 
 
 def test_the_new_api_is_not_ready_on_the_previous_schema_alone_and_says_why(previous_schema: str) -> None:
-    """It needs 0008 (OLDEST_SCHEMA): before this release's migrations it waits, it does not half-serve."""
+    """It needs 0010 (OLDEST_SCHEMA): before this release's migrations it waits, it does not half-serve."""
     with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:  # type: ignore[call-arg]
         ready = client.get("/readyz")
     assert ready.status_code == 503

@@ -84,7 +84,9 @@ def _message(browser: Any, graph_id: str) -> str:
 
 def _api_participants(stack: Stack) -> list[dict[str, Any]]:
     with ApiClient(stack.api_url, stack.token) as client:
-        return list(client.participants(STUDY)["participants"])
+        return [
+            p.model_dump(mode="json", exclude_unset=True) for p in client.participants(STUDY).participants
+        ]
 
 
 def _open_cohort(browser: Any) -> None:

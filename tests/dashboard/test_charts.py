@@ -1,4 +1,4 @@
-"""The figures and words of the dashboard, from API-shaped JSON: gaps shaded and not bridged, imputed values
+"""The figures and words of the dashboard, from API answers decoded with their models (fitpipe.contracts): gaps shaded and not bridged, imputed values
 drawn apart and switching the summary, sleep stages, relative times, addresses."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fitpipe.contracts import Series, SleepAnswer
 from fitpipe_dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
 from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
 from fitpipe_dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
@@ -36,13 +37,19 @@ def test_the_line_breaks_at_a_gap_instead_of_bridging_it() -> None:
     assert bx.count(None) == 1 and len(bx) == 2 * t.size + 1
 
 
-def _series(impute: bool) -> dict:
+def _series(impute: bool, **changes: Any) -> Series:
     t = _minutes("2024-01-01 05:00", 60)
     walk = (t >= pd.Timestamp("2024-01-01 05:20")) & (t < pd.Timestamp("2024-01-01 05:30"))
     v = np.full(t.size, 60.0)
     v[walk] = 100.0
     keep = ~walk | impute
-    body = {
+    body: dict[str, Any] = {
+        "user_id": "P01",
+        "study": "trial",
+        "metric": "heart_rate",
+        "aggregation": "mean",
+        "points": int(keep.sum()),
+        "imputed_points": int(walk[keep].sum()),
         "timezone": "America/New_York",
         "granularity": "1m",
         "unit": "bpm",
@@ -56,7 +63,7 @@ def _series(impute: bool) -> dict:
     }
     if impute:
         body |= {"lo": [90.0 if w else None for w in walk], "hi": [110.0 if w else None for w in walk]}
-    return body
+    return Series.model_validate(body | changes)
 
 
 def test_imputed_minutes_are_a_separate_trace_and_change_the_summary_only_when_included() -> None:
@@ -79,7 +86,7 @@ def test_times_are_drawn_in_the_participants_local_time_with_the_zone_named_on_t
 
 
 def test_an_empty_range_says_why_instead_of_drawing_empty_axes() -> None:
-    empty = _series(False) | {"t": [], "v": [], "imputed": [], "min": [], "max": []}
+    empty = _series(False, t=[], v=[], imputed=[], min=[], max=[], points=0)
     fig = heart_rate_figure(empty, False, "no heart rate on 2024-01-01 — device not worn")
     assert fig.layout.annotations[0].text == "no heart rate on 2024-01-01 — device not worn"
 
@@ -89,18 +96,29 @@ def test_the_hypnogram_follows_the_stages_and_says_which_route_it_needs_without_
         "start": ["2024-01-02T04:00:00Z", "2024-01-02T04:30:00Z", "2024-01-02T05:00:00Z"],
         "seconds": [1800, 1800, 600],
         "level": ["light", "deep", "rem"],
+        "is_short": [False, False, False],
     }
-    answer = {
-        "timezone": "UTC",
-        "sessions": [
-            {
-                "start": "2024-01-02T04:00:00Z",
-                "local_date": "2024-01-02",
-                "is_main_sleep": True,
-                "stages": stages,
-            }
-        ],
-    }
+    night = {"end": "2024-01-02T05:10:00Z", "minutes_asleep": 60, "minutes_awake": 10, "efficiency": 90}
+    answer = SleepAnswer.model_validate(
+        {
+            "user_id": "P01",
+            "study": "trial",
+            "timezone": "UTC",
+            "start_date": "2024-01-02",
+            "end_date": "2024-01-02",
+            "sessions": [
+                night
+                | {
+                    "start": "2024-01-02T04:00:00Z",
+                    "local_date": "2024-01-02",
+                    "is_main_sleep": True,
+                    "sleep_type": "stages",
+                    "source": "takeout",
+                    "stages": stages,
+                }
+            ],
+        }
+    )
     fig = hypnogram_figure(answer, "in January")
     drawn: Any = fig.data[0].y
     assert drawn is not None and list(drawn) == [STAGE_ORDER[s] for s in stages["level"] for _ in range(2)]

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from fitpipe.contracts import AdherenceAnswer
 from fitpipe_api.access import visible_participant, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
 from fitpipe_api.deps import Call, CallerDep
@@ -32,6 +33,7 @@ router = APIRouter(prefix="/adherence", tags=["adherence"])
     "",
     summary="Wear, steps and sleep per participant and local day; overall adherence; the four flags",
     response_description="One entry per participant: window, overall adherence, flags and columnar days.",
+    response_model=AdherenceAnswer,
 )
 async def get_adherence(
     caller: CallerDep,

@@ -7,7 +7,6 @@ user name that does not exist: it might be a password typed into the wrong field
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import psycopg
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field, SecretStr
 from starlette.responses import Response
 
+from fitpipe.contracts import Person, SessionOut
 from fitpipe.errors import SignInError
 from fitpipe.sessions import NewSession, SessionPolicy, end_session, sign_in, start_proxy_session
 from fitpipe.tokens import Principal
@@ -56,23 +56,6 @@ class ProxySignInRequest(BaseModel):
     match: Annotated[
         Literal["email", "username"], Field(description="Which user column `identity` is matched with.")
     ] = "email"
-
-
-class Person(BaseModel):
-    username: str | None = Field(description="The signed-in person; null for an API token of no person.")
-    name: str = Field(description="The user name, or the API token's name.")
-    role: str
-    all_studies: bool
-    studies: list[str] = Field(description="The studies visible (empty when all_studies).")
-    can_contact: bool = Field(description="May email participants.")
-    sees_emails: bool = Field(description="Sees participants' email addresses.")
-
-
-class SessionOut(BaseModel):
-    token: str = Field(description="Send as `Authorization: Bearer <token>`; shown only now.")
-    expires_at: datetime = Field(description="The session ends then at the latest.")
-    idle_timeout_seconds: float = Field(description="…or after this long without a request.")
-    person: Person
 
 
 def _person(db: psycopg.Connection, principal: Principal) -> Person:

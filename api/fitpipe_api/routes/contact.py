@@ -23,6 +23,7 @@ from fitpipe.adherence_rules import FLAGS, StudyRules
 from fitpipe.contact.mailer import Mailer
 from fitpipe.contact.outreach import Outcome, Recipient, contact
 from fitpipe.contact.templates import check_reasons
+from fitpipe.contracts import ContactRefused, ContactResult, ErrorBody, FlaggedContactAnswer
 from fitpipe.errors import ConflictError
 from fitpipe.participants import list_participants
 from fitpipe.settings import Settings
@@ -94,11 +95,16 @@ def _audit(audit: Auditor, outcomes: list[Outcome], dry_run: bool) -> None:
 @router.post(
     "/participants/{user_id}/contact",
     summary="Email one participant about their adherence (refused within the cooldown unless forced)",
+    response_model=ContactResult,
     responses={
         409: {
-            "description": "Within the cooldown (not forced), nothing to write about, or no email address."
+            "description": "Within the cooldown (not forced), nothing to write about, or no email address.",
+            "model": ContactRefused | ErrorBody,
         },
-        502: {"description": "The mail server failed; the attempt is logged as failed."},
+        502: {
+            "description": "The mail server failed; the attempt is logged as failed.",
+            "model": ContactRefused,
+        },
     },
 )
 async def contact_participant(
@@ -170,6 +176,7 @@ def _contact_one(
 @router.post(
     "/contact/flagged",
     summary="Email every flagged active participant of a study (dry_run=true: preview the messages)",
+    response_model=FlaggedContactAnswer,
 )
 async def contact_flagged(
     caller: CallerDep,

@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fitpipe.contracts import Liveness, NotReady, Readiness
 from fitpipe.errors import FitpipeError
 from fitpipe.migrations import SchemaCompatibility, check_schema_compatible
 from fitpipe_api.admission import Database, DatabaseUnavailable
@@ -26,7 +27,7 @@ from fitpipe_api.responses import JSONResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive", response_model=Liveness)
 async def healthz() -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -44,7 +45,12 @@ def _not_ready(detail: str, hint: str | None = None) -> Response:
     return JSONResponse(body, status_code=503)
 
 
-@router.get("/readyz", summary="The database is reachable, its schema compatible and the API's login its own")
+@router.get(
+    "/readyz",
+    summary="The database is reachable, its schema compatible and the API's login its own",
+    response_model=Readiness,
+    responses={503: {"model": NotReady, "description": "Not ready: what is wrong and what to do"}},
+)
 async def readyz(request: Request) -> Response:
     guard: LoginGuard = request.app.state.login_guard
     database: Database = request.app.state.database

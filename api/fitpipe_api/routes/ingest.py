@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from fitpipe.contracts import QuarantineAnswer, RunsAnswer
 from fitpipe_api.access import visible_study_id
 from fitpipe_api.deps import Call, CallerDep
 from fitpipe_api.params import OptionalStudyQuery
@@ -109,7 +110,11 @@ def _scoped(run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-@router.get("/ingest/runs", summary="Ingest runs, newest first, with counts and errors, per study")
+@router.get(
+    "/ingest/runs",
+    summary="Ingest runs, newest first, with counts and errors, per study",
+    response_model=RunsAnswer,
+)
 async def get_runs(
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -129,7 +134,11 @@ def _runs(call: Call, limit: int, status: str | None) -> Response:
     return JSONResponse({"runs": [_scoped(r) for r in runs] if scoped else runs})
 
 
-@router.get("/quarantine", summary="Rejected input records with their reasons (reads are audited)")
+@router.get(
+    "/quarantine",
+    summary="Rejected input records with their reasons (reads are audited)",
+    response_model=QuarantineAnswer,
+)
 async def get_quarantine(
     caller: CallerDep,
     study: OptionalStudyQuery = None,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from fitpipe.contracts import Erasure, ParticipantDetail, ParticipantsAnswer
 from fitpipe.storage import erase_participant
 from fitpipe_api.access import visible_participant, visible_participants, visible_study_id
 from fitpipe_api.adherence import days_json, rules_of_study, summary_json
@@ -33,7 +34,9 @@ RECENT_CONTACTS = 20
 
 
 @router.get(
-    "", summary="The participants of a study (or of every study the token sees) with adherence and flags"
+    "",
+    summary="The participants of a study (or of every study the token sees) with adherence and flags",
+    response_model=ParticipantsAnswer,
 )
 async def list_participants(
     caller: CallerDep,
@@ -75,7 +78,11 @@ def _list(call: Call, study: str | None) -> Response:
     return JSONResponse({"generated_at": now, "rules": rules_by_study, "participants": out})
 
 
-@router.get("/{user_id}", summary="One participant: adherence, flags, days, data sources and recent contacts")
+@router.get(
+    "/{user_id}",
+    summary="One participant: adherence, flags, days, data sources and recent contacts",
+    response_model=ParticipantDetail,
+)
 async def get_participant(
     caller: CallerDep,
     user_id: UserIdPath,
@@ -127,6 +134,7 @@ def _one(
 @router.delete(
     "/{user_id}",
     summary="Erase everything stored of a participant who withdrew consent (admin tokens only; irreversible)",
+    response_model=Erasure,
     responses={200: {"description": "Erased: rows deleted per table"}},
 )
 async def erase(caller: CallerDep, user_id: UserIdPath, study: StudyQuery) -> Response:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from fitpipe.contracts import SleepAnswer
 from fitpipe.errors import InputError
 from fitpipe_api.access import visible_participant
 from fitpipe_api.deps import Call, CallerDep
@@ -32,7 +33,11 @@ def _day(value: str | None, name: str) -> date | None:
         ) from None
 
 
-@router.get("", summary="Sleep sessions and stages of a participant, by the local date each night ends")
+@router.get(
+    "",
+    summary="Sleep sessions and stages of a participant, by the local date each night ends",
+    response_model=SleepAnswer,
+)
 async def get_sleep(
     caller: CallerDep,
     user_id: UserIdQuery,

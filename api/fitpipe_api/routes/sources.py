@@ -18,6 +18,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from starlette.responses import HTMLResponse, Response
 
+from fitpipe.contracts import ConsentLink
 from fitpipe.errors import ConfigError, ConflictError
 from fitpipe.google_health.client import GoogleHealthClient
 from fitpipe.google_health.datatypes import SCOPES
@@ -92,6 +93,7 @@ def _redirect_uri(request: Request, settings: GoogleHealthSettings) -> str:
 @router.get(
     "/participants/{user_id}/connect",
     summary="A Google consent link for a participant (send it to them; it stays valid for a week by default)",
+    response_model=ConsentLink,
     responses={
         404: {
             "description": "No such participant for this token, or the Google Health source is not enabled "

@@ -16,29 +16,27 @@ from fastapi import APIRouter, Query
 from pydantic import StringConstraints
 from starlette.responses import Response
 
-from fitpipe.catalog import Metric, get_metric
+from fitpipe.catalog import get_metric
+from fitpipe.contracts import TimeseriesAnswer
 from fitpipe.errors import InputError
-from fitpipe.participants import Participant
 from fitpipe_api.access import visible_participant
 from fitpipe_api.deps import Call, CallerDep, SettingsDep
 from fitpipe_api.exporters import MEDIA_TYPES, Chunk, arrow_stream, csv_stream, parquet_stream
 from fitpipe_api.params import OptionalStudyQuery, RequiredUserIdsQuery
-from fitpipe_api.queries.timeseries import Span, point_counts, stream_raw, stream_rollup
+from fitpipe_api.queries.timeseries import stream_raw, stream_rollup
 from fitpipe_api.responses import ExportResponse, JSONResponse
-from fitpipe_api.series import (
-    Granularity,
-    Series,
-    align_span,
-    choose_granularity,
-    fetch_series,
-    parse_when,
-    resolve_span,
-)
+from fitpipe_api.series import Series, SeriesPlan, fetch_series, parse_when, plan_series
 
 router = APIRouter(prefix="/timeseries", tags=["timeseries"])
 
 EXPORT_CHUNK_ROWS = 50_000
 """Rows per chunk of a streamed export: a few MB in flight whatever the export's size."""
+
+EXPORT_CONTENT = {
+    "text/csv": {"schema": {"type": "string"}},
+    **{MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}} for f in ("parquet", "arrow")},
+}
+"""The streamed exports as OpenAPI names them: a file download each (format=csv, parquet or arrow)."""
 
 GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
 
@@ -46,17 +44,10 @@ GranularityParam = Literal["auto", "raw", "1m", "1h", "1d"]
 @router.get(
     "",
     summary="Time series of one or more participants and metrics",
-    response_description="Columnar series (JSON) or a long table (csv, parquet, arrow).",
-    responses={
-        200: {
-            "content": {
-                "application/json": {},
-                "text/csv": {},
-                "application/vnd.apache.parquet": {},
-                "application/vnd.apache.arrow.stream": {},
-            }
-        }
-    },
+    response_description="Columnar series (JSON), or a long table streamed as a download (csv, parquet, arrow): "
+    "one row per point with columns user_id, study, metric, t, v, imputed, min, max, count.",
+    response_model=TimeseriesAnswer,
+    responses={200: {"content": EXPORT_CONTENT}},
 )
 async def get_timeseries(
     caller: CallerDep,
@@ -112,7 +103,7 @@ async def get_timeseries(
     return ExportResponse(
         lease,
         lambda conn: {"csv": csv_stream, "parquet": parquet_stream, "arrow": arrow_stream}[format](
-            _chunks(conn, plan, request.budget, impute)
+            _chunks(conn, plan, impute)
         ),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="fitpipe-timeseries.{format}"'},
@@ -125,14 +116,15 @@ class TimeseriesRequest:
     metrics: list[str]
     start_date: str | None
     end_date: str | None
-    granularity: str
+    granularity: GranularityParam
     impute: str
     format: str
     study: str | None
     budget: int
 
 
-Plan = list[tuple[Participant, Metric, Span, Granularity]]
+Plan = list[SeriesPlan]
+"""Every series of the answer, each planned once (granularity chosen, points counted) and passed down."""
 
 
 def _plan(call: Call, r: TimeseriesRequest) -> Plan:
@@ -141,14 +133,20 @@ def _plan(call: Call, r: TimeseriesRequest) -> Plan:
     participants = [visible_participant(call.db, call.principal, u, r.study) for u in r.user_ids]
     start = parse_when(r.start_date, "start_date") if r.start_date else None
     end = parse_when(r.end_date, "end_date") if r.end_date else None
-    plan: Plan = []
-    for p in participants:
-        for m in metrics:
-            span = resolve_span(call.db, p, m, start, end)
-            g = r.granularity
-            if g == "auto":
-                g = choose_granularity(point_counts(call.db, span), r.budget)
-            plan.append((p, m, align_span(span, g, p), g))  # type: ignore[arg-type]
+    plan = [
+        plan_series(
+            call.db,
+            p,
+            m,
+            start,
+            end,
+            r.granularity,
+            r.budget,
+            count_raw=r.format == "json",  # JSON refuses too many raw points before reading them
+        )
+        for p in participants
+        for m in metrics
+    ]
     call.audit.record(
         "read_timeseries",
         [p.id for p in participants],
@@ -166,14 +164,14 @@ def _plan(call: Call, r: TimeseriesRequest) -> Plan:
 
 def _json_answer(call: Call, r: TimeseriesRequest, max_json_points: int) -> Response:
     plan = _plan(call, r)
-    raw_points = sum(point_counts(call.db, span)["raw"] for _, _, span, g in plan if g == "raw")
+    raw_points = sum(s.raw_points or 0 for s in plan)
     if raw_points > max_json_points:
         raise InputError(
             f"the answer would hold {raw_points:,} raw points, more than JSON allows ({max_json_points:,})",
             field="format",
             hint="use format=parquet, arrow or csv (streamed), or a coarser granularity",
         )
-    series = [_series(call.db, p, m, span, g, r.budget, r.impute) for p, m, span, g in plan]
+    series = [_series(call.db, s, r.impute) for s in plan]
     return JSONResponse(
         {
             "granularity_requested": r.granularity,
@@ -184,10 +182,8 @@ def _json_answer(call: Call, r: TimeseriesRequest, max_json_points: int) -> Resp
     )
 
 
-def _series(
-    db: psycopg.Connection, p: Participant, m: Metric, span: Span, g: str, budget: int, impute: str
-) -> Series:
-    series = fetch_series(db, p, m, span, g, budget)
+def _series(db: psycopg.Connection, plan: SeriesPlan, impute: str) -> Series:
+    series = fetch_series(db, plan)
     if impute == "auto":
         # pandas and the model load on first use, not in every API worker
         from fitpipe_api.imputation import impute_series
@@ -196,11 +192,12 @@ def _series(
     return series
 
 
-def _chunks(db: psycopg.Connection, plan: Plan, budget: int, impute: str) -> Iterator[Chunk]:
+def _chunks(db: psycopg.Connection, plan: Plan, impute: str) -> Iterator[Chunk]:
     """Runs while the response streams, chunk by chunk in worker threads, on the export's connection."""
-    for p, m, span, g in plan:
+    for planned in plan:
+        p, m, span, g = planned.participant, planned.metric, planned.span, planned.granularity
         if impute == "auto":
-            s = _series(db, p, m, span, g, budget, impute)
+            s = _series(db, planned, impute)
             yield Chunk(
                 p.external_id,
                 p.study,

@@ -20,14 +20,13 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from datetime import datetime
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from dash import Dash
 from flask import g, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response  # flask's Response and what flask.redirect is typed to return
 
+from fitpipe.contracts import SessionOut
 from fitpipe.settings import Settings
 from fitpipe_dashboard.auth.cookies import SIGNIN_CSRF_COOKIE, SessionCookies
 from fitpipe_dashboard.auth.page import signin_page
@@ -53,17 +52,18 @@ def _shown(studies: list[str]) -> tuple[str, ...]:
     return (*studies[:8], f"+{len(studies) - 8} more")
 
 
-def _person_from(answer: dict[str, Any], csrf: str, identity: str | None = None) -> Person:
-    who = answer["person"]
+def _person_from(answer: SessionOut, csrf: str, identity: str | None = None) -> Person:
+    who = answer.person
+    assert who.username is not None  # ApiClient.sign_in and proxy_sign_in refuse a session of no person
     return Person(
-        token=answer["token"],
-        username=who["username"],
-        role=who["role"],
-        all_studies=who["all_studies"],
-        studies=_shown(who["studies"]),
-        can_contact=who["can_contact"],
+        token=answer.token,
+        username=who.username,
+        role=who.role,
+        all_studies=who.all_studies,
+        studies=_shown(who.studies),
+        can_contact=who.can_contact,
         csrf=csrf,
-        expires_at=datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")).timestamp(),
+        expires_at=answer.expires_at.timestamp(),
         identity=identity,
     )
 
@@ -195,10 +195,10 @@ def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
             fresh = Person(
                 **{
                     **person.to_json(),
-                    "role": who["role"],
-                    "all_studies": who["all_studies"],
-                    "studies": _shown(who["studies"]),
-                    "can_contact": who["can_contact"],
+                    "role": who.role,
+                    "all_studies": who.all_studies,
+                    "studies": _shown(who.studies),
+                    "can_contact": who.can_contact,
                 }
             )
             if fresh != person:

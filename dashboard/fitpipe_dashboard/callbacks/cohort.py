@@ -70,7 +70,7 @@ def register(app: Dash, client: ApiClient, cooldown_hours: float) -> None:
         if parse_path(pathname).page != "cohort":
             return no_update, no_update
         try:
-            return client.participants(), None
+            return client.participants().model_dump(mode="json", exclude_unset=True), None
         except ApiError as exc:
             return None, error_box(exc)
 
@@ -181,7 +181,8 @@ def register(app: Dash, client: ApiClient, cooldown_hours: float) -> None:
             return message_figure("no study to show: the API's token sees none", title="Wear per day")
         start, end = heatmap_span(answer, study, int(days))
         try:
-            return wear_heatmap(client.adherence(study, start_date=start, end_date=end))
+            days_answer = client.adherence(study, start_date=start, end_date=end)
+            return wear_heatmap(days_answer.model_dump(mode="json", exclude_unset=True))
         except ApiError as exc:
             return message_figure(
                 f"the wear per day could not be loaded: {exc.message}", title="Wear per day"

@@ -27,20 +27,25 @@ __all__ = ["register", "call", "outcome_words"]
 def call(client: ApiClient, plan: dict[str, Any], *, dry_run: bool, force: bool) -> list[dict[str, Any]]:
     """One result per participant, whichever route the plan names."""
     if plan["kind"] == "flagged":
-        return list(client.contact_flagged(plan["study"], force=force, dry_run=dry_run)["results"])
-    answer = client.contact(plan["user_id"], study=plan["study"], force=force, dry_run=dry_run)
-    if "status" not in answer:  # 422 without a result: nothing to write about
+        flagged = client.contact_flagged(plan["study"], force=force, dry_run=dry_run)
+        return [r.model_dump(mode="json", exclude_unset=True) for r in flagged.results]
+    try:
+        result = client.contact(plan["user_id"], study=plan["study"], force=force, dry_run=dry_run)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        # refused without a result (nothing to write about, a reason refused): shown as that participant's row
         return [
             {
                 "user_id": plan["user_id"],
                 "study": plan["study"],
                 "status": "failed",
                 "reasons": [],
-                "error": f"{answer.get('detail', 'refused')}"
-                + (f" ({answer['hint']})" if answer.get("hint") else ""),
+                "error": f"{exc.body.get('detail', 'refused')}"
+                + (f" ({exc.body['hint']})" if exc.body.get("hint") else ""),
             }
         ]
-    return [answer]
+    return [result.model_dump(mode="json", exclude_unset=True)]
 
 
 def outcome_words(r: dict[str, Any], now: datetime) -> str:

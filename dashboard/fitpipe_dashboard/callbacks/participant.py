@@ -84,13 +84,13 @@ def heart_rate_view(
             )
         except ApiError as exc2:
             return message_figure(f"heart rate could not be loaded: {exc2}", title="Heart rate"), "", ""
-    series = answer["series"][0]
-    if impute and series["granularity"] == "raw":
+    series = answer.series[0]
+    if impute and series.granularity == "raw":
         note = "imputation fills minute means: choose per minute or coarser to see imputed values"
     summary = summarize(series, impute)
-    words = {"raw": "every sample", "1m": "per minute", "1h": "hourly", "1d": "daily"}[series["granularity"]]
+    words = {"raw": "every sample", "1m": "per minute", "1h": "hourly", "1d": "daily"}[series.granularity]
     auto = " (auto)" if granularity == "auto" else ""
-    text = f"{summary.text()} · {words}{auto} · times in {series['timezone']}"
+    text = f"{summary.text()} · {words}{auto} · times in {series.timezone}"
     fig = heart_rate_figure(series, impute, empty_reason(participant, start, end))
     return fig, text, note
 
@@ -134,7 +134,8 @@ def register(app: Dash, client: ApiClient) -> None:
         if route.page != "participant" or not route.user_id:
             return no_update, no_update
         try:
-            return client.participant(route.user_id, study=route.study), None
+            answer = client.participant(route.user_id, study=route.study)
+            return answer.model_dump(mode="json", exclude_unset=True), None
         except ApiError as exc:
             return None, error_box(exc)
 

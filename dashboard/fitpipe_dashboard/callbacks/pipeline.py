@@ -102,13 +102,13 @@ def register(app: Dash, client: ApiClient) -> None:
         errors: list[Any] = []
         # each part on its own: one failing route must not blank the others
         try:
-            runs = client.runs(limit=20)["runs"]
+            runs = [r.model_dump(mode="json", exclude_unset=True) for r in client.runs(limit=20).runs]
             table: Any = runs_table(runs, now)
         except ApiError as exc:
             runs, table = [], None
             errors.append(error_box(exc))
         try:
-            quarantine = client.quarantine(limit=20)
+            quarantine = client.quarantine(limit=20).model_dump(mode="json", exclude_unset=True)
             figure = quarantine_figure(quarantine)
             records = quarantine["records"]
         except ApiError as exc:

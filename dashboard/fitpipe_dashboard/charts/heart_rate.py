@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from fitpipe.contracts import Series
 from fitpipe_dashboard.charts.empty import BASE_LAYOUT, message_figure
 from fitpipe_dashboard.charts.gaps import band, break_at_gaps, find_gaps, shade
 from fitpipe_dashboard.timefmt import local_label, to_local
@@ -60,25 +61,25 @@ def floats(values: list[Any] | None) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in values], dtype=np.float64)
 
 
-def _observed_values(series: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _observed_values(series: Series) -> tuple[np.ndarray, np.ndarray]:
     """(mask of buckets with measured data, their observed-only values)."""
-    imputed = np.array(series.get("imputed") or [], dtype=bool)
-    v = floats(series["v"])
-    if "v_observed" in series:  # 1h/1d with impute=auto: v holds imputed minutes, v_observed does not
-        observed = floats(series["v_observed"])
+    imputed = np.array(series.imputed, dtype=bool)
+    v = floats(series.v)
+    if series.v_observed is not None:  # 1h/1d with impute=auto: v holds imputed minutes, v_observed does not
+        observed = floats(series.v_observed)
         return ~np.isnan(observed), observed
     return ~imputed, v
 
 
-def summarize(series: dict[str, Any], include_imputed: bool) -> HeartRateSummary:
-    g, unit = series["granularity"], series.get("unit", "bpm")
+def summarize(series: Series, include_imputed: bool) -> HeartRateSummary:
+    g, unit = series.granularity, series.unit
     has, observed = _observed_values(series)
-    imputed = np.array(series.get("imputed") or [], dtype=bool)
-    if "imputed_minutes" in series:
-        imputed_minutes = int(np.sum(series["imputed_minutes"]))
+    imputed = np.array(series.imputed, dtype=bool)
+    if series.imputed_minutes is not None:
+        imputed_minutes = int(np.sum(series.imputed_minutes))
     else:
         imputed_minutes = int(imputed.sum())
-    values = floats(series["v"]) if include_imputed else observed[has]
+    values = floats(series.v) if include_imputed else observed[has]
     values = values[~np.isnan(values)]
     if values.size == 0:
         return HeartRateSummary(None, None, None, int(has.sum()), imputed_minutes, include_imputed, g, unit)
@@ -89,20 +90,20 @@ def summarize(series: dict[str, Any], include_imputed: bool) -> HeartRateSummary
     )
 
 
-def heart_rate_figure(series: dict[str, Any], include_imputed: bool, empty_reason: str) -> go.Figure:
-    tz, g, unit = series["timezone"], series["granularity"], series.get("unit", "bpm")
-    t = to_local(series["t"], tz)
+def heart_rate_figure(series: Series, include_imputed: bool, empty_reason: str) -> go.Figure:
+    tz, g, unit = series.timezone, series.granularity, series.unit
+    t = to_local(series.t, tz)
     has, observed = _observed_values(series)
-    imputed = np.array(series.get("imputed") or [], dtype=bool)
+    imputed = np.array(series.imputed, dtype=bool)
     show_imputed = include_imputed and bool(imputed.any())
     if not has.any() and not show_imputed:
         return message_figure(empty_reason, title="Heart rate")
-    start = to_local([series["start"]], tz)[0]
-    end = to_local([series["end"]], tz)[0]
+    start = to_local([series.start], tz)[0]
+    end = to_local([series.end], tz)[0]
     t_obs = t[has]
     fig = go.Figure()
-    if "min" in series and g != "raw":
-        xs, ys = band(t_obs, floats(series["min"])[has], floats(series["max"])[has], g)
+    if series.min is not None and series.max is not None and g != "raw":
+        xs, ys = band(t_obs, floats(series.min)[has], floats(series.max)[has], g)
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -128,10 +129,10 @@ def heart_rate_figure(series: dict[str, Any], include_imputed: bool, empty_reaso
         )
     )
     if show_imputed:
-        v = floats(series["v"])
+        v = floats(series.v)
         error_y = None
-        if "lo" in series and "hi" in series:
-            lo, hi = floats(series["lo"])[imputed], floats(series["hi"])[imputed]
+        if series.lo is not None and series.hi is not None:
+            lo, hi = floats(series.lo)[imputed], floats(series.hi)[imputed]
             error_y = {
                 "type": "data",
                 "symmetric": False,

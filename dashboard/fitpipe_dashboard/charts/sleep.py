@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import plotly.graph_objects as go
 
+from fitpipe.contracts import SleepAnswer
 from fitpipe_dashboard.charts.empty import BASE_LAYOUT, message_figure
 from fitpipe_dashboard.timefmt import to_local
 
@@ -16,9 +15,8 @@ STAGE_ORDER = {"deep": 0, "light": 1, "rem": 2, "wake": 3, "asleep": 0, "restles
 STAGE_NAMES = {0: "deep / asleep", 1: "light / restless", 2: "REM", 3: "awake"}
 
 
-def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure:
-    """`answer`: GET /api/v1/sleep ({"timezone", "sessions": [{"start", "end", "local_date", "is_main_sleep",
-    "stages": {"start": [...], "seconds": [...], "level": [...]}}]}); None while the API has no such route."""
+def hypnogram_figure(answer: SleepAnswer | None, span_text: str) -> go.Figure:
+    """`answer`: GET /api/v1/sleep, decoded; None while the API has no such route."""
     if answer is None:
         return message_figure(
             "sleep stages need the API's /api/v1/sleep route (not available yet); "
@@ -26,9 +24,7 @@ def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure
             title="Sleep stages",
             height=260,
         )
-    sessions = [
-        s for s in answer.get("sessions", []) if s.get("is_main_sleep") and s.get("stages", {}).get("start")
-    ]
+    sessions = [s for s in answer.sessions if s.is_main_sleep and s.stages.start]
     if not sessions:
         return message_figure(
             f"no sleep with stages {span_text}: the device was not worn at night "
@@ -36,13 +32,13 @@ def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure
             title="Sleep stages",
             height=260,
         )
-    night = max(sessions, key=lambda s: s["start"])
-    tz = answer["timezone"]
-    stages = night["stages"]
-    starts = to_local(stages["start"], tz)
+    night = max(sessions, key=lambda s: s.start)
+    tz = answer.timezone
+    stages = night.stages
+    starts = to_local(stages.start, tz)
     xs: list[object] = []
     ys: list[object] = []
-    for start, seconds, level in zip(starts, stages["seconds"], stages["level"], strict=True):
+    for start, seconds, level in zip(starts, stages.seconds, stages.level, strict=True):
         y = STAGE_ORDER.get(level, 1)
         xs += [start, start + pd.Timedelta(seconds=int(seconds))]
         ys += [y, y]
@@ -57,7 +53,7 @@ def hypnogram_figure(answer: dict[str, Any] | None, span_text: str) -> go.Figure
     )
     fig.update_layout(
         **(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}),
-        title=f"Sleep stages, night of {night['local_date']}",
+        title=f"Sleep stages, night of {night.local_date}",
         showlegend=False,
         xaxis={"title": f"participant's local time ({tz})"},
         yaxis={

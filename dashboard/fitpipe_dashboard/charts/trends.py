@@ -5,11 +5,11 @@ minutes, sleep duration): one figure per panel from the API's daily series, empt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from fitpipe.contracts import Series, TimeseriesAnswer
 from fitpipe_dashboard.charts.empty import BASE_LAYOUT, message_figure
 from fitpipe_dashboard.charts.heart_rate import floats
 from fitpipe_dashboard.timefmt import to_local
@@ -42,15 +42,15 @@ PANELS: tuple[Panel, ...] = (
 TREND_METRICS: tuple[str, ...] = tuple(dict.fromkeys(m for p in PANELS for m in p.metrics))
 
 
-def _daily_values(series: dict[str, Any]) -> np.ndarray:
+def _daily_values(series: Series) -> np.ndarray:
     """Daily totals for sum metrics (steps: the day's sum, not its mean per sample), else daily means."""
-    if series.get("aggregation") == "sum" and "sum" in series:
-        return floats(series["sum"])
-    return floats(series["v"])
+    if series.aggregation == "sum" and series.sum is not None:
+        return floats(series.sum)
+    return floats(series.v)
 
 
-def trend_figure(panel: Panel, by_metric: dict[str, dict[str, Any]], span_text: str) -> go.Figure:
-    series = next((by_metric[m] for m in panel.metrics if m in by_metric and by_metric[m]["points"]), None)
+def trend_figure(panel: Panel, by_metric: dict[str, Series], span_text: str) -> go.Figure:
+    series = next((by_metric[m] for m in panel.metrics if m in by_metric and by_metric[m].points), None)
     if series is None:
         return message_figure(
             f"no {panel.title.lower()} {span_text}: the device recorded none "
@@ -58,17 +58,17 @@ def trend_figure(panel: Panel, by_metric: dict[str, dict[str, Any]], span_text: 
             title=panel.title,
             height=260,
         )
-    tz = series["timezone"]
-    x = to_local(series["t"], tz)
+    tz = series.timezone
+    x = to_local(series.t, tz)
     y = _daily_values(series) * panel.scale
-    unit = panel.unit or series["unit"]
+    unit = panel.unit or series.unit
     hover = "%{x|%a %d %b %Y}: %{y:.1f} " + unit + "<extra></extra>"
     if panel.kind == "bar":
         trace: go.Scatter | go.Bar = go.Bar(x=x, y=y, marker_color="#2e86c1", hovertemplate=hover)
     else:
         trace = go.Scatter(x=x, y=y, mode="lines+markers", line={"color": "#8e44ad"}, hovertemplate=hover)
     fig = go.Figure(trace)
-    source = "" if series["metric"] == panel.metrics[0] else f" (daily mean of {series['metric']})"
+    source = "" if series.metric == panel.metrics[0] else f" (daily mean of {series.metric})"
     fig.update_layout(
         **(BASE_LAYOUT | {"height": 260, "hovermode": "closest"}),
         title=panel.title + source,
@@ -79,6 +79,6 @@ def trend_figure(panel: Panel, by_metric: dict[str, dict[str, Any]], span_text: 
     return fig
 
 
-def panel_figures(answer: dict[str, Any], span_text: str) -> dict[str, go.Figure]:
-    by_metric = {s["metric"]: s for s in answer.get("series", [])}
+def panel_figures(answer: TimeseriesAnswer, span_text: str) -> dict[str, go.Figure]:
+    by_metric = {s.metric: s for s in answer.series}
     return {p.key: trend_figure(p, by_metric, span_text) for p in PANELS}

@@ -7,6 +7,12 @@ SIGTERM, the database going away), with the counts of everything that did commit
 the moment it happens when the database can still be reached. A running run holds a session advisory lock on its id; the next run tries that lock
 for every run still marked 'running': if it gets it, the process that owned the run is gone (kill -9,
 OOM, node loss, a database that could not be reached to say so) and the run is marked 'aborted'.
+
+What a run counted is stored typed (sql/0010_run_outcomes.sql): files per status and sleep sessions as
+columns of `ingest_runs`, samples per (metric, source) in `ingest_run_metrics`, quarantined records per
+reason in `ingest_run_quarantine`, failed token refreshes per study in `ingest_run_token_failures`, each
+write one transaction. `details` keeps the same counts as JSON for the previous release's API until a
+contract step drops them.
 """
 
 from __future__ import annotations
@@ -117,31 +123,83 @@ class RunRecorder:
         errors = [f"{f.file}: {f.error}" for f in summary.failed]
         if error:
             errors.insert(0, error)
-        conn.execute(
-            """
-            UPDATE ingest_runs SET
-                participants = %(participants)s, files = %(files)s, rows_read = %(read)s, rows_new = %(new)s,
-                rows_updated = %(updated)s, rows_present = %(present)s, rows_quarantined = %(quarantined)s,
-                errors = %(errors)s, error = %(error)s, details = %(details)s,
-                status = coalesce(%(status)s, status),
-                finished_at = CASE WHEN %(status)s IS NULL THEN NULL ELSE now() END
-            WHERE id = %(id)s
-            """,
-            {
-                "id": self.id,
-                "participants": len(summary.participants),
-                "files": sum(1 for f in summary.files if f.status == "loaded"),
-                "read": total.read,
-                "new": total.new,
-                "updated": total.updated,
-                "present": total.present,
-                "quarantined": sum(f.quarantined for f in summary.files),
-                "errors": len(errors),
-                "error": "\n".join(errors)[:10_000] or None,
-                "details": json.dumps(summary.details()),
-                "status": status,
-            },
-        )
+        files = {
+            s: len(summary.with_status(s)) for s in ("loaded", "unchanged", "unknown", "skipped", "failed")
+        }
+        with conn.transaction():
+            # the typed counts are this recorder's own: the triggers that copy an older job's JSON stay out
+            conn.execute("SELECT set_config('fitpipe.run_counts', 'typed', true)")
+            conn.execute(
+                """
+                UPDATE ingest_runs SET
+                    participants = %(participants)s, files = %(files)s, rows_read = %(read)s, rows_new = %(new)s,
+                    rows_updated = %(updated)s, rows_present = %(present)s, rows_quarantined = %(quarantined)s,
+                    files_unchanged = %(unchanged)s, files_unknown = %(unknown)s, files_skipped = %(skipped)s,
+                    files_failed = %(failed)s, sleep_new = %(sleep_new)s, sleep_present = %(sleep_present)s,
+                    errors = %(errors)s, error = %(error)s, details = %(details)s,
+                    status = coalesce(%(status)s, status),
+                    finished_at = CASE WHEN %(status)s IS NULL THEN NULL ELSE now() END
+                WHERE id = %(id)s
+                """,
+                {
+                    "id": self.id,
+                    "participants": len(summary.participants),
+                    "files": files["loaded"],
+                    "read": total.read,
+                    "new": total.new,
+                    "updated": total.updated,
+                    "present": total.present,
+                    "quarantined": sum(f.quarantined for f in summary.files),
+                    "unchanged": files["unchanged"],
+                    "unknown": files["unknown"],
+                    "skipped": files["skipped"],
+                    "failed": files["failed"],
+                    "sleep_new": sum(f.sleep_new for f in summary.files),
+                    "sleep_present": sum(f.sleep_present for f in summary.files),
+                    "errors": len(errors),
+                    "error": "\n".join(errors)[:10_000] or None,
+                    "details": json.dumps(summary.details()),
+                    "status": status,
+                },
+            )
+            self._write_rows(conn, summary)
+
+    def _write_rows(self, conn: psycopg.Connection, summary: IngestSummary) -> None:
+        """The per-metric, per-reason and per-study counts; a run's counts only grow, so upserts suffice."""
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO ingest_run_metrics (run_id, metric, source, rows_read, rows_new, rows_updated,
+                                                   rows_present, rows_duplicate, rows_quarantined)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (run_id, metric, source) DO UPDATE
+                   SET rows_read = EXCLUDED.rows_read, rows_new = EXCLUDED.rows_new,
+                       rows_updated = EXCLUDED.rows_updated, rows_present = EXCLUDED.rows_present,
+                       rows_duplicate = EXCLUDED.rows_duplicate, rows_quarantined = EXCLUDED.rows_quarantined""",
+                [
+                    (
+                        self.id,
+                        metric,
+                        source,
+                        c.read,
+                        c.new,
+                        c.updated,
+                        c.present,
+                        c.duplicates,
+                        c.quarantined,
+                    )
+                    for (metric, source), c in summary.by_metric().items()
+                ],
+            )
+            cur.executemany(
+                """INSERT INTO ingest_run_quarantine (run_id, reason, records) VALUES (%s, %s, %s)
+                   ON CONFLICT (run_id, reason) DO UPDATE SET records = EXCLUDED.records""",
+                [(self.id, reason, n) for reason, n in sorted(summary.quarantine_kinds.items())],
+            )
+            cur.executemany(
+                """INSERT INTO ingest_run_token_failures (run_id, study, failures) VALUES (%s, %s, %s)
+                   ON CONFLICT (run_id, study) DO UPDATE SET failures = EXCLUDED.failures""",
+                [(self.id, study, int(n)) for study, n in sorted(summary.token_refresh_failures().items())],
+            )
 
     def close(self) -> None:
         try:

@@ -413,3 +413,39 @@ def test_scrapes_after_the_first_stay_fast_with_years_of_runs(
     assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="takeout") == 1
     # Re-reading 20,000 runs takes over a second here; reading the new ones, a few tens of milliseconds.
     assert elapsed < 0.3, f"a scrape took {elapsed:.2f} s"
+
+
+def test_the_collector_reads_the_typed_counts_a_recorder_wrote_not_the_json(
+    db: psycopg.Connection, database_url: str
+) -> None:
+    """A run recorded by this release's recorder: typed columns and rows (sql/0010). Its JSON says otherwise
+    here on purpose: the collector must not read it."""
+    with db.transaction():
+        db.execute("SELECT set_config('fitpipe.run_counts', 'typed', true)")  # as RunRecorder writes
+        run_id = db.execute(
+            """INSERT INTO ingest_runs (trigger, status, started_at, finished_at, errors, files_failed, details)
+               VALUES ('run', 'partial', now() - interval '1 hour', now(), 3, 2, %s) RETURNING id""",
+            (json.dumps({"metrics": {"steps": {"new": 999}}, "files": {"failed": 99}}),),
+        ).fetchone()[0]  # type: ignore[index]
+        db.execute(
+            """INSERT INTO ingest_run_metrics (run_id, metric, source, rows_new, rows_updated)
+               VALUES (%s, 'heart_rate', 'takeout', 40, 2), (%s, 'sp02_typo', 'fitabase', 5, 0)""",
+            (run_id, run_id),
+        )
+        db.execute(
+            "INSERT INTO ingest_run_quarantine (run_id, reason, records) VALUES (%s, 'out_of_range', 7)",
+            (run_id,),
+        )
+        db.execute(
+            "INSERT INTO ingest_run_token_failures (run_id, study, failures) VALUES (%s, 'alpha', 4)",
+            (run_id,),
+        )
+    _study(db, "alpha")
+    registry = registry_for(database_url)
+    assert value(registry, "fitpipe_ingest_rows_total", metric="heart_rate", source="takeout") == 42
+    assert value(registry, "fitpipe_ingest_rows_total", metric="other", source="fitabase") == 5
+    assert value(registry, "fitpipe_ingest_rows_total", metric="steps", source="unknown") is None
+    assert value(registry, "fitpipe_ingest_quarantined_total", reason="out_of_range") == 7
+    assert value(registry, "fitpipe_token_refresh_failures_total", study="alpha") == 4
+    assert value(registry, "fitpipe_ingest_errors_total", kind="file") == 2
+    assert value(registry, "fitpipe_ingest_errors_total", kind="run") == 1
