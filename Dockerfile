@@ -21,7 +21,8 @@ WORKDIR /src
 COPY requirements/runtime.txt requirements/runtime.txt
 RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY . .
-RUN pip install --no-deps --no-build-isolation . && pip check && fitpipe --version
+RUN pip install --no-deps --no-build-isolation . && pip check && fitpipe --version \
+ && cd / && python -c "from fitpipe.migrations import available_migrations; assert available_migrations()"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="fitpipe" \
@@ -30,11 +31,9 @@ LABEL org.opencontainers.image.title="fitpipe" \
 # The uid the operator's pods run as (runAsUser 10001); no login shell, no home to write to.
 RUN groupadd --system --gid 10001 fitpipe \
  && useradd --system --uid 10001 --gid fitpipe --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fitpipe
+# The migrations (sql/) and the chart's CRD travel inside the installed package (setup.py).
 COPY --from=build /opt/fitpipe /opt/fitpipe
-# The migrations are read from a directory, not from the installed package.
-COPY sql /opt/fitpipe/sql
 ENV PATH=/opt/fitpipe/bin:$PATH \
-    FITPIPE_SQL_DIR=/opt/fitpipe/sql \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FITPIPE_HOME=/tmp/fitpipe

@@ -5,11 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FITPIPE_HOME ?= $(CURDIR)/.fitpipe
 
-.PHONY: demo test check lint typecheck install system-deps control-plane db bench clean lock
+.PHONY: demo test check lint lint-imports typecheck install system-deps control-plane db bench clean lock
 
 # Python packages come from the hashed lock (requirements/dev.txt: runtime + test); fitpipe itself is
 # installed editable on top, built by the locked setuptools. Regenerate the locks with `make lock`.
-$(BIN)/fitpipe: pyproject.toml requirements/dev.txt
+$(BIN)/fitpipe: pyproject.toml setup.py requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/dev.txt
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
@@ -39,15 +39,19 @@ control-plane: $(BIN)/fitpipe
 test: install control-plane
 	$(BIN)/pytest -q
 
-lint: $(BIN)/fitpipe
+lint: $(BIN)/fitpipe lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make lint-imports: the floors of docs/architecture.md (import-linter contracts in pyproject.toml)
+lint-imports: $(BIN)/fitpipe
+	$(BIN)/lint-imports --no-cache
 
 ## make typecheck: mypy over the installed packages (strict on the core `fitpipe`; see [tool.mypy])
 typecheck: $(BIN)/fitpipe
 	$(BIN)/mypy
 
-## make check: every check CI runs (ruff, mypy, the whole test suite)
+## make check: every check CI runs (ruff, the import contracts, mypy, the whole test suite)
 check: lint typecheck test
 
 bench: install

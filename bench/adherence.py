@@ -36,9 +36,9 @@ from fitpipe.db import connect, redact
 from fitpipe.errors import FitpipeError
 from fitpipe.migrations import migrate
 from fitpipe.participants import ensure_study
+from fitpipe.pgcopy import copy_rollups, rollup_rows
 from fitpipe.settings import Settings, get_settings
 from fitpipe_api.queries.adherence import DEFAULT_DAYS
-from fitpipe_ingest.copy import copy_rollups, rollup_rows
 
 BENCH_DATABASE = "fitpipe_bench_adherence"
 STUDY = "bench"

@@ -33,11 +33,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fitpipe.db import database_url, redact
+from fitpipe.localtime import US_PER_DAY
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
 from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files
-from fitpipe_ingest.localtime import US_PER_DAY
 from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 DB = "fitpipe_bench_api"

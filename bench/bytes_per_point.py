@@ -28,8 +28,8 @@ from fitpipe.catalog import get_metric
 from fitpipe.db import connect, has_timescaledb, redact
 from fitpipe.errors import ConflictError, FitpipeError
 from fitpipe.migrations import migrate
+from fitpipe.pgcopy import copy_samples
 from fitpipe.settings import get_settings
-from fitpipe_ingest.copy import copy_samples
 
 BENCH_DATABASE = "fitpipe_bench_bpp"
 DAY0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z

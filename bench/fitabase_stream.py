@@ -136,8 +136,8 @@ def child_raw_copy(url: str, participants: int, days: int) -> dict[str, float]:
     speed with a client that costs nothing."""
     from zoneinfo import ZoneInfo
 
-    from fitpipe_ingest.copy import copy_samples
-    from fitpipe_ingest.localtime import local_to_utc_us
+    from fitpipe.localtime import local_to_utc_us
+    from fitpipe.pgcopy import copy_samples
 
     zone = ZoneInfo(ZONE)
     with psycopg.connect(url) as conn, conn.cursor() as cur:

@@ -3,8 +3,8 @@ method with linear interpolation and the participant's mean, per gap-length buck
 
     .venv/bin/python bench/imputation.py [--masks 300] [--participants 6] [--seed 7] [--real DIR]
 
-Real data: the Takeout export in ../shared/realdata (skipped with a message when absent), heart rate read
-from `Fitbit/Global Export Data/heart_rate-*.json` and steps from `steps-*.json`, averaged to minutes;
+Real data: the Takeout export in the shared folder (tests/shared_data.py: FITPIPE_SHARED_DATA, else
+../shared; skipped with a message when absent), heart rate read from `Fitbit/Global Export Data/heart_rate-*.json` and steps from `steps-*.json`, averaged to minutes;
 with only ~41 worn hours there, the model is refitted for every mask on everything but the masked block.
 Synthetic: ingest_job.synth's cohort (circadian rhythm, sleep, walking, exercise bouts, AR(1) noise, device
 sampling, non-wear); the model is fitted on days 1-28 and masks are placed in days 29-35.
@@ -32,8 +32,9 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
 
 from fitpipe.imputation import MINUTE_US, ImputationOptions, ParticipantModel, fit_model, impute_minutes
 from fitpipe.imputation.profile import local_minutes
+from tests.shared_data import shared
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "takeout-pixelwatch3-2025"
+REAL = shared("realdata", "takeout-pixelwatch3-2025")
 REAL_TIMEZONE = "Etc/GMT-7"  # the export's README: UTC+7, no DST
 BUCKETS = ((1, 5), (6, 15), (16, 60), (61, 120))
 CONTEXT_MINUTES = 360

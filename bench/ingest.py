@@ -29,10 +29,10 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fitpipe.db import database_url, redact
+from fitpipe.localtime import US_PER_DAY
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
-from fitpipe_ingest.localtime import US_PER_DAY
 from fitpipe_ingest.pipeline.files import ingest_path
 from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
 from fitpipe_ingest.sources.wearipedia import SOURCE as WEARIPEDIA

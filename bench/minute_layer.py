@@ -43,13 +43,13 @@ from fitpipe.adherence_rules import AdherenceRules  # noqa: E402
 from fitpipe.catalog import Metric  # noqa: E402
 from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
+from fitpipe.localtime import us_to_datetime  # noqa: E402
 from fitpipe.migrations import migrate  # noqa: E402
 from fitpipe.participants import add_participant  # noqa: E402
 from fitpipe.storage import read_sizes  # noqa: E402
 from fitpipe_api.queries.adherence import read_days, read_summaries  # noqa: E402
 from fitpipe_api.queries.timeseries import Span, read_all, stream_rollup  # noqa: E402
 from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files  # noqa: E402
-from fitpipe_ingest.localtime import us_to_datetime  # noqa: E402
 from fitpipe_ingest.records import ParsedFile  # noqa: E402
 
 LAYOUTS = ("before", "after")

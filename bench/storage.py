@@ -41,12 +41,12 @@ from bytes_per_point import heart_rate_walk  # noqa: E402  (bench/ is not a pack
 
 from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
+from fitpipe.localtime import us_to_datetime  # noqa: E402
 from fitpipe.migrations import migrate  # noqa: E402
 from fitpipe.participants import Participant, add_participant  # noqa: E402
 from fitpipe.storage import detect_edition, read_sizes  # noqa: E402
 from fitpipe_api.queries.timeseries import Span, read_all, stream_raw, stream_rollup  # noqa: E402
 from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files  # noqa: E402
-from fitpipe_ingest.localtime import us_to_datetime  # noqa: E402
 from fitpipe_ingest.records import ParsedFile, SampleBatch  # noqa: E402
 
 DB = "fitpipe_bench_storage"

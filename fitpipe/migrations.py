@@ -17,11 +17,11 @@ that does not know schema NNNN then stops being ready. Code declares the oldest 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -56,7 +56,8 @@ OLDEST_SCHEMA = 10  # run outcomes as typed rows (0010); erasure and minute read
 class Migration:
     version: int
     name: str
-    path: Path
+    path: Traversable
+    """The file: a package resource (fitpipe_sql), or a file of a directory given to migrate()."""
 
     @property
     def sql(self) -> str:
@@ -73,14 +74,16 @@ class Migration:
         return int(match.group(1)) if match else 0
 
 
-def sql_dir() -> Path:
-    return Path(os.environ.get("FITPIPE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
+def sql_dir() -> Traversable:
+    """The migrations this code ships: the top-level sql/ folder, installed as the resource package
+    fitpipe_sql (setup.py), so a wheel, an editable install and the image all find them the same way."""
+    return files("fitpipe_sql")
 
 
-def available_migrations(directory: Path | None = None) -> list[Migration]:
+def available_migrations(directory: Traversable | None = None) -> list[Migration]:
     directory = directory or sql_dir()
     found = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         match = _NAME.match(path.name)
         if not match:
             raise SchemaError(
@@ -183,7 +186,7 @@ def check_schema_current(conn: psycopg.Connection) -> int:
 
 def migrate(
     conn: psycopg.Connection,
-    directory: Path | None = None,
+    directory: Traversable | None = None,
     *,
     passwords: Mapping[DbRole, str | None] | None = None,
     on_change: Callable[[str], None] | None = None,

@@ -34,9 +34,9 @@ from fitpipe.imputation import (
     impute_minutes,
 )
 from fitpipe.imputation.profile import local_minutes
+from fitpipe.localtime import datetime_to_us
 from fitpipe_api.queries.timeseries import Span, read_all, stream_rollup
 from fitpipe_api.series import Series
-from fitpipe_ingest.localtime import datetime_to_us
 
 __all__ = ["impute_series", "IMPUTABLE", "HISTORY", "MAX_SPAN", "REASONS"]
 

@@ -15,7 +15,6 @@ from fitpipe import __version__
 from fitpipe.db import database_url
 from fitpipe.dbroles import API
 from fitpipe.monitoring.http import HttpMetricsMiddleware
-from fitpipe.monitoring.metrics import create_metrics
 from fitpipe.settings import Settings, get_settings
 from fitpipe_api.adherence import flagged_counts
 from fitpipe_api.admission import Database
@@ -23,6 +22,7 @@ from fitpipe_api.db import LoginGuard, make_pool
 from fitpipe_api.errors import ERROR_RESPONSES, install_error_handlers
 from fitpipe_api.limits import SizeLimitMiddleware
 from fitpipe_api.logs import AnswerLogMiddleware
+from fitpipe_api.metrics import create_metrics
 from fitpipe_api.request_ids import RequestIdMiddleware
 from fitpipe_api.routes import (
     adherence,

@@ -12,8 +12,8 @@ from fitpipe.cli.output import say
 from fitpipe.db import database_url
 from fitpipe.dbroles import INGEST
 from fitpipe.errors import InputError
-from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
-from fitpipe_ingest.google_health.windows import Window
+from fitpipe.google_health.datatypes import BY_NAME, DataType
+from fitpipe.google_health.windows import Window
 from fitpipe_ingest.pipeline import backfill as run_backfill
 
 __all__ = ["backfill"]

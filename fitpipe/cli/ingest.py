@@ -25,6 +25,7 @@ from fitpipe_ingest.counts import FileResult, IngestSummary
 from fitpipe_ingest.pipeline import RunOutcome, ingest_input
 from fitpipe_ingest.pipeline import daily_run as run_daily_job
 from fitpipe_ingest.pipeline.files import FileCallback
+from fitpipe_ingest.pipeline.runs import latest_runs
 from fitpipe_ingest.sources.registry import SOURCE_MODULES
 
 __all__ = ["ingest", "run", "schedule", "runs", "daily_run", "print_summary", "terminating_aborts"]
@@ -314,12 +315,7 @@ def schedule(cron: str, study: str | None, once_now: bool) -> None:
 def runs(limit: int) -> None:
     """Show the latest ingest runs."""
     with connect(autocommit=True) as conn:
-        rows = conn.execute(
-            """SELECT id, trigger, status, started_at, finished_at - started_at, participants, files, rows_read,
-                      rows_new, rows_quarantined, left(coalesce(error, ''), 60)
-               FROM ingest_runs ORDER BY id DESC LIMIT %s""",
-            (limit,),
-        ).fetchall()
+        rows = latest_runs(conn, limit)
     now = datetime.now(UTC)
     print_table(
         None,
@@ -338,12 +334,17 @@ def runs(limit: int) -> None:
         ],
         [
             [
-                r[0],
-                r[1],
-                r[2],
-                f"{(now - r[3]).total_seconds() / 3600:.1f} h ago",
-                str(r[4]).split(".")[0] if r[4] else None,
-                *r[5:],
+                r.id,
+                r.trigger,
+                r.status,
+                f"{(now - r.started_at).total_seconds() / 3600:.1f} h ago",
+                str(r.took).split(".")[0] if r.took else None,
+                r.participants,
+                r.files,
+                r.rows_read,
+                r.rows_new,
+                r.rows_quarantined,
+                r.error,
             ]
             for r in rows
         ],

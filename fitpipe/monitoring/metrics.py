@@ -1,7 +1,8 @@
-"""Every Prometheus metric family fitpipe exports, declared once: name, type, help, labels, buckets.
+"""Every Prometheus metric family fitpipe exports, declared once as data: name, type, help, labels, buckets.
 
-The API's /metrics serves them all: HTTP timings it measures itself, pool gauges read from its
-connection pool, and the ingest job's and participants' figures read from the database at each scrape.
+This module is the catalog only; it imports no collector. The API wires the families to what measures
+them (fitpipe_api/metrics.py): HTTP timings it measures itself, pool gauges read from its connection
+pool, and the ingest job's and participants' figures read from the database at each scrape.
 
     family                                        type       labels                 exported by
     fitpipe_ingest_runs_total                     counter    trigger, status        IngestCollector
@@ -25,28 +26,20 @@ Labels never hold a participant id, a raw URL path or free text: every label has
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from fitpipe.errors import NotFoundError
-
-if TYPE_CHECKING:
-    import psycopg
-    from psycopg_pool import ConnectionPool
 
 __all__ = [
     "Family",
     "FAMILIES",
     "family",
     "exposed_names",
-    "ApiMetrics",
-    "create_metrics",
     "describe",
     "INGEST_DURATION_BUCKETS",
     "HTTP_DURATION_BUCKETS",
@@ -214,47 +207,6 @@ def family(name: str) -> Family:
 def exposed_names() -> frozenset[str]:
     """Every time-series name a Prometheus scraping fitpipe can hold (what dashboards and rules may use)."""
     return frozenset(name for f in FAMILIES for name in f.series_names())
-
-
-@dataclass(frozen=True)
-class ApiMetrics:
-    """The families the API measures itself (the others are read by collectors at scrape time)."""
-
-    http_request_duration: Histogram
-
-
-def create_metrics(
-    registry: CollectorRegistry,
-    *,
-    connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
-    pool: ConnectionPool | None = None,
-    flagged: Callable[[psycopg.Connection], Mapping[str, int]] | None = None,
-) -> ApiMetrics:
-    """Create fitpipe's metrics on `registry`: the HTTP histogram always, the database-backed
-    families when `connect` is given, the pool families when `pool` is given.
-
-    The API calls this once with its registry; tests call it with a fresh CollectorRegistry.
-    """
-    # A `_created` series per label set doubles the series count and no fitpipe query reads it.
-    # (The switch is process-wide; the API is the only process that exports metrics.)
-    disable_created_metrics()
-    http = family("fitpipe_http_request_duration_seconds")
-    metrics = ApiMetrics(
-        http_request_duration=Histogram(
-            http.name, http.help, labelnames=http.labels, buckets=http.buckets, registry=registry
-        )
-    )
-    if connect is not None:
-        from fitpipe.monitoring.ingest_collector import IngestCollector
-        from fitpipe.monitoring.storage_collector import StorageCollector
-
-        registry.register(IngestCollector(connect, flagged=flagged))
-        registry.register(StorageCollector(connect))
-    if pool is not None:
-        from fitpipe.monitoring.pool import PoolCollector
-
-        registry.register(PoolCollector(pool))
-    return metrics
 
 
 def describe(names: tuple[str, ...]) -> Iterator[Metric]:

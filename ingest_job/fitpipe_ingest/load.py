@@ -33,10 +33,10 @@ import psycopg
 
 from fitpipe.catalog import BY_NAME, Metric
 from fitpipe.errors import InputError
+from fitpipe.localtime import us_to_datetime
 from fitpipe.participants import Participant
-from fitpipe_ingest.copy import copy_samples
+from fitpipe.pgcopy import copy_samples
 from fitpipe_ingest.counts import FileResult, MetricCounts
-from fitpipe_ingest.localtime import us_to_datetime
 from fitpipe_ingest.quarantine import reason_kind, store_rejected
 from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, concat_batches
 from fitpipe_ingest.rollups import add_minute_aggregates, empty_staging, hour_ranges, recompute_ranges

@@ -1,7 +1,7 @@
 """What parsers hand to the loader: columnar sample batches, sleep sessions and rejected records.
 
 Timestamps are int64 microseconds since the Unix epoch, UTC. Parsers convert floating local times
-with the participant's time zone (see `fitpipe_ingest.localtime`); the loader validates values against
+with the participant's time zone (see `fitpipe.localtime`); the loader validates values against
 the metric catalog, removes duplicates and writes everything of one file in one transaction.
 """
 

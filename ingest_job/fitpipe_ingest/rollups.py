@@ -21,8 +21,8 @@ import numpy as np
 import psycopg
 
 from fitpipe.catalog import BY_ID
-from fitpipe_ingest.copy import copy_rollups, rollup_rows
-from fitpipe_ingest.localtime import datetime_to_us, us_to_datetime
+from fitpipe.localtime import datetime_to_us, us_to_datetime
+from fitpipe.pgcopy import copy_rollups, rollup_rows
 
 __all__ = ["minute_aggregates", "add_minute_aggregates", "recompute_ranges", "hour_ranges", "empty_staging"]
 

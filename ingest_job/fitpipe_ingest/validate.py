@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from fitpipe.catalog import Metric
-from fitpipe_ingest.localtime import NAT, datetime_to_us, us_to_datetime
+from fitpipe.localtime import NAT, datetime_to_us, us_to_datetime
 from fitpipe_ingest.records import Rejected, SampleBatch
 
 __all__ = ["CleanBatch", "TimeWindow", "clean_batch"]

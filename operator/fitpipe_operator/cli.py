@@ -207,11 +207,20 @@ def admin_pod(filename: IO[str], namespace: str | None, seconds: int) -> None:
 @click.option(
     "--timescaledb", default=None, help="The TimescaleDB image pinned by digest (repository:tag@sha256:...)."
 )
-def pin_images(digest: str | None, timescaledb: str | None) -> None:
+@click.option(
+    "--docs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs") / "kubernetes.md",
+    show_default=True,
+    help="The reference to update (the checkout's).",
+)
+def pin_images(digest: str | None, timescaledb: str | None, docs: Path) -> None:
     """Pin the release's default images by digest: images.json, the chart's CRD and values.yaml, and the
-    reference in docs/kubernetes.md (docs/kubernetes.md "Release builds")."""
+    reference in docs/kubernetes.md (docs/kubernetes.md "Release builds"). Run it in the checkout
+    fitpipe is installed from (`make install`): it writes that checkout's files."""
+    from fitpipe_operator.release import Targets
     from fitpipe_operator.release import pin_images as pin
 
-    pinned = pin(digest=digest, timescaledb=timescaledb)
+    pinned = pin(digest=digest, timescaledb=timescaledb, targets=Targets(docs=docs))
     click.echo(f"fitpipe: {pinned.repository}@{pinned.digest or '(tag ' + pinned.tag + ')'}")
     click.echo(f"timescaledb: {pinned.timescaledb}")

@@ -4,6 +4,7 @@ bounded and defaulted), printer columns, and the CRD manifest the Helm chart shi
 from __future__ import annotations
 
 import copy
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "KIND",
     "PLURAL",
     "API_VERSION",
+    "CHART",
     "CRD_FILE",
     "openapi_schema",
     "spec_schema",
@@ -56,8 +58,11 @@ SINGULAR = "fitbitpipeline"
 SHORT_NAMES = ["fbp"]
 API_VERSION = f"{GROUP}/{VERSION}"
 
+# The Helm chart this fitpipe was installed with: charts/fitpipe/ shipped as the resource package
+# fitpipe_chart (setup.py); a folder on disk, as fitpipe is installed unzipped (a wheel, or editable).
+CHART = Path(str(files("fitpipe_chart")))
 # The chart's copy of the CRD; tests check it equals crd_yaml() so the two never drift.
-CRD_FILE = Path(__file__).resolve().parents[2] / "charts" / "fitpipe" / "crds" / f"{PLURAL}.{GROUP}.yaml"
+CRD_FILE = CHART / "crds" / f"{PLURAL}.{GROUP}.yaml"
 
 # Children names append at most 22 characters (`-migrate-<8 hex>` plus a CronJob's 11-character job suffix).
 MAX_NAME_LENGTH = 40

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fitpipe.errors import InputError
-from fitpipe_operator.crd import CRD_FILE, write_chart_crd
+from fitpipe_operator.crd import CHART, CRD_FILE, write_chart_crd
 from fitpipe_operator.images import IMAGES_FILE, Defaults, write_defaults
 from fitpipe_operator.reference import update_document
 
 __all__ = ["Targets", "VALUES_FILE", "DOCS_FILE", "pin_images", "values_digest"]
 
-VALUES_FILE = CRD_FILE.parents[1] / "values.yaml"
-DOCS_FILE = CRD_FILE.parents[3] / "docs" / "kubernetes.md"
+VALUES_FILE = CHART / "values.yaml"
+# The docs are not installed: a release pins them in the checkout it runs from (or the file passed).
+DOCS_FILE = Path("docs") / "kubernetes.md"
 # The `digest:` line of the `image:` block at the top of values.yaml.
 _DIGEST_LINE = re.compile(r'^(image:\n(?:[ ]{2}.*\n|[ ]*#.*\n)*?[ ]{2}digest: )"[^"\n]*"', re.MULTILINE)
 
@@ -41,6 +42,11 @@ def pin_images(*, digest: str | None, timescaledb: str | None, targets: Targets 
     """Write the pins; returns the new defaults. Paths are parameters so tests can pin copies."""
     if digest is None and timescaledb is None:
         raise InputError("nothing to pin", hint="pass --digest and/or --timescaledb")
+    if not targets.docs.is_file():
+        raise InputError(
+            f"{targets.docs}: no such file (the reference to pin the images in)",
+            hint="run from the root of the fitpipe checkout, or pass --docs",
+        )
     text = targets.values.read_text()
     values_digest(text)  # refuse before writing anything
     pinned = write_defaults(digest=digest, timescaledb=timescaledb, path=targets.images)

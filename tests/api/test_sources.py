@@ -17,16 +17,16 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.google_health.datatypes import BY_NAME
+from fitpipe.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.tokens import generate_key
+from fitpipe.google_health.windows import filter_for, window_of
 from fitpipe_api.routes.sources import RedactCallbackQuery, google_health_settings
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.backfill import pull_notified
-from fitpipe_ingest.google_health.datatypes import BY_NAME
 from fitpipe_ingest.google_health.run import SyncOptions
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.sync import sync_google_health
-from fitpipe_ingest.google_health.tokens import generate_key
-from fitpipe_ingest.google_health.windows import filter_for, window_of
 from tests.api.conftest import Tokens, auth
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from fitpipe.catalog import BY_NAME
+from fitpipe.localtime import NAT
 from fitpipe.participants import add_participant
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
-from fitpipe_ingest.localtime import NAT
 from fitpipe_ingest.records import ParsedFile, SampleBatch
 
 pytestmark = pytest.mark.db

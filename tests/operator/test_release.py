@@ -13,8 +13,10 @@ import yaml
 
 from fitpipe.errors import InputError
 from fitpipe_operator.images import IMAGES_FILE, defaults
-from fitpipe_operator.release import DOCS_FILE, VALUES_FILE, Targets, pin_images, values_digest
-from tests.operator.conftest import CHART
+from fitpipe_operator.release import VALUES_FILE, Targets, pin_images, values_digest
+from tests.operator.conftest import CHART, REPO
+
+DOCS_FILE = REPO / "docs" / "kubernetes.md"
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 TIMESCALEDB = "timescale/timescaledb-ha:pg15@sha256:" + "fedcba9876543210" * 4
@@ -105,3 +107,14 @@ def test_the_chart_runs_repository_at_digest_when_set() -> None:
         )
         with pytest.raises(helm.HelmError):
             chart.render({"image": {"digest": "latest"}}, name="fitpipe", namespace="fitpipe-system")
+
+
+def test_pinning_without_the_reference_to_update_refuses_before_writing(
+    copies: Targets, tmp_path: Path
+) -> None:
+    before = copies.values.read_text()
+    missing = Targets(images=copies.images, crd=copies.crd, values=copies.values, docs=tmp_path / "nope.md")
+    with pytest.raises(InputError, match="nope.md: no such file") as raised:
+        pin_images(digest=DIGEST, timescaledb=None, targets=missing)
+    assert raised.value.hint == "run from the root of the fitpipe checkout, or pass --docs"
+    assert copies.values.read_text() == before and not copies.crd.exists()

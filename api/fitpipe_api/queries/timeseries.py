@@ -15,7 +15,7 @@ import psycopg
 from psycopg.abc import Params
 
 from fitpipe.catalog import BY_ID
-from fitpipe_ingest.copy import PG_EPOCH_US
+from fitpipe.pgcopy import PG_EPOCH_US
 
 __all__ = ["Span", "copy_rows", "stream_raw", "stream_rollup", "point_counts", "ROLLUP_TABLES", "read_all"]
 

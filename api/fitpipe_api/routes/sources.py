@@ -20,27 +20,27 @@ from starlette.responses import HTMLResponse, Response
 
 from fitpipe.contracts import ConsentLink
 from fitpipe.errors import ConfigError, ConflictError
-from fitpipe_api.access import visible_participant
-from fitpipe_api.audit import Auditor
-from fitpipe_api.deps import Call, CallerDep, DatabaseDep, request_ids
-from fitpipe_api.params import OptionalStudyQuery, UserIdPath
-from fitpipe_api.request_ids import RequestIds
-from fitpipe_api.responses import JSONResponse
-from fitpipe_ingest.google_health.client import GoogleHealthClient
-from fitpipe_ingest.google_health.datatypes import SCOPES
-from fitpipe_ingest.google_health.errors import ApiError, ConsentError
-from fitpipe_ingest.google_health.grants import (
+from fitpipe.google_health.client import GoogleHealthClient
+from fitpipe.google_health.datatypes import SCOPES
+from fitpipe.google_health.errors import ApiError, ConsentError
+from fitpipe.google_health.grants import (
     PROVIDER,
     StaticTokens,
     create_consent_link,
     open_consent,
     store_grant,
 )
-from fitpipe_ingest.google_health.notifications import parse_notifications, queue_notifications
-from fitpipe_ingest.google_health.oauth import OAuthClient
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings, get_google_health_settings
-from fitpipe_ingest.google_health.tokens import TokenCipher
-from fitpipe_ingest.google_health.webhook import load_public_keys, notification_status, secret_status
+from fitpipe.google_health.notifications import parse_notifications, queue_notifications
+from fitpipe.google_health.oauth import OAuthClient
+from fitpipe.google_health.settings import GoogleHealthSettings, get_google_health_settings
+from fitpipe.google_health.tokens import TokenCipher
+from fitpipe.google_health.webhook import load_public_keys, notification_status, secret_status
+from fitpipe_api.access import visible_participant
+from fitpipe_api.audit import Auditor
+from fitpipe_api.deps import Call, CallerDep, DatabaseDep, request_ids
+from fitpipe_api.params import OptionalStudyQuery, UserIdPath
+from fitpipe_api.request_ids import RequestIds
+from fitpipe_api.responses import JSONResponse
 
 router = APIRouter(tags=["sources"])
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
-"""The live Google Health API source (the Fitbit Web API's successor): consent, tokens, rate-limited pulls,
-mapping onto the metric catalog, the nightly sync, backfills and webhook notifications.
+"""The live Google Health API source, on the connector in fitpipe/google_health: mapping points onto the
+metric catalog, loading windows with their sync positions, the nightly sync, backfills and the pull of
+webhook-notified intervals.
 
-Modules: settings, errors, datatypes, windows, limits, client, oauth, tokens, grants, mapping, state,
-source, run, sync, backfill, notifications, webhook. The daily job calls `sync.sync_google_health`.
+Modules: mapping, state, source, run, sync, backfill, notified. The daily job calls `sync.sync_google_health`.
 """

@@ -16,13 +16,15 @@ from functools import partial
 import psycopg
 
 from fitpipe.db import connect
+from fitpipe.google_health.datatypes import DataType
+from fitpipe.google_health.grants import TokenSource
+from fitpipe.google_health.notifications import notified_participants
+from fitpipe.google_health.settings import GoogleHealthSettings, get_google_health_settings
+from fitpipe.google_health.windows import Window, local_midnight, windows_between
 from fitpipe.participants import Participant
 from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.google_health.datatypes import DataType
-from fitpipe_ingest.google_health.grants import TokenSource
-from fitpipe_ingest.google_health.notifications import notified_participants, pull_notifications
+from fitpipe_ingest.google_health.notified import pull_notifications
 from fitpipe_ingest.google_health.run import Outcome, RunSink, SyncOptions, SyncReport, run_pool
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings, get_google_health_settings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.state import (
     advance_backfill,
@@ -31,7 +33,6 @@ from fitpipe_ingest.google_health.state import (
     load_window,
 )
 from fitpipe_ingest.google_health.sync import consented_participants, data_types_of
-from fitpipe_ingest.google_health.windows import Window, local_midnight, windows_between
 
 __all__ = ["backfill", "backfill_participant", "backfill_windows", "pull_notified", "WindowCallback"]
 

@@ -20,11 +20,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
-from fitpipe_ingest.google_health.datatypes import BY_NAME, DataType
-from fitpipe_ingest.localtime import NAT, day_starts_utc, local_to_utc_us, us_to_datetime
+from fitpipe.google_health.datatypes import BY_NAME, DataType
+from fitpipe.localtime import (
+    NAT,
+    day_starts_utc,
+    local_to_utc_us,
+    parse_rfc3339,
+    rfc3339_to_us,
+    us_to_datetime,
+)
 from fitpipe_ingest.records import ParsedFile, Rejected, SampleBatch, SleepSession, SleepStage
 
-__all__ = ["map_points", "parse_offset", "parse_instant", "MAPPING_VERSION"]
+__all__ = ["map_points", "parse_offset", "MAPPING_VERSION"]
 
 MAPPING_VERSION = "1"
 """Part of a window's content hash: a new mapping re-loads windows whose points did not change."""
@@ -75,18 +82,6 @@ def parse_offset(text: object) -> timedelta | None:
         return None
 
 
-def _instants(texts: list[str | None]) -> np.ndarray:
-    """RFC 3339 texts → UTC µs (NAT where unreadable), vectorised."""
-    import pandas as pd  # here, not at import: keeps pandas out of the API process
-
-    if not texts:
-        return np.zeros(0, dtype=np.int64)
-    parsed = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    us = parsed.dt.as_unit("us").astype("int64").to_numpy(copy=True)
-    us[parsed.isna().to_numpy()] = NAT
-    return us
-
-
 def _civil_us(civil: object) -> int | None:
     """A civilTime {date:{year,month,day}, time:{hours,minutes,seconds,nanos}} as naive local µs."""
     if not isinstance(civil, dict) or not isinstance(civil.get("date"), dict):
@@ -121,7 +116,7 @@ def _place(
         m[stamp_key] if m is not None and isinstance(m.get(stamp_key), dict) else {} for m in members
     ]
     texts = [s.get(time_key) if isinstance(s.get(time_key), str) else None for s in stamps]
-    us = _instants(texts)
+    us = rfc3339_to_us(texts)
     offsets = [parse_offset(s.get(offset_key)) for s in stamps]
     for i in np.flatnonzero(us == NAT):
         if members[i] is None:
@@ -328,13 +323,6 @@ _LEVELS = {
 }
 
 
-def parse_instant(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    us = _instants([text])[0]
-    return None if us == NAT else us_to_datetime(int(us))
-
-
 def _int(value: Any) -> int | None:  # any JSON value
     try:
         return None if value is None or isinstance(value, bool) else int(value)
@@ -349,7 +337,7 @@ def _sleep(out: _Out) -> None:
         if m is None:
             continue
         interval = m.get("interval") or {}
-        start, end = parse_instant(interval.get("startTime")), parse_instant(interval.get("endTime"))
+        start, end = parse_rfc3339(interval.get("startTime")), parse_rfc3339(interval.get("endTime"))
         if start is None or end is None:
             out.reject(i, "interval", "the sleep has no readable startTime/endTime", "bad_timestamp")
             continue
@@ -359,7 +347,7 @@ def _sleep(out: _Out) -> None:
         classic = str(m.get("type", "")).upper() == "CLASSIC"
         stages = []
         for st in m.get("stages") or []:
-            s_start, s_end = parse_instant(st.get("startTime")), parse_instant(st.get("endTime"))
+            s_start, s_end = parse_rfc3339(st.get("startTime")), parse_rfc3339(st.get("endTime"))
             if s_start is None or s_end is None or s_end <= s_start:
                 continue
             kind = str(st.get("type", "")).upper()

@@ -17,10 +17,10 @@ import psycopg
 
 from fitpipe.db import connect
 from fitpipe.errors import FitpipeError
+from fitpipe.google_health.errors import ReconsentRequired
+from fitpipe.google_health.grants import TokenSource, set_source_status
 from fitpipe.participants import Participant
 from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.google_health.errors import ReconsentRequired
-from fitpipe_ingest.google_health.grants import TokenSource, set_source_status
 from fitpipe_ingest.google_health.source import SOURCE_NAME, GoogleHealthSource
 from fitpipe_ingest.google_health.state import WindowLoad
 from fitpipe_ingest.load import LoadOptions

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 
-from fitpipe_ingest.google_health.client import AccessTokens, GoogleHealthClient
-from fitpipe_ingest.google_health.grants import PROVIDER
-from fitpipe_ingest.google_health.limits import Clock, RequestLimiter, SystemClock
-from fitpipe_ingest.google_health.oauth import OAuthClient
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
-from fitpipe_ingest.google_health.tokens import TokenCipher
-from fitpipe_ingest.google_health.windows import Window
+from fitpipe.google_health.client import AccessTokens, GoogleHealthClient
+from fitpipe.google_health.grants import PROVIDER
+from fitpipe.google_health.limits import Clock, RequestLimiter, SystemClock
+from fitpipe.google_health.oauth import OAuthClient
+from fitpipe.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.tokens import TokenCipher
+from fitpipe.google_health.windows import Window
 
 __all__ = ["GoogleHealthSource", "SOURCE_NAME"]
 

@@ -15,11 +15,11 @@ from datetime import date, datetime
 import orjson
 import psycopg
 
+from fitpipe.google_health.datatypes import DataType
+from fitpipe.google_health.windows import Window
 from fitpipe.participants import Participant
 from fitpipe_ingest.counts import FileResult, MetricCounts
-from fitpipe_ingest.google_health.datatypes import DataType
 from fitpipe_ingest.google_health.mapping import MAPPING_VERSION, Point, map_points
-from fitpipe_ingest.google_health.windows import Window
 from fitpipe_ingest.load import FileIdentity, LoadOptions, PendingFile, load_files
 
 __all__ = [

@@ -19,17 +19,17 @@ from psycopg.rows import class_row
 
 from fitpipe.db import connect
 from fitpipe.errors import ConfigError
+from fitpipe.google_health.datatypes import DataType, data_types_for_scopes, get_data_type
+from fitpipe.google_health.errors import ApiError, ReconsentRequired
+from fitpipe.google_health.grants import TokenSource, read_grant
+from fitpipe.google_health.settings import GoogleHealthSettings, get_google_health_settings
+from fitpipe.google_health.windows import windows_between
 from fitpipe.participants import PARTICIPANT_SELECT, Participant
 from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.google_health.datatypes import DataType, data_types_for_scopes, get_data_type
-from fitpipe_ingest.google_health.errors import ApiError, ReconsentRequired
-from fitpipe_ingest.google_health.grants import TokenSource, read_grant
-from fitpipe_ingest.google_health.notifications import pull_notifications
+from fitpipe_ingest.google_health.notified import pull_notifications
 from fitpipe_ingest.google_health.run import Outcome, RunSink, SyncOptions, SyncReport, run_pool
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings, get_google_health_settings
 from fitpipe_ingest.google_health.source import SOURCE_NAME, GoogleHealthSource
 from fitpipe_ingest.google_health.state import advance_sync, load_window, sync_position
-from fitpipe_ingest.google_health.windows import windows_between
 
 __all__ = ["consented_participants", "sync_start", "data_types_of", "sync_participant", "sync_google_health"]
 

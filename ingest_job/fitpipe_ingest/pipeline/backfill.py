@@ -8,17 +8,17 @@ from collections.abc import Callable
 from datetime import date
 
 from fitpipe.db import connect
+from fitpipe.google_health.datatypes import DataType
+from fitpipe.google_health.windows import Window
 from fitpipe.migrations import check_schema_current
 from fitpipe.participants import get_participant
 from fitpipe.settings import get_settings
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.backfill import backfill as pull_history
 from fitpipe_ingest.google_health.backfill import pull_notified
-from fitpipe_ingest.google_health.datatypes import DataType
 from fitpipe_ingest.google_health.run import SyncOptions
-from fitpipe_ingest.google_health.windows import Window
 from fitpipe_ingest.pipeline.outcome import RunOutcome
-from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
+from fitpipe_ingest.pipeline.runs import RunRecorder, run_status
 
 __all__ = ["backfill", "WindowCallback"]
 
@@ -42,33 +42,27 @@ def backfill(
         check_schema_current(conn)
         who = get_participant(conn, participant, study) if participant else None
     started = time.perf_counter()
-    with RunRecorder(url, "backfill") as recorder:
-        summary = IngestSummary()
+    summary = IngestSummary()
+    with RunRecorder(url, "backfill", summary) as recorder:
         options = SyncOptions(
             lag=settings.ingest_lag,
             run_id=recorder.id,
             data_types=data_types or None,
             chunk_rows=settings.fitpipe_chunk_rows,
         )
-        try:
-            if who is None:
-                report = pull_notified(url, summary=summary, options=options, study=study)
-            else:
-                assert since is not None
+        if who is None:
+            report = pull_notified(url, summary=summary, options=options, study=study)
+        else:
+            assert since is not None
 
-                def progress(data_type: DataType, window: Window, done: int, total: int) -> None:
-                    if on_window:
-                        on_window(who.external_id, data_type, window, done, total)
-                    recorder.progress(summary)
+            def progress(data_type: DataType, window: Window, done: int, total: int) -> None:
+                if on_window:
+                    on_window(who.external_id, data_type, window, done, total)
+                recorder.progress(summary)
 
-                report = pull_history(
-                    url, who, since=since, until=until, summary=summary, options=options, on_window=progress
-                )
-        except BaseException as exc:
-            ended = end_run(recorder, summary, exc)
-            if ended is exc:
-                raise
-            raise ended from None
+            report = pull_history(
+                url, who, since=since, until=until, summary=summary, options=options, on_window=progress
+            )
         summary.seconds = time.perf_counter() - started
         errors = report.error_lines() + [
             f"participant {o.name}: needs re-consent: {o.message}"

@@ -23,7 +23,7 @@ from fitpipe_ingest.pipeline.inbox import InboxResult, ingest_inbox
 from fitpipe_ingest.pipeline.memory import bound_memory
 from fitpipe_ingest.pipeline.options import RunOptions
 from fitpipe_ingest.pipeline.outcome import RunOutcome
-from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
+from fitpipe_ingest.pipeline.runs import RunRecorder, run_status
 
 __all__ = ["daily_run"]
 
@@ -45,48 +45,42 @@ def daily_run(
     bound_memory()
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
-        with RunRecorder(url, "run") as recorder:
+        inbox = InboxResult(IngestSummary())
+        summary = inbox.summary
+        with RunRecorder(url, "run", summary) as recorder:
             options = RunOptions(full=full, run_id=recorder.id, settings=settings)
-            inbox = InboxResult(IngestSummary())
-            summary = inbox.summary
             live = SyncReport()
             started = time.perf_counter()
-            try:
-                if use_inbox:
-                    ingest_inbox(
-                        conn,
-                        settings.inbox,
-                        options,
-                        inbox,
-                        study=study,
-                        on_participant=on_participant,
-                        on_file=on_file,
-                        after_participant=recorder.progress,
-                    )
+            if use_inbox:
+                ingest_inbox(
+                    conn,
+                    settings.inbox,
+                    options,
+                    inbox,
+                    study=study,
+                    on_participant=on_participant,
+                    on_file=on_file,
+                    after_participant=recorder.progress,
+                )
 
-                def synced(outcome: Outcome, done: int, total: int) -> None:
-                    if on_outcome:
-                        on_outcome(outcome, done, total)
-                    recorder.progress(summary)
+            def synced(outcome: Outcome, done: int, total: int) -> None:
+                if on_outcome:
+                    on_outcome(outcome, done, total)
+                recorder.progress(summary)
 
-                if use_live:
-                    live = sync_google_health(
-                        url,
-                        summary=summary,
-                        study=study,
-                        on_outcome=synced,
-                        options=SyncOptions(
-                            lag=settings.ingest_lag,
-                            run_id=recorder.id,
-                            chunk_rows=settings.fitpipe_chunk_rows,
-                        ),
-                    )
-                summary.seconds = time.perf_counter() - started
-            except BaseException as exc:
-                ended = end_run(recorder, summary, exc)
-                if ended is exc:
-                    raise
-                raise ended from None
+            if use_live:
+                live = sync_google_health(
+                    url,
+                    summary=summary,
+                    study=study,
+                    on_outcome=synced,
+                    options=SyncOptions(
+                        lag=settings.ingest_lag,
+                        run_id=recorder.id,
+                        chunk_rows=settings.fitpipe_chunk_rows,
+                    ),
+                )
+            summary.seconds = time.perf_counter() - started
             errors = [f"participant {k}: {v}" for k, v in inbox.participants_failed.items()]
             errors += [f"{f.file}: {f.error}" for f in summary.failed]
             errors += live.error_lines()

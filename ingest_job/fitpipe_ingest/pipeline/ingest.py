@@ -16,7 +16,7 @@ from fitpipe_ingest.pipeline.files import FileCallback, ingest_tree
 from fitpipe_ingest.pipeline.memory import bound_memory
 from fitpipe_ingest.pipeline.options import RunOptions
 from fitpipe_ingest.pipeline.outcome import RunOutcome, why_nothing
-from fitpipe_ingest.pipeline.runs import RunRecorder, end_run, run_status
+from fitpipe_ingest.pipeline.runs import RunRecorder, run_status
 from fitpipe_ingest.tree import open_tree
 
 __all__ = ["ingest_input"]
@@ -37,8 +37,8 @@ def ingest_input(
     with connect(url, autocommit=True) as conn:
         check_schema_current(conn)
         who = get_participant(conn, participant, study) if participant else None
-        with RunRecorder(url, "ingest") as recorder:
-            summary = IngestSummary()
+        summary = IngestSummary()
+        with RunRecorder(url, "ingest", summary) as recorder:
             options = RunOptions(full=full, run_id=recorder.id)
             started = time.perf_counter()
 
@@ -47,28 +47,22 @@ def ingest_input(
                     on_file(result, done, total)
                 recorder.progress(summary)
 
+            tree = open_tree(path, options.tree_limits())
             try:
-                tree = open_tree(path, options.tree_limits())
-                try:
-                    ingest_tree(
-                        conn,
-                        tree,
-                        participant=who,
-                        study=study,
-                        fmt=fmt,
-                        options_for=options.load_options(),
-                        timezone=timezone,
-                        summary=summary,
-                        on_file=progress,
-                        rules=options.file_rules(),
-                    )
-                finally:
-                    tree.close()
-            except BaseException as exc:
-                ended = end_run(recorder, summary, exc)
-                if ended is exc:
-                    raise
-                raise ended from None
+                ingest_tree(
+                    conn,
+                    tree,
+                    participant=who,
+                    study=study,
+                    fmt=fmt,
+                    options_for=options.load_options(),
+                    timezone=timezone,
+                    summary=summary,
+                    on_file=progress,
+                    rules=options.file_rules(),
+                )
+            finally:
+                tree.close()
             summary.seconds = time.perf_counter() - started
             nothing = [] if summary.stored_or_found() else why_nothing(summary)
             errors = [f"{f.file}: {f.error}" for f in summary.failed]

@@ -1,9 +1,10 @@
 """Recording runs in `ingest_runs` (ingest, run, backfill): one recorder, one rule for how a run ended.
 
 The recorder writes on a connection of its own, so progress is visible while files load, and it
-records every end itself: success, partial or failed with the counts of everything that did commit,
-and aborted (Ctrl-C, SIGTERM, the database going away) the moment it happens when the database can
-still be reached. A running run holds a session advisory lock on its id; the next run tries that lock
+records every end itself: the use-case calls finish() with success, partial or failed; an exception
+that leaves the `with RunRecorder(...)` block is recorded by the recorder as failed, or aborted (Ctrl-C,
+SIGTERM, the database going away), with the counts of everything that did commit (the run's summary),
+the moment it happens when the database can still be reached. A running run holds a session advisory lock on its id; the next run tries that lock
 for every run still marked 'running': if it gets it, the process that owned the run is gone (kill -9,
 OOM, node loss, a database that could not be reached to say so) and the run is marked 'aborted'.
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 
 import psycopg
@@ -28,7 +31,7 @@ from fitpipe.errors import FitpipeError
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.pipeline.errors import database_lost
 
-__all__ = ["RunRecorder", "RUN_LOCK", "run_status", "end_run"]
+__all__ = ["RunRecorder", "RunRow", "RUN_LOCK", "run_status", "latest_runs"]
 
 RUN_LOCK = 0x6671
 log = logging.getLogger(__name__)
@@ -45,8 +48,12 @@ def run_status(summary: IngestSummary, failures: int, committed_elsewhere: bool 
 
 
 class RunRecorder:
-    def __init__(self, url: str, trigger: str) -> None:
+    """One run's record, from its start to its end: `with RunRecorder(url, trigger, summary) as run:`."""
+
+    def __init__(self, url: str, trigger: str, summary: IngestSummary | None = None) -> None:
         self.url = url
+        self.summary = summary if summary is not None else IngestSummary()
+        """What the run has committed so far: the counts an interrupted run is recorded with."""
         self._ctx = connect(url, autocommit=True)
         self.conn: psycopg.Connection = self._ctx.__enter__()
         self.trigger = trigger
@@ -208,10 +215,18 @@ class RunRecorder:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if exc is None or self.finished:
+            self.close()
+            return
+        try:
+            ended = _record_end(self, self.summary, exc)
+        finally:
+            self.close()
+        if ended is not exc:  # a lost database: one DatabaseLost instead of a chain of driver tracebacks
+            raise ended from None
 
 
-def end_run(recorder: RunRecorder, summary: IngestSummary, exc: BaseException) -> BaseException:
+def _record_end(recorder: RunRecorder, summary: IngestSummary, exc: BaseException) -> BaseException:
     """Record a run that an exception ended, with the counts that committed; returns what to raise (for a
     lost database, one DatabaseLost instead of a chain of driver tracebacks)."""
     lost = database_lost(exc)
@@ -227,3 +242,31 @@ def end_run(recorder: RunRecorder, summary: IngestSummary, exc: BaseException) -
             exc.message if isinstance(exc, FitpipeError) else f"{type(exc).__name__}: {exc}",
         )
     return exc
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of `fitpipe runs`."""
+
+    id: int
+    trigger: str
+    status: str
+    started_at: datetime
+    took: timedelta | None
+    participants: int
+    files: int
+    rows_read: int
+    rows_new: int
+    rows_quarantined: int
+    error: str
+    """The first 60 characters of the run's error ('' without one)."""
+
+
+def latest_runs(conn: psycopg.Connection, limit: int) -> list[RunRow]:
+    rows = conn.execute(
+        """SELECT id, trigger, status, started_at, finished_at - started_at, participants, files, rows_read,
+                  rows_new, rows_quarantined, left(coalesce(error, ''), 60)
+           FROM ingest_runs ORDER BY id DESC LIMIT %s""",
+        (limit,),
+    ).fetchall()
+    return [RunRow(*row) for row in rows]

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from fitpipe.monitoring.http import UNMATCHED, HttpMetricsMiddleware
-from fitpipe.monitoring.metrics import create_metrics
+from fitpipe_api.metrics import create_metrics
 
 NAME = "fitpipe_http_request_duration_seconds"
 

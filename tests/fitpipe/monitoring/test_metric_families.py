@@ -19,8 +19,9 @@ from fitpipe.db import connect
 from fitpipe.errors import NotFoundError
 from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.ingest_collector import IngestCollector
-from fitpipe.monitoring.metrics import FAMILIES, create_metrics, exposed_names, family
+from fitpipe.monitoring.metrics import FAMILIES, exposed_names, family
 from fitpipe.monitoring.storage_collector import StorageCollector
+from fitpipe_api.metrics import create_metrics
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ import numpy as np
 import psycopg
 import pytest
 
+from fitpipe.google_health.client import Identity
+from fitpipe.google_health.grants import store_grant
+from fitpipe.google_health.oauth import TokenResponse
+from fitpipe.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.tokens import generate_key
+from fitpipe.localtime import parse_rfc3339 as parse_instant
 from fitpipe.participants import Participant, add_participant
 from fitpipe_ingest.counts import IngestSummary
-from fitpipe_ingest.google_health.client import Identity
-from fitpipe_ingest.google_health.grants import store_grant
-from fitpipe_ingest.google_health.mapping import parse_instant
-from fitpipe_ingest.google_health.oauth import TokenResponse
 from fitpipe_ingest.google_health.run import SyncOptions, SyncReport
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.sync import sync_google_health
-from fitpipe_ingest.google_health.tokens import generate_key
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
 
 NOW = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from fitpipe.cli import COMMANDS, cli
+from fitpipe.google_health.settings import reset_google_health_settings
+from fitpipe.google_health.tokens import generate_key
 from fitpipe_ingest.counts import IngestSummary
 from fitpipe_ingest.google_health.backfill import backfill
 from fitpipe_ingest.google_health.run import SyncOptions
-from fitpipe_ingest.google_health.settings import reset_google_health_settings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
-from fitpipe_ingest.google_health.tokens import generate_key
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 
@@ -117,7 +117,7 @@ def test_fitpipe_backfill_pulls_history_and_records_a_run(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FITPIPE_TOKEN_KEY", generate_key())
     reset_google_health_settings()
-    from fitpipe_ingest.google_health.settings import get_google_health_settings
+    from fitpipe.google_health.settings import get_google_health_settings
 
     source = GoogleHealthSource.create(get_google_health_settings())
     try:

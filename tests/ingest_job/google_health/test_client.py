@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fitpipe_ingest.google_health.datatypes import BY_NAME, DATA_TYPES
-from fitpipe_ingest.google_health.errors import ApiError, EndpointGone
-from fitpipe_ingest.google_health.grants import StaticTokens
+from fitpipe.google_health.datatypes import BY_NAME, DATA_TYPES
+from fitpipe.google_health.errors import ApiError, EndpointGone
+from fitpipe.google_health.grants import StaticTokens
+from fitpipe.google_health.windows import Window, window_of, windows_between
 from fitpipe_ingest.google_health.source import GoogleHealthSource
-from fitpipe_ingest.google_health.windows import Window, window_of, windows_between
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 

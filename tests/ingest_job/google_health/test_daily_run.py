@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from fitpipe.cli import cli
 from fitpipe.db import connect
+from fitpipe.google_health.settings import get_google_health_settings, reset_google_health_settings
+from fitpipe.google_health.tokens import generate_key
 from fitpipe.monitoring.ingest_collector import IngestCollector
-from fitpipe_ingest.google_health.settings import get_google_health_settings, reset_google_health_settings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
-from fitpipe_ingest.google_health.tokens import generate_key
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 

@@ -125,7 +125,7 @@ def test_a_notification_for_a_type_not_shared_is_dropped_not_retried_every_night
     fake: FakeGoogleHealth,
     source: GoogleHealthSource,
 ) -> None:
-    from fitpipe_ingest.google_health.notifications import Notification, queue_notifications
+    from fitpipe.google_health.notifications import Notification, queue_notifications
 
     (person,) = _cohort(db, source, fake, n=1)
     activity_only = [s for s in fake.users["user0"].scopes if "activity" in s]

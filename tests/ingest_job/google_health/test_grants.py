@@ -11,9 +11,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from fitpipe.google_health.grants import TokenSource
+from fitpipe.google_health.settings import GoogleHealthSettings
 from fitpipe.participants import Participant
-from fitpipe_ingest.google_health.grants import TokenSource
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock

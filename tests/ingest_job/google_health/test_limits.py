@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from fitpipe_ingest.google_health.limits import (
+from fitpipe.google_health.limits import (
     RequestLimiter,
     RetryPolicy,
     SlidingWindowLimiter,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fitpipe_ingest.google_health.datatypes import BY_NAME
+from fitpipe.google_health.datatypes import BY_NAME
+from fitpipe.localtime import datetime_to_us
 from fitpipe_ingest.google_health.mapping import map_points
-from fitpipe_ingest.localtime import datetime_to_us
 from fitpipe_ingest.records import ParsedFile
 from tests.fakes import health_points as hp
 
@@ -184,7 +184,7 @@ def test_mapping_a_day_of_one_second_heart_rate_is_fast() -> None:
 def test_slim_page_decoding_maps_to_exactly_what_full_decoding_does() -> None:
     import orjson
 
-    from fitpipe_ingest.google_health.pages import decode_page
+    from fitpipe.google_health.pages import decode_page
 
     start = datetime(2026, 11, 10, tzinfo=UTC)
     pages = {
@@ -207,7 +207,7 @@ def test_slim_page_decoding_maps_to_exactly_what_full_decoding_does() -> None:
 def test_a_page_with_a_point_placed_by_civil_time_is_decoded_in_full() -> None:
     import orjson
 
-    from fitpipe_ingest.google_health.pages import decode_page
+    from fitpipe.google_health.pages import decode_page
 
     instant = datetime(2026, 11, 10, 13, tzinfo=UTC)
     later = instant + timedelta(minutes=1)

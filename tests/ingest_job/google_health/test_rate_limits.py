@@ -10,7 +10,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.settings import GoogleHealthSettings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from fitpipe_ingest.google_health.datatypes import DATA_TYPES
+from fitpipe.google_health.datatypes import DATA_TYPES
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth

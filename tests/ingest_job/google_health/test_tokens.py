@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fitpipe.errors import ConfigError
-from fitpipe_ingest.google_health.tokens import TokenCipher, generate_key
+from fitpipe.google_health.tokens import TokenCipher, generate_key
 
 
 def test_a_token_round_trips_and_is_not_in_the_ciphertext() -> None:

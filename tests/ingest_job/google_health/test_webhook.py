@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pydantic import SecretStr
 
-from fitpipe_ingest.google_health.webhook import (
+from fitpipe.google_health.webhook import (
     load_public_keys,
     notification_status,
     secret_status,

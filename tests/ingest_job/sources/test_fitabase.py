@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from fitpipe.errors import InputError
+from fitpipe.localtime import US_PER_SECOND, datetime_to_us
 from fitpipe.participants import add_participant
 from fitpipe_ingest.load import LoadOptions
-from fitpipe_ingest.localtime import US_PER_SECOND, datetime_to_us
 from fitpipe_ingest.pipeline.files import ingest_path
 from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
 from fitpipe_ingest.sources.fitabase import SOURCE

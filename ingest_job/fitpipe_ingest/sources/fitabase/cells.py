@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fitpipe_ingest.localtime import NAT, US_PER_SECOND
+from fitpipe.localtime import NAT, US_PER_SECOND
 from fitpipe_ingest.records import ParseContext, Rejected
 from fitpipe_ingest.sources.toolkit.collector import Collector
 from fitpipe_ingest.sources.toolkit.csv_reader import CsvTable

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow.compute as pc
 
-from fitpipe_ingest.localtime import NAT, US_PER_DAY, US_PER_SECOND, us_to_datetime
+from fitpipe.localtime import NAT, US_PER_DAY, US_PER_SECOND, us_to_datetime
 from fitpipe_ingest.records import ParsedFile, SleepSession, SleepStage
 from fitpipe_ingest.sources.fitabase.cells import TIME_FORMATS, TIME_SHAPE, Rows, encode
 from fitpipe_ingest.sources.toolkit.collector import Collector

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from fitpipe.catalog import BY_NAME
-from fitpipe_ingest.localtime import NAT, US_PER_DAY, day_starts_utc
+from fitpipe.localtime import NAT, US_PER_DAY, day_starts_utc
 from fitpipe_ingest.records import ParseContext, ParsedFile, merge_pieces
 from fitpipe_ingest.sources.base import FileSource
 from fitpipe_ingest.sources.toolkit.collector import Collector

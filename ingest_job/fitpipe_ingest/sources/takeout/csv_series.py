@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from fitpipe_ingest.localtime import US_PER_DAY, day_starts_utc
+from fitpipe.localtime import US_PER_DAY, day_starts_utc
 from fitpipe_ingest.records import ParseContext, ParsedFile
 from fitpipe_ingest.sources.toolkit.collector import Collector
 from fitpipe_ingest.sources.toolkit.csv_reader import CsvTable

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fitpipe_ingest.localtime import US_PER_DAY, day_starts_utc
+from fitpipe.localtime import US_PER_DAY, day_starts_utc
 from fitpipe_ingest.records import ParseContext, ParsedFile
 from fitpipe_ingest.sources.takeout.intraday_json import GLOBAL_LAYOUT
 from fitpipe_ingest.sources.toolkit.collector import Collector

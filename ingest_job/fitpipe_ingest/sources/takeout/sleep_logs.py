@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from fitpipe.errors import InputError
-from fitpipe_ingest.localtime import datetime_to_us, day_starts_utc, local_to_utc_us, us_to_datetime
+from fitpipe.localtime import datetime_to_us, day_starts_utc, local_to_utc_us, us_to_datetime
 from fitpipe_ingest.records import ParseContext, ParsedFile, Rejected, SleepSession, SleepStage
 from fitpipe_ingest.sources.takeout.families import family_of, load_order_key
 from fitpipe_ingest.sources.toolkit.collector import Collector

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from fitpipe.errors import InputError
-from fitpipe_ingest.localtime import US_PER_DAY, us_to_datetime
+from fitpipe.localtime import US_PER_DAY, us_to_datetime
 from fitpipe_ingest.records import ParseContext, ParsedFile, SleepSession, SleepStage
 from fitpipe_ingest.sources.takeout.csv_series import place_rows
 from fitpipe_ingest.sources.takeout.csv_specs import FALSE_Z

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from fitpipe.catalog import BY_NAME
-from fitpipe_ingest.localtime import WallClock, day_starts_utc
+from fitpipe.localtime import WallClock, day_starts_utc
 from fitpipe_ingest.records import (
     ParseContext,
     ParsedFile,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fitpipe_ingest.localtime import US_PER_DAY
+from fitpipe.localtime import US_PER_DAY
 from fitpipe_ingest.records import ParsedFile
 from fitpipe_ingest.sources.toolkit.collector import Collector
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fitpipe_ingest.localtime import US_PER_SECOND
+from fitpipe.localtime import US_PER_SECOND
 from fitpipe_ingest.sources.wearipedia.cells import (
     BadRow,
     NotANumber,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fitpipe_ingest.localtime import US_PER_SECOND
+from fitpipe.localtime import US_PER_SECOND
 from fitpipe_ingest.records import RAW_LIMIT
 from fitpipe_ingest.sources.wearipedia.cells import (
     EPOCH_NAIVE,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fitpipe_ingest.localtime import US_PER_DAY
+from fitpipe.localtime import US_PER_DAY
 from fitpipe_ingest.records import RAW_LIMIT
 from fitpipe_ingest.sources.wearipedia.cells import (
     HALF_DAY_US,

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from fitpipe.errors import ConflictError
+from fitpipe.google_health.client import Identity
+from fitpipe.google_health.errors import ConsentError, ReconsentRequired, TokenRefreshFailed
+from fitpipe.google_health.oauth import OAuthClient, TokenResponse, new_state, pkce_pair
+from fitpipe.google_health.tokens import TokenCipher
 from fitpipe.participants import Participant
-from fitpipe_ingest.google_health.client import Identity
-from fitpipe_ingest.google_health.errors import ConsentError, ReconsentRequired, TokenRefreshFailed
-from fitpipe_ingest.google_health.oauth import OAuthClient, TokenResponse, new_state, pkce_pair
-from fitpipe_ingest.google_health.tokens import TokenCipher
 
 __all__ = [
     "PROVIDER",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from fitpipe_ingest.google_health.datatypes import DataType
+from fitpipe.google_health.datatypes import DataType
 
 __all__ = ["Window", "local_midnight", "window_of", "windows_between", "days_window", "filter_for"]
 

@@ -19,18 +19,18 @@ import httpx
 import msgspec
 import orjson
 
-from fitpipe_ingest.google_health.datatypes import DataType
-from fitpipe_ingest.google_health.errors import ApiError, EndpointGone, RetriesExhausted
-from fitpipe_ingest.google_health.limits import (
+from fitpipe.google_health.datatypes import DataType
+from fitpipe.google_health.errors import ApiError, EndpointGone, RetriesExhausted
+from fitpipe.google_health.limits import (
     Clock,
     RequestLimiter,
     RetryPolicy,
     SystemClock,
     parse_retry_after,
 )
-from fitpipe_ingest.google_health.pages import decode_page
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
-from fitpipe_ingest.google_health.windows import Window, filter_for
+from fitpipe.google_health.pages import decode_page
+from fitpipe.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.windows import Window, filter_for
 
 __all__ = [
     "GoogleHealthClient",

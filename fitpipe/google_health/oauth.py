@@ -18,16 +18,16 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from fitpipe_ingest.google_health.client import ApiStats, error_reason, send_with_retries
-from fitpipe_ingest.google_health.datatypes import SCOPES
-from fitpipe_ingest.google_health.errors import (
+from fitpipe.google_health.client import ApiStats, error_reason, send_with_retries
+from fitpipe.google_health.datatypes import SCOPES
+from fitpipe.google_health.errors import (
     ConsentError,
     ReconsentRequired,
     RetriesExhausted,
     TokenRefreshFailed,
 )
-from fitpipe_ingest.google_health.limits import Clock, RetryPolicy, SystemClock
-from fitpipe_ingest.google_health.settings import GoogleHealthSettings
+from fitpipe.google_health.limits import Clock, RetryPolicy, SystemClock
+from fitpipe.google_health.settings import GoogleHealthSettings
 
 __all__ = ["OAuthClient", "TokenResponse", "new_state", "pkce_pair"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from fitpipe_ingest.localtime import NAT, WallClock, day_starts_utc, local_to_utc_us
+from fitpipe.localtime import NAT, WallClock, day_starts_utc, local_to_utc_us
 from fitpipe_ingest.records import ParseContext
 from fitpipe_ingest.sources.registry import get_source
 from fitpipe_ingest.tree import DirectoryTree

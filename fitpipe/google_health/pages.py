@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import msgspec
 import orjson
 
-from fitpipe_ingest.google_health.datatypes import DATA_TYPES, DataType
+from fitpipe.google_health.datatypes import DATA_TYPES, DataType
 
 __all__ = ["decode_page", "SLIM_MEMBERS"]
 

@@ -30,6 +30,8 @@ __all__ = [
     "day_starts_utc",
     "us_to_datetime",
     "datetime_to_us",
+    "rfc3339_to_us",
+    "parse_rfc3339",
     "US_PER_SECOND",
     "US_PER_DAY",
     "NAT",
@@ -51,6 +53,26 @@ def datetime_to_us(value: datetime) -> int:
     """An aware datetime to Unix microseconds."""
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+
+def rfc3339_to_us(texts: list[str | None]) -> np.ndarray:
+    """RFC 3339 texts → UTC µs (NAT where unreadable), vectorised."""
+    import pandas as pd  # here, not at import: keeps pandas out of the API process
+
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    parsed = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    us = parsed.dt.as_unit("us").astype("int64").to_numpy(copy=True)
+    us[parsed.isna().to_numpy()] = NAT
+    return us
+
+
+def parse_rfc3339(text: object) -> datetime | None:
+    """One RFC 3339 text → an aware UTC datetime, or None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    us = rfc3339_to_us([text])[0]
+    return None if us == NAT else us_to_datetime(int(us))
 
 
 class WallClock:
