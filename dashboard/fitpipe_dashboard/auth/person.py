@@ -50,7 +50,8 @@ class NotAllowed(FitpipeError):
 def current_person() -> Person | None:
     if not has_request_context():
         return None
-    return g.get("fitpipe_person")
+    person = g.get("fitpipe_person")
+    return person if isinstance(person, Person) else None
 
 
 def require_contact() -> Person:

@@ -23,7 +23,7 @@ import secrets
 from urllib.parse import quote, urlencode, urlsplit
 
 from dash import Dash
-from flask import g, jsonify, make_response, redirect, request
+from flask import Flask, g, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response  # flask's Response and what flask.redirect is typed to return
 
 from fitpipe.contracts import SessionOut
@@ -114,7 +114,7 @@ def _is_page(path: str) -> bool:
 def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
     """Put the guard, the sign-in/out routes, the refusal handlers and the security headers on the
     dashboard's Flask server. Returns the cookie codec (tests make cookies with it)."""
-    server = app.server
+    server: Flask = app.server
     key = settings.fitpipe_dashboard_secret_key
     cookies = SessionCookies(
         key.get_secret_value() if key else None, secure=settings.fitpipe_dashboard_cookie_secure
