@@ -3,12 +3,15 @@ drawn apart and switching the summary, sleep stages, relative times, addresses."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from dash import html
 
-from fitpipe.contracts import Series, SleepAnswer
+from fitpipe.contracts import QuarantineRecord, Run, Series, SleepAnswer
+from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
 from fitpipe_dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
 from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
 from fitpipe_dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
@@ -82,7 +85,8 @@ def test_times_are_drawn_in_the_participants_local_time_with_the_zone_named_on_t
     fig = heart_rate_figure(_series(False), False, "empty")
     assert fig.layout.xaxis.title.text == "participant's local time (America/New_York)"
     assert fig.layout.yaxis.title.text == "heart rate (bpm)"
-    assert to_local(["2024-01-01T05:00:00Z"], "America/New_York")[0] == pd.Timestamp("2024-01-01 00:00")
+    instant = datetime(2024, 1, 1, 5, tzinfo=UTC)
+    assert to_local([instant], "America/New_York")[0] == pd.Timestamp("2024-01-01 00:00")
 
 
 def test_an_empty_range_says_why_instead_of_drawing_empty_axes() -> None:
@@ -144,40 +148,47 @@ def test_a_participant_address_survives_any_id() -> None:
 
 
 def test_the_runs_table_and_error_list_show_status_duration_and_the_errors() -> None:
-    from datetime import UTC, datetime
-
-    from dash import html
-
-    from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
-
     now = datetime(2024, 1, 2, 12, tzinfo=UTC)
-    run = {
-        "id": 7,
-        "trigger": "daily",
-        "status": "failed",
-        "started_at": "2024-01-02T09:00:00Z",
-        "finished_at": "2024-01-02T09:03:00Z",
-        "seconds": 180.0,
-        "participants": 3,
-        "files": 12,
-        "rows_new": 1500,
-        "rows_quarantined": 2,
-        "errors": 1,
-        "error": "inbox unreadable",
-    }
+    run = Run.model_validate(
+        {
+            "id": 7,
+            "trigger": "daily",
+            "status": "failed",
+            "started_at": "2024-01-02T09:00:00Z",
+            "finished_at": "2024-01-02T09:03:00Z",
+            "seconds": 180.0,
+            "participants": 3,
+            "files": 12,
+            "rows_new": 1500,
+            "rows_quarantined": 2,
+            "errors": 1,
+            "error": "inbox unreadable",
+            "rows_read": 1600,
+            "rows_updated": 0,
+            "rows_present": 98,
+            "details": {},
+            "studies": {},
+        }
+    )
     table = runs_table([run], now)
     assert isinstance(table, html.Table)
     cells = [td.children for td in table.children[1].children[0].children]
     assert cells[2] == "failed" and cells[3].startswith("3 h ago") and cells[4] == "3.0 min"
-    record = {
-        "last_seen": "2024-01-02T11:00:00Z",
-        "study": "trial",
-        "user_id": "P02",
-        "file": "hr.json",
-        "record": "line 4",
-        "field": "value",
-        "reason": "400 is above 250 bpm",
-    }
+    record = QuarantineRecord.model_validate(
+        {
+            "id": 1,
+            "source": "takeout",
+            "raw": "400",
+            "first_seen": "2024-01-02T11:00:00Z",
+            "last_seen": "2024-01-02T11:00:00Z",
+            "study": "trial",
+            "user_id": "P02",
+            "file": "hr.json",
+            "record": "line 4",
+            "field": "value",
+            "reason": "400 is above 250 bpm",
+        }
+    )
     [listing] = latest_errors([run], [record], now)
     texts = [li.children for li in listing.children]
     assert texts[0].endswith("inbox unreadable") and "trial/P02" in texts[1] and "above 250" in texts[1]
