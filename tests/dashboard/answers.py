@@ -7,7 +7,7 @@ from typing import Any
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.contracts import ParticipantsAnswer
 
-__all__ = ["participant_json", "participants_json", "participants_answer"]
+__all__ = ["participant_json", "participants_json", "participants_answer", "adherence_json"]
 
 
 def participant_json(user_id: str = "P01", study: str = "trial", **changes: Any) -> dict[str, Any]:
@@ -49,3 +49,36 @@ def participants_json(*people: dict[str, Any]) -> dict[str, Any]:
 
 def participants_answer(*people: dict[str, Any]) -> ParticipantsAnswer:
     return ParticipantsAnswer.model_validate(participants_json(*people))
+
+
+def adherence_json(*people: tuple[str, list[str], list[float | None], list[bool]]) -> dict[str, Any]:
+    """A GET /adherence answer: (user_id, local days, wear %, valid day) per participant."""
+    participants = []
+    for user_id, days, pct, valid in people:
+        n = len(days)
+        participants.append(
+            participant_json(user_id)
+            | {
+                "days": {
+                    "date": days,
+                    "wear_minutes": [0] * n,
+                    "day_minutes": [1440] * n,
+                    "wear_pct": pct,
+                    "valid_day": valid,
+                    "valid_hours": None,
+                    "steps": [None] * n,
+                    "low_steps": [None] * n,
+                    "sleep_recorded": [False] * n,
+                }
+            }
+        )
+    return {
+        "study": "trial",
+        "start_date": None,
+        "end_date": None,
+        "default_days": 30,
+        "valid_hours": False,
+        "generated_at": "2024-01-10T12:00:00Z",
+        "rules": AdherenceRules().model_dump(mode="json"),
+        "participants": participants,
+    }

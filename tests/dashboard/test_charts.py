@@ -10,13 +10,16 @@ import numpy as np
 import pandas as pd
 from dash import html
 
-from fitpipe.contracts import QuarantineRecord, Run, Series, SleepAnswer
+from fitpipe.contracts import AdherenceAnswer, QuarantineAnswer, QuarantineRecord, Run, Series, SleepAnswer
 from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
 from fitpipe_dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
 from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
+from fitpipe_dashboard.charts.heatmap import wear_heatmap
+from fitpipe_dashboard.charts.pipeline import quarantine_figure
 from fitpipe_dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
 from fitpipe_dashboard.paths import parse_path, participant_path
 from fitpipe_dashboard.timefmt import ago, to_local
+from tests.dashboard.answers import adherence_json
 
 
 def _minutes(start: str, n: int, skip: range = range(0)) -> pd.DatetimeIndex:
@@ -192,3 +195,34 @@ def test_the_runs_table_and_error_list_show_status_duration_and_the_errors() -> 
     [listing] = latest_errors([run], [record], now)
     texts = [li.children for li in listing.children]
     assert texts[0].endswith("inbox unreadable") and "trial/P02" in texts[1] and "above 250" in texts[1]
+
+
+def test_the_wear_heatmap_has_a_row_per_participant_and_a_column_per_local_day_from_the_model() -> None:
+    answer = AdherenceAnswer.model_validate(
+        adherence_json(
+            ("P01", ["2024-01-08", "2024-01-09"], [95.5, 40.0], [True, False]),
+            ("P02", ["2024-01-09"], [None], [False]),
+            ("P03", [], [], []),  # no complete local day yet: no row
+        )
+    )
+    fig = wear_heatmap(answer)
+    heat = fig.data[0]
+    assert list(heat.y) == ["P01", "P02"]
+    assert [str(d) for d in heat.x] == ["2024-01-08", "2024-01-09"]
+    assert [list(row) for row in heat.z] == [[95.5, 40.0], [None, None]]
+    assert [list(row) for row in heat.text] == [["valid day", "not a valid day"], ["", "not a valid day"]]
+    nobody = wear_heatmap(AdherenceAnswer.model_validate(adherence_json(("P03", [], [], []))))
+    assert nobody.layout.annotations[0].text.startswith("no wear data yet")
+
+
+def test_quarantine_bars_are_the_models_counts_by_reason_largest_on_top() -> None:
+    answer = QuarantineAnswer.model_validate(
+        {
+            "records": [],
+            "by_reason": [{"reason": "above 250 bpm", "count": 7}, {"reason": "bad timestamp", "count": 2}],
+        }
+    )
+    bars = quarantine_figure(answer).data[0]
+    assert (list(bars.y), list(bars.x)) == (["bad timestamp", "above 250 bpm"], [2, 7])
+    empty = quarantine_figure(QuarantineAnswer(records=[], by_reason=[]))
+    assert "nothing quarantined" in empty.layout.annotations[0].text
