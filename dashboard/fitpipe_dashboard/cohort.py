@@ -27,6 +27,7 @@ __all__ = [
     "CohortCounts",
     "FLAG_LABELS",
     "cohort_rows",
+    "row_data",
     "cohort_counts",
     "what_if_flags",
     "flags_for",
@@ -158,6 +159,11 @@ def cohort_rows(
             )
         )
     return rows
+
+
+def row_data(rows: Sequence[CohortRow]) -> list[dict[str, object]]:
+    """The grid's rowData: each row's fields as JSON (the column ids of layout/cohort.py)."""
+    return [row.model_dump(mode="json") for row in rows]
 
 
 def _round(hours: float | None) -> float | None:

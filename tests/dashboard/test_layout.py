@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fitpipe_dashboard.callbacks.cohort import render_cohort
-from fitpipe_dashboard.cohort import CohortRow
+from fitpipe_dashboard.cohort import CohortRow, row_data
 from fitpipe_dashboard.layout.cohort import COLUMNS, ROW_ID, CellClicked, cohort_page, column, script
 from tests.dashboard.answers import participant_json, participants_answer
 
@@ -47,7 +47,7 @@ def test_grid_rows_from_the_model_carry_exactly_the_row_fields() -> None:
         participant_json("X01", study="other"),
     )
     rows, counts = render_cohort(answer, "trial", None, cooldown_hours=24)
-    sent = [row.model_dump(mode="json") for row in rows]
+    sent = row_data(rows)
     assert [set(r) for r in sent] == [FIELDS, FIELDS]
     p01, p02 = sent
     assert (p01["last_contacted_h"], p01["in_cooldown"], p01["last_sync_h"]) == (12.0, True, 1.0)

@@ -20,6 +20,7 @@ from fitpipe_dashboard.cohort import (
     Thresholds,
     cohort_counts,
     cohort_rows,
+    row_data,
     studies_of,
 )
 from fitpipe_dashboard.layout.cohort import CellClicked
@@ -76,7 +77,9 @@ def register(app: Dash, client: ApiClient, cooldown_hours: float) -> None:
         Input("url", "pathname"),
         Input("refresh", "data"),
     )
-    def load(pathname: str | None, _refresh: int) -> tuple[dict[str, object] | None | NoUpdate, Children | NoUpdate]:
+    def load(
+        pathname: str | None, _refresh: int
+    ) -> tuple[dict[str, object] | None | NoUpdate, Children | NoUpdate]:
         if parse_path(pathname).page != "cohort":
             return no_update, no_update
         try:
@@ -154,7 +157,7 @@ def register(app: Dash, client: ApiClient, cooldown_hours: float) -> None:
                 f"{rules.sleep_nights} of {rules.sleep_window_nights} nights)."
             )
         return (
-            [row.model_dump(mode="json") for row in rows],
+            row_data(rows),
             grid_style(len(rows)),
             f"{counts.enrolled:,}",
             f"{counts.flagged:,}",

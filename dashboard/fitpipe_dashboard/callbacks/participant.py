@@ -134,7 +134,9 @@ def register(app: Dash, client: ApiClient) -> None:
         Input("url", "pathname"),
         Input("refresh", "data"),
     )
-    def load(pathname: str | None, _refresh: int) -> tuple[dict[str, object] | None | NoUpdate, Children | NoUpdate]:
+    def load(
+        pathname: str | None, _refresh: int
+    ) -> tuple[dict[str, object] | None | NoUpdate, Children | NoUpdate]:
         route = parse_path(pathname)
         if route.page != "participant" or not route.user_id:
             return no_update, no_update
