@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from dataclasses import replace
 from urllib.parse import quote, urlencode, urlsplit
 
 from dash import Dash
@@ -192,14 +193,12 @@ def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
                 return refuse_unsigned(path, ended=True)
             except ApiError:
                 return None  # the page will show the API's error where it matters
-            fresh = Person(
-                **{
-                    **person.to_json(),
-                    "role": who.role,
-                    "all_studies": who.all_studies,
-                    "studies": _shown(who.studies),
-                    "can_contact": who.can_contact,
-                }
+            fresh = replace(
+                person,
+                role=who.role,
+                all_studies=who.all_studies,
+                studies=_shown(who.studies),
+                can_contact=who.can_contact,
             )
             if fresh != person:
                 g.fitpipe_person = g.fitpipe_new_cookie = fresh
