@@ -6,6 +6,8 @@ known stage (authentication, the window summaries, the COPY of the days, the aud
 statement timeout cuts it, the backend is cancelled or terminated, or the client goes away. They run on a
 real server process (`fitpipe serve api`) and the real database; the server's log must hold no error.
 
+Contention is a 503 too: a sign-in that deadlocks with another transaction is answered busy, not 500.
+
 The 500 once seen under load came from the admission gate (tests/api/test_gate.py): a request releasing its
 slot while every queued request's wait had just ended raised IndexError. The first test forces that moment
 through `Database.run` on the real pool, the way a loaded event loop produces it.
@@ -33,7 +35,7 @@ from fitpipe.participants import add_participant
 from fitpipe_api.admission import Database
 from fitpipe_api.db import make_pool
 from fitpipe_api.gate import ServerBusy
-from tests.api.conftest import Tokens, api_settings, auth, load_heart_rate
+from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth, load_heart_rate
 from tests.api.server import ApiServer, assert_slots_free, backend_waiting_on_a_lock, serve_api
 from tests.conftest import role_url
 
@@ -226,4 +228,27 @@ def test_no_connection_to_be_had_is_a_503_database_unavailable_and_the_api_recov
         assert again.status_code == 503
         time.sleep(0.2)
     _serves_again(server, tokens, database_url)
+    assert server.errors() == []
+
+
+def test_a_deadlock_with_another_transaction_is_a_503_busy_and_the_retry_succeeds(
+    server: ApiServer, people: People, database_url: str
+) -> None:
+    sign_in = {"username": "cora", "password": PASSWORD}
+    with psycopg.connect(database_url) as other:
+        # The sign-in locks cora's row, then waits to insert her session behind this lock ...
+        other.execute("LOCK TABLE user_sessions IN SHARE MODE")
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(httpx.post, server.url + "/api/v1/auth/sign-in", json=sign_in, timeout=60)
+            backend_waiting_on_a_lock(database_url)
+            # ... and this transaction now wants her row: a deadlock. The sign-in has waited longer, so its
+            # backend finds it first (deadlock_timeout) and is the one rolled back.
+            other.execute("SELECT id FROM users WHERE username = 'cora' FOR UPDATE")
+            other.rollback()
+            response = answer.result(timeout=60)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["reason"] == "busy"
+    again = httpx.post(server.url + "/api/v1/auth/sign-in", json=sign_in, timeout=30)
+    assert again.status_code == 201, again.text
     assert server.errors() == []
