@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from fitpipe.contracts import ParticipantsAnswer
 from fitpipe.settings import Settings
+from fitpipe_dashboard import stores
 from fitpipe_dashboard.app import create_app
 from fitpipe_dashboard.stores import NOTICE, StaleStore, decode_store, dump
 from tests.dashboard.answers import participant_json, participants_answer, participants_json
@@ -54,6 +55,42 @@ def test_a_stale_store_is_refused_naming_the_store_the_model_and_the_field(data:
     assert message.startswith("the page's cohort-data store does not fit ParticipantsAnswer (")
     assert field in message and "upgraded while the page was open" in message
     assert caught.value.hint == "reload the page"
+
+
+def test_the_same_store_is_decoded_once_and_other_content_is_not_mistaken_for_it() -> None:
+    answer = participants_answer(participant_json("P01"), participant_json("P02"))
+    stored = dump(answer)
+
+    def browser_copy() -> object:  # what a later callback request brings back
+        return json.loads(json.dumps(stored))
+
+    # what the callback wrote comes back as the model itself, not validated again
+    assert decode_store(ParticipantsAnswer, browser_copy(), "cohort-data") is answer
+    stores._decoded.clear()  # another process: the first decode validates, the next ones reuse it
+    first = decode_store(ParticipantsAnswer, browser_copy(), "cohort-data")
+    assert first == answer and first is not answer
+    assert decode_store(ParticipantsAnswer, browser_copy(), "cohort-data") is first
+
+    other = dump(participants_answer(participant_json("P01"), participant_json("P03")))
+    decoded = decode_store(ParticipantsAnswer, other, "cohort-data")
+    assert decoded is not first and decoded is not None
+    assert [p.user_id for p in decoded.participants] == ["P01", "P03"]
+
+    stale = {**stored, "generated_at": "yesterday"}
+    for _ in range(2):  # a stale store is refused every time, never remembered
+        with pytest.raises(StaleStore):
+            decode_store(ParticipantsAnswer, stale, "cohort-data")
+
+
+def test_only_a_few_decoded_stores_are_kept() -> None:
+    answers = [dump(participants_answer(participant_json(f"Q{i:02d}"))) for i in range(40)]
+    for a in answers:
+        decode_store(ParticipantsAnswer, a, "cohort-data")
+    assert len(stores._decoded) <= 16
+    oldest = decode_store(ParticipantsAnswer, answers[0], "cohort-data")
+    newest = decode_store(ParticipantsAnswer, answers[-1], "cohort-data")
+    assert oldest is not None and [p.user_id for p in oldest.participants] == ["Q00"]
+    assert newest is decode_store(ParticipantsAnswer, answers[-1], "cohort-data")
 
 
 # --- inside a real callback -------------------------------------------------------------------------------
