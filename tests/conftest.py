@@ -29,6 +29,8 @@ from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate
 from fitpipe.settings import reset_settings_cache
 
+pytest_plugins = ["tests.fakes.google_health_fixtures"]
+
 TEMPLATE = "fitpipe_test_template"
 _counter = itertools.count()
 

@@ -30,7 +30,7 @@ from fitpipe_ingest.google_health.sync import sync_google_health
 from tests.api.conftest import Tokens, auth
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
-from tests.ingest_job.google_health.conftest import settings_for
+from tests.fakes.google_health_fixtures import settings_for
 
 pytestmark = pytest.mark.db
 

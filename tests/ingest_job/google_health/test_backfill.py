@@ -20,8 +20,9 @@ from fitpipe_ingest.google_health.run import SyncOptions
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import NOW, enrol, grant
 
-from .conftest import NOW, enrol, grant, rollup_count, stored
+from .conftest import rollup_count, stored
 
 pytestmark = pytest.mark.db
 
@@ -55,7 +56,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     p = enrol(db, "P1", timezone="UTC")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     steps = _history(fake, "alice")
     options = SyncOptions(now=NOW, data_types=("steps",))
     real_get, calls = source.api.get, {"n": 0}
@@ -122,7 +123,7 @@ def test_fitpipe_backfill_pulls_history_and_records_a_run(
     source = GoogleHealthSource.create(get_google_health_settings())
     try:
         p = enrol(db, "P1", timezone="UTC")
-        grant(db, source, fake, p, "alice")
+        grant(db, source.cipher, fake, p, "alice")
     finally:
         source.close()
     steps = hp.steps(datetime(2026, 10, 20, tzinfo=UTC), 3 * 1440)

@@ -19,8 +19,9 @@ from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import enrol, grant
 
-from .conftest import enrol, grant, source_status, stored
+from .conftest import source_status, stored
 
 pytestmark = pytest.mark.db
 
@@ -46,8 +47,8 @@ def test_the_daily_run_syncs_consented_participants_and_counts_a_revoked_grant(
     try:
         synced, revoked = enrol(db, "P1"), enrol(db, "P2")
         enrol(db, "P3")  # no grant: inbox only, untouched by the live pass
-        grant(db, source, fake, synced, "alice")
-        grant(db, source, fake, revoked, "bob")
+        grant(db, source.cipher, fake, synced, "alice")
+        grant(db, source.cipher, fake, revoked, "bob")
     finally:
         source.close()
     now = datetime.now(UTC)
@@ -88,7 +89,7 @@ def test_a_daily_run_without_the_oauth_client_reports_the_consented_participants
 ) -> None:
     source = GoogleHealthSource.create(get_google_health_settings())
     try:
-        grant(db, source, fake, enrol(db, "P1"), "alice")
+        grant(db, source.cipher, fake, enrol(db, "P1"), "alice")
     finally:
         source.close()
     monkeypatch.delenv("GOOGLE_CLIENT_SECRET")

@@ -12,8 +12,9 @@ from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.sync import consented_participants
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
+from tests.fakes.google_health_fixtures import NOW, enrol, grant
 
-from .conftest import NOW, enrol, grant, run_sync, source_status, stored
+from .conftest import run_sync, source_status, stored
 
 pytestmark = pytest.mark.db
 
@@ -22,7 +23,7 @@ def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogle
     people = []
     for i in range(n):
         person = enrol(db, f"P{i}")
-        grant(db, source, fake, person, f"user{i}")
+        grant(db, source.cipher, fake, person, f"user{i}")
         fake.add_points(f"user{i}", "steps", hp.steps(NOW - timedelta(days=1), 120))
         people.append(person)
     return people

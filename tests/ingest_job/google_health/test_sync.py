@@ -13,8 +13,9 @@ from fitpipe.google_health.datatypes import DATA_TYPES
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import NOW, at, enrol, grant
 
-from .conftest import NOW, at, enrol, grant, rollup_count, run_sync, source_status, stored
+from .conftest import rollup_count, run_sync, source_status, stored
 
 pytestmark = pytest.mark.db
 
@@ -48,7 +49,7 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
 ) -> None:
     p = enrol(db, "P1")
     fake.add_user("alice")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     start = NOW - timedelta(days=3)
     heart = hp.heart_rate(start, 3 * 1440, timedelta(minutes=1), offset_s=NY)
     steps = hp.steps(start, 3 * 1440, offset_s=NY)
@@ -122,7 +123,7 @@ def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
     source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     first = hp.heart_rate(NOW - timedelta(days=6), 6 * 288, timedelta(minutes=5), offset_s=NY)
     fake.add_points("alice", "heart-rate", first)
     run_sync(database_url, source)
@@ -155,8 +156,8 @@ def test_late_synced_data_inside_the_lag_is_caught_and_outside_it_is_not(
     source: GoogleHealthSource,
 ) -> None:
     p, q = enrol(db, "P1", study="lagged"), enrol(db, "P2", study="unlagged")
-    grant(db, source, fake, p, "alice")
-    grant(db, source, fake, q, "bob")
+    grant(db, source.cipher, fake, p, "alice")
+    grant(db, source.cipher, fake, q, "bob")
     hole = (NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(hours=6))
     full = hp.heart_rate(NOW - timedelta(days=4), 4 * 144, timedelta(minutes=10), offset_s=NY)
     early = [x for x in full if not hole[0] <= at(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]]
@@ -188,7 +189,7 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     p = enrol(db, "P1")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     heart = hp.heart_rate(NOW - timedelta(days=4), 4 * 720, timedelta(minutes=2), offset_s=NY)
     fake.add_points("alice", "heart-rate", heart)
     source.api.page_size = 250  # ~3 pages per local day: the crash hits between pages of a window
@@ -229,7 +230,7 @@ def test_participants_sync_concurrently_but_never_more_than_the_pool(
 ) -> None:
     people = [enrol(db, f"P{i}") for i in range(5)]
     for i, person in enumerate(people):
-        grant(db, source, fake, person, f"user{i}")
+        grant(db, source.cipher, fake, person, f"user{i}")
         fake.add_points(f"user{i}", "steps", hp.steps(NOW - timedelta(days=2), 600))
     fake.request_delay = 0.2  # long enough that two workers overlap even on a busy machine
     report, _ = run_sync(database_url, source, data_types=("steps",))
