@@ -195,7 +195,7 @@ def measure(url: str, conn: psycopg.Connection, runs: int) -> list[Timing]:
         ),
     ]
     # a benchmark database's superuser login: allowed explicitly (privileges do not change the timings)
-    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)
     with TestClient(create_app(settings, url=url)) as client:
         for params in ({"study": STUDY}, {"study": STUDY, "valid_hours": "true"}):
             sizes: list[int] = []

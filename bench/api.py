@@ -30,7 +30,7 @@ import httpx
 import numpy as np
 import psutil
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
 from fitpipe.localtime import US_PER_DAY
@@ -46,9 +46,7 @@ DAY_POINTS = 86_400
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=name)
 
 
 def _fill(url: str, participants: int, days: int) -> int:
@@ -244,7 +242,7 @@ def main() -> None:
 
                 duck = duckdb.connect()
                 src = f"read_parquet('{parquet}')"
-                exported = duck.execute(f"SELECT count(*) FROM {src}").fetchone()[0]  # type: ignore[index]
+                exported = duck.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
 
                 def duck_time(sql: str, runs: int = 5) -> float:
                     times = []

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
 from fitpipe.localtime import US_PER_DAY
@@ -41,7 +41,7 @@ from fitpipe_ingest.tree import open_tree
 TZ = "UTC"
 
 
-def _load_generator():  # type: ignore[no-untyped-def]
+def _load_generator():
     spec = importlib.util.spec_from_file_location(
         "parse_wearipedia", Path(__file__).with_name("parse_wearipedia.py")
     )
@@ -60,9 +60,7 @@ class Scratch:
 
     @staticmethod
     def _with_db(url: str, name: str) -> str:
-        params = conninfo_to_dict(url)
-        params["dbname"] = name
-        return make_conninfo(**params)
+        return make_conninfo(url, dbname=name)
 
     def new(self) -> str:
         name = f"fitpipe_bench_{len(self.created)}"
@@ -82,7 +80,7 @@ class Scratch:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def participant_of(conn: psycopg.Connection):  # type: ignore[no-untyped-def]
+def participant_of(conn: psycopg.Connection):
     from fitpipe.participants import get_participant
 
     return get_participant(conn, "B1", "bench")
@@ -152,7 +150,7 @@ def _day_batch(day: int, rng: np.random.Generator) -> SampleBatch:
     return SampleBatch("heart_rate", ts, value, f"day-{day}.json")
 
 
-def _load_days(conn: psycopg.Connection, participant, days: range, rng: np.random.Generator) -> list[float]:  # type: ignore[no-untyped-def]
+def _load_days(conn: psycopg.Connection, participant, days: range, rng: np.random.Generator) -> list[float]:
     times = []
     for day in days:
         batch = _day_batch(day, rng)

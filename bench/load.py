@@ -44,7 +44,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.catalog import BY_NAME
 from fitpipe.db import database_url, redact
@@ -67,9 +67,7 @@ HEART_RATE = BY_NAME["heart_rate"].id
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=name)
 
 
 def _fill(url: str, participants: int, days: int, first: date) -> int:

@@ -215,7 +215,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
     study = {
         lay: int(c.execute("SELECT id FROM studies WHERE name = 'minutes'").fetchone()[0])
         for lay, c in conns.items()
-    }  # type: ignore[index]
+    }
     reads.append(
         (
             "adherence summaries, whole cohort",
@@ -260,7 +260,7 @@ def _comparable(answer: object) -> object:
     if isinstance(answer, (list, tuple)):
         return [_comparable(x) for x in answer]
     if hasattr(answer, "__dataclass_fields__"):
-        fields = answer.__dataclass_fields__  # type: ignore[attr-defined]
+        fields = answer.__dataclass_fields__
         return {k: _comparable(getattr(answer, k)) for k in fields if k != "created_at"}
     return answer
 

@@ -152,7 +152,7 @@ def footprint(conn: psycopg.Connection) -> Footprint:
     rows = {
         t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
         for t in ("samples", "rollup_1m", "rollup_1h", "rollup_1d")
-    }  # type: ignore[index]
+    }
     hr = int(conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0])  # type: ignore[index]
     sizes = {t.table_name: (t.uncompressed_bytes, t.compressed_bytes) for t in read_sizes(conn)}
     return Footprint(rows, sizes, hr)

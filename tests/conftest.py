@@ -37,9 +37,7 @@ _counter = itertools.count()
 
 
 def _with_db(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=dbname)
 
 
 def role_password(admin_url: str, role: DbRole) -> str:

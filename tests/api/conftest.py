@@ -40,7 +40,7 @@ def load_heart_rate(
     seconds: np.ndarray,
     values: np.ndarray,
     path: str = "hr.json",
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     t0 = int(pd.Timestamp(start).value // 1000)
     batch = SampleBatch("heart_rate", t0 + seconds.astype(np.int64) * 1_000_000, values, path)
     load_parsed_file(
@@ -53,7 +53,7 @@ def load_heart_rate(
 
 
 @pytest.fixture
-def cohort(db: psycopg.Connection):  # type: ignore[no-untyped-def]
+def cohort(db: psycopg.Connection):
     """Study a: A1 (2 days of 5-second heart rate), A2 (nothing); study b: B1 (1 day)."""
     a1, _ = add_participant(db, "A1", "a", timezone="America/New_York", email="a1@example.org")
     a2, _ = add_participant(db, "A2", "a", timezone="Europe/London", email="a2@example.org")
@@ -89,7 +89,7 @@ class People:
 
 
 @pytest.fixture
-def people(db: psycopg.Connection, cohort) -> People:  # type: ignore[no-untyped-def]
+def people(db: psycopg.Connection, cohort) -> People:
     """ada (admin, all studies), cora (coordinator of a), anna (analyst of a), bob (coordinator of b)."""
     ids = {}
     for name, role, studies, email in (
@@ -114,12 +114,12 @@ def people(db: psycopg.Connection, cohort) -> People:  # type: ignore[no-untyped
 
 def api_settings(**overrides: object) -> Settings:
     """Settings of a test API: no environment file, cheap scrypt for unknown-user dummy work."""
-    return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)
 
 
 @pytest.fixture
-def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:
+    settings = Settings(_env_file=None)
     app = create_app(settings, url=role_url(database_url, API))
     with TestClient(app) as c:
         # every answer a test receives must match the model its route declares (tests/api/contracts.py)

@@ -122,7 +122,7 @@ def add_contact(
 
 def scalar(conn: psycopg.Connection, query: str, params: tuple[Any, ...] = ()) -> Any:
     """The first column of the first row of a query."""
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
 

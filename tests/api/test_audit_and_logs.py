@@ -72,7 +72,7 @@ def test_two_request_ids_are_refused_and_no_id_is_shared_between_requests(
         ("X-Request-ID", "a"),
         ("X-Request-ID", "b"),
     ]
-    client.get("/api/v1/participants/A1", headers=headers)  # type: ignore[arg-type]
+    client.get("/api/v1/participants/A1", headers=headers)
     client.get("/api/v1/participants/A1", headers={**auth(tokens.admin), "X-Request-ID": "same"})
     client.get("/api/v1/participants/A1", headers={**auth(tokens.admin), "X-Request-ID": "same"})
     rows = _audit(db, "read_participant")

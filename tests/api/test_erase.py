@@ -18,7 +18,7 @@ from tests.conftest import role_url
 pytestmark = pytest.mark.db
 
 
-def test_admin_erases_a_participant_and_the_audit_log_names_the_token(  # type: ignore[no-untyped-def]
+def test_admin_erases_a_participant_and_the_audit_log_names_the_token(
     client: TestClient, tokens: Tokens, cohort, db: psycopg.Connection
 ) -> None:
     a1 = cohort["A1"]
@@ -48,14 +48,14 @@ def test_admin_erases_a_participant_and_the_audit_log_names_the_token(  # type: 
 
 
 @pytest.mark.parametrize("who", ["coordinator_a", "analyst_a"])
-def test_only_admins_may_erase(client: TestClient, tokens: Tokens, db: psycopg.Connection, who: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_admins_may_erase(client: TestClient, tokens: Tokens, db: psycopg.Connection, who: str) -> None:
     r = client.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(getattr(tokens, who)))
     assert r.status_code == 403 and "admin only" in r.json()["detail"]
     assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'erase_participant'").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM samples").fetchone() != (0,)
 
 
-def test_erase_needs_a_known_participant_and_its_study(client: TestClient, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+def test_erase_needs_a_known_participant_and_its_study(client: TestClient, tokens: Tokens) -> None:
     admin = auth(tokens.admin)
     assert client.delete("/api/v1/participants/NOPE", params={"study": "a"}, headers=admin).status_code == 404
     assert client.delete("/api/v1/participants/A1", params={"study": "b"}, headers=admin).status_code == 404
@@ -76,7 +76,7 @@ def _session(api: TestClient, username: str) -> str:
     return str(answer.json()["token"])
 
 
-def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(  # type: ignore[no-untyped-def]
+def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(
     people_api: TestClient, people: People, db: psycopg.Connection
 ) -> None:
     refused = people_api.delete(
@@ -93,7 +93,7 @@ def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(
     assert (user_id, token_id) == (people.ids["ada"], None) and session_id is not None
 
 
-def test_an_erasure_longer_than_the_statement_timeout_still_completes(  # type: ignore[no-untyped-def]
+def test_an_erasure_longer_than_the_statement_timeout_still_completes(
     database_url: str, cohort, tokens: Tokens, db: psycopg.Connection
 ) -> None:
     """Erasing a participant with years of 1 Hz data takes longer than an ordinary request may (the statement

@@ -28,7 +28,7 @@ SERVER_ERRORS: list[str] = []
 
 def _check(
     server: ApiServer, method: str, path: str, params: dict[str, str] | list[tuple[str, str]], **kw
-) -> httpx.Response:  # type: ignore[no-untyped-def]
+) -> httpx.Response:
     r = httpx.request(method, server.url + path, params=params, timeout=60, **kw)
     where = f"{method} {path}?{urlencode(params)[:200]}"
     if r.status_code >= 500:
@@ -40,7 +40,7 @@ def _check(
 
 
 @pytest.fixture
-def server(database_url: str, cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:  # type: ignore[no-untyped-def]
+def server(database_url: str, cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:
     SERVER_ERRORS.clear()
     with serve_api(database_url, tmp_path / "home") as s:
         yield s
@@ -240,7 +240,7 @@ def test_a_webhook_body_over_the_limit_is_refused(
     database_url: str,
     cohort,
     tokens: Tokens,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     settings = {"GOOGLE_HEALTH_WEBHOOK_SECRET": "s3cret", "FITPIPE_API_MAX_BODY_BYTES": "2048"}
     with serve_api(database_url, tmp_path / "home", settings) as server:

@@ -24,7 +24,7 @@ from fitpipe_api.metrics import create_metrics
 
 @pytest.mark.db
 @pytest.mark.monitoring
-def test_full_exposition_holds_every_family_and_passes_promtool(  # type: ignore[no-untyped-def]
+def test_full_exposition_holds_every_family_and_passes_promtool(
     db: psycopg.Connection, database_url: str, pool: ConnectionPool, promtool
 ) -> None:
     db.execute("INSERT INTO studies (name) VALUES ('alpha')")
@@ -52,7 +52,7 @@ def test_full_exposition_holds_every_family_and_passes_promtool(  # type: ignore
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
 
 
-def test_promtool_check_metrics_does_complain_about_bad_names(promtool) -> None:  # type: ignore[no-untyped-def]
+def test_promtool_check_metrics_does_complain_about_bad_names(promtool) -> None:
     lint = promtool(
         "check",
         "metrics",

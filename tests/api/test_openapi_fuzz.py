@@ -32,9 +32,9 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
 @pytest.fixture
-def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
+def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:
     application = create_app(
-        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),  # type: ignore[call-arg]
+        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),
         url=role_url(database_url, API),
     )
     application.state.pool.open(wait=True)
@@ -64,7 +64,7 @@ def test_generated_requests_never_get_a_server_error(app: FastAPI) -> None:
             database=None,
             derandomize=True,
         )
-        def check(case) -> None:  # type: ignore[no-untyped-def]
+        def check(case) -> None:
             case.call_and_validate(headers=headers)
 
         try:
@@ -149,7 +149,7 @@ def test_every_route_fuzzed_with_negative_data_and_boundaries_gets_no_server_err
     cohort,
     tokens,
     tmp_path: Path,
-    steered: bool,  # type: ignore[no-untyped-def]
+    steered: bool,
 ) -> None:
     """schemathesis' own runner against `fitpipe serve api` over HTTP: the coverage phase (the boundaries of every
     constraint and values just outside them) and fuzzing, positive and negative data; once freely, once with

@@ -63,7 +63,7 @@ def api(client: TestClient, gsettings: GoogleHealthSettings) -> Iterator[TestCli
     client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
 
 
-def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1"):  # type: ignore[no-untyped-def]
+def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1"):
     link = api.get(f"/api/v1/participants/{user_id}/connect", headers=auth(token))
     assert link.status_code == 200, link.text
     consent_screen = httpx.get(link.json()["authorization_url"], follow_redirects=False)
@@ -83,7 +83,7 @@ def test_consent_link_then_callback_stores_a_grant_the_sync_can_use(
     fake.consenting = "alice"
 
     def participant() -> dict:
-        return api.get("/api/v1/participants/A2", headers=auth(tokens.coordinator_a)).json()  # type: ignore[no-any-return]
+        return api.get("/api/v1/participants/A2", headers=auth(tokens.coordinator_a)).json()
 
     assert participant()["flag_details"]["no_source"]["message"] == "no data source yet"
     link = api.get("/api/v1/participants/A2/connect", headers=auth(tokens.coordinator_a)).json()

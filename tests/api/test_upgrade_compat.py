@@ -28,7 +28,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.dbroles import API
 from fitpipe.migrations import OLDEST_SCHEMA, migrate, schema_version
@@ -131,7 +131,7 @@ def test_the_previous_release_serves_on_the_new_schema(
     previous_release: Path,
     cohort,
     tokens: Tokens,
-    db: psycopg.Connection,  # type: ignore[no-untyped-def]
+    db: psycopg.Connection,
 ) -> None:
     base, _ = previous_api
     assert "fitpipe_api" in (previous_release / "api" / "db.py").read_text()  # it is the SET ROLE release
@@ -167,11 +167,10 @@ def test_the_previous_release_serves_on_the_new_schema(
 @pytest.fixture
 def previous_schema(previous_release: Path, pg_server_url: str) -> Iterator[str]:
     """A new database migrated by the previous release's own `fitpipe migrate` (its schema, its grants)."""
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = f"fitpipe_test_previous_{os.getpid()}_{next(_names)}"
-    url = make_conninfo(**params)
+    name = f"fitpipe_test_previous_{os.getpid()}_{next(_names)}"
+    url = make_conninfo(pg_server_url, dbname=name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {params['dbname']}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "fitpipe.cli", "migrate"],
@@ -186,7 +185,7 @@ def previous_schema(previous_release: Path, pg_server_url: str) -> Iterator[str]
         yield url
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {params['dbname']} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _seed(url: str) -> str:
@@ -200,7 +199,7 @@ def _seed(url: str) -> str:
 
 
 def _serve_new_api(url: str, token: str) -> tuple[dict[str, object], int, int]:
-    with TestClient(create_app(Settings(_env_file=None), url=role_url(url, API))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(url, API))) as client:
         ready = client.get("/readyz")
         series = client.get(
             "/api/v1/timeseries",
@@ -238,7 +237,7 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
 
 def test_the_new_api_is_not_ready_on_the_previous_schema_alone_and_says_why(previous_schema: str) -> None:
     """It needs 0010 (OLDEST_SCHEMA): before this release's migrations it waits, it does not half-serve."""
-    with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json() == {

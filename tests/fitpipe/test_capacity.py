@@ -85,7 +85,7 @@ def test_grid_covers_1_1000_10000_participants_by_1_2_5_years() -> None:
         (lambda: cap.volume(1, 1, 86_400, bytes_per_point=0), "bytes per point"),
     ],
 )
-def test_impossible_inputs_are_refused_naming_the_field(call, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_impossible_inputs_are_refused_naming_the_field(call, field: str) -> None:
     with pytest.raises(InputError, match=field):
         call()
 

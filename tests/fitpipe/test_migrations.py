@@ -101,7 +101,7 @@ _CONTRACTING = re.compile(
 
 
 @pytest.mark.parametrize("migration", available_migrations(), ids=lambda m: m.path.name)
-def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration) -> None:  # type: ignore[no-untyped-def]
+def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration) -> None:
     """Expand-then-contract (docs/operations.md): the previous release must run on the new schema."""
     code = "\n".join(line.split("--", 1)[0] for line in migration.sql.splitlines())
     found = _CONTRACTING.search(code)

@@ -33,7 +33,7 @@ def _hr(
     )
 
 
-def _load(conn: psycopg.Connection, participant, batches, path="hr.json", sha="a", full=False, rejected=()):  # type: ignore[no-untyped-def]
+def _load(conn: psycopg.Connection, participant, batches, path="hr.json", sha="a", full=False, rejected=()):
     parsed = ParsedFile(file=path, kind="test", batches=list(batches), rejected=list(rejected))
     return load_parsed_file(
         conn,
@@ -84,12 +84,12 @@ def _check_rollups_match_raw(conn: psycopg.Connection, tz: str) -> None:
 
 
 @pytest.fixture
-def participant(db: psycopg.Connection):  # type: ignore[no-untyped-def]
+def participant(db: psycopg.Connection):
     p, _ = add_participant(db, "P1", "s1", timezone="Asia/Kolkata")
     return p
 
 
-def test_first_load_copies_rows_and_builds_exact_rollups(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_first_load_copies_rows_and_builds_exact_rollups(db, participant) -> None:
     rng = np.random.default_rng(1)
     secs = np.arange(0, 2 * 86_400, 3)
     result = _load(db, participant, [_hr(secs, rng.uniform(50, 120, secs.size))])
@@ -99,7 +99,7 @@ def test_first_load_copies_rows_and_builds_exact_rollups(db, participant) -> Non
     _check_rollups_match_raw(db, "Asia/Kolkata")
 
 
-def test_reloading_the_same_file_adds_and_changes_nothing(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_reloading_the_same_file_adds_and_changes_nothing(db, participant) -> None:
     secs = np.arange(0, 7200, 1)
     values = 60 + (secs % 40).astype(float)
     _load(db, participant, [_hr(secs, values)])
@@ -111,7 +111,7 @@ def test_reloading_the_same_file_adds_and_changes_nothing(db, participant) -> No
     _check_rollups_match_raw(db, "Asia/Kolkata")
 
 
-def test_grown_file_adds_only_new_samples_and_skips_before_its_cursor(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_grown_file_adds_only_new_samples_and_skips_before_its_cursor(db, participant) -> None:
     secs = np.arange(0, 6 * 3600, 5)
     _load(db, participant, [_hr(secs, np.full(secs.size, 70.0))], sha="v1")
     grown = np.arange(0, 8 * 3600, 5)
@@ -123,7 +123,7 @@ def test_grown_file_adds_only_new_samples_and_skips_before_its_cursor(db, partic
     _check_rollups_match_raw(db, "Asia/Kolkata")
 
 
-def test_changed_values_are_updated_and_rollups_recomputed(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_changed_values_are_updated_and_rollups_recomputed(db, participant) -> None:
     secs = np.arange(0, 3600, 10)
     _load(db, participant, [_hr(secs, np.full(secs.size, 70.0))])
     changed = np.full(secs.size, 70.0)
@@ -134,7 +134,7 @@ def test_changed_values_are_updated_and_rollups_recomputed(db, participant) -> N
     _check_rollups_match_raw(db, "Asia/Kolkata")
 
 
-def test_duplicate_timestamps_in_one_input_keep_the_last_value(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_timestamps_in_one_input_keep_the_last_value(db, participant) -> None:
     secs = np.array([0, 1, 1, 2, 1])
     values = np.array([60.0, 61.0, 62.0, 63.0, 64.0])
     result = _load(db, participant, [_hr(secs, values)])
@@ -143,7 +143,7 @@ def test_duplicate_timestamps_in_one_input_keep_the_last_value(db, participant) 
     assert [r[0] for r in rows] == [60.0, 64.0, 63.0]
 
 
-def test_invalid_values_go_to_quarantine_once(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_values_go_to_quarantine_once(db, participant) -> None:
     batch = _hr(np.array([0, 1, 2, 3]), np.array([60.0, np.nan, 400.0, 61.0]))
     batch.ts[3] = NAT
     first = _load(db, participant, [batch])
@@ -156,7 +156,7 @@ def test_invalid_values_go_to_quarantine_once(db, participant) -> None:  # type:
     assert {r[1] for r in rows} == {"value", "time"}
 
 
-def test_cursor_and_manifest_commit_with_the_rows(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_and_manifest_commit_with_the_rows(db, participant) -> None:
     secs = np.arange(100, 200)
     _load(db, participant, [_hr(secs, np.full(secs.size, 65.0))], path="a.json", sha="abc")
     first, last = db.execute("SELECT initial_value, last_value FROM ingest_cursors").fetchone()
@@ -167,7 +167,7 @@ def test_cursor_and_manifest_commit_with_the_rows(db, participant) -> None:  # t
     assert max_ts == {"heart_rate": T0 + 199 * 1_000_000}
 
 
-def test_a_failing_file_writes_nothing(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_file_writes_nothing(db, participant) -> None:
     good = _hr(np.arange(0, 100), np.full(100, 70.0))
     bad = SampleBatch("no_such_metric", good.ts, good.value, "hr.json")
     with pytest.raises(Exception, match="unknown metric"):
@@ -176,7 +176,7 @@ def test_a_failing_file_writes_nothing(db, participant) -> None:  # type: ignore
     assert db.execute("SELECT count(*) FROM ingest_files").fetchone()[0] == 0
 
 
-def test_daily_metric_lands_in_the_local_day_bucket(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_daily_metric_lands_in_the_local_day_bucket(db, participant) -> None:
     # 2024-03-01 00:00 in Asia/Kolkata is 2024-02-29 18:30 UTC
     local_midnight = int(pd.Timestamp("2024-03-01", tz="Asia/Kolkata").value // 1000)
     batch = SampleBatch("resting_heart_rate", np.array([local_midnight]), np.array([58.0]), "rhr.json")
@@ -189,7 +189,7 @@ def test_daily_metric_lands_in_the_local_day_bucket(db, participant) -> None:  #
     assert BY_NAME["resting_heart_rate"].daily
 
 
-def test_appending_within_an_already_stored_minute_does_not_count_it_twice(db, participant) -> None:  # type: ignore[no-untyped-def]
+def test_appending_within_an_already_stored_minute_does_not_count_it_twice(db, participant) -> None:
     first = np.arange(0, 90, 5)  # ends at 00:01:25
     _load(db, participant, [_hr(first, np.full(first.size, 60.0))], path="a.json")
     second = np.arange(95, 200, 5)  # starts inside the same minute, in another file: the fast path

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.catalog import BY_NAME, METRICS
 from fitpipe.migrations import available_migrations, migrate, sync_catalog
@@ -29,7 +29,7 @@ T0 = pd.Timestamp("2024-03-09T00:00:00Z")  # the US DST change (03-10) falls ins
 
 def _load(
     conn: psycopg.Connection, p: Participant, metric: str, ts: pd.DatetimeIndex, values, path: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     us = ts.as_unit("us").asi8.astype(np.int64)
     load_parsed_file(
         conn,
@@ -135,9 +135,7 @@ def test_migration_0008_deletes_minute_copies_and_data_1m_answers_the_same(
     name = f"fitpipe_pre8_{datetime.now(UTC):%H%M%S%f}"
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = name
-    url = make_conninfo(**params)
+    url = make_conninfo(pg_server_url, dbname=name)
     try:
         old = tmp_path / "sql"
         old.mkdir()

@@ -31,7 +31,7 @@ def api(api_database_url: str, db: psycopg.Connection) -> Iterator[psycopg.Conne
 
 def _refused(conn: psycopg.Connection, statement: str) -> str:
     with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
-        conn.execute(statement)  # type: ignore[arg-type]  # fixed test statements
+        conn.execute(statement)  # fixed test statements
     return str(refused.value)
 
 
@@ -74,9 +74,9 @@ def test_the_api_has_no_way_back_to_a_privileged_role(
     superuser = db.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
     for role in (superuser, "fitpipe_owner", "fitpipe_ingest", "postgres", "pg_read_all_data"):
         with pytest.raises(psycopg.Error, match="permission denied to set role|does not exist"):
-            api.execute(f'SET ROLE "{role}"')  # type: ignore[arg-type]
+            api.execute(f'SET ROLE "{role}"')
         with pytest.raises(psycopg.Error, match="permission denied|does not exist"):
-            api.execute(f'SET SESSION AUTHORIZATION "{role}"')  # type: ignore[arg-type]
+            api.execute(f'SET SESSION AUTHORIZATION "{role}"')
 
 
 def test_the_api_cannot_write_data_or_the_schema(api: psycopg.Connection) -> None:

@@ -33,7 +33,7 @@ def ingest(ingest_database_url: str, db: psycopg.Connection) -> Iterator[psycopg
 
 def _refused(conn: psycopg.Connection, statement: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute(statement)  # type: ignore[arg-type]  # fixed test statements
+        conn.execute(statement)  # fixed test statements
 
 
 def test_ingest_cannot_read_tokens_people_sessions_audit_or_contacts(ingest: psycopg.Connection) -> None:

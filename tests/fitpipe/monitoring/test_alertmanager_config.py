@@ -39,14 +39,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.monitoring
-def test_default_config_passes_amtool_check(amtool, tmp_path: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_default_config_passes_amtool_check(amtool, tmp_path: Path, settings: Settings) -> None:
     out = amtool("check-config", _write(tmp_path, alertmanager_yaml(settings))).stdout
     assert "SUCCESS" in out
     assert "2 inhibit rules" in out
 
 
 @pytest.mark.monitoring
-def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> None:
     settings = Settings(
         mail_server="smtp.example.org",
         mail_port=587,
@@ -111,7 +111,7 @@ def test_every_receiver_mails_the_chosen_recipient(settings: Settings) -> None:
 )
 def test_routes_by_severity(
     amtool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path = _write(tmp_path, alertmanager_yaml(settings))
     pairs = [f"{k}={v}" for k, v in labels.items()]
     out = amtool("config", "routes", "test", f"--config.file={path}", *pairs).stdout
@@ -121,7 +121,7 @@ def test_routes_by_severity(
 @pytest.mark.monitoring
 def test_email_subject_names_status_severity_alert_and_study(
     amtool, tmp_path: Path, settings: Settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     email = alertmanager_config(settings)["receivers"][0]["email_configs"][0]  # type: ignore[index]
     alert = {
         "status": "firing",

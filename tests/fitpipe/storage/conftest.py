@@ -42,7 +42,7 @@ def load(
     *,
     sleep: list[SleepSession] | None = None,
     lag: timedelta = timedelta(hours=1),
-):  # type: ignore[no-untyped-def]
+):
     us = ts.as_unit("us").asi8.astype(np.int64)
     parsed = ParsedFile(
         path,

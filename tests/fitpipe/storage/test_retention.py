@@ -31,7 +31,7 @@ def _chunks(conn: psycopg.Connection, table: str) -> int:
 
 
 @pytest.fixture
-def studies(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyped-def]
+def studies(db: psycopg.Connection, fitpipe_env: Path):
     """Study `old` (two participants, 2024-01-01..04) and study `new` (one, 2024-01-03..06): samples chunks
     of Jan 1-2 hold only `old`, Jan 3 both, Jan 5-6 only `new`."""
     people = {}
@@ -48,14 +48,14 @@ def studies(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyp
     return people
 
 
-def test_nothing_happens_before_the_retention_ends(db: psycopg.Connection, studies) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_happens_before_the_retention_ends(db: psycopg.Connection, studies) -> None:
     set_retention(db, "old", ends_on=date(2024, 1, 4), retention_days=30)
     assert [r.erase_after for r in list_retention(db) if r.study == "old"] == [date(2024, 2, 3)]
     assert apply_retention(db, date(2024, 2, 3), actor={"via": "test"}) == []
     assert rows_of(db, studies["O1"].id)["samples"] > 0
 
 
-def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(  # type: ignore[no-untyped-def]
+def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(
     db: psycopg.Connection, studies
 ) -> None:
     kept = digest_of(db, studies["N1"].id)
@@ -82,7 +82,7 @@ def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(  
     ]
 
 
-def test_retention_commands(db: psycopg.Connection, studies) -> None:  # type: ignore[no-untyped-def]
+def test_retention_commands(db: psycopg.Connection, studies) -> None:
     runner = CliRunner()
     out = runner.invoke(cli, ["retention", "set", "old", "--ends-on", "2024-01-04", "--keep-days", "10"])
     assert out.exit_code == 0 and "erased after 2024-01-14" in out.output, out.output

@@ -61,7 +61,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
     options = SyncOptions(now=NOW, data_types=("steps",))
     real_get, calls = source.api.get, {"n": 0}
 
-    def interrupted_get(path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def interrupted_get(path: str, **kwargs):
         calls["n"] += 1
         if calls["n"] == 4:
             raise Interrupted

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch):
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FITPIPE_TOKEN_KEY", generate_key())
@@ -74,7 +74,7 @@ def test_the_daily_run_syncs_consented_participants_and_counts_a_revoked_grant(
     assert details["google_health"]["synced"] == 1 and details["metrics"]["steps|google_health"]["new"] == 60
 
     registry = CollectorRegistry()
-    registry.register(IngestCollector(lambda: connect(database_url)))  # type: ignore[arg-type]
+    registry.register(IngestCollector(lambda: connect(database_url)))
     assert registry.get_sample_value("fitpipe_token_refresh_failures_total", {"study": "trial"}) == 1
     assert (
         registry.get_sample_value("fitpipe_participants", {"study": "trial", "state": "needs_reconsent"}) == 1

@@ -19,7 +19,7 @@ from .conftest import run_sync, source_status, stored
 pytestmark = pytest.mark.db
 
 
-def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3):  # type: ignore[no-untyped-def]
+def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3):
     people = []
     for i in range(n):
         person = enrol(db, f"P{i}")

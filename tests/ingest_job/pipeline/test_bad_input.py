@@ -823,7 +823,7 @@ def _state(url: str) -> tuple[list[tuple[str, str, float]], list[tuple[str, str,
             """SELECT file, record, field, reason, raw FROM quarantine
                ORDER BY file, substring(record from '[0-9]+')::int, record, field"""
         ).fetchall()
-    return [tuple(r) for r in stored], [tuple(r) for r in quarantined]  # type: ignore[misc]
+    return [tuple(r) for r in stored], [tuple(r) for r in quarantined]
 
 
 def _ingest(case: Case, root: Path, full: bool = False) -> tuple[int, str]:

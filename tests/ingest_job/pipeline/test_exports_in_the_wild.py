@@ -187,7 +187,7 @@ def test_a_grown_file_that_once_held_a_far_future_row_loads_its_new_rows(study: 
     code, out = invoke("ingest", str(tmp_path), "--participant", "P1")
     assert code == 0, out
     assert scalar(study, "SELECT count(*) FROM samples") == 20
-    assert scalar(study, "SELECT max(ts) FROM samples").year == 2024  # type: ignore[union-attr]
+    assert scalar(study, "SELECT max(ts) FROM samples").year == 2024
 
 
 def test_a_stored_far_future_maximum_never_makes_new_rows_count_as_present(
@@ -205,7 +205,7 @@ def test_a_stored_far_future_maximum_never_makes_new_rows_count_as_present(
     code, out = invoke("ingest", str(tmp_path), "--participant", "P1")
     assert code == 0, out
     assert scalar(study, "SELECT count(*) FROM samples") == 20
-    assert scalar(study, "SELECT max(last_value) FROM ingest_cursors").year == 2024  # type: ignore[union-attr]
+    assert scalar(study, "SELECT max(last_value) FROM ingest_cursors").year == 2024
 
 
 def test_a_symlink_in_the_input_is_not_followed_and_is_reported(study: str, tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counts: Counter[str] = Counter()
     real = tree_module._file_opener
 
-    def counting(path: Path):  # type: ignore[no-untyped-def]
+    def counting(path: Path):
         opener = real(path)
 
-        def open_counted():  # type: ignore[no-untyped-def]
+        def open_counted():
             fh = opener()
             raw_read = fh.read
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.migrations import available_migrations, migrate, schema_version
 from fitpipe_ingest.counts import FileResult, IngestSummary, MetricCounts
@@ -131,11 +131,10 @@ def test_a_run_the_previous_release_records_as_json_only_gets_typed_counts_from_
 @pytest.fixture
 def schema_9(pg_server_url: str, tmp_path: Path) -> Iterator[str]:
     """A new database at schema 0009, the release before the typed run outcomes."""
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = f"fitpipe_test_outcomes_{os.getpid()}_{next(_names)}"
-    url = make_conninfo(**params)
+    name = f"fitpipe_test_outcomes_{os.getpid()}_{next(_names)}"
+    url = make_conninfo(pg_server_url, dbname=name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {params['dbname']}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")
     older = tmp_path / "sql"
     older.mkdir()
     for m in available_migrations():
@@ -148,7 +147,7 @@ def schema_9(pg_server_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {params['dbname']} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_the_migration_backfills_the_runs_recorded_before_it(schema_9: str, pg_server_url: str) -> None:
