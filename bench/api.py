@@ -14,6 +14,7 @@ Adherence for 1,000 participants x 30 days has its own benchmark: bench/adherenc
 """
 
 from __future__ import annotations
+from collections.abc import Mapping
 
 import argparse
 import os
@@ -84,7 +85,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _timed(client: httpx.Client, url: str, params: dict[str, object], runs: int) -> tuple[float, float, int]:
+def _timed(
+    client: httpx.Client, url: str, params: Mapping[str, str | int | float], runs: int
+) -> tuple[float, float, int]:
     times, points = [], 0
     for _ in range(runs):
         started = time.perf_counter()

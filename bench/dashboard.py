@@ -241,7 +241,7 @@ def measure(bench_url: str, password: str, runs: int, year_days: int) -> list[tu
         first, median, n = timed(lambda: cohort_page(page), runs)
         rows.append((f"cohort page, {n:,} participants", first, median, "table + counts + 30-day heatmap"))
         # the API alone, with a session of the same person
-        session = ApiClient(f"http://127.0.0.1:{port}").sign_in(BENCH_USER, password)["token"]
+        session = ApiClient(f"http://127.0.0.1:{port}").sign_in(BENCH_USER, password).token
         api = ApiClient(f"http://127.0.0.1:{port}", session)
         first, median, _ = timed(lambda: api.participants(STUDY), runs)
         rows.append(("  of which GET /participants", first, median, "the API alone"))

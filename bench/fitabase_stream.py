@@ -137,7 +137,7 @@ def child_raw_copy(url: str, participants: int, days: int) -> dict[str, float]:
 
     zone = ZoneInfo(ZONE)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        ids = dict(cur.execute("SELECT external_id, id FROM participants").fetchall())
+        ids: dict[str, int] = dict(cur.execute("SELECT external_id, id FROM participants").fetchall())
         started = time.perf_counter()
         count = 0
         for p, _, local_s, values in rows(participants, days):

@@ -19,6 +19,7 @@ Both databases are dropped at the end unless --keep.
 """
 
 from __future__ import annotations
+from functools import partial
 
 import statistics
 import sys
@@ -190,14 +191,17 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
     pid = {lay: loaded[lay][0][0] for lay in LAYOUTS}
     start = us_to_datetime(DAY0_US + 2 * DAY * US)
     reads: list[tuple[str, Callable[[str], object]]] = []
+
+    def minute_read(lay: str, metric_id: int, span_days: int) -> object:
+        span = Span(pid[lay], metric_id, start, start + timedelta(days=span_days))
+        return read_all(stream_rollup(conns[lay], span, "1m"))
+
     for metric_id, name in ((16, "steps"), (1, "heart rate")):
         for span_days in (1, 7, days - 4):
             reads.append(
                 (
                     f"API 1-minute read, {name}, {span_days} day(s)",
-                    lambda lay, m=metric_id, d=span_days: read_all(
-                        stream_rollup(conns[lay], Span(pid[lay], m, start, start + timedelta(days=d)), "1m")
-                    ),
+                    partial(minute_read, metric_id=metric_id, span_days=span_days),
                 )
             )
     view_sql = {
@@ -246,7 +250,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
         for _ in range(runs):  # alternate, so both see the same machine
             for lay in LAYOUTS:
                 with layout(lay):
-                    times[lay] += timed(lambda f=fn, x=lay: f(x), 1)
+                    times[lay] += timed(partial(fn, lay), 1)
         row(label, statistics.median(times["before"]), statistics.median(times["after"]), "{:.2f}")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ bottleneck: the loader writes about 0.3 M samples/s).
 """
 
 from __future__ import annotations
+from functools import partial
 
 import argparse
 import json
@@ -90,7 +91,7 @@ def main() -> None:
             ("Takeout JSON (Global Export Data)", JSON_PATH),
             ("Takeout CSV (2025-26 folders)", CSV_PATH),
         ):
-            seconds = median_seconds(lambda path=path: parse_count(tree, path), args.repeat)
+            seconds = median_seconds(partial(parse_count, tree, path), args.repeat)
             print(f"{name:<34}{seconds * 1e3:>9.1f}{N / seconds / 1e6:>13.2f}{baseline / seconds:>15.2f}")
     if args.real:
         real = open_tree(args.real)

@@ -19,6 +19,7 @@ On the Apache edition only the uncompressed figures are printed. The database is
 """
 
 from __future__ import annotations
+from functools import partial
 
 import statistics
 import sys
@@ -301,7 +302,7 @@ def reads(conn: psycopg.Connection, p: Participant, days: int, runs: int) -> dic
             lambda d: read_all(stream_rollup(conn, day_span(d, 16), "1m"))["t"].size,
         ),
     ):
-        out[label] = (median_ms(lambda f=fn: f(1), runs), median_ms(lambda f=fn: f(days - 1), runs))
+        out[label] = (median_ms(partial(fn, 1), runs), median_ms(partial(fn, days - 1), runs))
     return out
 
 
@@ -435,7 +436,8 @@ def main(participants: int, days: int, runs: int, keep: bool) -> None:
                     migrate(conn)
                     edition = detect_edition(conn)
                     click.echo(f"database {DB} on {redact(url)}: {edition.describe()}", err=True)
-                    phases, read_times = [], {}
+                    phases: list[Phase] = []
+                    read_times: dict[str, tuple[float, float]] = {}
                     for sampling in ("nominal", "realistic"):
                         phase, times = run_phase(
                             conn, sampling, participants, days, edition.compression, runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def people(db: psycopg.Connection, cohort) -> People:
     return People(ids)
 
 
-def api_settings(**overrides: object) -> Settings:
+def api_settings(**overrides: Any) -> Settings:
     """Settings of a test API: no environment file, cheap scrypt for unknown-user dummy work."""
     return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)
 

@@ -58,7 +58,7 @@ def worn_seconds(
     ts = pd.date_range(start, end, freq=f"{every}s", inclusive="left")
     keep = np.ones(ts.size, dtype=bool)
     for a, b in off:
-        keep &= ~((ts >= a) & (ts < b))
+        keep &= ~((ts >= pd.Timestamp(a)) & (ts < pd.Timestamp(b)))
     return ts[keep]
 
 

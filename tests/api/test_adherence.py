@@ -44,8 +44,13 @@ def c1(db: psycopg.Connection) -> Participant:
     load_samples(db, p, "heart_rate", ts, 55 + rng.integers(0, 60, ts.size))
     steps_at = pd.date_range(m(FIRST, 12), m(LAST, 12), freq="7min", inclusive="left")
     steps = rng.integers(0, 30, steps_at.size).astype(float)
-    steps[(steps_at >= m(date(2024, 3, 9))) & (steps_at < m(date(2024, 3, 10)))] = 0.0  # a day on the table
-    steps[(steps_at >= m(date(2024, 3, 9), 10)) & (steps_at < m(date(2024, 3, 9), 10.3))] = 10.0
+    steps[
+        (steps_at >= pd.Timestamp(m(date(2024, 3, 9)))) & (steps_at < pd.Timestamp(m(date(2024, 3, 10))))
+    ] = 0.0  # a day on the table
+    steps[
+        (steps_at >= pd.Timestamp(m(date(2024, 3, 9), 10)))
+        & (steps_at < pd.Timestamp(m(date(2024, 3, 9), 10.3)))
+    ] = 10.0
     load_samples(db, p, "steps", steps_at, steps)
     set_enrolment(db, p, m(FIRST, 13), m(LAST + timedelta(days=1)))
     for night in (FIRST, date(2024, 3, 9), LAST):

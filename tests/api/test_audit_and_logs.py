@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -200,7 +201,7 @@ def test_ingest_runs_are_shown_per_study_to_the_tokens_of_that_study(
 # --- the server's log ----------------------------------------------------------------------------------------
 
 
-def _json_lines(path: Path) -> list[dict]:
+def _json_lines(path: Path) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text().splitlines():
         try:
@@ -229,7 +230,7 @@ def test_contacts_and_refusals_are_in_the_default_log_as_json_lines(
         assert post("fp_not-a-token", "c-4").status_code == 401
         assert len(inbox.received) == 1
         lines = _json_lines(server.log_path)
-    by_client_id = {}
+    by_client_id: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         if line.get("client_request_id"):
             by_client_id.setdefault(line["client_request_id"], []).append(line)

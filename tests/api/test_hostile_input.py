@@ -9,8 +9,9 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -27,7 +28,11 @@ SERVER_ERRORS: list[str] = []
 
 
 def _check(
-    server: ApiServer, method: str, path: str, params: dict[str, str] | list[tuple[str, str]], **kw
+    server: ApiServer,
+    method: str,
+    path: str,
+    params: Mapping[str, str] | tuple[tuple[str, str], ...],
+    **kw: Any,
 ) -> httpx.Response:
     r = httpx.request(method, server.url + path, params=params, timeout=60, **kw)
     where = f"{method} {path}?{urlencode(params)[:200]}"

@@ -178,7 +178,7 @@ def test_a_revised_user_secret_rolls_exactly_its_readers(kube: Kube, pipeline: d
     kube.patch("Secret", "fitpipe-smtp", NS, {"stringData": {"password": "rotated-mail-password"}})
     kube.patch("FitbitPipeline", NAME, NS, {"spec": {"secretRevisions": {"fitpipe-smtp": "2026-03"}}})
     annotation = eventually(
-        lambda: (a := checksum(kube, "Deployment", f"{NAME}-api")) != before["api"] and a,
+        lambda: a if (a := checksum(kube, "Deployment", f"{NAME}-api")) != before["api"] else None,
         60,
         "the API's new checksum",
     )

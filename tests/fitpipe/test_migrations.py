@@ -30,7 +30,7 @@ def test_migrating_twice_applies_nothing_the_second_time(db: psycopg.Connection)
 
 
 def test_catalog_is_copied_into_metrics_table(db: psycopg.Connection) -> None:
-    rows = dict(db.execute("SELECT name, unit FROM metrics").fetchall())
+    rows: dict[str, str] = dict(db.execute("SELECT name, unit FROM metrics").fetchall())
     assert rows == {m.name: m.unit for m in METRICS}
 
 
@@ -169,4 +169,4 @@ def test_samples_is_a_hypertable_with_one_index(db: psycopg.Connection, timescal
         "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN "
         "('samples', 'rollup_1m', 'rollup_1h', 'rollup_1d')"
     ).fetchone()
-    assert row[0] == 4
+    assert row is not None and row[0] == 4

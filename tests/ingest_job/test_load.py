@@ -77,7 +77,7 @@ def _check_rollups_match_raw(conn: psycopg.Connection, tz: str) -> None:
         got["bucket"] = pd.to_datetime(got["bucket"], utc=True)
         assert len(got) == len(want), table
         assert got["bucket"].tolist() == want["bucket"].tolist(), table
-        assert (got["count"].values == want["count"].values).all(), table
+        np.testing.assert_array_equal(got["count"], want["count"], err_msg=table)
         np.testing.assert_allclose(got["sum"], want["sum"], rtol=1e-12, err_msg=table)
         np.testing.assert_array_equal(got["min"], want["min"], err_msg=table)
         np.testing.assert_array_equal(got["max"], want["max"], err_msg=table)

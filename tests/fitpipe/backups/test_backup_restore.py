@@ -112,14 +112,17 @@ def test_a_backup_taken_during_ingest_restores_exactly_and_the_roles_come_back(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+    def files_loaded() -> int:
+        row = db.execute(
+            "SELECT count(*) FROM ingest_files WHERE participant_id <> %s", (baseline.id,)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
     try:
         deadline = time.monotonic() + 300
-        while (
-            db.execute(
-                "SELECT count(*) FROM ingest_files WHERE participant_id <> %s", (baseline.id,)
-            ).fetchone()[0]
-            < 1
-        ):
+        while files_loaded() < 1:
             assert job.poll() is None, (
                 f"the daily job ended before loading anything: {job.stderr.read() if job.stderr else ''}"
             )

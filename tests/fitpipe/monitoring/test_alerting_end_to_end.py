@@ -150,6 +150,7 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
             }
         )
     )
+    assert PROMETHEUS is not None and ALERTMANAGER is not None  # else the module is skipped
     alertmanager = _start(
         [
             ALERTMANAGER,
@@ -185,11 +186,9 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
         )
         assert critical["Subject"] == "[fitpipe] FIRING critical: IngestFailed"
         assert critical["To"] == "admin@wearipedia.com"
-        body = (
-            critical.get_payload(decode=True)
-            if not critical.is_multipart()
-            else critical.get_payload(0).get_payload(decode=True)
-        )
+        part = critical.get_payload(0) if critical.is_multipart() else critical
+        assert isinstance(part, Message)
+        body = part.get_payload(decode=True)
         assert b"The daily ingest failed" in body
 
         alerts = {

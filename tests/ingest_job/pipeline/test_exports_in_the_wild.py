@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,14 +25,14 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def scalar(url: str, query: str, *params: object) -> object:
+def scalar(url: str, query: str, *params: object) -> Any:
     with psycopg.connect(url) as conn:
         row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
 
 
-def rows(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+def rows(url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
 
