@@ -14,6 +14,7 @@ from fitpipe_api.main import create_app
 from fitpipe_ingest.load import PARTICIPANT_LOCK
 from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
 from tests.conftest import role_url
+from tests.queries import one, scalar
 
 pytestmark = pytest.mark.db
 
@@ -22,20 +23,20 @@ def test_admin_erases_a_participant_and_the_audit_log_names_the_token(
     client: TestClient, tokens: Tokens, cohort, db: psycopg.Connection
 ) -> None:
     a1 = cohort["A1"]
-    samples = db.execute("SELECT count(*) FROM samples WHERE participant_id = %s", (a1.id,)).fetchone()
+    samples = scalar(db, "SELECT count(*) FROM samples WHERE participant_id = %s", (a1.id,))
     r = client.delete("/api/v1/participants/A1", params={"study": "a"}, headers=auth(tokens.admin))
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["study"], body["user_id"], body["previously_erased_at"]) == ("a", "A1", None)
     assert body["erased_at"] is not None
-    assert body["rows"]["samples"] == samples[0] > 0  # type: ignore[index]
+    assert body["rows"]["samples"] == samples > 0
     assert body["total_rows"] == sum(body["rows"].values())
     for table in ("samples", "rollup_1m", "rollup_1h", "rollup_1d", "ingest_cursors", "ingest_files"):
         left = db.execute(f"SELECT count(*) FROM {table} WHERE participant_id = %s", (a1.id,)).fetchone()
         assert left == (0,), table
-    token_id, detail, request = db.execute(
-        "SELECT token_id, detail, request_id FROM audit_log WHERE action = 'erase_participant'"
-    ).fetchone()  # type: ignore[misc]
+    token_id, detail, request = one(
+        db, "SELECT token_id, detail, request_id FROM audit_log WHERE action = 'erase_participant'"
+    )
     admin_id = db.execute("SELECT id FROM api_tokens WHERE name = 'admin'").fetchone()
     assert (token_id,) == admin_id and detail["via"] == "api" and request
     # the others are untouched, and A1 is still listed as a withdrawn tombstone without data
@@ -87,9 +88,9 @@ def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(
         "/api/v1/participants/A1", params={"study": "a"}, headers=auth(_session(people_api, "ada"))
     )
     assert done.status_code == 200, done.text
-    user_id, session_id, token_id = db.execute(
-        "SELECT user_id, session_id, token_id FROM audit_log WHERE action = 'erase_participant'"
-    ).fetchone()  # type: ignore[misc]
+    user_id, session_id, token_id = one(
+        db, "SELECT user_id, session_id, token_id FROM audit_log WHERE action = 'erase_participant'"
+    )
     assert (user_id, token_id) == (people.ids["ada"], None) and session_id is not None
 
 

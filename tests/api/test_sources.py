@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fitpipe.google_health.datatypes import BY_NAME
@@ -56,11 +57,18 @@ def gsettings(fake: FakeGoogleHealth) -> GoogleHealthSettings:
     )
 
 
+def _app(client: TestClient) -> FastAPI:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
 @pytest.fixture
 def api(client: TestClient, gsettings: GoogleHealthSettings) -> Iterator[TestClient]:
-    client.app.dependency_overrides[google_health_settings] = lambda: gsettings  # type: ignore[attr-defined]
+    overrides = _app(client).dependency_overrides
+    overrides[google_health_settings] = lambda: gsettings
     yield client
-    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    overrides.clear()
 
 
 def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1"):
@@ -159,7 +167,7 @@ def test_without_the_oauth_client_the_source_is_not_enabled(client: TestClient, 
     unconfigured = GoogleHealthSettings.model_validate(
         {"google_client_id": None, "google_client_secret": None, "fitpipe_token_key": generate_key()}
     )
-    client.app.dependency_overrides[google_health_settings] = lambda: unconfigured  # type: ignore[attr-defined]
+    _app(client).dependency_overrides[google_health_settings] = lambda: unconfigured
     answer = client.get("/api/v1/participants/A1/connect", headers=auth(tokens.admin))
     assert answer.status_code == 404 and "GOOGLE_CLIENT_ID" in answer.json()["detail"]
     assert client.post("/api/v1/webhooks/google-health", json={"type": "verification"}).status_code == 404

@@ -39,6 +39,7 @@ from fitpipe_api.main import create_app
 from tests.api.conftest import Tokens, auth, load_heart_rate
 from tests.api.factories import free_port, smtp_server
 from tests.conftest import role_passwords, role_url
+from tests.queries import scalar
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -135,7 +136,7 @@ def test_the_previous_release_serves_on_the_new_schema(
 ) -> None:
     base, _ = previous_api
     assert "fitpipe_api" in (previous_release / "api" / "db.py").read_text()  # it is the SET ROLE release
-    audited = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]  # type: ignore[index]
+    audited = scalar(db, "SELECT count(*) FROM audit_log")
     with httpx.Client(base_url=base, timeout=60) as client:
         listed = client.get("/api/v1/participants", params={"study": "a"}, headers=auth(tokens.coordinator_a))
         series = client.get(
@@ -157,9 +158,9 @@ def test_the_previous_release_serves_on_the_new_schema(
     assert series.status_code == 200 and series.json()["series"], series.text
     assert contacted.status_code == 200 and contacted.json()["status"] == "sent", contacted.text
     # its writes went through the new grants: audit rows, the contact, the token's last use
-    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] > audited  # type: ignore[index]
+    assert scalar(db, "SELECT count(*) FROM audit_log") > audited
     assert db.execute("SELECT count(*) FROM contacts WHERE status = 'sent'").fetchone() == (1,)
-    assert db.execute("SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL").fetchone()[0] >= 2  # type: ignore[index]
+    assert scalar(db, "SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL") >= 2
     # the one thing it cannot do: its readiness wanted exactly the schema it knew (what this release fixes)
     assert ready.status_code == 503 and "newer than this fitpipe knows" in ready.json()["detail"]
 

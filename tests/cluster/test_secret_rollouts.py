@@ -105,7 +105,9 @@ def test_each_login_has_its_own_secret_owned_by_the_database_volume(
         assert [(r["kind"], r["uid"]) for r in secret["metadata"]["ownerReferences"]] == [
             ("PersistentVolumeClaim", claim["metadata"]["uid"])
         ]
-    counts = kube.get("FitbitPipeline", NAME, NS)["status"]["generatedSecrets"]  # type: ignore[index]
+    body = kube.get("FitbitPipeline", NAME, NS)
+    assert body is not None
+    counts = body["status"]["generatedSecrets"]
     assert counts == {
         f"{NAME}-{s}": 1
         for s in ("db-credentials", "db-owner", "db-api", "db-ingest", "token-key", "dashboard-key")

@@ -19,6 +19,7 @@ from fitpipe import capacity as cap
 from fitpipe.catalog import BY_NAME, METRICS
 from fitpipe.cli import cli
 from fitpipe.errors import InputError
+from tests.queries import scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 SECONDS_PER_YEAR = 365 * 24 * 60 * 60
@@ -369,7 +370,7 @@ def test_the_editions_measured_bytes_per_sample_hold_on_this_server(db: psycopg.
     bench = _storage_bench()
     bench.load_study(db, "nominal", 2, 3, realistic=False)
     db.execute("VACUUM ANALYZE samples")
-    rows = db.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+    rows = scalar(db, "SELECT count(*) FROM samples")
     size = {t.table_name: t for t in bench.read_sizes(db)}["samples"]
     assert size.total_bytes / rows == pytest.approx(cap.APACHE.row_bytes["heart_rate_nominal"], rel=0.03)
     if not detect_edition(db).compression:

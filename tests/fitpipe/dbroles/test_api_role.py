@@ -16,6 +16,7 @@ from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
 from tests.conftest import role_passwords
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -71,7 +72,7 @@ def test_the_api_appends_to_the_audit_log_but_cannot_read_it_back(api: psycopg.C
 def test_the_api_has_no_way_back_to_a_privileged_role(
     api: psycopg.Connection, db: psycopg.Connection
 ) -> None:
-    superuser = db.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+    superuser = scalar(db, "SELECT current_user")
     for role in (superuser, "fitpipe_owner", "fitpipe_ingest", "postgres", "pg_read_all_data"):
         with pytest.raises(psycopg.Error, match="permission denied to set role|does not exist"):
             api.execute(f'SET ROLE "{role}"')

@@ -18,6 +18,7 @@ from fitpipe.google_health.tokens import TokenCipher
 from fitpipe.participants import Participant
 from tests.fakes.google_health import FakeGoogleHealth
 from tests.fakes.google_health_fixtures import enrol, expire_access_tokens, grant
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -102,11 +103,11 @@ def test_google_refresh_without_a_new_refresh_token_keeps_the_stored_one(
     p = enrol(db, "P1")
     grant(db, cipher, fake, p, "alice")
     before = _stored_refresh_token(db, cipher, p)
-    version = db.execute("SELECT version FROM oauth_grants").fetchone()
+    version = scalar(db, "SELECT version FROM oauth_grants")
     expire_access_tokens(db)
     token = TokenSource(db, cipher, oauth, p.id).access_token()
     assert token in fake.issued and _stored_refresh_token(db, cipher, p) == before
-    assert db.execute("SELECT version FROM oauth_grants").fetchone() == (version[0] + 1,)  # type: ignore[index]
+    assert db.execute("SELECT version FROM oauth_grants").fetchone() == (version + 1,)
 
 
 def test_tokens_are_encrypted_at_rest_and_bound_to_their_row(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -273,8 +274,9 @@ CASES: dict[str, list[Scenario]] = {
 }
 
 
-def _rules_by_name(groups: list[dict[str, object]]) -> dict[str, dict[str, object]]:
-    return {str(r["alert"]): r for g in groups for r in g["rules"]}  # type: ignore[attr-defined]
+def _rules_by_name(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rules as plain data (rule_groups(), or YAML read back) by alert name."""
+    return {str(r["alert"]): r for g in groups for r in g["rules"]}
 
 
 def rules_test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
@@ -286,7 +288,7 @@ def _test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text:
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text(rules_text)
     rule = _rules_by_name(yaml.safe_load(rules_text)["groups"])[name]
-    runbook = rule["annotations"]["runbook_url"]  # type: ignore[index]
+    runbook = rule["annotations"]["runbook_url"]
     tests = []
     for s in scenarios:
         checks: list[dict[str, object]] = [
@@ -440,14 +442,14 @@ def test_every_rule_reads_only_declared_metrics() -> None:
 def test_every_rule_has_severity_component_and_annotations() -> None:
     for rule in _rules_by_name(rule_groups()).values():
         labels, annotations = rule["labels"], rule["annotations"]
-        assert labels["severity"] in ("critical", "warning")  # type: ignore[index]
-        assert labels["component"]  # type: ignore[index]
-        assert set(annotations) == {"summary", "description", "runbook_url"}  # type: ignore[call-overload]
+        assert labels["severity"] in ("critical", "warning")
+        assert labels["component"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}
 
 
 def test_runbook_urls_use_the_given_base() -> None:
     rules = _rules_by_name(rule_groups(runbook_base="https://docs.example.org/operations"))
-    assert rules["IngestFailed"]["annotations"]["runbook_url"] == (  # type: ignore[index]
+    assert rules["IngestFailed"]["annotations"]["runbook_url"] == (
         "https://docs.example.org/operations#ingestfailed"
     )
 

@@ -34,5 +34,6 @@ def test_pool_collector_reports_connections_in_use(database_url: str, pool: Conn
         in_use = registry.get_sample_value("fitpipe_db_pool_connections", {"state": "in_use"})
     assert in_use == 1
     assert registry.get_sample_value("fitpipe_db_pool_max_connections") == 3
-    assert registry.get_sample_value("fitpipe_db_pool_requests_total") >= 1  # type: ignore[operator]
+    requests = registry.get_sample_value("fitpipe_db_pool_requests_total")
+    assert requests is not None and requests >= 1
     assert registry.get_sample_value("fitpipe_db_pool_connections", {"state": "in_use"}) == 0

@@ -42,10 +42,12 @@ def _history(fake: FakeGoogleHealth, user: str) -> list[dict]:
 
 
 def _filter_days(fake: FakeGoogleHealth, since: int = 0) -> list[str]:
-    return [
-        re.search(r'>= "([0-9-]+)T', r.params["filter"]).group(1)  # type: ignore[union-attr]
-        for r in fake.requests(path="/steps/")[since:]
-    ]
+    days = []
+    for r in fake.requests(path="/steps/")[since:]:
+        start = re.search(r'>= "([0-9-]+)T', r.params["filter"])
+        assert start is not None, r.params["filter"]
+        days.append(start.group(1))
+    return days
 
 
 def test_an_interrupted_backfill_resumes_where_it_stopped(

@@ -20,6 +20,7 @@ from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 from tests.fakes.google_health_fixtures import enrol, grant
+from tests.queries import one
 
 from .conftest import source_status, stored
 
@@ -67,9 +68,7 @@ def test_the_daily_run_syncs_consented_participants_and_counts_a_revoked_grant(
     )
     assert len(stored(db, synced, "steps")) == 60
     assert source_status(db, revoked)[0] == "needs_reconsent"
-    status, details = db.execute(
-        "SELECT status, details FROM ingest_runs ORDER BY id DESC LIMIT 1"
-    ).fetchone()  # type: ignore[misc]
+    status, details = one(db, "SELECT status, details FROM ingest_runs ORDER BY id DESC LIMIT 1")
     assert status == "success" and details["token_refresh_failures"] == {"trial": 1}
     assert details["google_health"]["synced"] == 1 and details["metrics"]["steps|google_health"]["new"] == 60
 

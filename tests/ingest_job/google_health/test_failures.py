@@ -4,6 +4,7 @@ counted in the run's details, and never stops the others."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -52,7 +53,8 @@ def test_a_participant_that_keeps_failing_is_deferred_while_the_others_sync(
         and stored(db, people[2], "steps")
         and not stored(db, people[1], "steps")
     )
-    assert summary.details()["google_health"]["deferred"] == 1  # type: ignore[index]
+    details: dict[str, Any] = summary.details()
+    assert details["google_health"]["deferred"] == 1
     assert report.failures == 1 and "P1" in report.error_lines()[0]
     # the waits between tries were exponential backoff with full jitter: each below base * 2^(try-1)
     policy = source.api.policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
 from tests.fakes.google_health_fixtures import NOW, at, enrol, grant
+from tests.queries import scalar
 
 from .conftest import rollup_count, run_sync, source_status, stored
 
@@ -111,9 +113,9 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
         db.execute("SELECT data_type, fetched_until FROM google_health_sync").fetchall()
     )
     assert fetched == {t.name: NOW for t in DATA_TYPES}
-    details = summary.details()
-    assert details["google_health"]["synced"] == 1  # type: ignore[index]
-    assert details["metrics"]["heart_rate|google_health"]["new"] == len(heart)  # type: ignore[index]
+    details: dict[str, Any] = summary.details()
+    assert details["google_health"]["synced"] == 1
+    assert details["metrics"]["heart_rate|google_health"]["new"] == len(heart)
 
 
 def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
@@ -128,9 +130,7 @@ def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
     fake.add_points("alice", "heart-rate", first)
     run_sync(database_url, source)
     before = len(fake.requests(path="/heart-rate/"))
-    cursor = db.execute(
-        "SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'"
-    ).fetchone()[0]  # type: ignore[index]
+    cursor = scalar(db, "SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'")
 
     new = hp.heart_rate(NOW, 288, timedelta(minutes=5), offset_s=NY)
     fake.add_points("alice", "heart-rate", new)
@@ -207,7 +207,7 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
         run_sync(database_url, source, data_types=("heart-rate",))
     after_crash = stored(db, p, "heart_rate")
     assert 0 < len(after_crash) < len(heart)
-    cursor = db.execute("SELECT last_value FROM ingest_cursors").fetchone()[0]  # type: ignore[index]
+    cursor = scalar(db, "SELECT last_value FROM ingest_cursors")
     assert cursor == after_crash[-1][0], "the cursor covers only what was stored"
     newest_first = [at(x["heartRate"]["sampleTime"]["physicalTime"]) for x in heart]
     assert [t for t, _ in after_crash] == sorted(t for t in newest_first if t <= cursor), (

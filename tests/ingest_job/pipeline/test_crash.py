@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -73,7 +73,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fresh_db(pg_server_url: str, template_url: str) -> Iterator[callable]:  # type: ignore[valid-type]
+def fresh_db(pg_server_url: str, template_url: str) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def make() -> str:

@@ -19,6 +19,7 @@ from fitpipe.migrations import available_migrations, migrate, schema_version
 from fitpipe_ingest.counts import FileResult, IngestSummary, MetricCounts
 from fitpipe_ingest.pipeline.runs import RunRecorder
 from tests.conftest import role_passwords
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -107,7 +108,7 @@ def test_the_recorder_stores_what_a_run_counted_as_typed_columns_and_rows(
         "tokens": [("alpha", 1)],
     }
     # the JSON stays for the previous release's API (its collector reads it) until a contract step
-    details = db.execute("SELECT details FROM ingest_runs WHERE id = %s", (run.id,)).fetchone()[0]  # type: ignore[index]
+    details = scalar(db, "SELECT details FROM ingest_runs WHERE id = %s", (run.id,))
     assert details["files"]["failed"] == 1 and details["metrics"]["heart_rate|takeout"]["new"] == 90
 
 
@@ -151,17 +152,20 @@ def schema_9(pg_server_url: str, tmp_path: Path) -> Iterator[str]:
 
 def test_the_migration_backfills_the_runs_recorded_before_it(schema_9: str, pg_server_url: str) -> None:
     with psycopg.connect(schema_9, autocommit=True) as conn:
-        old = conn.execute(
+        old = scalar(
+            conn,
             "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'partial', %s) RETURNING id",
             (json.dumps(OLD_DETAILS),),
-        ).fetchone()[0]  # type: ignore[index]
-        empty = conn.execute(
-            "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'failed', '{}') RETURNING id"
-        ).fetchone()[0]  # type: ignore[index]
-        malformed = conn.execute(
+        )
+        empty = scalar(
+            conn,
+            "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'failed', '{}') RETURNING id",
+        )
+        malformed = scalar(
+            conn,
             "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'success', %s) RETURNING id",
             (json.dumps({"metrics": 5, "quarantine_reasons": [1], "files": {"failed": 1e30}, "sleep": "x"}),),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
         assert [m.version for m in applied] == [10] and not applied[0].requires_code  # an expand step
         assert _typed(conn, old) == OLD_TYPED
