@@ -14,7 +14,6 @@ Adherence for 1,000 participants x 30 days has its own benchmark: bench/adherenc
 """
 
 from __future__ import annotations
-from collections.abc import Mapping
 
 import argparse
 import os
@@ -24,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import httpx
 import numpy as np
 import psutil
 import psycopg
+from one_row import scalar
 from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
@@ -154,7 +155,7 @@ def main() -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
-            stored = conn.execute("SELECT coalesce(sum(count), 0) FROM rollup_1d").fetchone()[0]  # type: ignore[index]
+            stored = scalar(conn, "SELECT coalesce(sum(count), 0) FROM rollup_1d")
         if stored < args.export_points:
             days = 365
             participants = -(-args.export_points // (days * DAY_POINTS))

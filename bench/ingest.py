@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+from one_row import one, scalar
 from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
@@ -183,21 +184,22 @@ def bench_growth(url: str, history_days: int, probe_days: int = 3) -> tuple[floa
 def bytes_per_sample(url: str) -> tuple[float, float, float, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE samples")
-        n = conn.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+        n = scalar(conn, "SELECT count(*) FROM samples")
         timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
         if timescale:
-            table, index, _toast, total = conn.execute(
-                "SELECT table_bytes, index_bytes, toast_bytes, total_bytes FROM hypertable_detailed_size('samples')"
-            ).fetchone()  # type: ignore[misc]
+            table, index, _toast, total = one(
+                conn,
+                "SELECT table_bytes, index_bytes, toast_bytes, total_bytes FROM hypertable_detailed_size('samples')",
+            )
             rollups = sum(
-                conn.execute(f"SELECT hypertable_size('{t}')").fetchone()[0] or 0  # type: ignore[index]
+                scalar(conn, f"SELECT hypertable_size('{t}')") or 0
                 for t in ("rollup_1m", "rollup_1h", "rollup_1d")
             )
         else:
-            table = conn.execute("SELECT pg_relation_size('samples')").fetchone()[0]  # type: ignore[index]
-            index = conn.execute("SELECT pg_indexes_size('samples')").fetchone()[0]  # type: ignore[index]
+            table = scalar(conn, "SELECT pg_relation_size('samples')")
+            index = scalar(conn, "SELECT pg_indexes_size('samples')")
             rollups = sum(
-                conn.execute(f"SELECT pg_total_relation_size('{t}')").fetchone()[0]  # type: ignore[index]
+                scalar(conn, f"SELECT pg_total_relation_size('{t}')")
                 for t in ("rollup_1m", "rollup_1h", "rollup_1d")
             )
     return table / n, index / n, rollups / n, n

@@ -19,7 +19,6 @@ Both databases are dropped at the end unless --keep.
 """
 
 from __future__ import annotations
-from functools import partial
 
 import statistics
 import sys
@@ -27,7 +26,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 import click
 import numpy as np
@@ -38,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from one_row import scalar  # noqa: E402  (bench/ is not a package)
 from storage import DAY, DAY0_US, US, day_batches  # noqa: E402  (bench/ is not a package)
 
 from fitpipe.adherence_rules import AdherenceRules  # noqa: E402
@@ -71,12 +73,8 @@ def layout(name: str) -> Iterator[None]:
     if name == "after":
         yield
         return
-    original = Metric.rollup_1m
-    Metric.rollup_1m = property(lambda self: True)  # type: ignore[method-assign,assignment]
-    try:
+    with patch.object(Metric, "rollup_1m", property(lambda self: True)):
         yield
-    finally:
-        Metric.rollup_1m = original  # type: ignore[method-assign]
 
 
 def load_both(
@@ -168,10 +166,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
 
     row("load seconds (same rows, same loader)", loaded["before"][1], loaded["after"][1], "{:.1f}")
     sizes = {lay: {t.table_name: t.total_bytes for t in read_sizes(c)} for lay, c in conns.items()}
-    counts = {
-        lay: int(c.execute("SELECT count(*) FROM rollup_1m").fetchone()[0])  # type: ignore[index]
-        for lay, c in conns.items()
-    }
+    counts = {lay: int(scalar(c, "SELECT count(*) FROM rollup_1m")) for lay, c in conns.items()}
     row("rollup_1m rows", counts["before"], counts["after"])
     row("rollup_1m MB", sizes["before"]["rollup_1m"] / 1e6, sizes["after"]["rollup_1m"] / 1e6, "{:.1f}")
     row(
@@ -216,10 +211,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
     )
     rules = AdherenceRules()
     now = datetime.fromtimestamp((DAY0_US + days * DAY * US) / US, tz=UTC)
-    study = {
-        lay: int(c.execute("SELECT id FROM studies WHERE name = 'minutes'").fetchone()[0])
-        for lay, c in conns.items()
-    }
+    study = {lay: int(scalar(c, "SELECT id FROM studies WHERE name = 'minutes'")) for lay, c in conns.items()}
     reads.append(
         (
             "adherence summaries, whole cohort",

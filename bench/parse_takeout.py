@@ -12,7 +12,6 @@ bottleneck: the loader writes about 0.3 M samples/s).
 """
 
 from __future__ import annotations
-from functools import partial
 
 import argparse
 import json
@@ -22,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -19,7 +19,6 @@ On the Apache edition only the uncompressed figures are printed. The database is
 """
 
 from __future__ import annotations
-from functools import partial
 
 import statistics
 import sys
@@ -27,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import click
@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bytes_per_point import heart_rate_walk  # noqa: E402  (bench/ is not a package)
+from one_row import scalar  # noqa: E402  (bench/ is not a package)
 
 from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
@@ -151,10 +152,10 @@ class Footprint:
 
 def footprint(conn: psycopg.Connection) -> Footprint:
     rows = {
-        t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        t: int(scalar(conn, f"SELECT count(*) FROM {t}"))
         for t in ("samples", "rollup_1m", "rollup_1h", "rollup_1d")
     }
-    hr = int(conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0])  # type: ignore[index]
+    hr = int(scalar(conn, "SELECT count(*) FROM samples WHERE metric_id = 1"))
     sizes = {t.table_name: (t.uncompressed_bytes, t.compressed_bytes) for t in read_sizes(conn)}
     return Footprint(rows, sizes, hr)
 
