@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ from psycopg.conninfo import make_conninfo
 from fitpipe.db import database_url, redact
 from fitpipe.localtime import US_PER_DAY
 from fitpipe.migrations import migrate
-from fitpipe.participants import add_participant
+from fitpipe.participants import Participant, add_participant
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.pipeline.files import ingest_path
 from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
@@ -42,7 +43,7 @@ from fitpipe_ingest.tree import open_tree
 TZ = "UTC"
 
 
-def _load_generator():
+def _load_generator() -> Callable[[Path, int], int]:
     spec = importlib.util.spec_from_file_location(
         "parse_wearipedia", Path(__file__).with_name("parse_wearipedia.py")
     )
@@ -81,7 +82,7 @@ class Scratch:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def participant_of(conn: psycopg.Connection):
+def participant_of(conn: psycopg.Connection) -> Participant:
     from fitpipe.participants import get_participant
 
     return get_participant(conn, "B1", "bench")
@@ -151,7 +152,9 @@ def _day_batch(day: int, rng: np.random.Generator) -> SampleBatch:
     return SampleBatch("heart_rate", ts, value, f"day-{day}.json")
 
 
-def _load_days(conn: psycopg.Connection, participant, days: range, rng: np.random.Generator) -> list[float]:
+def _load_days(
+    conn: psycopg.Connection, participant: Participant, days: range, rng: np.random.Generator
+) -> list[float]:
     times = []
     for day in days:
         batch = _day_batch(day, rng)

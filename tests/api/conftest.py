@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitpipe.dbroles import API
-from fitpipe.participants import add_participant
+from fitpipe.participants import Participant, add_participant
 from fitpipe.passwords import ScryptCost
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
@@ -24,6 +24,9 @@ from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
 from tests.api.contracts import check_answer
 from tests.conftest import role_url
+
+Cohort = dict[str, Participant]
+"""The `cohort` fixture: participants by external id."""
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Tokens:
 
 def load_heart_rate(
     conn: psycopg.Connection,
-    participant,
+    participant: Participant,
     start: str,
     seconds: np.ndarray,
     values: np.ndarray,
@@ -54,7 +57,7 @@ def load_heart_rate(
 
 
 @pytest.fixture
-def cohort(db: psycopg.Connection):
+def cohort(db: psycopg.Connection) -> Cohort:
     """Study a: A1 (2 days of 5-second heart rate), A2 (nothing); study b: B1 (1 day)."""
     a1, _ = add_participant(db, "A1", "a", timezone="America/New_York", email="a1@example.org")
     a2, _ = add_participant(db, "A2", "a", timezone="Europe/London", email="a2@example.org")
@@ -90,7 +93,7 @@ class People:
 
 
 @pytest.fixture
-def people(db: psycopg.Connection, cohort) -> People:
+def people(db: psycopg.Connection, cohort: Cohort) -> People:
     """ada (admin, all studies), cora (coordinator of a), anna (analyst of a), bob (coordinator of b)."""
     ids = {}
     for name, role, studies, email in (
@@ -119,7 +122,7 @@ def api_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:
+def client(database_url: str, cohort: Cohort, tokens: Tokens) -> Iterator[TestClient]:
     settings = Settings(_env_file=None)
     app = create_app(settings, url=role_url(database_url, API))
     with TestClient(app) as c:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from fitpipe.settings import Settings
 from fitpipe_api.main import create_app
-from tests.api.conftest import auth
+from tests.api.conftest import Tokens, auth
 from tests.api.contracts import check_answer
 
 NO_BODY = {204, 201}
@@ -99,7 +99,7 @@ def test_the_answer_check_refuses_a_missing_field_and_an_undeclared_one(app: Fas
 
 @pytest.mark.db
 def test_the_api_tests_client_checks_every_answer(
-    client: TestClient, tokens, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fitpipe_api.responses import JSONResponse
     from fitpipe_api.routes import catalog

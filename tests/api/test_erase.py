@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from fitpipe.dbroles import API
 from fitpipe_api.main import create_app
 from fitpipe_ingest.load import PARTICIPANT_LOCK
-from tests.api.conftest import PASSWORD, People, Tokens, api_settings, auth
+from tests.api.conftest import PASSWORD, Cohort, People, Tokens, api_settings, auth
 from tests.conftest import role_url
 from tests.queries import one, scalar
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.db
 
 
 def test_admin_erases_a_participant_and_the_audit_log_names_the_token(
-    client: TestClient, tokens: Tokens, cohort, db: psycopg.Connection
+    client: TestClient, tokens: Tokens, cohort: Cohort, db: psycopg.Connection
 ) -> None:
     a1 = cohort["A1"]
     samples = scalar(db, "SELECT count(*) FROM samples WHERE participant_id = %s", (a1.id,))
@@ -95,7 +95,7 @@ def test_a_signed_in_admin_erases_under_their_own_name_and_a_coordinator_cannot(
 
 
 def test_an_erasure_longer_than_the_statement_timeout_still_completes(
-    database_url: str, cohort, tokens: Tokens, db: psycopg.Connection
+    database_url: str, cohort: Cohort, tokens: Tokens, db: psycopg.Connection
 ) -> None:
     """Erasing a participant with years of 1 Hz data takes longer than an ordinary request may (the statement
     timeout): here it waits for a load of the same participant (the per-participant lock) for longer."""

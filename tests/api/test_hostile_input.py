@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import Tokens, auth
+from tests.api.conftest import Cohort, Tokens, auth
 from tests.api.corpus import DATES, NUMBERS, STRINGS
 from tests.api.server import ApiServer, serve_api
 
@@ -45,7 +45,7 @@ def _check(
 
 
 @pytest.fixture
-def server(database_url: str, cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:
+def server(database_url: str, cohort: Cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:
     SERVER_ERRORS.clear()
     with serve_api(database_url, tmp_path / "home") as s:
         yield s
@@ -243,7 +243,7 @@ def test_a_body_over_the_limit_is_refused_with_413_without_echo(server: ApiServe
 
 def test_a_webhook_body_over_the_limit_is_refused(
     database_url: str,
-    cohort,
+    cohort: Cohort,
     tokens: Tokens,
     tmp_path: Path,
 ) -> None:

@@ -20,12 +20,13 @@ from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import FAMILIES
 from fitpipe.monitoring.storage_collector import StorageCollector
 from fitpipe_api.metrics import create_metrics
+from tests.prometheus_tools import Tool
 
 
 @pytest.mark.db
 @pytest.mark.monitoring
 def test_full_exposition_holds_every_family_and_passes_promtool(
-    db: psycopg.Connection, database_url: str, pool: ConnectionPool, promtool
+    db: psycopg.Connection, database_url: str, pool: ConnectionPool, promtool: Tool
 ) -> None:
     db.execute("INSERT INTO studies (name) VALUES ('alpha')")
     started = datetime.now(UTC) - timedelta(hours=1)
@@ -52,7 +53,7 @@ def test_full_exposition_holds_every_family_and_passes_promtool(
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
 
 
-def test_promtool_check_metrics_does_complain_about_bad_names(promtool) -> None:
+def test_promtool_check_metrics_does_complain_about_bad_names(promtool: Tool) -> None:
     lint = promtool(
         "check",
         "metrics",

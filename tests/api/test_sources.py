@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import httpx2  # what starlette's TestClient answers with
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -71,7 +72,7 @@ def api(client: TestClient, gsettings: GoogleHealthSettings) -> Iterator[TestCli
     overrides.clear()
 
 
-def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1"):
+def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1") -> httpx2.Response:
     link = api.get(f"/api/v1/participants/{user_id}/connect", headers=auth(token))
     assert link.status_code == 200, link.text
     consent_screen = httpx.get(link.json()["authorization_url"], follow_redirects=False)

@@ -36,7 +36,7 @@ from fitpipe.participants import add_participant
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
 from fitpipe_api.main import create_app
-from tests.api.conftest import Tokens, auth, load_heart_rate
+from tests.api.conftest import Cohort, Tokens, auth, load_heart_rate
 from tests.api.factories import free_port, smtp_server
 from tests.conftest import role_passwords, role_url
 from tests.queries import scalar
@@ -130,7 +130,7 @@ def previous_api(previous_release: Path, database_url: str) -> Iterator[tuple[st
 def test_the_previous_release_serves_on_the_new_schema(
     previous_api: tuple[str, int],
     previous_release: Path,
-    cohort,
+    cohort: Cohort,
     tokens: Tokens,
     db: psycopg.Connection,
 ) -> None:

@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -86,7 +87,7 @@ def test_grid_covers_1_1000_10000_participants_by_1_2_5_years() -> None:
         (lambda: cap.volume(1, 1, 86_400, bytes_per_point=0), "bytes per point"),
     ],
 )
-def test_impossible_inputs_are_refused_naming_the_field(call, field: str) -> None:
+def test_impossible_inputs_are_refused_naming_the_field(call: Callable[[], object], field: str) -> None:
     with pytest.raises(InputError, match=field):
         call()
 

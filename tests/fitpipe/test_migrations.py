@@ -13,6 +13,7 @@ from fitpipe.catalog import METRICS
 from fitpipe.errors import SchemaError
 from fitpipe.migrations import (
     OLDEST_SCHEMA,
+    Migration,
     available_migrations,
     check_schema_compatible,
     check_schema_current,
@@ -101,7 +102,7 @@ _CONTRACTING = re.compile(
 
 
 @pytest.mark.parametrize("migration", available_migrations(), ids=lambda m: m.path.name)
-def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration) -> None:
+def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration: Migration) -> None:
     """Expand-then-contract (docs/operations.md): the previous release must run on the new schema."""
     code = "\n".join(line.split("--", 1)[0] for line in migration.sql.splitlines())
     found = _CONTRACTING.search(code)

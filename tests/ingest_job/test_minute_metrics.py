@@ -27,7 +27,7 @@ T0 = pd.Timestamp("2024-03-09T00:00:00Z")  # the US DST change (03-10) falls ins
 
 
 def _load(
-    conn: psycopg.Connection, p: Participant, metric: str, ts: pd.DatetimeIndex, values, path: str
+    conn: psycopg.Connection, p: Participant, metric: str, ts: pd.DatetimeIndex, values: np.ndarray, path: str
 ) -> None:
     us = ts.as_unit("us").asi8.astype(np.int64)
     load_parsed_file(

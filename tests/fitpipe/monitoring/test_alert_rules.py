@@ -17,6 +17,7 @@ from fitpipe.errors import ConfigError
 from fitpipe.monitoring.alerts import THRESHOLDS, alert_names, resolve_thresholds, rule_groups
 from fitpipe.monitoring.generated import rules_yaml
 from fitpipe.monitoring.metrics import exposed_names
+from tests.prometheus_tools import Tool
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,7 @@ def test_every_alert_has_a_unit_test() -> None:
 
 
 @pytest.mark.monitoring
-def test_generated_rules_pass_promtool_check(promtool, tmp_path: Path) -> None:
+def test_generated_rules_pass_promtool_check(promtool: Tool, tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
     path.write_text(rules_yaml())
     out = promtool("check", "rules", path).stdout
@@ -343,12 +344,12 @@ def test_generated_rules_pass_promtool_check(promtool, tmp_path: Path) -> None:
 
 @pytest.mark.monitoring
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_alert_fires_when_it_should_and_not_otherwise(promtool, tmp_path: Path, name: str) -> None:
+def test_alert_fires_when_it_should_and_not_otherwise(promtool: Tool, tmp_path: Path, name: str) -> None:
     promtool("test", "rules", _test_file(tmp_path, name, CASES[name], rules_yaml()), cwd=tmp_path)
 
 
 @pytest.mark.monitoring
-def test_unit_tests_catch_a_wrong_expectation(promtool, tmp_path: Path) -> None:
+def test_unit_tests_catch_a_wrong_expectation(promtool: Tool, tmp_path: Path) -> None:
     # Guards the harness itself: promtool must fail when we expect an alert that does not fire.
     wrong = Scenario(
         series={'fitpipe_ingest_last_run_status{trigger="run"}': "1x20"},
@@ -366,7 +367,7 @@ def test_unit_tests_catch_a_wrong_expectation(promtool, tmp_path: Path) -> None:
 
 
 @pytest.mark.monitoring
-def test_overridden_threshold_moves_when_ingest_stale_fires(promtool, tmp_path: Path) -> None:
+def test_overridden_threshold_moves_when_ingest_stale_fires(promtool: Tool, tmp_path: Path) -> None:
     later = Scenario(
         series={'fitpipe_ingest_last_success_timestamp_seconds{trigger="run"}': "0x2000"},
         quiet=["27h"],
@@ -386,7 +387,7 @@ def test_overridden_threshold_moves_when_ingest_stale_fires(promtool, tmp_path: 
 
 
 @pytest.mark.monitoring
-def test_selector_limits_rules_to_one_deployments_series(promtool, tmp_path: Path) -> None:
+def test_selector_limits_rules_to_one_deployments_series(promtool: Tool, tmp_path: Path) -> None:
     # The operator renders one PrometheusRule per pipeline; another namespace's failure is not ours.
     scenario = Scenario(
         series={
@@ -415,7 +416,7 @@ def in_namespace(scenario: Scenario, target: dict[str, str] = TARGET) -> Scenari
 
 @pytest.mark.monitoring
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_alert_keeps_the_namespace_label(promtool, tmp_path: Path, name: str) -> None:
+def test_every_alert_keeps_the_namespace_label(promtool: Tool, tmp_path: Path, name: str) -> None:
     # prometheus-operator routes an AlertmanagerConfig only alerts whose `namespace` is its own:
     # an alert that aggregates the label away would reach no one.
     text = rules_yaml(selector='namespace="alpha", service="alpha-api"')

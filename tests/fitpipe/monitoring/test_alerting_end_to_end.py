@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 import yaml
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from fitpipe.dbroles import API
 from fitpipe.monitoring.alertmanager import alertmanager_config
@@ -56,7 +57,8 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # aiosmtpd's hook
+        assert isinstance(envelope.content, bytes)  # decode_data=False: the raw message
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 

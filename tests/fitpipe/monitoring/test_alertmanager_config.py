@@ -22,6 +22,7 @@ from fitpipe.errors import ConfigError
 from fitpipe.monitoring.alertmanager import DEFAULT_RECIPIENT, alertmanager_config
 from fitpipe.monitoring.generated import alertmanager_yaml, to_yaml
 from fitpipe.settings import Settings
+from tests.prometheus_tools import Tool
 
 
 @pytest.fixture
@@ -40,14 +41,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.monitoring
-def test_default_config_passes_amtool_check(amtool, tmp_path: Path, settings: Settings) -> None:
+def test_default_config_passes_amtool_check(amtool: Tool, tmp_path: Path, settings: Settings) -> None:
     out = amtool("check-config", _write(tmp_path, alertmanager_yaml(settings))).stdout
     assert "SUCCESS" in out
     assert "2 inhibit rules" in out
 
 
 @pytest.mark.monitoring
-def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> None:
+def test_config_with_smtp_login_passes_amtool_check(amtool: Tool, tmp_path: Path) -> None:
     settings = Settings(
         mail_server="smtp.example.org",
         mail_port=587,
@@ -111,7 +112,7 @@ def test_every_receiver_mails_the_chosen_recipient(settings: Settings) -> None:
     ],
 )
 def test_routes_by_severity(
-    amtool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
+    amtool: Tool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
 ) -> None:
     path = _write(tmp_path, alertmanager_yaml(settings))
     pairs = [f"{k}={v}" for k, v in labels.items()]
@@ -121,7 +122,7 @@ def test_routes_by_severity(
 
 @pytest.mark.monitoring
 def test_email_subject_names_status_severity_alert_and_study(
-    amtool, tmp_path: Path, settings: Settings
+    amtool: Tool, tmp_path: Path, settings: Settings
 ) -> None:
     config: dict[str, Any] = alertmanager_config(settings)
     email = config["receivers"][0]["email_configs"][0]

@@ -144,7 +144,9 @@ def loaded(db: psycopg.Connection, full_edition: None) -> dict[str, Participant]
     return {"a": a, "b": b}
 
 
-def test_compressing_changes_no_answer_and_shrinks_the_samples(db: psycopg.Connection, loaded) -> None:
+def test_compressing_changes_no_answer_and_shrinks_the_samples(
+    db: psycopg.Connection, loaded: dict[str, Participant]
+) -> None:
     before = _answers(db, loaded["a"])
     sizes_before = {t.table_name: t for t in read_sizes(db)}
     report = compress_old_chunks(db, FAR_FUTURE)
@@ -161,7 +163,9 @@ def test_compressing_changes_no_answer_and_shrinks_the_samples(db: psycopg.Conne
     assert compress_old_chunks(db, FAR_FUTURE).chunks == []  # nothing left to do
 
 
-def test_every_write_path_is_exact_on_compressed_chunks(db: psycopg.Connection, loaded) -> None:
+def test_every_write_path_is_exact_on_compressed_chunks(
+    db: psycopg.Connection, loaded: dict[str, Participant]
+) -> None:
     a, b = loaded["a"], loaded["b"]
     compress_everything(db)
     # fast path: nothing of C2 stored in this span, but the day's chunk is compressed
@@ -204,7 +208,7 @@ def test_every_write_path_is_exact_on_compressed_chunks(db: psycopg.Connection, 
 
 
 def test_db_status_and_db_compress_report_the_full_edition(
-    db: psycopg.Connection, loaded, fitpipe_env: Path
+    db: psycopg.Connection, loaded: dict[str, Participant], fitpipe_env: Path
 ) -> None:
     runner = CliRunner()
     chunks = len(_chunk_states(db, "samples")) + len(_chunk_states(db, "rollup_1m"))
@@ -223,7 +227,7 @@ def test_db_status_and_db_compress_report_the_full_edition(
 
 
 def test_the_process_roles_write_compress_and_read_compressed_chunks(
-    db: psycopg.Connection, database_url: str, loaded
+    db: psycopg.Connection, database_url: str, loaded: dict[str, Participant]
 ) -> None:
     """The ingest job and the API log in as their own roles, which own no table: the writes into compressed
     chunks, the storage step (compression, retention) and the reads must work as they do for the owner."""

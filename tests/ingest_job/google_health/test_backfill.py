@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -63,7 +64,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
     options = SyncOptions(now=NOW, data_types=("steps",))
     real_get, calls = source.api.get, {"n": 0}
 
-    def interrupted_get(path: str, **kwargs):
+    def interrupted_get(path: str, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 4:
             raise Interrupted

@@ -3,6 +3,7 @@ as needs_reconsent in the Prometheus metrics the API exports, and the run carrie
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch):
+def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FITPIPE_TOKEN_KEY", generate_key())

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from fitpipe.participants import Participant
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.sync import consented_participants
 from tests.fakes import health_points as hp
@@ -20,7 +21,9 @@ from .conftest import run_sync, source_status, stored
 pytestmark = pytest.mark.db
 
 
-def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3):
+def _cohort(
+    db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3
+) -> list[Participant]:
     people = []
     for i in range(n):
         person = enrol(db, f"P{i}")

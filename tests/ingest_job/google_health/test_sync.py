@@ -196,7 +196,7 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
     real_get = source.api.get
     calls = {"n": 0}
 
-    def crashing_get(path: str, **kwargs):
+    def crashing_get(path: str, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 8:
             raise SimulatedCrash

@@ -109,7 +109,9 @@ def _run(url: str, inbox: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: Path, fresh_db) -> None:
+def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(
+    inbox: Path, fresh_db: Callable[[], str]
+) -> None:
     reference = fresh_db()
     _prepare(reference, inbox)
     started = time.monotonic()

@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from fitpipe.cli import cli
 from fitpipe.participants import add_participant
 from fitpipe.settings import reset_settings_cache
+from fitpipe_ingest.records import ParseContext, ParsedFile
 from fitpipe_ingest.sources.long_csv.source import LongCsvSource
+from fitpipe_ingest.tree import InputTree
 from tests.ingest_job.exports import global_export_day, long_csv, write_zip
 from tests.queries import one
 
@@ -85,7 +87,9 @@ def inbox(
 
     real_parse = LongCsvSource.parse_pieces
 
-    def parse_pieces(self, tree, path, ctx):
+    def parse_pieces(
+        self: LongCsvSource, tree: InputTree, path: str, ctx: ParseContext
+    ) -> Iterator[ParsedFile]:
         if path.endswith("boom.csv"):  # a parser bug, as one file might meet it
             raise RuntimeError("parser bug")
         return real_parse(self, tree, path, ctx)
