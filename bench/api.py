@@ -11,6 +11,13 @@ fitpipe's loader, then starts `fitpipe serve api` as a separate process and meas
   3. peak RSS of the API process while it streams a Parquet export of every stored sample  target <= 200 MB
   4. DuckDB answering the same questions from that Parquet file (what an analyst would use instead)
 Adherence for 1,000 participants x 30 days has its own benchmark: bench/adherence.py.
+
+    .venv/bin/python bench/api.py --baseline DIR [--runs 1000]
+
+compares this tree with another revision checked out in DIR (`git worktree add --detach DIR REV`): one API
+process per tree on the same database, the requests of reads 1-3 alternating between them (the order flipped
+every round), so both see the same machine load; prints p10/p50/p90 per tree and the ratio of the p50s.
+Runs of the whole benchmark one after the other drift by a millisecond or two on a shared machine; this does not.
 """
 
 from __future__ import annotations
@@ -45,6 +52,16 @@ from fitpipe_ingest.records import ParsedFile, SampleBatch
 DB = "fitpipe_bench_api"
 START_US = 1_704_067_200_000_000  # 2024-01-01T00:00Z
 DAY_POINTS = 86_400
+HERE = Path(__file__).resolve().parents[1]
+
+_YEAR = {"user_id": "U001", "metric": "heart_rate", "start_date": "2024-01-01", "end_date": "2024-12-30"}
+_DAY = {"user_id": "U001", "metric": "heart_rate", "start_date": "2024-06-01", "end_date": "2024-06-01"}
+READS = [
+    ("1 participant x 1 year, granularity=auto", {**_YEAR, "granularity": "auto"}, 1),
+    ("1 participant x 1 year, granularity=1h", {**_YEAR, "granularity": "1h"}, 1),
+    ("1 participant-day, granularity=raw", {**_DAY, "granularity": "raw"}, 5),
+]
+"""The reads measured: label, query, and the divisor of --runs (the raw day is ten times slower)."""
 
 
 def _with_db(url: str, name: str) -> str:
@@ -100,6 +117,69 @@ def _timed(
     return statistics.median(times) * 1000, times[int(0.95 * (len(times) - 1))] * 1000, points
 
 
+def _serve(tree: Path, url: str, port: int) -> subprocess.Popen[bytes]:
+    """`fitpipe serve api` of the tree at `tree` (this one, or a baseline checkout put first on the path)."""
+    # two malloc arenas (as the Dockerfile sets): threads otherwise keep freed memory in arenas of their own
+    # the benchmark database's superuser login, allowed explicitly: privileges do not change the timings
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        FITPIPE_API_ALLOW_SUPERUSER="true",
+        MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"),
+    )
+    if tree != HERE:
+        folders = [tree, *(tree / d for d in ("ingest_job", "api", "dashboard", "operator"))]
+        env["PYTHONPATH"] = os.pathsep.join(str(f) for f in folders)
+    return subprocess.Popen(
+        [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
+        env=env,
+        cwd=tree,  # `-m` puts the working directory first on the path
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _compare(baseline: Path, url: str, token: str, runs: int) -> None:
+    """Reads 1-3 against this tree and the baseline, interleaved request by request."""
+    trees = {"baseline": baseline, "this tree": HERE}
+    apis, clients = [], []
+    try:
+        for tree in trees.values():
+            port = _free_port()
+            apis.append(_serve(tree, url, port))
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=600
+            )
+            clients.append(client)
+            _wait_ready(client)
+        print(f"\n### API reads, {baseline} vs this tree ({runs} requests each, interleaved)\n")
+        print("| request | tree | p10 ms | p50 ms | p90 ms | p50 vs baseline |")
+        print("|---|---|---:|---:|---:|---:|")
+        for label, params, n in READS:
+            times: list[list[float]] = [[] for _ in clients]
+            for client in clients:  # warm both: first requests load modules and fill caches
+                for _ in range(10):
+                    client.get("/api/v1/timeseries", params=params).raise_for_status()
+            n = max(10, runs // n)
+            for i in range(n):
+                for k in range(len(clients)) if i % 2 == 0 else reversed(range(len(clients))):
+                    started = time.perf_counter()
+                    clients[k].get("/api/v1/timeseries", params=params).raise_for_status()
+                    times[k].append((time.perf_counter() - started) * 1000)
+            p50s = [statistics.median(t) for t in times]
+            for name, t, p50 in zip(trees, times, p50s, strict=True):
+                t.sort()
+                print(
+                    f"| {label} | {name} | {t[len(t) // 10]:.2f} | {p50:.2f} | {t[9 * len(t) // 10]:.2f} "
+                    f"| {p50 / p50s[0]:.3f} |"
+                )
+    finally:
+        for api in apis:
+            api.terminate()
+        for api in apis:
+            api.wait(timeout=20)
+
+
 def _wait_ready(client: httpx.Client) -> None:
     for _ in range(150):
         try:
@@ -142,6 +222,11 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the scratch database (and reuse it next time)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another revision: compare its API with this tree's, requests interleaved",
+    )
     args = parser.parse_args()
 
     server = database_url()
@@ -167,53 +252,25 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")
             _, token = create_token(conn, name="bench", role="admin", studies=[], all_studies=True)
 
+        if args.baseline:
+            _compare(args.baseline.resolve(), url, token, args.runs)
+            return
         port = _free_port()
-        # two malloc arenas (as the Dockerfile sets): threads otherwise keep freed memory in arenas of their own
-        # the benchmark database's superuser login, allowed explicitly: privileges do not change the timings
-        env = dict(
-            os.environ,
-            DATABASE_URL=url,
-            FITPIPE_API_ALLOW_SUPERUSER="true",
-            MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"),
-        )
-        api = subprocess.Popen(
-            [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        api = _serve(HERE, url, port)
         try:
-            client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600)
-            _wait_ready(client)
-            year = {
-                "user_id": "U001",
-                "metric": "heart_rate",
-                "start_date": "2024-01-01",
-                "end_date": "2024-12-30",
-            }
-            y50, y95, ypoints = _timed(
-                client, "/api/v1/timeseries", {**year, "granularity": "auto"}, args.runs
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=600
             )
-            h50, h95, hpoints = _timed(client, "/api/v1/timeseries", {**year, "granularity": "1h"}, args.runs)
-            day = {
-                "user_id": "U001",
-                "metric": "heart_rate",
-                "start_date": "2024-06-01",
-                "end_date": "2024-06-01",
-                "granularity": "raw",
-            }
-            d50, d95, dpoints = _timed(client, "/api/v1/timeseries", day, max(10, args.runs // 5))
+            _wait_ready(client)
+            (y50, y95, ypoints), (h50, h95, hpoints), (d50, d95, dpoints) = (
+                _timed(client, "/api/v1/timeseries", params, max(10, args.runs // n))
+                for _, params, n in READS
+            )
 
             # the export runs in a fresh API process, so its peak is not inflated by the requests above
             api.terminate()
             api.wait(timeout=20)
-            api = subprocess.Popen(
-                [sys.executable, "-m", "fitpipe.cli", "serve", "api", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            api = _serve(HERE, url, port)
             _wait_ready(client)
             with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
                 parquet = Path(tmp) / "export.parquet"

@@ -183,12 +183,7 @@ class GoogleHealthClient:
         self.limiter = limiter or RequestLimiter(
             settings.fitpipe_google_user_rpm, settings.fitpipe_google_project_rpm, self.clock
         )
-        self.policy = policy or RetryPolicy(
-            settings.fitpipe_google_max_attempts,
-            settings.fitpipe_google_backoff_base_seconds,
-            settings.fitpipe_google_backoff_cap_seconds,
-            settings.fitpipe_google_max_retry_after_seconds,
-        )
+        self.policy = policy or RetryPolicy.from_settings(settings)
         self.http = http or httpx.Client(
             timeout=settings.fitpipe_google_timeout_seconds,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),

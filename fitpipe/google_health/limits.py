@@ -16,7 +16,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fitpipe.google_health.settings import GoogleHealthSettings
 
 __all__ = [
     "Clock",
@@ -125,6 +128,16 @@ class RetryPolicy:
     base: float = 1.0
     cap: float = 64.0
     max_retry_after: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: GoogleHealthSettings) -> RetryPolicy:
+        """The policy the FITPIPE_GOOGLE_MAX_ATTEMPTS / _BACKOFF_* / _MAX_RETRY_AFTER_SECONDS settings ask for."""
+        return cls(
+            settings.fitpipe_google_max_attempts,
+            settings.fitpipe_google_backoff_base_seconds,
+            settings.fitpipe_google_backoff_cap_seconds,
+            settings.fitpipe_google_max_retry_after_seconds,
+        )
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Wait before try number `attempt + 1` (attempt counts from 1): full jitter, at least Retry-After."""

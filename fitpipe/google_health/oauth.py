@@ -82,12 +82,7 @@ class OAuthClient:
         self.http = http or httpx.Client(timeout=settings.fitpipe_google_timeout_seconds)
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
-        self.policy = policy or RetryPolicy(
-            settings.fitpipe_google_max_attempts,
-            settings.fitpipe_google_backoff_base_seconds,
-            settings.fitpipe_google_backoff_cap_seconds,
-            settings.fitpipe_google_max_retry_after_seconds,
-        )
+        self.policy = policy or RetryPolicy.from_settings(settings)
         self.stats = stats or ApiStats()
 
     def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:

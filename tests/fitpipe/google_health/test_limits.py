@@ -14,6 +14,7 @@ from fitpipe.google_health.limits import (
     SlidingWindowLimiter,
     parse_retry_after,
 )
+from fitpipe.settings import Settings
 from tests.fakes.google_health import VirtualClock
 from tests.fakes.google_health_fixtures import max_in_window
 
@@ -74,3 +75,15 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("-5") == 0.0
+
+
+def test_the_retry_policy_is_the_one_the_settings_ask_for() -> None:
+    settings = Settings(
+        fitpipe_google_max_attempts=3,
+        fitpipe_google_backoff_base_seconds=0.5,
+        fitpipe_google_backoff_cap_seconds=8.0,
+        fitpipe_google_max_retry_after_seconds=30.0,
+    )
+    assert RetryPolicy.from_settings(settings) == RetryPolicy(
+        max_attempts=3, base=0.5, cap=8.0, max_retry_after=30.0
+    )
