@@ -23,8 +23,6 @@ from psycopg.conninfo import make_conninfo
 if __package__ in (None, ""):  # run as a script: make the checkout importable without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from one_row import one  # noqa: E402  (bench/ is not a package)
-
 from fitpipe.capacity import SAMPLE_ROW, SECONDS_PER_DAY
 from fitpipe.catalog import get_metric
 from fitpipe.db import connect, has_timescaledb, redact
@@ -111,20 +109,22 @@ def measure(conn: psycopg.Connection, rows: int, participants: int, seed: int = 
     conn.execute("VACUUM ANALYZE samples")
     timescale = has_timescaledb(conn)
     if timescale:
-        chunks, heap, table, index, total = one(
-            conn,
+        sizes = conn.execute(
             "SELECT (SELECT count(*) FROM show_chunks('samples')),"
             " (SELECT sum(pg_relation_size(c)) FROM show_chunks('samples') c),"
             " d.table_bytes, hypertable_index_size('samples_key'), d.total_bytes"
-            " FROM hypertable_detailed_size('samples') d",
-        )
+            " FROM hypertable_detailed_size('samples') d"
+        ).fetchone()
+        assert sizes is not None  # one row, as from any aggregate
+        chunks, heap, table, index, total = sizes
     else:
         chunks = 1
-        heap, table, index, total = one(
-            conn,
+        sizes = conn.execute(
             "SELECT pg_relation_size('samples'), pg_table_size('samples'), pg_indexes_size('samples'),"
-            " pg_total_relation_size('samples')",
-        )
+            " pg_total_relation_size('samples')"
+        ).fetchone()
+        assert sizes is not None
+        heap, table, index, total = sizes
     return Measurement(
         rows,
         participants,

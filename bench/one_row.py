@@ -1,5 +1,6 @@
 """Reading a benchmark's database: the one row of a query, or the one value of that row (the query must
-find one; a benchmark that finds none stops there, naming the query)."""
+find one; a benchmark that finds none stops there, naming the query). Benchmarks run as scripts import it
+as a sibling; bytes_per_point.py, which tests/fitpipe/test_capacity.py loads by path, does without it."""
 
 from __future__ import annotations
 
