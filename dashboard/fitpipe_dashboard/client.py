@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import httpx
 from pydantic import BaseModel
@@ -52,7 +53,21 @@ class SessionEnded(FitpipeError):
     answered 401 and the browser goes to the sign-in page."""
 
 
-_FROM_SOURCE = object()
+class _Token(Enum):
+    FROM_SOURCE = "the person's, from token_source"
+
+
+_FROM_SOURCE = _Token.FROM_SOURCE
+
+
+class RequestOptions(TypedDict, total=False):
+    """ApiClient.request's options, as answer() passes them on."""
+
+    params: Params | None
+    json: Mapping[str, object] | None
+    ok: Sequence[int]
+    timeout: float | None
+    token: str | None | _Token
 
 
 class ApiError(FitpipeError):
@@ -129,16 +144,16 @@ class ApiClient:
         path: str,
         *,
         params: Params | None = None,
-        json: Any = None,
+        json: Mapping[str, object] | None = None,
         ok: Sequence[int] = (200,),
         timeout: float | None = None,
-        token: Any = _FROM_SOURCE,
+        token: str | None | _Token = _FROM_SOURCE,
     ) -> dict[str, Any]:
         """The JSON body of a successful answer; statuses in `ok` count as success (contact answers 409 too).
         `token`: this one instead of the person's (None: no token at all, as for signing in)."""
         where = f"{method} {path}"
-        personal = token is _FROM_SOURCE
-        bearer = self._token_source() if personal else token
+        personal = isinstance(token, _Token)
+        bearer = self._token_source() if isinstance(token, _Token) else token
         kwargs: dict[str, Any] = {"params": _clean(params)}
         if bearer:
             kwargs["headers"] = {"Authorization": f"Bearer {bearer}"}
@@ -167,7 +182,7 @@ class ApiClient:
             raise SessionEnded(detail, hint=None if "sign in" in detail else "sign in again")
         raise _error(response.status_code, where, body)
 
-    def answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+    def answer(self, model: type[M], method: str, path: str, **kwargs: Unpack[RequestOptions]) -> M:
         """The answer decoded as `model`; AnswerMismatch (an ApiError, shown on the page) when it does not fit."""
         return _decoded(model, self.request(method, path, **kwargs), f"{method} {path}")
 
@@ -300,7 +315,7 @@ class ApiClient:
         """One participant's result; a refusal within the cooldown (409) and a failed delivery (409 without an
         address, 502) are results with a status (ContactRefused), not errors: the page reports them per
         participant. Any other refusal (nothing to write about, a reason refused) is an ApiError."""
-        payload: dict[str, Any] = {"force": force, "dry_run": dry_run}
+        payload: dict[str, object] = {"force": force, "dry_run": dry_run}
         if reasons:
             payload["reason"] = list(reasons)
         where = f"POST /api/v1/participants/{_segment(user_id)}/contact"

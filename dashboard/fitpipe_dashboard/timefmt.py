@@ -9,20 +9,17 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-__all__ = ["parse_instant", "hours_since", "ago", "to_local", "local_label"]
+__all__ = ["hours_since", "utc_minutes", "ago", "to_local", "local_label"]
 
 
-def parse_instant(value: str | None) -> datetime | None:
-    """An ISO 8601 instant from the API (Z or an offset); None stays None."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def hours_since(value: str | None, now: datetime) -> float | None:
-    then = parse_instant(value)
+def hours_since(then: datetime | None, now: datetime) -> float | None:
+    """Hours from `then` (an aware instant, as the API's models hold them) to `now`; None stays None."""
     return None if then is None else (now - then).total_seconds() / 3600
+
+
+def utc_minutes(instant: datetime) -> str:
+    """'2024-01-02 09:00': an instant to the minute in UTC (the page adds "UTC")."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def ago(hours: float | None) -> str:
@@ -41,8 +38,8 @@ def ago(hours: float | None) -> str:
     return f"{hours / 24:.0f} d ago"
 
 
-def to_local(instants: Sequence[str | datetime], timezone: str) -> pd.DatetimeIndex:
-    """Instants (aware datetimes, or ISO text from a store) as naive local wall-clock times of `timezone` (what
+def to_local(instants: Sequence[datetime], timezone: str) -> pd.DatetimeIndex:
+    """Instants (aware datetimes) as naive local wall-clock times of `timezone` (what
     a chart axis shows)."""
     if not instants:
         return pd.DatetimeIndex([])

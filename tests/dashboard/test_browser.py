@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+from fitpipe.contracts import ParticipantListEntry
 from fitpipe_dashboard.client import ApiClient
 from tests.api.factories import body_of
 from tests.dashboard.browser import dashboard_in_browser, figure, grid_users, screenshot, sign_in
@@ -82,11 +83,9 @@ def _message(browser: Any, graph_id: str) -> str:
     return str(figure(browser, graph_id)["layout"]["annotations"][0]["text"])
 
 
-def _api_participants(stack: Stack) -> list[dict[str, Any]]:
+def _api_participants(stack: Stack) -> list[ParticipantListEntry]:
     with ApiClient(stack.api_url, stack.token) as client:
-        return [
-            p.model_dump(mode="json", exclude_unset=True) for p in client.participants(STUDY).participants
-        ]
+        return client.participants(STUDY).participants
 
 
 def _open_cohort(browser: Any) -> None:
@@ -121,17 +120,16 @@ def test_cohort_sorts_filters_and_opens_a_participant_whose_chart_follows_range_
     people = _api_participants(stack)
     _open_cohort(browser)
     counts = browser.find_element("#count-flagged").text
-    assert counts == str(sum(1 for p in people if p["flags"]))
+    assert counts == str(sum(1 for p in people if p.flags))
     # the flags of each participant are the API's, as badges
     p02_flags = browser.driver.find_elements_by_css_selector('.ag-row[row-id="trial/P02"] .badge')
-    expected = next(p["flags"] for p in people if p["user_id"] == "P02")
+    expected = next(p.flags for p in people if p.user_id == "P02")
     assert sorted(b.get_attribute("class").split("badge-")[1] for b in p02_flags) == sorted(expected)
     screenshot(browser, SCREENSHOTS / "cohort.png")
 
     browser.find_element('.ag-header-cell[col-id="adherence_pct"] .ag-header-cell-label').click()
     by_adherence = [
-        p["user_id"]
-        for p in sorted(people, key=lambda p: (p["adherence"]["adherence_pct"] or 0, p["user_id"]))
+        p.user_id for p in sorted(people, key=lambda p: (p.adherence.adherence_pct or 0, p.user_id))
     ]
     wait_until(lambda: grid_users(browser) == by_adherence, f"rows sorted by adherence {by_adherence}")
     browser.find_element('.ag-header-cell[col-id="adherence_pct"] .ag-header-cell-label').click()
@@ -195,7 +193,7 @@ def test_cohort_sorts_filters_and_opens_a_participant_whose_chart_follows_range_
 def test_email_from_the_grid_reaches_the_participant_and_the_cooldown_skips_them_next_time(
     stack: Stack, browser: Any
 ) -> None:
-    people = {p["user_id"]: p for p in _api_participants(stack)}
+    people = {p.user_id: p for p in _api_participants(stack)}
     _open_cohort(browser)
     browser.find_element('.ag-row[row-id="trial/P02"] [col-id="contact"]').click()
     preview = wait_until(lambda: browser.find_element("#contact-recipients").text, "the preview")
@@ -206,7 +204,7 @@ def test_email_from_the_grid_reaches_the_participant_and_the_cooldown_skips_them
     assert "sent" in browser.find_element("#contact-outcomes").text
     [(rcpt, message)] = stack.inbox.received
     assert rcpt == ["p02@example.org"]
-    assert message["X-Fitpipe-Reason"] == ",".join(people["P02"]["flags"])
+    assert message["X-Fitpipe-Reason"] == ",".join(people["P02"].flags)
     assert "participant P02" in body_of(message)
     browser.find_element("#contact-close").click()
     wait_until(
@@ -224,7 +222,7 @@ def test_email_from_the_grid_reaches_the_participant_and_the_cooldown_skips_them
     screenshot(browser, SCREENSHOTS / "contact.png")
     browser.find_element("#contact-confirm").click()
     wait_until(lambda: browser.find_element("#contact-done"), "the batch result")
-    flagged = sorted(u for u, p in people.items() if p["flags"] and u != "P02")
+    flagged = sorted(u for u, p in people.items() if p.flags and u != "P02")
     assert sorted(r[0][0] for r in stack.inbox.received[1:]) == [f"{u.lower()}@example.org" for u in flagged]
     assert "refused" in browser.find_element('#contact-outcomes tr[data-user="P02"] .outcome').get_attribute(
         "class"

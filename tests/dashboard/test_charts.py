@@ -3,17 +3,23 @@ drawn apart and switching the summary, sleep stages, relative times, addresses."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from dash import html
 
-from fitpipe.contracts import Series, SleepAnswer
+from fitpipe.contracts import AdherenceAnswer, QuarantineAnswer, QuarantineRecord, Run, Series, SleepAnswer
+from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
 from fitpipe_dashboard.charts.gaps import MIN_GAP, band, break_at_gaps, find_gaps
 from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
+from fitpipe_dashboard.charts.heatmap import wear_heatmap
+from fitpipe_dashboard.charts.pipeline import quarantine_figure
 from fitpipe_dashboard.charts.sleep import STAGE_ORDER, hypnogram_figure
 from fitpipe_dashboard.paths import parse_path, participant_path
 from fitpipe_dashboard.timefmt import ago, to_local
+from tests.dashboard.answers import adherence_json
 
 
 def _minutes(start: str, n: int, skip: range = range(0)) -> pd.DatetimeIndex:
@@ -82,7 +88,8 @@ def test_times_are_drawn_in_the_participants_local_time_with_the_zone_named_on_t
     fig = heart_rate_figure(_series(False), False, "empty")
     assert fig.layout.xaxis.title.text == "participant's local time (America/New_York)"
     assert fig.layout.yaxis.title.text == "heart rate (bpm)"
-    assert to_local(["2024-01-01T05:00:00Z"], "America/New_York")[0] == pd.Timestamp("2024-01-01 00:00")
+    instant = datetime(2024, 1, 1, 5, tzinfo=UTC)
+    assert to_local([instant], "America/New_York")[0] == pd.Timestamp("2024-01-01 00:00")
 
 
 def test_an_empty_range_says_why_instead_of_drawing_empty_axes() -> None:
@@ -144,40 +151,82 @@ def test_a_participant_address_survives_any_id() -> None:
 
 
 def test_the_runs_table_and_error_list_show_status_duration_and_the_errors() -> None:
-    from datetime import UTC, datetime
-
-    from dash import html
-
-    from fitpipe_dashboard.callbacks.pipeline import latest_errors, runs_table
-
     now = datetime(2024, 1, 2, 12, tzinfo=UTC)
-    run = {
-        "id": 7,
-        "trigger": "daily",
-        "status": "failed",
-        "started_at": "2024-01-02T09:00:00Z",
-        "finished_at": "2024-01-02T09:03:00Z",
-        "seconds": 180.0,
-        "participants": 3,
-        "files": 12,
-        "rows_new": 1500,
-        "rows_quarantined": 2,
-        "errors": 1,
-        "error": "inbox unreadable",
-    }
+    run = Run.model_validate(
+        {
+            "id": 7,
+            "trigger": "daily",
+            "status": "failed",
+            "started_at": "2024-01-02T09:00:00Z",
+            "finished_at": "2024-01-02T09:03:00Z",
+            "seconds": 180.0,
+            "participants": 3,
+            "files": 12,
+            "rows_new": 1500,
+            "rows_quarantined": 2,
+            "errors": 1,
+            "error": "inbox unreadable",
+            "rows_read": 1600,
+            "rows_updated": 0,
+            "rows_present": 98,
+            "details": {},
+            "studies": {},
+        }
+    )
     table = runs_table([run], now)
     assert isinstance(table, html.Table)
     cells = [td.children for td in table.children[1].children[0].children]
     assert cells[2] == "failed" and cells[3].startswith("3 h ago") and cells[4] == "3.0 min"
-    record = {
-        "last_seen": "2024-01-02T11:00:00Z",
-        "study": "trial",
-        "user_id": "P02",
-        "file": "hr.json",
-        "record": "line 4",
-        "field": "value",
-        "reason": "400 is above 250 bpm",
-    }
+    record = QuarantineRecord.model_validate(
+        {
+            "id": 1,
+            "source": "takeout",
+            "raw": "400",
+            "first_seen": "2024-01-02T11:00:00Z",
+            "last_seen": "2024-01-02T11:00:00Z",
+            "study": "trial",
+            "user_id": "P02",
+            "file": "hr.json",
+            "record": "line 4",
+            "field": "value",
+            "reason": "400 is above 250 bpm",
+        }
+    )
     [listing] = latest_errors([run], [record], now)
-    texts = [li.children for li in listing.children]
+    assert isinstance(listing, html.Ul) and isinstance(listing.children, list)
+    texts = [
+        li.children for li in listing.children if isinstance(li, html.Li) and isinstance(li.children, str)
+    ]
+    assert len(texts) == len(listing.children), "one line of text per item"
     assert texts[0].endswith("inbox unreadable") and "trial/P02" in texts[1] and "above 250" in texts[1]
+
+
+def test_the_wear_heatmap_has_a_row_per_participant_and_a_column_per_local_day_from_the_model() -> None:
+    answer = AdherenceAnswer.model_validate(
+        adherence_json(
+            ("P01", ["2024-01-08", "2024-01-09"], [95.5, 40.0], [True, False]),
+            ("P02", ["2024-01-09"], [None], [False]),
+            ("P03", [], [], []),  # no complete local day yet: no row
+        )
+    )
+    fig = wear_heatmap(answer)
+    heat = fig.data[0]
+    assert list(heat.y) == ["P01", "P02"]
+    assert [str(d) for d in heat.x] == ["2024-01-08", "2024-01-09"]
+    assert [list(row) for row in heat.z] == [[95.5, 40.0], [None, None]]
+    assert [list(row) for row in heat.text] == [["valid day", "not a valid day"], ["", "not a valid day"]]
+    nobody = wear_heatmap(AdherenceAnswer.model_validate(adherence_json(("P03", [], [], []))))
+    assert nobody.layout.annotations[0].text.startswith("no wear data yet")
+
+
+def test_quarantine_bars_are_the_models_counts_by_reason_largest_on_top() -> None:
+    answer = QuarantineAnswer.model_validate(
+        {
+            "records": [],
+            "by_reason": [{"reason": "above 250 bpm", "count": 7}, {"reason": "bad timestamp", "count": 2}],
+        }
+    )
+    bars = quarantine_figure(answer).data[0]
+    assert (list(bars.y), list(bars.x)) == (["bad timestamp", "above 250 bpm"], [2, 7])
+    empty = quarantine_figure(QuarantineAnswer(records=[], by_reason=[]))
+    assert "nothing quarantined" in empty.layout.annotations[0].text

@@ -7,9 +7,9 @@ scripts), who it is, what they may do, the CSRF token bound to the session, and 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from flask import g, has_request_context
+from pydantic import TypeAdapter
 
 from fitpipe.errors import FitpipeError
 
@@ -31,16 +31,21 @@ class Person:
     identity: str | None = None
     """proxy mode: the identity the auth proxy asserted when the session began."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Person:
-        return cls(**{**data, "studies": tuple(data["studies"])})
+    def from_json(cls, data: object) -> Person:
+        """What to_json() wrote; a pydantic ValidationError (a ValueError) when it does not fit, e.g. a
+        cookie of an older release."""
+        return _COOKIE.validate_python(data)
 
     @property
     def scope(self) -> str:
         return "all studies" if self.all_studies else "studies: " + ", ".join(self.studies)
+
+
+_COOKIE = TypeAdapter(Person)
 
 
 class NotAllowed(FitpipeError):
@@ -50,7 +55,8 @@ class NotAllowed(FitpipeError):
 def current_person() -> Person | None:
     if not has_request_context():
         return None
-    return g.get("fitpipe_person")
+    person = g.get("fitpipe_person")
+    return person if isinstance(person, Person) else None
 
 
 def require_contact() -> Person:

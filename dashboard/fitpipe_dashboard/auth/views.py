@@ -20,10 +20,11 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from dataclasses import replace
 from urllib.parse import quote, urlencode, urlsplit
 
 from dash import Dash
-from flask import g, jsonify, make_response, redirect, request
+from flask import Flask, g, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response  # flask's Response and what flask.redirect is typed to return
 
 from fitpipe.contracts import SessionOut
@@ -114,7 +115,7 @@ def _is_page(path: str) -> bool:
 def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
     """Put the guard, the sign-in/out routes, the refusal handlers and the security headers on the
     dashboard's Flask server. Returns the cookie codec (tests make cookies with it)."""
-    server = app.server
+    server: Flask = app.server
     key = settings.fitpipe_dashboard_secret_key
     cookies = SessionCookies(
         key.get_secret_value() if key else None, secure=settings.fitpipe_dashboard_cookie_secure
@@ -192,14 +193,12 @@ def install(app: Dash, settings: Settings, client: ApiClient) -> SessionCookies:
                 return refuse_unsigned(path, ended=True)
             except ApiError:
                 return None  # the page will show the API's error where it matters
-            fresh = Person(
-                **{
-                    **person.to_json(),
-                    "role": who.role,
-                    "all_studies": who.all_studies,
-                    "studies": _shown(who.studies),
-                    "can_contact": who.can_contact,
-                }
+            fresh = replace(
+                person,
+                role=who.role,
+                all_studies=who.all_studies,
+                studies=_shown(who.studies),
+                can_contact=who.can_contact,
             )
             if fresh != person:
                 g.fitpipe_person = g.fitpipe_new_cookie = fresh

@@ -3,11 +3,14 @@ without imputed values) and the day-by-day panels."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import Dash, Input, NoUpdate, Output, State, ctx, html, no_update
+from plotly.graph_objects import Figure
 
+from fitpipe.contracts import ParticipantDetail
+from fitpipe_dashboard import stores
 from fitpipe_dashboard.charts.empty import message_figure
 from fitpipe_dashboard.charts.heart_rate import heart_rate_figure, summarize
 from fitpipe_dashboard.charts.sleep import hypnogram_figure
@@ -15,37 +18,42 @@ from fitpipe_dashboard.charts.trends import PANELS, TREND_METRICS, panel_figures
 from fitpipe_dashboard.client import ApiClient, ApiError
 from fitpipe_dashboard.layout.participant import RANGE_DAYS
 from fitpipe_dashboard.layout.widgets import badges, error_box
+from fitpipe_dashboard.outputs import Child, Children
 from fitpipe_dashboard.paths import parse_path
-from fitpipe_dashboard.timefmt import ago, hours_since, parse_instant
+from fitpipe_dashboard.timefmt import ago, hours_since, utc_minutes
 
 __all__ = ["register", "heart_rate_view", "empty_reason", "MIN_TREND_DAYS"]
 
 MIN_TREND_DAYS = 30
 """The day-by-day panels show at least this many days, ending with the heart-rate range."""
 TREND_OUTPUTS = ["sleep-stages", *[f"trend-{p.key}" for p in PANELS]]
+STORE = "participant-data"
+"""Holds the API's ParticipantDetail (stores.dump), or None when it could not be loaded."""
 
 
-def _local_last_day(participant: dict[str, Any]) -> date:
+def _local_last_day(participant: ParticipantDetail) -> date:
     """The local day of the newest sample (today when there is none)."""
-    from zoneinfo import ZoneInfo
-
-    newest = parse_instant(participant.get("latest_sample"))
+    newest = participant.latest_sample
     if newest is None:
         return date.today()
-    return newest.astimezone(ZoneInfo(participant["timezone"])).date()
+    return newest.astimezone(ZoneInfo(participant.timezone)).date()
 
 
-def empty_reason(participant: dict[str, Any] | None, start: str, end: str, what: str = "heart rate") -> str:
+def empty_reason(
+    participant: ParticipantDetail | None, start: str, end: str, what: str = "heart rate"
+) -> str:
     """Why a range has no data, in the words a trial manager needs."""
     span = f"between {start} and {end}" if start != end else f"on {start}"
-    if not participant:
+    if participant is None:
         return f"no {what} {span}"
-    newest = participant.get("latest_sample")
+    newest = participant.latest_sample
     if newest is None:
-        return f"no {what} {span}: no data has arrived from this participant yet ({participant['source_status']})"
-    if newest[:10] < start:
         return (
-            f"no {what} {span}: the newest sample is from {newest[:16].replace('T', ' ')} UTC "
+            f"no {what} {span}: no data has arrived from this participant yet ({participant.source_status})"
+        )
+    if newest.astimezone(UTC).date().isoformat() < start:
+        return (
+            f"no {what} {span}: the newest sample is from {utc_minutes(newest)} UTC "
             "— the device has not synced since"
         )
     return f"no {what} {span} — device not worn"
@@ -59,8 +67,8 @@ def heart_rate_view(
     end: str,
     granularity: str,
     impute: bool,
-    participant: dict[str, Any] | None,
-) -> tuple[Any, str, str]:
+    participant: ParticipantDetail | None,
+) -> tuple[Figure, str, str]:
     """(figure, summary text, note) for the heart-rate panel; API errors become the figure's message."""
     note = ""
     try:
@@ -95,82 +103,89 @@ def heart_rate_view(
     return fig, text, note
 
 
-def _info(p: dict[str, Any]) -> list[Any]:
-    from datetime import UTC, datetime
-
+def _info(p: ParticipantDetail) -> list[Child]:
     now = datetime.now(UTC)
-    a = p["adherence"]
-    pct = "–" if a["adherence_pct"] is None else f"{a['adherence_pct']:.1f} %"
-    window = p.get("window") or {}
+    a = p.adherence
+    pct = "–" if a.adherence_pct is None else f"{a.adherence_pct:.1f} %"
     # the API computes adherence, valid days and nights over these local days (docs/adherence.md)
-    over = f"{window['first_day']} to {window['last_day']}" if window.get("first_day") else "–"
+    over = f"{p.window.first_day} to {p.window.last_day}" if p.window.first_day else "–"
     items = [
-        ("time zone", p["timezone"]),
-        ("status", p["status"]),
+        ("time zone", p.timezone),
+        ("status", p.status),
         ("window", over),
         ("adherence", pct),
-        ("valid days", f"{a['valid_days']} of {a['days']}"),
-        ("sleep nights", f"{p['sleep']['nights_recorded']} of {p['sleep']['nights_considered']}"),
-        ("last sample", ago(hours_since(p.get("latest_sample"), now))),
-        ("last sync", ago(hours_since(p.get("last_sync"), now))),
-        ("source / token", p["source_status"]),
-        ("last contacted", ago(hours_since(p.get("last_contacted"), now))),
+        ("valid days", f"{a.valid_days} of {a.days}"),
+        ("sleep nights", f"{p.sleep.nights_recorded} of {p.sleep.nights_considered}"),
+        ("last sample", ago(hours_since(p.latest_sample, now))),
+        ("last sync", ago(hours_since(p.last_sync, now))),
+        ("source / token", p.source_status),
+        ("last contacted", ago(hours_since(p.last_contacted, now))),
     ]
     return [
-        *[html.Span([html.Span(k + ": ", className="key"), str(v)], className="item") for k, v in items],
-        html.Span(badges(p["flags"], p.get("flag_details")), className="item"),
+        *[html.Span([html.Span(k + ": ", className="key"), v], className="item") for k, v in items],
+        html.Span(badges(p.flags, p.flag_details), className="item"),
     ]
 
 
 def register(app: Dash, client: ApiClient) -> None:
     @app.callback(
-        Output("participant-data", "data"),
+        Output(STORE, "data"),
         Output("participant-error", "children"),
         Input("url", "pathname"),
         Input("refresh", "data"),
     )
-    def load(pathname: str | None, _refresh: int) -> tuple[Any, Any]:
+    def load(
+        pathname: str | None, _refresh: int
+    ) -> tuple[dict[str, object] | None | NoUpdate, Children | NoUpdate]:
         route = parse_path(pathname)
         if route.page != "participant" or not route.user_id:
             return no_update, no_update
         try:
-            answer = client.participant(route.user_id, study=route.study)
-            return answer.model_dump(mode="json", exclude_unset=True), None
+            return stores.dump(client.participant(route.user_id, study=route.study)), None
         except ApiError as exc:
             return None, error_box(exc)
 
     @app.callback(
         Output("participant-title", "children"),
         Output("participant-info", "children"),
-        Input("participant-data", "data"),
+        Input(STORE, "data"),
         State("url", "pathname"),
     )
-    def info(p: dict[str, Any] | None, pathname: str | None) -> tuple[Any, Any]:
+    def info(data: object, pathname: str | None) -> tuple[str, Children]:
         route = parse_path(pathname)
-        if not p:
+        p = stores.load(ParticipantDetail, data, STORE)
+        if p is None:
             return f"{route.user_id or ''}", None
-        return f"{p['user_id']} · study {p['study']}", _info(p)
+        return f"{p.user_id} · study {p.study}", _info(p)
 
     @app.callback(
         Output("hr-range", "start_date"),
         Output("hr-range", "end_date"),
         Output("range-owner", "data"),
-        Input("participant-data", "data"),
+        Input(STORE, "data"),
         *[Input(k, "n_clicks") for k in RANGE_DAYS],
         State("hr-range", "end_date"),
         State("range-owner", "data"),
     )
-    def set_range(p: dict[str, Any] | None, *args: Any) -> tuple[Any, Any, Any]:
-        end_now, owner = args[-2:]
+    def set_range(
+        data: object, *clicks_then_state: int | str | None
+    ) -> tuple[str | NoUpdate, str | NoUpdate, str | None | NoUpdate]:
+        end_now, owner = (str(x) if x else None for x in clicks_then_state[-2:])
+        p = stores.load(ParticipantDetail, data, STORE)
         trigger = ctx.triggered_id
         if trigger in RANGE_DAYS:
-            end = date.fromisoformat(end_now[:10]) if end_now else (_local_last_day(p) if p else date.today())
+            end = (
+                date.fromisoformat(end_now[:10])
+                if end_now
+                else (_local_last_day(p) if p is not None else date.today())
+            )
             return (end - timedelta(days=RANGE_DAYS[trigger] - 1)).isoformat(), end.isoformat(), no_update
-        if not p:  # the participant could not be loaded: a week to today, so every panel says why it is empty
-            if ctx.triggered_id != "participant-data" or end_now:
+        if p is None:
+            # the participant could not be loaded: a week to today, so every panel says why it is empty
+            if ctx.triggered_id != STORE or end_now:
                 return no_update, no_update, no_update
             return (date.today() - timedelta(days=6)).isoformat(), date.today().isoformat(), None
-        key = f"{p['study']}/{p['user_id']}"
+        key = f"{p.study}/{p.user_id}"
         if owner == key:
             return (
                 no_update,
@@ -189,16 +204,16 @@ def register(app: Dash, client: ApiClient) -> None:
         Input("hr-granularity", "value"),
         Input("hr-impute", "value"),
         State("url", "pathname"),
-        State("participant-data", "data"),
+        State(STORE, "data"),
     )
     def heart_rate(
         start: str | None,
         end: str | None,
         granularity: str,
-        impute: list[str],
+        impute: list[str] | None,
         pathname: str | None,
-        p: dict[str, Any] | None,
-    ) -> tuple[Any, Any, Any]:
+        data: object,
+    ) -> tuple[Figure, str | NoUpdate, str | NoUpdate]:
         route = parse_path(pathname)
         if route.page != "participant" or not (start and end and route.user_id and route.study):
             return no_update, no_update, no_update
@@ -210,7 +225,7 @@ def register(app: Dash, client: ApiClient) -> None:
             end[:10],
             granularity,
             "impute" in (impute or []),
-            p,
+            stores.load(ParticipantDetail, data, STORE),
         )
 
     @app.callback(
@@ -220,7 +235,7 @@ def register(app: Dash, client: ApiClient) -> None:
         Input("hr-range", "end_date"),
         State("url", "pathname"),
     )
-    def trends(start: str | None, end: str | None, pathname: str | None) -> list[Any]:
+    def trends(start: str | None, end: str | None, pathname: str | None) -> list[Figure | Children]:
         route = parse_path(pathname)
         if route.page != "participant" or not (start and end and route.user_id and route.study):
             return [no_update] * (len(TREND_OUTPUTS) + 1)

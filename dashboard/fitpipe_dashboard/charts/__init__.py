@@ -1,1 +1,2 @@
-"""Plotly figures of the dashboard, built from the API's JSON; each module one kind of panel."""
+"""Plotly figures of the dashboard, built from the API's answers (fitpipe.contracts models); each module one kind
+of panel."""

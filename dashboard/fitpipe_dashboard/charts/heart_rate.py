@@ -4,8 +4,8 @@ apart, non-wear shaded, and the summary numbers with or without the imputed valu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -54,7 +54,7 @@ class HeartRateSummary:
         return " · ".join(parts)
 
 
-def floats(values: list[Any] | None) -> np.ndarray:
+def floats(values: Sequence[float | None] | None) -> np.ndarray:
     """JSON numbers with nulls as NaN."""
     if not values:
         return np.empty(0)

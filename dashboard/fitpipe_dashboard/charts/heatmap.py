@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
 
 import plotly.graph_objects as go
 
+from fitpipe.contracts import AdherenceAnswer
 from fitpipe_dashboard.charts.empty import BASE_LAYOUT, message_figure
 
 __all__ = ["wear_heatmap"]
 
 
-def wear_heatmap(answer: dict[str, Any]) -> go.Figure:
+def wear_heatmap(answer: AdherenceAnswer) -> go.Figure:
     """From GET /api/v1/adherence: one row per participant, one column per local day."""
-    people = [p for p in answer.get("participants", []) if p["days"]["date"]]
+    people = [p for p in answer.participants if p.days.date]
     if not people:
         return message_figure(
             "no wear data yet: no participant of this study has a complete local day with heart rate",
             title="Wear per day",
         )
-    dates = sorted({d for p in people for d in p["days"]["date"]})
+    dates: list[date] = sorted({d for p in people for d in p.days.date})
     column = {d: i for i, d in enumerate(dates)}
     z: list[list[float | None]] = []
     text: list[list[str]] = []
     for p in people:
         row: list[float | None] = [None] * len(dates)
         notes = [""] * len(dates)
-        days = p["days"]
-        for d, pct, valid in zip(days["date"], days["wear_pct"], days["valid_day"], strict=True):
+        days = p.days
+        for d, pct, valid in zip(days.date, days.wear_pct, days.valid_day, strict=True):
             row[column[d]] = pct
             notes[column[d]] = "valid day" if valid else "not a valid day"
         z.append(row)
         text.append(notes)
-    users = [p["user_id"] for p in people]
+    users = [p.user_id for p in people]
     fig = go.Figure(
         go.Heatmap(
             z=z,

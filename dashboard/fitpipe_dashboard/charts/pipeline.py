@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import plotly.graph_objects as go
 
+from fitpipe.contracts import QuarantineAnswer
 from fitpipe_dashboard.charts.empty import BASE_LAYOUT, message_figure
 
 __all__ = ["quarantine_figure"]
 
 
-def quarantine_figure(answer: dict[str, Any]) -> go.Figure:
-    counts = answer.get("by_reason", [])
+def quarantine_figure(answer: QuarantineAnswer) -> go.Figure:
+    counts = answer.by_reason
     if not counts:
         return message_figure("nothing quarantined: every record read so far was valid", title="Quarantine")
-    reasons = [c["reason"] for c in counts][::-1]
+    reasons = [c.reason for c in counts][::-1]
     fig = go.Figure(
         go.Bar(
-            x=[c["count"] for c in counts][::-1],
+            x=[c.count for c in counts][::-1],
             y=reasons,
             orientation="h",
             marker_color="#d35400",

@@ -56,6 +56,7 @@ def shell(api_url: str, person: Person | None) -> html.Div:
                     *([_who(person)] if person is not None else []),
                 ],
             ),
+            html.Div(id="store-notice"),  # a stale store's message (fitpipe_dashboard.stores)
             html.Main([cohort_page(can_contact), participant_page(can_contact), pipeline_page()]),
             *([contact_dialog()] if can_contact else []),
         ],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from dash import html
 
+from fitpipe.contracts import FlagDetail
 from fitpipe_dashboard.client import ApiError
 from fitpipe_dashboard.cohort import FLAG_LABELS
+from fitpipe_dashboard.outputs import Child
 
 __all__ = ["error_box", "badges", "stat"]
 
@@ -16,13 +18,13 @@ def error_box(exc: ApiError | str) -> html.Div:
     """An API failure as a message on the page (what happened, what to do)."""
     if isinstance(exc, str):
         return html.Div(exc, className="alert", role="alert")
-    parts: list[Any] = [html.Strong("The API could not answer: "), exc.message]
+    parts: list[Child] = [html.Strong("The API could not answer: "), exc.message]
     if exc.hint:
         parts += [html.Br(), html.Span(f"What to do: {exc.hint}", className="hint")]
     return html.Div(parts, className="alert", role="alert")
 
 
-def badges(flags: list[str], details: dict[str, dict[str, object]] | None = None) -> html.Span:
+def badges(flags: Sequence[str], details: Mapping[str, FlagDetail] | None = None) -> html.Span:
     if not flags:
         return html.Span("no flags", className="ok")
     details = details or {}
@@ -31,7 +33,7 @@ def badges(flags: list[str], details: dict[str, dict[str, object]] | None = None
             html.Span(
                 FLAG_LABELS.get(f, f),
                 className=f"badge badge-{f}",
-                title=str(details.get(f, {}).get("message", f)),
+                title=details[f].message if f in details else f,
             )
             for f in flags
         ]
