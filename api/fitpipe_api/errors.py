@@ -6,6 +6,9 @@
     DatabaseUnavailable (fitpipe_api.admission)       → 503 + Retry-After, reason "database_unavailable"
     psycopg.OperationalError: connection lost/refused → 503 + Retry-After, reason "database_unavailable"
                               statement timeout       → 503 + Retry-After, reason "timeout"
+                              deadlock, serialization
+                              failure, lock not granted→ 503 + Retry-After, reason "busy" (concurrent work won;
+                                                        the transaction was rolled back, a retry succeeds)
                               a query beyond a limit  → 422 (a parameter made it too big)
     psycopg.DataError (a value the database refuses)  → 422
     RequestValidationError (FastAPI's parameter check)→ 422 naming `parameter`; the offending input is cut to
@@ -60,6 +63,8 @@ INPUT_PREVIEW = 80
 # SQLSTATE classes and codes that mean "no database to talk to" rather than "this query is wrong"
 _UNAVAILABLE_CLASSES = ("08", "53", "57P", "58")
 _QUERY_CANCELED = "57014"
+# lost to concurrent work, rolled back, worth retrying: serialization failure, deadlock, lock not available
+_CONTENTION = ("40001", "40P01", "55P03")
 _LIMIT_EXCEEDED_CLASS = "54"
 
 
@@ -134,6 +139,17 @@ def install_error_handlers(app: FastAPI) -> None:
                     "detail": "the query took longer than the server allows",
                     "hint": "ask for a shorter span or a coarser granularity, or retry later",
                     "reason": "timeout",
+                },
+                status_code=503,
+                headers=_retry_after(retry),
+            )
+        if state in _CONTENTION:
+            return JSONResponse(
+                {
+                    "detail": "the database rolled this request's work back because of concurrent work "
+                    "(a deadlock, a serialization failure or a lock not granted)",
+                    "hint": "retry after the given seconds",
+                    "reason": "busy",
                 },
                 status_code=503,
                 headers=_retry_after(retry),

@@ -12,6 +12,9 @@ Contract:
   so the gate returns to FIFO as soon as the queue drains.
 - Waiting ends with a slot, with ServerBusy, or with the caller's cancellation; a slot handed over at the same
   moment as a timeout or cancellation is passed on, never lost.
+- `release()` never fails: a waiter whose wait has ended but whose task has not run again yet (on a loaded
+  event loop every queued waiter can be in that state at once) is skipped, and with nobody left the slot is
+  freed. (It once raised IndexError there: the request that released answered 500 and the slot was lost.)
 """
 
 from __future__ import annotations
@@ -97,19 +100,24 @@ class Gate:
         self._forget(entry)
 
     def release(self) -> None:
-        while self._waiters:
-            _, future = self._next()
+        while (future := self._next()) is not None:
             if not future.done():
                 future.set_result(None)  # the slot passes on without being freed
                 return
         self._free += 1
 
-    def _next(self) -> tuple[float, asyncio.Future[None]]:
+    def _next(self) -> asyncio.Future[None] | None:
+        """The waiter the next slot goes to, taken off the queue; None when nobody waits any more.
+
+        Waiters whose wait ended (expired or cancelled) stay queued until their task runs again and forgets
+        them: on a busy event loop every queued waiter can have ended by the time a slot is released."""
         while self._waiters and self._waiters[0][1].done():
             self._waiters.popleft()  # timed out or cancelled, still queued
-        if self._waiters and self._clock() - self._waiters[0][0] >= self.wait / 2:
-            return self._waiters.pop()
-        return self._waiters.popleft()
+        if not self._waiters:
+            return None
+        if self._clock() - self._waiters[0][0] >= self.wait / 2:
+            return self._waiters.pop()[1]
+        return self._waiters.popleft()[1]
 
     def _forget(self, entry: tuple[float, asyncio.Future[None]]) -> None:
         with contextlib.suppress(ValueError):  # already taken off by release()

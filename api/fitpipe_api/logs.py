@@ -7,6 +7,8 @@ request naming its ids, and one line for every request that was refused or faile
   `client_request_id` when there is a request, the fields a call passed with `extra=`, and `exc_info`.
 - `AnswerLogMiddleware` logs every answer >= 400 (`event: "answer"`, method, route template, status, ms,
   token_id): refusals (401, 403, 404, 409, 413, 422, ...) at INFO, 503 at WARNING, other 5xx at ERROR.
+  An unexpected exception (a 500, or a failure after the answer started) is logged there at ERROR with its
+  traceback (`exc_info`) and the request's ids, so the traceback of a 500 can be found by its request id.
   Successful requests are not logged (the HTTP histogram counts them; the audit log records data reads).
 """
 
@@ -113,27 +115,39 @@ class AnswerLogMiddleware:
             return
         root_path = scope.get("root_path", "")
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def remember_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             await send(message)
 
+        error: Exception | None = None
         try:
             await self.app(scope, receive, remember_status)
+        except Exception as exc:
+            error = exc  # Starlette answers it 500 further out; uvicorn's own line lacks the request's ids
+            raise
         finally:
-            if status >= 400:
-                level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR
+            if status >= 400 or error is not None:
+                if error is not None:
+                    level = logging.ERROR
+                else:
+                    level = (
+                        logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR
+                    )
                 principal = scope.get("state", {}).get("principal")
                 route = route_template(scope, root_path)
                 log.log(
                     level,
-                    "%s %s answered %d",
+                    "%s %s answered %d%s",
                     scope.get("method"),
                     route,
                     status,
+                    " and then failed" if error is not None and started else "",
+                    exc_info=error,
                     extra={
                         "event": "answer",
                         "method": scope.get("method"),

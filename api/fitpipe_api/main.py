@@ -68,11 +68,18 @@ def create_app(settings: Settings | None = None, url: str | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.pool = pool
-    app.state.database = Database(pool, settings)
+    database = Database(pool, settings)
+    app.state.database = database
     app.state.login_guard = guard
     install_error_handlers(app)
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, connect=pool.connection, pool=pool, flagged=flagged_counts)
+    metrics = create_metrics(
+        registry,
+        connect=pool.connection,
+        pool=pool,
+        flagged=flagged_counts,
+        gates=(database.requests, database.exports),
+    )
     app.state.registry = registry
     # the last added runs first: ids → answer log → metrics → size limits → the app
     app.add_middleware(

@@ -1,10 +1,11 @@
 """The API's metrics wiring: the families of fitpipe.monitoring.metrics (the catalog, plain data) attached to
-what measures them in this process: the HTTP histogram, the pool collector, the database collector.
+what measures them in this process: the HTTP histogram, the pool and admission collectors, the database
+collectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import psycopg
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
+from fitpipe.monitoring.admission import Admission, AdmissionCollector
 from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import family
 from fitpipe.monitoring.pool import PoolCollector
@@ -33,9 +35,11 @@ def create_metrics(
     connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
     pool: ConnectionPool | None = None,
     flagged: Callable[[psycopg.Connection], Mapping[str, int]] | None = None,
+    gates: Iterable[Admission] = (),
 ) -> ApiMetrics:
     """Create fitpipe's metrics on `registry`: the HTTP histogram always, the database-backed
-    families when `connect` is given, the pool families when `pool` is given.
+    families when `connect` is given, the pool families when `pool` is given, the admission families when
+    `gates` are.
 
     The API calls this once with its registry; tests call it with a fresh CollectorRegistry.
     """
@@ -53,4 +57,7 @@ def create_metrics(
         registry.register(StorageCollector(connect))
     if pool is not None:
         registry.register(PoolCollector(pool))
+    gates = tuple(gates)
+    if gates:
+        registry.register(AdmissionCollector(gates))
     return metrics

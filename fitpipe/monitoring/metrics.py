@@ -192,6 +192,19 @@ FAMILIES: tuple[Family, ...] = (
         "counter",
         "Requests for a connection that failed (timeout, queue full).",
     ),
+    Family(
+        "fitpipe_api_admission_slots",
+        "gauge",
+        "Admission slots of the API process: gate=request (ordinary requests, one pooled connection each) or "
+        "export (streamed downloads), state=in_use or free.",
+        ("gate", "state"),
+    ),
+    Family(
+        "fitpipe_api_admission_waiting",
+        "gauge",
+        "Requests waiting for an admission slot right now, by gate (they get 503 busy when the wait runs out).",
+        ("gate",),
+    ),
 )
 
 _BY_NAME = {f.name: f for f in FAMILIES}

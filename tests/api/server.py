@@ -3,6 +3,7 @@ load, database restarts, hostile input over real sockets, its log lines."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,17 +11,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from fitpipe.dbroles import API
 from tests.api.factories import free_port
 from tests.conftest import role_url
 
-__all__ = ["ApiServer", "serve_api", "slow_reader"]
+__all__ = ["ApiServer", "serve_api", "slow_reader", "backend_waiting_on_a_lock", "assert_slots_free"]
 
 
 def slow_reader(timeout: float = 60) -> httpx.Client:
@@ -40,6 +43,20 @@ class ApiServer:
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
+
+    def errors(self) -> list[str]:
+        """Log lines at ERROR or above (an unexpected exception: a 500) or with a traceback, and lines outside
+        the JSON log (a traceback printed by something else)."""
+        bad = []
+        for line in self.log_lines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad.append(line)
+                continue
+            if entry.get("level") in ("ERROR", "CRITICAL") or "exc_info" in entry:
+                bad.append(line)
+        return bad
 
 
 def _environment(database_url: str, home: Path, settings: Mapping[str, str]) -> dict[str, str]:
@@ -103,3 +120,57 @@ def serve_api(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def backend_waiting_on_a_lock(database_url: str, within: float = 20) -> int:
+    """The pid of a backend of the API (on the test's database) that waits for a lock; fails after `within` s."""
+    deadline = time.monotonic() + within
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'fitpipe-api' "
+                "AND wait_event_type = 'Lock' AND datname = current_database()"
+            ).fetchone()
+            if row:
+                return int(row[0])
+            time.sleep(0.02)
+    raise AssertionError("no request of the API waits on the locked table")
+
+
+def assert_slots_free(server: ApiServer, database_url: str, token: str, *, slots: int) -> None:
+    """All `slots` request slots can be taken at once: slots - 1 requests are held in the database (their
+    COPY waits on a locked rollup_1h) and one more request is answered 200 meanwhile. A slot lost earlier
+    would make that last one wait its turn and get 503 busy (a single request at a time cannot tell)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with psycopg.connect(database_url) as locker, ThreadPoolExecutor(max(1, slots - 1)) as pool:
+        locker.execute("LOCK TABLE rollup_1h IN ACCESS EXCLUSIVE MODE")
+        held = [
+            pool.submit(
+                httpx.get,
+                server.url + "/api/v1/adherence",
+                params={"study": "a", "valid_hours": "true"},
+                headers=headers,
+                timeout=60,
+            )
+            for _ in range(slots - 1)
+        ]
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                deadline = time.monotonic() + 20
+                waiting = 0
+                while time.monotonic() < deadline:
+                    waiting = int(
+                        conn.execute(  # type: ignore[index]
+                            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fitpipe-api' "
+                            "AND wait_event_type = 'Lock' AND datname = current_database()"
+                        ).fetchone()[0]
+                    )
+                    if waiting >= slots - 1:
+                        break
+                    time.sleep(0.02)
+                assert waiting == slots - 1, f"{waiting} of {slots - 1} held requests reached the database"
+            last = httpx.get(server.url + "/api/v1/metrics-catalog", headers=headers, timeout=30)
+            assert last.status_code == 200, f"with {slots - 1} slots held the last one answered {last.text}"
+        finally:
+            locker.rollback()
+        assert [f.result(timeout=60).status_code for f in held] == [200] * (slots - 1)

@@ -4,7 +4,9 @@ study; contacts and refusals in the server's default log, as JSON lines off a te
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fitpipe.dbroles import API
 from fitpipe.participants import Participant
-from tests.api.conftest import Tokens, auth
+from fitpipe_api.logs import JsonFormatter, RequestIdFilter
+from fitpipe_api.main import create_app
+from tests.api.conftest import Tokens, api_settings, auth
 from tests.api.factories import smtp_server
 from tests.api.server import serve_api
+from tests.conftest import role_url
 
 pytestmark = pytest.mark.db
 SERVER_ID = re.compile(r"[0-9a-f]{32}")
@@ -245,3 +251,32 @@ def test_contacts_and_refusals_are_in_the_default_log_as_json_lines(
         assert answer["route"] == "/api/v1/participants/{user_id}/contact"
     text = server.log_path.read_text()
     assert "a1@example.org" not in text and tokens.coordinator_a not in text  # no address, no token
+
+
+def test_an_unexpected_exception_is_logged_with_its_traceback_under_the_requests_ids(
+    database_url: str, tokens: Tokens
+) -> None:
+    """A 500 can be traced: its answer line holds the traceback and the ids the client was sent (uvicorn's own
+    "Exception in ASGI application" line is written after the request's ids are gone)."""
+    app = create_app(api_settings(), url=role_url(database_url, API))
+
+    @app.get("/test-only/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug on purpose")
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    answers = logging.getLogger("fitpipe_api.answers")
+    answers.addHandler(handler)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            r = client.get("/test-only/boom", headers={"X-Request-ID": "boom-1"})
+    finally:
+        answers.removeHandler(handler)
+    assert r.status_code == 500
+    [line] = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["level"] == "ERROR" and line["status"] == 500 and line["route"] == "/test-only/boom"
+    assert line["client_request_id"] == "boom-1" and SERVER_ID.fullmatch(line["request_id"])
+    assert "RuntimeError: a bug on purpose" in line["exc_info"] and "Traceback" in line["exc_info"]

@@ -21,7 +21,7 @@ import pytest
 from fitpipe.participants import Participant, add_participant
 from tests.api.conftest import Tokens, auth, load_heart_rate
 from tests.api.factories import scalar
-from tests.api.server import ApiServer, serve_api, slow_reader
+from tests.api.server import ApiServer, assert_slots_free, serve_api, slow_reader
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -211,3 +211,5 @@ def test_an_overload_is_answered_and_forgotten_at_once(
         after = httpx.get(server.url + "/api/v1/adherence", params=params, headers=headers, timeout=30)
         took = time.monotonic() - t0
         assert after.status_code == 200 and took < 3, f"{after.status_code} after {took:.1f} s"
+        assert_slots_free(server, database_url, tokens.admin, slots=2)  # the overload lost no slot
+        assert server.errors() == []  # no unexpected exception behind any answer

@@ -4,6 +4,7 @@ queue drains, newest first once it stands, and no slot lost to a timeout or a ca
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -117,3 +118,81 @@ def test_a_timeout_or_a_cancellation_never_loses_a_slot() -> None:
 def test_a_gate_without_slots_refuses_at_once() -> None:
     with pytest.raises(ServerBusy, match="serves no exports"):
         asyncio.run(Gate("export", 0, wait=5, retry_after=1).acquire())
+
+
+def test_a_release_when_every_waiter_has_just_timed_out_frees_the_slot() -> None:
+    """On a loaded event loop the waits of every queued request can end (their expiry callbacks run) in the
+    same turn of the loop as a holder releases, before any of the waiters' tasks has run again to leave the
+    queue. The release must free the slot; it once raised IndexError (a 500 for the releasing request, whose
+    answer was ready) and lost the slot for good."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        gate = Gate("request", 1, wait=0.01, retry_after=1)
+        await gate.acquire()
+        waiters = [asyncio.create_task(gate.acquire()) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert gate.waiting == 3
+        errors: list[BaseException] = []
+
+        def release() -> None:
+            try:
+                gate.release()
+            except Exception as exc:  # a callback's exception would only be logged by the loop
+                errors.append(exc)
+
+        time.sleep(0.05)  # the loop is starved: every wait is over and no expiry has run yet
+        # due after the three expiries, so it runs in the same turn, after them and before the waiters resume
+        loop.call_later(0, release)
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        assert errors == []
+        assert all(isinstance(r, ServerBusy) for r in results), results
+        assert gate.in_use == 0 and gate.waiting == 0
+        await gate.acquire()
+        assert gate.in_use == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_release_right_after_every_waiter_was_cancelled_frees_the_slot() -> None:
+    async def scenario() -> None:
+        gate = Gate("request", 1, wait=10, retry_after=1)
+        await gate.acquire()
+        waiters = [asyncio.create_task(gate.acquire()) for _ in range(2)]
+        await asyncio.sleep(0)
+        for w in waiters:
+            w.cancel()  # their futures are cancelled now; the tasks leave the queue only when they run
+        gate.release()
+        for w in waiters:
+            with pytest.raises(asyncio.CancelledError):
+                await w
+        assert gate.in_use == 0 and gate.waiting == 0
+        await gate.acquire()
+        assert gate.in_use == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_release_skips_ended_waiters_and_hands_the_slot_to_a_live_one_in_either_order() -> None:
+    async def scenario(clock_jump: float) -> None:
+        clock = Clock()
+        gate = Gate("request", 1, wait=10, retry_after=1, clock=clock)
+        await gate.acquire()
+        first = asyncio.create_task(gate.acquire())
+        await asyncio.sleep(0)
+        live = asyncio.create_task(gate.acquire())
+        await asyncio.sleep(0)
+        last = asyncio.create_task(gate.acquire())
+        await asyncio.sleep(0)
+        first.cancel()
+        last.cancel()
+        clock.now += clock_jump  # 0: FIFO; 6: over wait / 2, newest first
+        gate.release()
+        await live  # it got the slot
+        for w in (first, last):
+            with pytest.raises(asyncio.CancelledError):
+                await w
+        assert gate.in_use == 1 and gate.waiting == 0
+
+    asyncio.run(scenario(0))
+    asyncio.run(scenario(6))

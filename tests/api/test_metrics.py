@@ -19,6 +19,7 @@ from fitpipe.monitoring.http import HttpMetricsMiddleware
 from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import FAMILIES
 from fitpipe.monitoring.storage_collector import StorageCollector
+from fitpipe_api.gate import Gate
 from fitpipe_api.metrics import create_metrics
 from tests.prometheus_tools import Tool
 
@@ -37,7 +38,9 @@ def test_full_exposition_holds_every_family_and_passes_promtool(
         (started, started + timedelta(minutes=5)),
     )
     registry = CollectorRegistry()
-    metrics = create_metrics(registry, pool=pool)
+    metrics = create_metrics(
+        registry, pool=pool, gates=(Gate("request", 2, 1.0, 1), Gate("export", 1, 1.0, 1))
+    )
     registry.register(IngestCollector(lambda: connect(database_url), flagged=lambda conn: {"alpha": 0}))
     registry.register(StorageCollector(lambda: connect(database_url)))
     app = FastAPI()
