@@ -47,8 +47,8 @@ lint: $(BIN)/fitpipe lint-imports
 lint-imports: $(BIN)/fitpipe
 	$(BIN)/lint-imports --no-cache
 
-## make typecheck: mypy over the installed packages (strict on the core `fitpipe` and on `fitpipe_dashboard`;
-## see [tool.mypy])
+## make typecheck: mypy over the installed packages (strict on the core `fitpipe` and on `fitpipe_dashboard`),
+## tests/ and bench/ (see [tool.mypy])
 typecheck: $(BIN)/fitpipe
 	$(BIN)/mypy
 

@@ -30,6 +30,8 @@ from psycopg.conninfo import make_conninfo
 if __package__ in (None, ""):  # run as a script: make the checkout importable without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from one_row import scalar  # noqa: E402  (bench/ is not a package)
+
 from fitpipe.adherence_rules import AdherenceRules
 from fitpipe.catalog import BY_NAME
 from fitpipe.db import connect, redact
@@ -195,7 +197,7 @@ def measure(url: str, conn: psycopg.Connection, runs: int) -> list[Timing]:
         ),
     ]
     # a benchmark database's superuser login: allowed explicitly (privileges do not change the timings)
-    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)
     with TestClient(create_app(settings, url=url)) as client:
         for params in ({"study": STUDY}, {"study": STUDY, "valid_hours": "true"}):
             sizes: list[int] = []
@@ -266,7 +268,7 @@ def main(participants: int, days: int, runs: int, keep: bool, reuse: bool) -> No
                             f"{redact(url)} in {time.perf_counter() - started:.1f} s",
                             err=True,
                         )
-                    participants = int(conn.execute("SELECT count(*) FROM participants").fetchone()[0])  # type: ignore[index]
+                    participants = int(scalar(conn, "SELECT count(*) FROM participants"))
                     timings = measure(bench_url, conn, runs)
             finally:
                 if not keep:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,7 +38,8 @@ import httpx
 import numpy as np
 import psutil
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from one_row import scalar
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
 from fitpipe.localtime import US_PER_DAY
@@ -63,9 +65,7 @@ READS = [
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=name)
 
 
 def _fill(url: str, participants: int, days: int) -> int:
@@ -103,7 +103,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _timed(client: httpx.Client, url: str, params: dict[str, object], runs: int) -> tuple[float, float, int]:
+def _timed(
+    client: httpx.Client, url: str, params: Mapping[str, str | int | float], runs: int
+) -> tuple[float, float, int]:
     times, points = [], 0
     for _ in range(runs):
         started = time.perf_counter()
@@ -238,7 +240,7 @@ def main() -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
-            stored = conn.execute("SELECT coalesce(sum(count), 0) FROM rollup_1d").fetchone()[0]  # type: ignore[index]
+            stored = scalar(conn, "SELECT coalesce(sum(count), 0) FROM rollup_1d")
         if stored < args.export_points:
             days = 365
             participants = -(-args.export_points // (days * DAY_POINTS))
@@ -301,7 +303,7 @@ def main() -> None:
 
                 duck = duckdb.connect()
                 src = f"read_parquet('{parquet}')"
-                exported = duck.execute(f"SELECT count(*) FROM {src}").fetchone()[0]  # type: ignore[index]
+                exported = duck.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
 
                 def duck_time(sql: str, runs: int = 5) -> float:
                     times = []

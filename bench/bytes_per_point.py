@@ -109,18 +109,22 @@ def measure(conn: psycopg.Connection, rows: int, participants: int, seed: int = 
     conn.execute("VACUUM ANALYZE samples")
     timescale = has_timescaledb(conn)
     if timescale:
-        chunks, heap, table, index, total = conn.execute(
+        sizes = conn.execute(
             "SELECT (SELECT count(*) FROM show_chunks('samples')),"
             " (SELECT sum(pg_relation_size(c)) FROM show_chunks('samples') c),"
             " d.table_bytes, hypertable_index_size('samples_key'), d.total_bytes"
             " FROM hypertable_detailed_size('samples') d"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
+        assert sizes is not None  # one row, as from any aggregate
+        chunks, heap, table, index, total = sizes
     else:
         chunks = 1
-        heap, table, index, total = conn.execute(
+        sizes = conn.execute(
             "SELECT pg_relation_size('samples'), pg_table_size('samples'), pg_indexes_size('samples'),"
             " pg_total_relation_size('samples')"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
+        assert sizes is not None
+        heap, table, index, total = sizes
     return Measurement(
         rows,
         participants,

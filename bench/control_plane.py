@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
@@ -70,7 +71,7 @@ def main(starts: int, cold: bool) -> None:
     runs = []
     for _ in range(starts):
         folder = Path(tempfile.mkdtemp(prefix="cp-bench-"))
-        runs.append(timed(lambda folder=folder: start_control_plane(folder)))  # type: ignore[misc]
+        runs.append(timed(partial(start_control_plane, folder)))
         stop_control_plane(folder)
     rows.append(
         (

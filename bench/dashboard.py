@@ -225,7 +225,7 @@ def measure(bench_url: str, password: str, runs: int, year_days: int) -> list[tu
     server = uvicorn.Server(
         uvicorn.Config(
             # a benchmark database's superuser login: allowed explicitly (privileges do not change the timings)
-            create_api(Settings(_env_file=None, fitpipe_api_allow_superuser=True), url=bench_url),  # type: ignore[call-arg]
+            create_api(Settings(_env_file=None, fitpipe_api_allow_superuser=True), url=bench_url),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -237,7 +237,7 @@ def measure(bench_url: str, password: str, runs: int, year_days: int) -> list[tu
         time.sleep(0.05)
     rows: list[tuple[str, float, float, str]] = []
     try:
-        page = Page(create_app(f"http://127.0.0.1:{port}", Settings(_env_file=None)), BENCH_USER, password)  # type: ignore[call-arg]
+        page = Page(create_app(f"http://127.0.0.1:{port}", Settings(_env_file=None)), BENCH_USER, password)
         first, median, n = timed(lambda: cohort_page(page), runs)
         rows.append((f"cohort page, {n:,} participants", first, median, "table + counts + 30-day heatmap"))
         # the API alone, with a session of the same person

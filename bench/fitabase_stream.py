@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
 from fitpipe.migrations import migrate
@@ -87,9 +87,7 @@ def write_csv(path: Path, participants: int, days: int) -> int:
 
 class Scratch:
     def __init__(self, url: str) -> None:
-        params = conninfo_to_dict(url)
-        params["dbname"] = "postgres"
-        self.admin = make_conninfo(**params)
+        self.admin = make_conninfo(url, dbname="postgres")
         self.created: list[str] = []
 
     def new(self, participants: int) -> str:
@@ -98,9 +96,7 @@ class Scratch:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {name}")
         self.created.append(name)
-        params = conninfo_to_dict(self.admin)
-        params["dbname"] = name
-        url = make_conninfo(**params)
+        url = make_conninfo(self.admin, dbname=name)
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
             for p in range(participants):
@@ -141,7 +137,7 @@ def child_raw_copy(url: str, participants: int, days: int) -> dict[str, float]:
 
     zone = ZoneInfo(ZONE)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        ids = dict(cur.execute("SELECT external_id, id FROM participants").fetchall())
+        ids: dict[str, int] = dict(cur.execute("SELECT external_id, id FROM participants").fetchall())
         started = time.perf_counter()
         count = 0
         for p, _, local_s, values in rows(participants, days):
@@ -164,7 +160,7 @@ def run_child(kind: str, url: str, *args: str) -> dict[str, float]:
     )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def child_main(kind: str, args: list[str]) -> None:

@@ -20,18 +20,20 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from one_row import one, scalar
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.db import database_url, redact
 from fitpipe.localtime import US_PER_DAY
 from fitpipe.migrations import migrate
-from fitpipe.participants import add_participant
+from fitpipe.participants import Participant, add_participant
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.pipeline.files import ingest_path
 from fitpipe_ingest.records import ParseContext, ParsedFile, SampleBatch
@@ -41,7 +43,7 @@ from fitpipe_ingest.tree import open_tree
 TZ = "UTC"
 
 
-def _load_generator():  # type: ignore[no-untyped-def]
+def _load_generator() -> Callable[[Path, int], int]:
     spec = importlib.util.spec_from_file_location(
         "parse_wearipedia", Path(__file__).with_name("parse_wearipedia.py")
     )
@@ -60,9 +62,7 @@ class Scratch:
 
     @staticmethod
     def _with_db(url: str, name: str) -> str:
-        params = conninfo_to_dict(url)
-        params["dbname"] = name
-        return make_conninfo(**params)
+        return make_conninfo(url, dbname=name)
 
     def new(self) -> str:
         name = f"fitpipe_bench_{len(self.created)}"
@@ -82,7 +82,7 @@ class Scratch:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def participant_of(conn: psycopg.Connection):  # type: ignore[no-untyped-def]
+def participant_of(conn: psycopg.Connection) -> Participant:
     from fitpipe.participants import get_participant
 
     return get_participant(conn, "B1", "bench")
@@ -152,7 +152,9 @@ def _day_batch(day: int, rng: np.random.Generator) -> SampleBatch:
     return SampleBatch("heart_rate", ts, value, f"day-{day}.json")
 
 
-def _load_days(conn: psycopg.Connection, participant, days: range, rng: np.random.Generator) -> list[float]:  # type: ignore[no-untyped-def]
+def _load_days(
+    conn: psycopg.Connection, participant: Participant, days: range, rng: np.random.Generator
+) -> list[float]:
     times = []
     for day in days:
         batch = _day_batch(day, rng)
@@ -185,21 +187,22 @@ def bench_growth(url: str, history_days: int, probe_days: int = 3) -> tuple[floa
 def bytes_per_sample(url: str) -> tuple[float, float, float, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE samples")
-        n = conn.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+        n = scalar(conn, "SELECT count(*) FROM samples")
         timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
         if timescale:
-            table, index, _toast, total = conn.execute(
-                "SELECT table_bytes, index_bytes, toast_bytes, total_bytes FROM hypertable_detailed_size('samples')"
-            ).fetchone()  # type: ignore[misc]
+            table, index, _toast, total = one(
+                conn,
+                "SELECT table_bytes, index_bytes, toast_bytes, total_bytes FROM hypertable_detailed_size('samples')",
+            )
             rollups = sum(
-                conn.execute(f"SELECT hypertable_size('{t}')").fetchone()[0] or 0  # type: ignore[index]
+                scalar(conn, f"SELECT hypertable_size('{t}')") or 0
                 for t in ("rollup_1m", "rollup_1h", "rollup_1d")
             )
         else:
-            table = conn.execute("SELECT pg_relation_size('samples')").fetchone()[0]  # type: ignore[index]
-            index = conn.execute("SELECT pg_indexes_size('samples')").fetchone()[0]  # type: ignore[index]
+            table = scalar(conn, "SELECT pg_relation_size('samples')")
+            index = scalar(conn, "SELECT pg_indexes_size('samples')")
             rollups = sum(
-                conn.execute(f"SELECT pg_total_relation_size('{t}')").fetchone()[0]  # type: ignore[index]
+                scalar(conn, f"SELECT pg_total_relation_size('{t}')")
                 for t in ("rollup_1m", "rollup_1h", "rollup_1d")
             )
     return table / n, index / n, rollups / n, n

@@ -44,7 +44,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from one_row import one, scalar
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.catalog import BY_NAME
 from fitpipe.db import database_url, redact
@@ -67,9 +68,7 @@ HEART_RATE = BY_NAME["heart_rate"].id
 
 
 def _with_db(url: str, name: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=name)
 
 
 def _fill(url: str, participants: int, days: int, first: date) -> int:
@@ -433,13 +432,14 @@ def _expected_rows(url: str, users: list[str], first: date, last: date) -> list[
     with psycopg.connect(url, autocommit=True) as conn:
         return [
             int(
-                conn.execute(
+                scalar(
+                    conn,
                     """SELECT count(*) FROM samples s JOIN participants p ON p.id = s.participant_id
                        WHERE p.external_id = %s AND s.metric_id = %s
                          AND s.ts >= (%s::date::timestamp AT TIME ZONE p.timezone)
                          AND s.ts < ((%s::date + 1)::timestamp AT TIME ZONE p.timezone)""",
                     (u, HEART_RATE, first, last),
-                ).fetchone()[0]  # type: ignore[index]
+                )
             )
             for u in users
         ]
@@ -616,9 +616,9 @@ def main() -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
-            have = conn.execute("SELECT count(*), min(enrolment_start) FROM participants").fetchone()
-        fresh = have and have[0] == args.participants and have[1] is not None
-        if not fresh or have[1].date() > first + timedelta(days=1):  # type: ignore[index]
+            have = one(conn, "SELECT count(*), min(enrolment_start) FROM participants")
+        fresh = have[0] == args.participants and have[1] is not None
+        if not fresh or have[1].date() > first + timedelta(days=1):
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
                 conn.execute(f"CREATE DATABASE {DB}")
@@ -632,7 +632,7 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")
             _, token = create_token(conn, name="bench-load", role="service", studies=[], all_studies=True)
             users = [r[0] for r in conn.execute("SELECT external_id FROM participants ORDER BY 1").fetchall()]
-            samples = conn.execute("SELECT coalesce(sum(count), 0) FROM rollup_1d").fetchone()[0]  # type: ignore[index]
+            samples = scalar(conn, "SELECT coalesce(sum(count), 0) FROM rollup_1d")
         mix = Mix(users, yesterday)
         expected = _expected_rows(
             url,

@@ -26,7 +26,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 import click
 import numpy as np
@@ -37,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from one_row import scalar  # noqa: E402  (bench/ is not a package)
 from storage import DAY, DAY0_US, US, day_batches  # noqa: E402  (bench/ is not a package)
 
 from fitpipe.adherence_rules import AdherenceRules  # noqa: E402
@@ -70,12 +73,8 @@ def layout(name: str) -> Iterator[None]:
     if name == "after":
         yield
         return
-    original = Metric.rollup_1m
-    Metric.rollup_1m = property(lambda self: True)  # type: ignore[method-assign,assignment]
-    try:
+    with patch.object(Metric, "rollup_1m", property(lambda self: True)):
         yield
-    finally:
-        Metric.rollup_1m = original  # type: ignore[method-assign]
 
 
 def load_both(
@@ -167,10 +166,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
 
     row("load seconds (same rows, same loader)", loaded["before"][1], loaded["after"][1], "{:.1f}")
     sizes = {lay: {t.table_name: t.total_bytes for t in read_sizes(c)} for lay, c in conns.items()}
-    counts = {
-        lay: int(c.execute("SELECT count(*) FROM rollup_1m").fetchone()[0])  # type: ignore[index]
-        for lay, c in conns.items()
-    }
+    counts = {lay: int(scalar(c, "SELECT count(*) FROM rollup_1m")) for lay, c in conns.items()}
     row("rollup_1m rows", counts["before"], counts["after"])
     row("rollup_1m MB", sizes["before"]["rollup_1m"] / 1e6, sizes["after"]["rollup_1m"] / 1e6, "{:.1f}")
     row(
@@ -190,14 +186,17 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
     pid = {lay: loaded[lay][0][0] for lay in LAYOUTS}
     start = us_to_datetime(DAY0_US + 2 * DAY * US)
     reads: list[tuple[str, Callable[[str], object]]] = []
+
+    def minute_read(lay: str, metric_id: int, span_days: int) -> object:
+        span = Span(pid[lay], metric_id, start, start + timedelta(days=span_days))
+        return read_all(stream_rollup(conns[lay], span, "1m"))
+
     for metric_id, name in ((16, "steps"), (1, "heart rate")):
         for span_days in (1, 7, days - 4):
             reads.append(
                 (
                     f"API 1-minute read, {name}, {span_days} day(s)",
-                    lambda lay, m=metric_id, d=span_days: read_all(
-                        stream_rollup(conns[lay], Span(pid[lay], m, start, start + timedelta(days=d)), "1m")
-                    ),
+                    partial(minute_read, metric_id=metric_id, span_days=span_days),
                 )
             )
     view_sql = {
@@ -212,10 +211,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
     )
     rules = AdherenceRules()
     now = datetime.fromtimestamp((DAY0_US + days * DAY * US) / US, tz=UTC)
-    study = {
-        lay: int(c.execute("SELECT id FROM studies WHERE name = 'minutes'").fetchone()[0])
-        for lay, c in conns.items()
-    }  # type: ignore[index]
+    study = {lay: int(scalar(c, "SELECT id FROM studies WHERE name = 'minutes'")) for lay, c in conns.items()}
     reads.append(
         (
             "adherence summaries, whole cohort",
@@ -246,7 +242,7 @@ def compare(conns: dict[str, psycopg.Connection], participants: int, days: int, 
         for _ in range(runs):  # alternate, so both see the same machine
             for lay in LAYOUTS:
                 with layout(lay):
-                    times[lay] += timed(lambda f=fn, x=lay: f(x), 1)
+                    times[lay] += timed(partial(fn, lay), 1)
         row(label, statistics.median(times["before"]), statistics.median(times["after"]), "{:.2f}")
     return "\n".join(lines)
 
@@ -260,7 +256,7 @@ def _comparable(answer: object) -> object:
     if isinstance(answer, (list, tuple)):
         return [_comparable(x) for x in answer]
     if hasattr(answer, "__dataclass_fields__"):
-        fields = answer.__dataclass_fields__  # type: ignore[attr-defined]
+        fields = answer.__dataclass_fields__
         return {k: _comparable(getattr(answer, k)) for k in fields if k != "created_at"}
     return answer
 

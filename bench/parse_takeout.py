@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -90,7 +91,7 @@ def main() -> None:
             ("Takeout JSON (Global Export Data)", JSON_PATH),
             ("Takeout CSV (2025-26 folders)", CSV_PATH),
         ):
-            seconds = median_seconds(lambda path=path: parse_count(tree, path), args.repeat)
+            seconds = median_seconds(partial(parse_count, tree, path), args.repeat)
             print(f"{name:<34}{seconds * 1e3:>9.1f}{N / seconds / 1e6:>13.2f}{baseline / seconds:>15.2f}")
     if args.real:
         real = open_tree(args.real)

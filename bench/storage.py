@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import click
@@ -38,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable w
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bytes_per_point import heart_rate_walk  # noqa: E402  (bench/ is not a package)
+from one_row import scalar  # noqa: E402  (bench/ is not a package)
 
 from fitpipe.db import connect, database_url, redact  # noqa: E402
 from fitpipe.errors import FitpipeError  # noqa: E402
@@ -150,10 +152,10 @@ class Footprint:
 
 def footprint(conn: psycopg.Connection) -> Footprint:
     rows = {
-        t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        t: int(scalar(conn, f"SELECT count(*) FROM {t}"))
         for t in ("samples", "rollup_1m", "rollup_1h", "rollup_1d")
-    }  # type: ignore[index]
-    hr = int(conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0])  # type: ignore[index]
+    }
+    hr = int(scalar(conn, "SELECT count(*) FROM samples WHERE metric_id = 1"))
     sizes = {t.table_name: (t.uncompressed_bytes, t.compressed_bytes) for t in read_sizes(conn)}
     return Footprint(rows, sizes, hr)
 
@@ -301,7 +303,7 @@ def reads(conn: psycopg.Connection, p: Participant, days: int, runs: int) -> dic
             lambda d: read_all(stream_rollup(conn, day_span(d, 16), "1m"))["t"].size,
         ),
     ):
-        out[label] = (median_ms(lambda f=fn: f(1), runs), median_ms(lambda f=fn: f(days - 1), runs))
+        out[label] = (median_ms(partial(fn, 1), runs), median_ms(partial(fn, days - 1), runs))
     return out
 
 
@@ -435,7 +437,8 @@ def main(participants: int, days: int, runs: int, keep: bool) -> None:
                     migrate(conn)
                     edition = detect_edition(conn)
                     click.echo(f"database {DB} on {redact(url)}: {edition.describe()}", err=True)
-                    phases, read_times = [], {}
+                    phases: list[Phase] = []
+                    read_times: dict[str, tuple[float, float]] = {}
                     for sampling in ("nominal", "realistic"):
                         phase, times = run_phase(
                             conn, sampling, participants, days, edition.compression, runs

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
 
 from fitpipe.db import with_login
 from fitpipe.dbroles.catalog import API, INGEST, MANAGED_ROLES, OWNER, DbRole
@@ -29,14 +30,14 @@ from fitpipe.localdb.server import LocalDatabase
 from fitpipe.migrations import migrate
 from fitpipe.settings import reset_settings_cache
 
+pytest_plugins = ["tests.fakes.google_health_fixtures", "tests.prometheus_tools"]
+
 TEMPLATE = "fitpipe_test_template"
 _counter = itertools.count()
 
 
 def _with_db(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo(url, dbname=dbname)
 
 
 def role_password(admin_url: str, role: DbRole) -> str:
@@ -140,6 +141,14 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to a fresh migrated database."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    """A small open connection pool on the fresh database (3 connections at most)."""
+    with ConnectionPool(database_url, min_size=1, max_size=3, open=True) as pool:
+        pool.wait()
+        yield pool
 
 
 @pytest.fixture

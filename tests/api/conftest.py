@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitpipe.dbroles import API
-from fitpipe.participants import add_participant
+from fitpipe.participants import Participant, add_participant
 from fitpipe.passwords import ScryptCost
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
@@ -23,6 +24,9 @@ from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch
 from tests.api.contracts import check_answer
 from tests.conftest import role_url
+
+Cohort = dict[str, Participant]
+"""The `cohort` fixture: participants by external id."""
 
 
 @dataclass
@@ -35,12 +39,12 @@ class Tokens:
 
 def load_heart_rate(
     conn: psycopg.Connection,
-    participant,
+    participant: Participant,
     start: str,
     seconds: np.ndarray,
     values: np.ndarray,
     path: str = "hr.json",
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     t0 = int(pd.Timestamp(start).value // 1000)
     batch = SampleBatch("heart_rate", t0 + seconds.astype(np.int64) * 1_000_000, values, path)
     load_parsed_file(
@@ -53,7 +57,7 @@ def load_heart_rate(
 
 
 @pytest.fixture
-def cohort(db: psycopg.Connection):  # type: ignore[no-untyped-def]
+def cohort(db: psycopg.Connection) -> Cohort:
     """Study a: A1 (2 days of 5-second heart rate), A2 (nothing); study b: B1 (1 day)."""
     a1, _ = add_participant(db, "A1", "a", timezone="America/New_York", email="a1@example.org")
     a2, _ = add_participant(db, "A2", "a", timezone="Europe/London", email="a2@example.org")
@@ -89,7 +93,7 @@ class People:
 
 
 @pytest.fixture
-def people(db: psycopg.Connection, cohort) -> People:  # type: ignore[no-untyped-def]
+def people(db: psycopg.Connection, cohort: Cohort) -> People:
     """ada (admin, all studies), cora (coordinator of a), anna (analyst of a), bob (coordinator of b)."""
     ids = {}
     for name, role, studies, email in (
@@ -112,14 +116,14 @@ def people(db: psycopg.Connection, cohort) -> People:  # type: ignore[no-untyped
     return People(ids)
 
 
-def api_settings(**overrides: object) -> Settings:
+def api_settings(**overrides: Any) -> Settings:
     """Settings of a test API: no environment file, cheap scrypt for unknown-user dummy work."""
-    return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, fitpipe_password_scrypt_n=2**10, **overrides)
 
 
 @pytest.fixture
-def client(database_url: str, cohort, tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+def client(database_url: str, cohort: Cohort, tokens: Tokens) -> Iterator[TestClient]:
+    settings = Settings(_env_file=None)
     app = create_app(settings, url=role_url(database_url, API))
     with TestClient(app) as c:
         # every answer a test receives must match the model its route declares (tests/api/contracts.py)

@@ -58,7 +58,7 @@ def worn_seconds(
     ts = pd.date_range(start, end, freq=f"{every}s", inclusive="left")
     keep = np.ones(ts.size, dtype=bool)
     for a, b in off:
-        keep &= ~((ts >= a) & (ts < b))
+        keep &= ~((ts >= pd.Timestamp(a)) & (ts < pd.Timestamp(b)))
     return ts[keep]
 
 
@@ -122,7 +122,7 @@ def add_contact(
 
 def scalar(conn: psycopg.Connection, query: str, params: tuple[Any, ...] = ()) -> Any:
     """The first column of the first row of a query."""
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
 

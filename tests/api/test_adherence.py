@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,13 @@ def c1(db: psycopg.Connection) -> Participant:
     load_samples(db, p, "heart_rate", ts, 55 + rng.integers(0, 60, ts.size))
     steps_at = pd.date_range(m(FIRST, 12), m(LAST, 12), freq="7min", inclusive="left")
     steps = rng.integers(0, 30, steps_at.size).astype(float)
-    steps[(steps_at >= m(date(2024, 3, 9))) & (steps_at < m(date(2024, 3, 10)))] = 0.0  # a day on the table
-    steps[(steps_at >= m(date(2024, 3, 9), 10)) & (steps_at < m(date(2024, 3, 9), 10.3))] = 10.0
+    steps[
+        (steps_at >= pd.Timestamp(m(date(2024, 3, 9)))) & (steps_at < pd.Timestamp(m(date(2024, 3, 10))))
+    ] = 0.0  # a day on the table
+    steps[
+        (steps_at >= pd.Timestamp(m(date(2024, 3, 9), 10)))
+        & (steps_at < pd.Timestamp(m(date(2024, 3, 9), 10.3)))
+    ] = 10.0
     load_samples(db, p, "steps", steps_at, steps)
     set_enrolment(db, p, m(FIRST, 13), m(LAST + timedelta(days=1)))
     for night in (FIRST, date(2024, 3, 9), LAST):
@@ -315,7 +321,7 @@ def test_reading_adherence_is_audited_for_every_participant(
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 
 
-def _summary(**changes: object) -> WindowSummary:
+def _summary(**changes: Any) -> WindowSummary:
     """A participant doing fine: enrolled 30 days, 90 % wear, synced an hour ago, a main sleep every night."""
     base = WindowSummary(
         participant_id=1,
@@ -339,7 +345,7 @@ def _summary(**changes: object) -> WindowSummary:
         nights_recorded=7,
         last_contacted=None,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def _flags(**changes: object) -> list[str]:

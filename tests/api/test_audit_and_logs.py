@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,7 +79,7 @@ def test_two_request_ids_are_refused_and_no_id_is_shared_between_requests(
         ("X-Request-ID", "a"),
         ("X-Request-ID", "b"),
     ]
-    client.get("/api/v1/participants/A1", headers=headers)  # type: ignore[arg-type]
+    client.get("/api/v1/participants/A1", headers=headers)
     client.get("/api/v1/participants/A1", headers={**auth(tokens.admin), "X-Request-ID": "same"})
     client.get("/api/v1/participants/A1", headers={**auth(tokens.admin), "X-Request-ID": "same"})
     rows = _audit(db, "read_participant")
@@ -206,7 +207,7 @@ def test_ingest_runs_are_shown_per_study_to_the_tokens_of_that_study(
 # --- the server's log ----------------------------------------------------------------------------------------
 
 
-def _json_lines(path: Path) -> list[dict]:
+def _json_lines(path: Path) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text().splitlines():
         try:
@@ -235,7 +236,7 @@ def test_contacts_and_refusals_are_in_the_default_log_as_json_lines(
         assert post("fp_not-a-token", "c-4").status_code == 401
         assert len(inbox.received) == 1
         lines = _json_lines(server.log_path)
-    by_client_id = {}
+    by_client_id: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         if line.get("client_request_id"):
             by_client_id.setdefault(line["client_request_id"], []).append(line)

@@ -27,7 +27,7 @@ USERNAME, PASSWORD = "fitpipe-mailer", "s3cret-Mail-pw"
 
 
 def _client(database_url: str, port: int, **mail: Any) -> TestClient:
-    settings = Settings(_env_file=None, mail_server="127.0.0.1", mail_port=port, mail_from=SENDER, **mail)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, mail_server="127.0.0.1", mail_port=port, mail_from=SENDER, **mail)
     return TestClient(create_app(settings, url=role_url(database_url, API)))
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from fitpipe.settings import Settings
 from fitpipe_api.main import create_app
-from tests.api.conftest import auth
+from tests.api.conftest import Tokens, auth
 from tests.api.contracts import check_answer
 
 NO_BODY = {204, 201}
@@ -21,7 +21,7 @@ NO_BODY = {204, 201}
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
     # the pool opens lazily: building the OpenAPI document needs no database
-    return create_app(Settings(_env_file=None), url="postgresql://nobody@127.0.0.1:1/none")  # type: ignore[call-arg]
+    return create_app(Settings(_env_file=None), url="postgresql://nobody@127.0.0.1:1/none")
 
 
 def test_openapi_names_a_schema_for_every_success_answer_of_every_route(app: FastAPI) -> None:
@@ -99,8 +99,8 @@ def test_the_answer_check_refuses_a_missing_field_and_an_undeclared_one(app: Fas
 
 @pytest.mark.db
 def test_the_api_tests_client_checks_every_answer(
-    client: TestClient, tokens, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fitpipe_api.responses import JSONResponse
     from fitpipe_api.routes import catalog
 

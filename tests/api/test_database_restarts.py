@@ -72,6 +72,7 @@ def _port_taken_without_reuse(port: int) -> bool:
 
 def test_a_restart_keeps_the_port_although_clients_were_connected(own: OwnDatabase) -> None:
     port = own.local.status().port
+    assert port is not None, "the server runs"
     with psycopg.connect(own.url, autocommit=True) as client:
         client.execute("SELECT 1")
         own.local.stop()  # the server closes the client's connection: its side lingers in TIME_WAIT

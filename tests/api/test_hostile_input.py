@@ -9,15 +9,16 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import Tokens, auth
+from tests.api.conftest import Cohort, Tokens, auth
 from tests.api.corpus import DATES, NUMBERS, STRINGS
 from tests.api.server import ApiServer, serve_api
 
@@ -27,8 +28,12 @@ SERVER_ERRORS: list[str] = []
 
 
 def _check(
-    server: ApiServer, method: str, path: str, params: dict[str, str] | list[tuple[str, str]], **kw
-) -> httpx.Response:  # type: ignore[no-untyped-def]
+    server: ApiServer,
+    method: str,
+    path: str,
+    params: Mapping[str, str] | tuple[tuple[str, str], ...],
+    **kw: Any,
+) -> httpx.Response:
     r = httpx.request(method, server.url + path, params=params, timeout=60, **kw)
     where = f"{method} {path}?{urlencode(params)[:200]}"
     if r.status_code >= 500:
@@ -40,7 +45,7 @@ def _check(
 
 
 @pytest.fixture
-def server(database_url: str, cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:  # type: ignore[no-untyped-def]
+def server(database_url: str, cohort: Cohort, tokens: Tokens, tmp_path: Path) -> Iterator[ApiServer]:
     SERVER_ERRORS.clear()
     with serve_api(database_url, tmp_path / "home") as s:
         yield s
@@ -238,9 +243,9 @@ def test_a_body_over_the_limit_is_refused_with_413_without_echo(server: ApiServe
 
 def test_a_webhook_body_over_the_limit_is_refused(
     database_url: str,
-    cohort,
+    cohort: Cohort,
     tokens: Tokens,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     settings = {"GOOGLE_HEALTH_WEBHOOK_SECRET": "s3cret", "FITPIPE_API_MAX_BODY_BYTES": "2048"}
     with serve_api(database_url, tmp_path / "home", settings) as server:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.db
 
 
 def test_readyz_names_the_login_and_the_schemas_this_code_runs_on(database_url: str) -> None:
-    with TestClient(create_app(Settings(_env_file=None), url=role_url(database_url, API))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(database_url, API))) as client:
         answer = client.get("/readyz")
     newest = max(m.version for m in available_migrations())
     assert answer.status_code == 200
@@ -35,7 +35,7 @@ def test_readyz_names_the_login_and_the_schemas_this_code_runs_on(database_url: 
 
 
 def test_the_api_refuses_to_start_as_a_superuser(database_url: str) -> None:
-    app = create_app(Settings(_env_file=None), url=database_url)  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None), url=database_url)
     with pytest.raises(ConfigError) as refused, TestClient(app):
         pass
     assert "the API logged in to the database as" in refused.value.message
@@ -45,7 +45,7 @@ def test_the_api_refuses_to_start_as_a_superuser(database_url: str) -> None:
 
 
 def test_a_superuser_allowed_explicitly_is_ready_and_readyz_says_so(database_url: str) -> None:
-    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_api_allow_superuser=True)
     with TestClient(create_app(settings, url=database_url)) as client:
         body = client.get("/readyz").json()
     assert body["status"] == "ready"
@@ -55,7 +55,7 @@ def test_a_superuser_allowed_explicitly_is_ready_and_readyz_says_so(database_url
 
 def test_readyz_is_not_ready_when_the_login_became_a_superuser_after_start(database_url: str) -> None:
     # the database was unreachable at start, so only the pool's per-connection check stands in the way
-    app = create_app(Settings(_env_file=None), url=database_url)  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None), url=database_url)
     app.state.pool.open(wait=False)
     try:
         answer = TestClient(app).get("/readyz")  # no `with`: the start-up check does not run

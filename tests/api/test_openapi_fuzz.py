@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from schemathesis import Case
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install '.[test]')"
@@ -23,6 +24,7 @@ schemathesis = pytest.importorskip(
 from fitpipe.dbroles import API  # noqa: E402
 from fitpipe.settings import Settings  # noqa: E402
 from fitpipe_api.main import create_app  # noqa: E402
+from tests.api.conftest import Cohort, Tokens  # noqa: E402
 from tests.api.corpus import DATES, NUMBERS  # noqa: E402
 from tests.api.factories import smtp_server  # noqa: E402
 from tests.api.server import serve_api  # noqa: E402
@@ -32,9 +34,9 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
 @pytest.fixture
-def app(database_url: str, cohort, tokens) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
+def app(database_url: str, cohort: Cohort, tokens: Tokens) -> Iterator[FastAPI]:
     application = create_app(
-        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),  # type: ignore[call-arg]
+        Settings(_env_file=None, mail_server="127.0.0.1", mail_port=9, fitpipe_password_scrypt_n=2**10),
         url=role_url(database_url, API),
     )
     application.state.pool.open(wait=True)
@@ -64,7 +66,7 @@ def test_generated_requests_never_get_a_server_error(app: FastAPI) -> None:
             database=None,
             derandomize=True,
         )
-        def check(case) -> None:  # type: ignore[no-untyped-def]
+        def check(case: Case) -> None:
             case.call_and_validate(headers=headers)
 
         try:
@@ -146,10 +148,10 @@ def _schemathesis(
 @pytest.mark.parametrize("steered", [False, True], ids=["free", "real-ids-and-corpus"])
 def test_every_route_fuzzed_with_negative_data_and_boundaries_gets_no_server_error(
     database_url: str,
-    cohort,
-    tokens,
+    cohort: Cohort,
+    tokens: Tokens,
     tmp_path: Path,
-    steered: bool,  # type: ignore[no-untyped-def]
+    steered: bool,
 ) -> None:
     """schemathesis' own runner against `fitpipe serve api` over HTTP: the coverage phase (the boundaries of every
     constraint and values just outside them) and fuzzing, positive and negative data; once freely, once with

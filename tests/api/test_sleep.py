@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 
 from fitpipe_ingest.records import SleepSession, SleepStage
 from fitpipe_ingest.sleep_store import store_sleep
-from tests.api.conftest import auth
+from tests.api.conftest import Cohort, Tokens, auth
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def night(db: psycopg.Connection, cohort) -> datetime:  # type: ignore[no-untyped-def]
+def night(db: psycopg.Connection, cohort: Cohort) -> datetime:
     start = datetime(2024, 1, 2, 4, 30, tzinfo=UTC)  # 23:30 in New York
     stages = [
         SleepStage(start, 1800, "light"),
@@ -40,7 +40,7 @@ def night(db: psycopg.Connection, cohort) -> datetime:  # type: ignore[no-untype
     return start
 
 
-def test_sessions_come_with_their_stages(client: TestClient, tokens, night: datetime) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_come_with_their_stages(client: TestClient, tokens: Tokens, night: datetime) -> None:
     r = client.get("/api/v1/sleep", params={"user_id": "A1"}, headers=auth(tokens.coordinator_a))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -52,7 +52,7 @@ def test_sessions_come_with_their_stages(client: TestClient, tokens, night: date
     assert session["stages"]["is_short"] == [False, False, True]
 
 
-def test_a_date_range_without_nights_is_empty(client: TestClient, tokens, night: datetime) -> None:  # type: ignore[no-untyped-def]
+def test_a_date_range_without_nights_is_empty(client: TestClient, tokens: Tokens, night: datetime) -> None:
     r = client.get(
         "/api/v1/sleep",
         params={"user_id": "A1", "start_date": "2023-01-01", "end_date": "2023-01-07"},
@@ -61,6 +61,6 @@ def test_a_date_range_without_nights_is_empty(client: TestClient, tokens, night:
     assert r.status_code == 200 and r.json()["sessions"] == []
 
 
-def test_other_studies_cannot_read_it(client: TestClient, tokens, night: datetime) -> None:  # type: ignore[no-untyped-def]
+def test_other_studies_cannot_read_it(client: TestClient, tokens: Tokens, night: datetime) -> None:
     r = client.get("/api/v1/sleep", params={"user_id": "A1"}, headers=auth(tokens.coordinator_b))
     assert r.status_code == 404

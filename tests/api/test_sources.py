@@ -13,8 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import httpx2  # what starlette's TestClient answers with
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fitpipe.google_health.datatypes import BY_NAME
@@ -30,7 +32,7 @@ from fitpipe_ingest.google_health.sync import sync_google_health
 from tests.api.conftest import Tokens, auth
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
-from tests.ingest_job.google_health.conftest import settings_for
+from tests.fakes.google_health_fixtures import settings_for
 
 pytestmark = pytest.mark.db
 
@@ -56,14 +58,21 @@ def gsettings(fake: FakeGoogleHealth) -> GoogleHealthSettings:
     )
 
 
+def _app(client: TestClient) -> FastAPI:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
 @pytest.fixture
 def api(client: TestClient, gsettings: GoogleHealthSettings) -> Iterator[TestClient]:
-    client.app.dependency_overrides[google_health_settings] = lambda: gsettings  # type: ignore[attr-defined]
+    overrides = _app(client).dependency_overrides
+    overrides[google_health_settings] = lambda: gsettings
     yield client
-    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    overrides.clear()
 
 
-def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1"):  # type: ignore[no-untyped-def]
+def _consent(api: TestClient, fake: FakeGoogleHealth, token: str, user_id: str = "A1") -> httpx2.Response:
     link = api.get(f"/api/v1/participants/{user_id}/connect", headers=auth(token))
     assert link.status_code == 200, link.text
     consent_screen = httpx.get(link.json()["authorization_url"], follow_redirects=False)
@@ -83,7 +92,7 @@ def test_consent_link_then_callback_stores_a_grant_the_sync_can_use(
     fake.consenting = "alice"
 
     def participant() -> dict:
-        return api.get("/api/v1/participants/A2", headers=auth(tokens.coordinator_a)).json()  # type: ignore[no-any-return]
+        return api.get("/api/v1/participants/A2", headers=auth(tokens.coordinator_a)).json()
 
     assert participant()["flag_details"]["no_source"]["message"] == "no data source yet"
     link = api.get("/api/v1/participants/A2/connect", headers=auth(tokens.coordinator_a)).json()
@@ -159,7 +168,7 @@ def test_without_the_oauth_client_the_source_is_not_enabled(client: TestClient, 
     unconfigured = GoogleHealthSettings.model_validate(
         {"google_client_id": None, "google_client_secret": None, "fitpipe_token_key": generate_key()}
     )
-    client.app.dependency_overrides[google_health_settings] = lambda: unconfigured  # type: ignore[attr-defined]
+    _app(client).dependency_overrides[google_health_settings] = lambda: unconfigured
     answer = client.get("/api/v1/participants/A1/connect", headers=auth(tokens.admin))
     assert answer.status_code == 404 and "GOOGLE_CLIENT_ID" in answer.json()["detail"]
     assert client.post("/api/v1/webhooks/google-health", json={"type": "verification"}).status_code == 404

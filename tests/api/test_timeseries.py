@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import auth
+from fitpipe_api.queries.timeseries import Span
+from tests.api.conftest import Tokens, auth
 
 pytestmark = pytest.mark.db
 URL = "/api/v1/timeseries"
@@ -29,7 +30,9 @@ def _raw(db: psycopg.Connection, user: str) -> pd.DataFrame:
     return df
 
 
-def test_hourly_means_match_an_independent_computation(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
+def test_hourly_means_match_an_independent_computation(
+    client: TestClient, tokens: Tokens, db: psycopg.Connection
+) -> None:
     r = client.get(
         URL,
         params={
@@ -54,7 +57,7 @@ def test_hourly_means_match_an_independent_computation(client: TestClient, token
     assert s["count"] == want["count"].tolist()
 
 
-def test_auto_granularity_stays_within_the_point_budget(client: TestClient, tokens) -> None:  # type: ignore[no-untyped-def]
+def test_auto_granularity_stays_within_the_point_budget(client: TestClient, tokens: Tokens) -> None:
     params = {"user_id": "A1", "metric": "heart_rate", "start_date": "2024-01-01", "end_date": "2024-01-02"}
     small = client.get(URL, params={**params, "max_points": 100}, headers=auth(tokens.admin)).json()[
         "series"
@@ -66,7 +69,9 @@ def test_auto_granularity_stays_within_the_point_budget(client: TestClient, toke
     assert big["granularity"] == "raw" and big["points"] == 2 * 86_400 // 5
 
 
-def test_missing_dates_fall_back_to_the_latest_seven_days(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
+def test_missing_dates_fall_back_to_the_latest_seven_days(
+    client: TestClient, tokens: Tokens, db: psycopg.Connection
+) -> None:
     r = client.get(
         URL,
         params={"user_id": "A1", "metric": "heart_rate", "granularity": "raw"},
@@ -93,7 +98,9 @@ def test_missing_dates_fall_back_to_the_latest_seven_days(client: TestClient, to
         ({"user_id": "B1", "metric": "heart_rate"}, 404, "no participant"),
     ],
 )
-def test_bad_requests_get_clear_errors(client: TestClient, tokens, params, status, needle) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_get_clear_errors(
+    client: TestClient, tokens: Tokens, params: dict[str, str], status: int, needle: str
+) -> None:
     r = client.get(URL, params=params, headers=auth(tokens.coordinator_a))
     assert r.status_code == status, r.text
     assert needle in r.text
@@ -106,7 +113,9 @@ def test_requests_without_a_valid_token_are_refused(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow"])
-def test_export_formats_hold_the_same_rows(client: TestClient, tokens, db, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_export_formats_hold_the_same_rows(
+    client: TestClient, tokens: Tokens, db: psycopg.Connection, fmt: str
+) -> None:
     params = {
         "user_id": "A1",
         "metric": "heart_rate",
@@ -139,7 +148,9 @@ def test_export_formats_hold_the_same_rows(client: TestClient, tokens, db, fmt: 
     np.testing.assert_allclose(v, raw["value"].to_numpy())
 
 
-def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, tokens, db) -> None:  # type: ignore[no-untyped-def]
+def test_reads_are_audited_and_the_audit_log_is_append_only(
+    client: TestClient, tokens: Tokens, db: psycopg.Connection
+) -> None:
     r = client.get(
         URL,
         params={"user_id": "A1", "metric": "heart_rate"},
@@ -159,7 +170,9 @@ def test_reads_are_audited_and_the_audit_log_is_append_only(client: TestClient, 
         db.execute("UPDATE audit_log SET action = 'x'")
 
 
-def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(client: TestClient, tokens) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(
+    client: TestClient, tokens: Tokens
+) -> None:
     client.get(URL, params={"user_id": "A1", "metric": "heart_rate"}, headers=auth(tokens.admin))
     text = client.get("/metrics").text
     assert (
@@ -174,8 +187,13 @@ def test_metrics_endpoint_exports_http_and_ingest_families_without_auth(client: 
     ("granularity", "format", "counted"),
     [("auto", "json", 2), ("raw", "json", 2), ("1h", "json", 0), ("raw", "csv", 0), ("auto", "csv", 2)],
 )
-def test_each_series_is_planned_once_and_its_points_counted_at_most_once(  # type: ignore[no-untyped-def]
-    client: TestClient, tokens, monkeypatch: pytest.MonkeyPatch, granularity: str, format: str, counted: int
+def test_each_series_is_planned_once_and_its_points_counted_at_most_once(
+    client: TestClient,
+    tokens: Tokens,
+    monkeypatch: pytest.MonkeyPatch,
+    granularity: str,
+    format: str,
+    counted: int,
 ) -> None:
     """One plan per series, passed down: the points are counted once when the choice or the JSON limit needs
     them (auto; raw as JSON), never for a fixed coarse granularity or a raw export."""
@@ -184,7 +202,7 @@ def test_each_series_is_planned_once_and_its_points_counted_at_most_once(  # typ
     calls: list[object] = []
     real = series.point_counts
 
-    def counting(conn, span):  # type: ignore[no-untyped-def]
+    def counting(conn: psycopg.Connection, span: Span) -> dict[str, int]:
         calls.append(span)
         return real(conn, span)
 

@@ -28,7 +28,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.dbroles import API
 from fitpipe.migrations import OLDEST_SCHEMA, migrate, schema_version
@@ -36,9 +36,10 @@ from fitpipe.participants import add_participant
 from fitpipe.settings import Settings
 from fitpipe.tokens import create_token
 from fitpipe_api.main import create_app
-from tests.api.conftest import Tokens, auth, load_heart_rate
+from tests.api.conftest import Cohort, Tokens, auth, load_heart_rate
 from tests.api.factories import free_port, smtp_server
 from tests.conftest import role_passwords, role_url
+from tests.queries import scalar
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -129,13 +130,13 @@ def previous_api(previous_release: Path, database_url: str) -> Iterator[tuple[st
 def test_the_previous_release_serves_on_the_new_schema(
     previous_api: tuple[str, int],
     previous_release: Path,
-    cohort,
+    cohort: Cohort,
     tokens: Tokens,
-    db: psycopg.Connection,  # type: ignore[no-untyped-def]
+    db: psycopg.Connection,
 ) -> None:
     base, _ = previous_api
     assert "fitpipe_api" in (previous_release / "api" / "db.py").read_text()  # it is the SET ROLE release
-    audited = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]  # type: ignore[index]
+    audited = scalar(db, "SELECT count(*) FROM audit_log")
     with httpx.Client(base_url=base, timeout=60) as client:
         listed = client.get("/api/v1/participants", params={"study": "a"}, headers=auth(tokens.coordinator_a))
         series = client.get(
@@ -157,9 +158,9 @@ def test_the_previous_release_serves_on_the_new_schema(
     assert series.status_code == 200 and series.json()["series"], series.text
     assert contacted.status_code == 200 and contacted.json()["status"] == "sent", contacted.text
     # its writes went through the new grants: audit rows, the contact, the token's last use
-    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] > audited  # type: ignore[index]
+    assert scalar(db, "SELECT count(*) FROM audit_log") > audited
     assert db.execute("SELECT count(*) FROM contacts WHERE status = 'sent'").fetchone() == (1,)
-    assert db.execute("SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL").fetchone()[0] >= 2  # type: ignore[index]
+    assert scalar(db, "SELECT count(*) FROM api_tokens WHERE last_used_at IS NOT NULL") >= 2
     # the one thing it cannot do: its readiness wanted exactly the schema it knew (what this release fixes)
     assert ready.status_code == 503 and "newer than this fitpipe knows" in ready.json()["detail"]
 
@@ -167,11 +168,10 @@ def test_the_previous_release_serves_on_the_new_schema(
 @pytest.fixture
 def previous_schema(previous_release: Path, pg_server_url: str) -> Iterator[str]:
     """A new database migrated by the previous release's own `fitpipe migrate` (its schema, its grants)."""
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = f"fitpipe_test_previous_{os.getpid()}_{next(_names)}"
-    url = make_conninfo(**params)
+    name = f"fitpipe_test_previous_{os.getpid()}_{next(_names)}"
+    url = make_conninfo(pg_server_url, dbname=name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {params['dbname']}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "fitpipe.cli", "migrate"],
@@ -186,7 +186,7 @@ def previous_schema(previous_release: Path, pg_server_url: str) -> Iterator[str]
         yield url
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {params['dbname']} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _seed(url: str) -> str:
@@ -200,7 +200,7 @@ def _seed(url: str) -> str:
 
 
 def _serve_new_api(url: str, token: str) -> tuple[dict[str, object], int, int]:
-    with TestClient(create_app(Settings(_env_file=None), url=role_url(url, API))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(url, API))) as client:
         ready = client.get("/readyz")
         series = client.get(
             "/api/v1/timeseries",
@@ -238,7 +238,7 @@ def test_the_new_api_serves_on_the_previous_schema_plus_the_expand_step(
 
 def test_the_new_api_is_not_ready_on_the_previous_schema_alone_and_says_why(previous_schema: str) -> None:
     """It needs 0010 (OLDEST_SCHEMA): before this release's migrations it waits, it does not half-serve."""
-    with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None), url=role_url(previous_schema, API))) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json() == {

@@ -17,6 +17,7 @@ from tests.cluster.harness import (
     job_from_cronjob,
     job_succeeded,
     restricted_namespace,
+    wait_gone,
     wait_ready,
 )
 from tests.cluster.kube import Kube, condition, eventually
@@ -149,7 +150,9 @@ def test_an_encrypted_s3_repository_is_accepted(kube: Kube, pipeline: dict[str, 
     }
     kube.apply(document)
     wait_ready(kube, NS, "trial-b")
-    volumes = {v["name"] for v in kube.get("Pod", "trial-b-timescaledb-0", NS)["spec"]["volumes"]}  # type: ignore[index]
+    pod = kube.get("Pod", "trial-b-timescaledb-0", NS)
+    assert pod is not None
+    volumes = {v["name"] for v in pod["spec"]["volumes"]}
     assert {"live-backup-s3", "live-backup-cipher"} <= volumes
     policy = kube.get("NetworkPolicy", "trial-b-timescaledb", NS)
     assert policy is not None
@@ -168,7 +171,7 @@ def test_switching_backups_off_prunes_them_and_restarts_the_database_without_the
         ("ConfigMap", f"{NAME}-backup-config"),
         ("NetworkPolicy", f"{NAME}-backup"),
     ):
-        eventually(lambda k=kind, n=name: kube.get(k, n, NS) is None, 60, f"{kind}/{name} pruned")  # type: ignore[misc]
+        wait_gone(kube, kind, name, NS, timeout=60)
     eventually(
         lambda: [c["name"] for c in database_pod(kube)["spec"]["containers"]] == ["timescaledb"],
         120,

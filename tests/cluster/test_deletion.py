@@ -4,6 +4,7 @@ removes the children, and the database volume with the Secrets that open it stay
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ def start_pipeline(kube: Kube, namespace: str, delete_with_pipeline: bool) -> di
     kube.apply(document)
     body = wait_ready(kube, namespace, NAME)
     for secret in SECRETS:
-        eventually(lambda s=secret: kube.get("Secret", s, namespace), 30, f"Secret {secret}")  # type: ignore[misc]
+        eventually(partial(kube.get, "Secret", secret, namespace), 30, f"Secret {secret}")
     return body
 
 

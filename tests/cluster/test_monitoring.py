@@ -30,6 +30,7 @@ import httpx
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.cluster.harness import OperatorProcess, example, example_secrets, restricted_namespace, wait_ready
 from tests.cluster.kube import Kube, eventually
@@ -91,7 +92,8 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # aiosmtpd's hook
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # aiosmtpd's hook
+        assert isinstance(envelope.content, bytes)  # decode_data=False: the raw message
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 OK"
 

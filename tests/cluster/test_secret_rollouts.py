@@ -105,7 +105,9 @@ def test_each_login_has_its_own_secret_owned_by_the_database_volume(
         assert [(r["kind"], r["uid"]) for r in secret["metadata"]["ownerReferences"]] == [
             ("PersistentVolumeClaim", claim["metadata"]["uid"])
         ]
-    counts = kube.get("FitbitPipeline", NAME, NS)["status"]["generatedSecrets"]  # type: ignore[index]
+    body = kube.get("FitbitPipeline", NAME, NS)
+    assert body is not None
+    counts = body["status"]["generatedSecrets"]
     assert counts == {
         f"{NAME}-{s}": 1
         for s in ("db-credentials", "db-owner", "db-api", "db-ingest", "token-key", "dashboard-key")
@@ -178,7 +180,7 @@ def test_a_revised_user_secret_rolls_exactly_its_readers(kube: Kube, pipeline: d
     kube.patch("Secret", "fitpipe-smtp", NS, {"stringData": {"password": "rotated-mail-password"}})
     kube.patch("FitbitPipeline", NAME, NS, {"spec": {"secretRevisions": {"fitpipe-smtp": "2026-03"}}})
     annotation = eventually(
-        lambda: (a := checksum(kube, "Deployment", f"{NAME}-api")) != before["api"] and a,
+        lambda: a if (a := checksum(kube, "Deployment", f"{NAME}-api")) != before["api"] else None,
         60,
         "the API's new checksum",
     )

@@ -40,7 +40,7 @@ def dashboard_in_browser(
     options.binary_location = chromium
     for flag in flags:
         options.add_argument(flag)
-    app = create_app(api_url, settings or Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(api_url, settings or Settings(_env_file=None))
     # our own server thread, stopped cleanly: dash's ThreadedRunner stops by raising SystemExit in every
     # thread started after it, the API's worker threads included
     server = make_server("127.0.0.1", free_port(), app.server, threaded=True)
@@ -48,7 +48,7 @@ def dashboard_in_browser(
     thread.start()
     try:
         with Browser("chrome", headless=True, options=[options], percy_run=False, wait_timeout=30) as browser:
-            browser.fitpipe_app = app  # type: ignore[attr-defined]  # tests build forged callbacks from it
+            browser.fitpipe_app = app  # tests build forged callbacks from it
             # not the server_url setter: it waits for Dash's page, and a stranger gets the sign-in page
             browser._url = f"http://127.0.0.1:{server.server_port}"
             yield browser

@@ -89,7 +89,7 @@ def stack(database_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyP
         monkeypatch.setenv("MAIL_PORT", str(smtp_port))
         monkeypatch.setenv("MAIL_FROM", "study-team@example.org")
         reset_settings_cache()
-        settings = Settings(_env_file=None, fitpipe_password_scrypt_n=2**10)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, fitpipe_password_scrypt_n=2**10)
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(

@@ -31,7 +31,7 @@ PROXY_SECRET = "proxy-shared-secret-for-tests"
 
 
 def dashboard(stack: Stack, **settings: Any) -> Any:
-    return create_app(stack.api_url, Settings(_env_file=None, **settings))  # type: ignore[call-arg]
+    return create_app(stack.api_url, Settings(_env_file=None, **settings))
 
 
 @pytest.fixture

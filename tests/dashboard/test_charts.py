@@ -193,7 +193,11 @@ def test_the_runs_table_and_error_list_show_status_duration_and_the_errors() -> 
         }
     )
     [listing] = latest_errors([run], [record], now)
-    texts = [li.children for li in listing.children]
+    assert isinstance(listing, html.Ul) and isinstance(listing.children, list)
+    texts = [
+        li.children for li in listing.children if isinstance(li, html.Li) and isinstance(li.children, str)
+    ]
+    assert len(texts) == len(listing.children), "one line of text per item"
     assert texts[0].endswith("inbox unreadable") and "trial/P02" in texts[1] and "above 250" in texts[1]
 
 

@@ -27,7 +27,7 @@ from tests.dashboard.test_auth_views import csrf_cookie, sign_in
 
 def test_a_dumped_store_is_json_and_loads_back_as_the_same_model() -> None:
     answer = participants_answer(participant_json("P01"), participant_json("P02", email="p02@example.org"))
-    stored = dump(answer)
+    stored: dict[str, Any] = dump(answer)
     assert json.loads(json.dumps(stored)) == stored  # what the browser keeps
     assert stored["generated_at"] == "2024-01-10T12:00:00Z"
     assert "email" not in stored["participants"][0]  # unset optional fields stay out, as the API sent them
@@ -101,7 +101,7 @@ def signed_in(stack: Stack) -> Iterator[tuple[Any, Any, dict[str, str]]]:
     """(the dashboard app, a Flask client with the coordinator signed in, the CSRF header)."""
     app = create_app(
         stack.api_url,
-        Settings(_env_file=None, fitpipe_dashboard_secret_key=SecretStr(Fernet.generate_key().decode())),  # type: ignore[call-arg]
+        Settings(_env_file=None, fitpipe_dashboard_secret_key=SecretStr(Fernet.generate_key().decode())),
     )
     client = app.server.test_client()
     sign_in(client, COORDINATOR)

@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +20,7 @@ from fitpipe import capacity as cap
 from fitpipe.catalog import BY_NAME, METRICS
 from fitpipe.cli import cli
 from fitpipe.errors import InputError
+from tests.queries import scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 SECONDS_PER_YEAR = 365 * 24 * 60 * 60
@@ -85,7 +87,7 @@ def test_grid_covers_1_1000_10000_participants_by_1_2_5_years() -> None:
         (lambda: cap.volume(1, 1, 86_400, bytes_per_point=0), "bytes per point"),
     ],
 )
-def test_impossible_inputs_are_refused_naming_the_field(call, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_impossible_inputs_are_refused_naming_the_field(call: Callable[[], object], field: str) -> None:
     with pytest.raises(InputError, match=field):
         call()
 
@@ -369,7 +371,7 @@ def test_the_editions_measured_bytes_per_sample_hold_on_this_server(db: psycopg.
     bench = _storage_bench()
     bench.load_study(db, "nominal", 2, 3, realistic=False)
     db.execute("VACUUM ANALYZE samples")
-    rows = db.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+    rows = scalar(db, "SELECT count(*) FROM samples")
     size = {t.table_name: t for t in bench.read_sizes(db)}["samples"]
     assert size.total_bytes / rows == pytest.approx(cap.APACHE.row_bytes["heart_rate_nominal"], rel=0.03)
     if not detect_edition(db).compression:

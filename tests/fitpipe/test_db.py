@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from pydantic import SecretStr
 
 from fitpipe.db import database_url, redact, role_passwords, with_login
 from fitpipe.dbroles import API, INGEST
@@ -33,15 +34,15 @@ def test_original_db_variables_build_a_url(monkeypatch: pytest.MonkeyPatch) -> N
         database_url=None,
         db_host="db.example",
         db_port=6543,
-        db_name="trial",  # type: ignore[call-arg]
+        db_name="trial",
         db_user="me",
-        db_pass="p@ss word",
+        db_pass=SecretStr("p@ss word"),
     )
     assert database_url(settings) == "postgresql://me:p%40ss%20word@db.example:6543/trial"
 
 
 def test_database_url_wins_over_db_variables() -> None:
-    settings = Settings(_env_file=None, database_url="postgresql://a@b/c", db_host="ignored")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=SecretStr("postgresql://a@b/c"), db_host="ignored")
     assert database_url(settings) == "postgresql://a@b/c"
 
 
@@ -51,8 +52,8 @@ def test_a_role_logs_in_with_its_password_on_the_administrators_server() -> None
         _env_file=None,
         db_host="db.example",
         db_user="postgres",
-        db_pass="admin",
-        fitpipe_api_db_password="api pw",  # type: ignore[call-arg]
+        db_pass=SecretStr("admin"),
+        fitpipe_api_db_password=SecretStr("api pw"),
     )
     assert database_url(settings, role=API) == "postgresql://fitpipe_api:api%20pw@db.example:5432/fitpipe"
     # no password for the ingest role: the one login of a single-URL setup
@@ -62,9 +63,9 @@ def test_a_role_logs_in_with_its_password_on_the_administrators_server() -> None
 def test_a_full_role_url_wins_and_its_password_is_the_one_migrate_sets() -> None:
     settings = Settings(
         _env_file=None,
-        database_url="postgresql://postgres:admin@h/trial?sslmode=require",
-        fitpipe_ingest_database_url="postgresql://fitpipe_ingest:from-url@h/trial",
-        fitpipe_ingest_db_password="ignored",  # type: ignore[call-arg]
+        database_url=SecretStr("postgresql://postgres:admin@h/trial?sslmode=require"),
+        fitpipe_ingest_database_url=SecretStr("postgresql://fitpipe_ingest:from-url@h/trial"),
+        fitpipe_ingest_db_password=SecretStr("ignored"),
     )
     assert database_url(settings, role=INGEST) == "postgresql://fitpipe_ingest:from-url@h/trial"
     assert role_passwords(settings)[INGEST] == "from-url"
@@ -88,7 +89,7 @@ def test_the_embedded_database_gives_each_role_its_generated_password(tmp_path: 
     home = tmp_path / "home"
     home.mkdir()
     (home / "db.json").write_text(json.dumps({"password": "su", "port": 5999}))
-    settings = Settings(_env_file=None, fitpipe_home=home)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_home=home)
     with pytest.raises(ConfigError, match="run `fitpipe migrate`"):
         database_url(settings, role=API)
     passwords = role_passwords(settings)  # what `fitpipe migrate` does first

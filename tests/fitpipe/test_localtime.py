@@ -1,10 +1,10 @@
 """Wall clock to UTC and the one day-start rule: the same instants as PostgreSQL gives the participant's local
-midnight (the rollup_1d bucket), and every source stores a daily value there."""
+midnight (the rollup_1d bucket). (That every source stores a daily value there:
+tests/ingest_job/sources/test_day_starts.py.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -12,9 +12,6 @@ import psycopg
 import pytest
 
 from fitpipe.localtime import NAT, WallClock, day_starts_utc, local_to_utc_us
-from fitpipe_ingest.records import ParseContext
-from fitpipe_ingest.sources.registry import get_source
-from fitpipe_ingest.tree import DirectoryTree
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -94,32 +91,3 @@ def test_a_day_starts_where_postgresql_puts_the_local_midnight(db: psycopg.Conne
         np.array([(date(2024, 9, 8) - date(1970, 1, 1)).days]), ZoneInfo("America/Santiago")
     )
     assert santiago.tolist() == [utc("2024-09-08T04:00:00")]
-
-
-def test_every_source_stores_a_daily_value_at_the_same_first_instant(tmp_path: Path) -> None:
-    """America/Santiago skipped 2024-09-08 00:00-01:00."""
-    zone = ZoneInfo("America/Santiago")
-    files = {
-        "activity.csv": "dateTime,value\n2024-09-08,5000\n",
-        "resting_heart_rate-2024-09-08.json": '[{"dateTime":"09/08/24 00:00:00","value":{"date":"09/08/24","value":58.2,"error":6.8}}]',
-        "dailyActivity_merged.csv": "Id,ActivityDate,TotalSteps,TotalDistance,VeryActiveMinutes,FairlyActiveMinutes,"
-        "LightlyActiveMinutes,SedentaryMinutes,Calories\n1,9/8/2024,8000,5.5,10,20,200,700,2000\n",
-        "drop.csv": "participant,metric,timestamp,value\nP1,steps,2024-09-08,7000\nP1,resting_heart_rate,2024-09-08T12:00:00,61\n",
-    }
-    instants = set()
-    for name, text in files.items():
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / name).write_text(text)
-        with DirectoryTree(folder) as tree:
-            source = next(
-                s
-                for s in ("wearipedia", "takeout", "fitabase", "long_csv")
-                if get_source(s).claims(tree, name)
-            )
-            parsed = get_source(source).parse(
-                tree, name, ParseContext(zone, participant="1" if source == "fitabase" else "P1")
-            )
-        assert parsed.rejected == [], name
-        instants |= {int(t) for b in parsed.batches for t in b.ts}
-    assert instants == {utc("2024-09-08T04:00:00")}

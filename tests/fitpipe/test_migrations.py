@@ -13,6 +13,7 @@ from fitpipe.catalog import METRICS
 from fitpipe.errors import SchemaError
 from fitpipe.migrations import (
     OLDEST_SCHEMA,
+    Migration,
     available_migrations,
     check_schema_compatible,
     check_schema_current,
@@ -30,7 +31,7 @@ def test_migrating_twice_applies_nothing_the_second_time(db: psycopg.Connection)
 
 
 def test_catalog_is_copied_into_metrics_table(db: psycopg.Connection) -> None:
-    rows = dict(db.execute("SELECT name, unit FROM metrics").fetchall())
+    rows: dict[str, str] = dict(db.execute("SELECT name, unit FROM metrics").fetchall())
     assert rows == {m.name: m.unit for m in METRICS}
 
 
@@ -101,7 +102,7 @@ _CONTRACTING = re.compile(
 
 
 @pytest.mark.parametrize("migration", available_migrations(), ids=lambda m: m.path.name)
-def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration) -> None:  # type: ignore[no-untyped-def]
+def test_a_migration_that_removes_or_renames_declares_itself_a_contract_step(migration: Migration) -> None:
     """Expand-then-contract (docs/operations.md): the previous release must run on the new schema."""
     code = "\n".join(line.split("--", 1)[0] for line in migration.sql.splitlines())
     found = _CONTRACTING.search(code)
@@ -169,4 +170,4 @@ def test_samples_is_a_hypertable_with_one_index(db: psycopg.Connection, timescal
         "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN "
         "('samples', 'rollup_1m', 'rollup_1h', 'rollup_1d')"
     ).fetchone()
-    assert row[0] == 4
+    assert row is not None and row[0] == 4

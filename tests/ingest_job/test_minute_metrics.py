@@ -3,7 +3,6 @@ the hour/day rollups of per-minute metrics come from their samples, and equal a 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.catalog import BY_NAME, METRICS
 from fitpipe.migrations import available_migrations, migrate, sync_catalog
@@ -28,8 +27,8 @@ T0 = pd.Timestamp("2024-03-09T00:00:00Z")  # the US DST change (03-10) falls ins
 
 
 def _load(
-    conn: psycopg.Connection, p: Participant, metric: str, ts: pd.DatetimeIndex, values, path: str
-) -> None:  # type: ignore[no-untyped-def]
+    conn: psycopg.Connection, p: Participant, metric: str, ts: pd.DatetimeIndex, values: np.ndarray, path: str
+) -> None:
     us = ts.as_unit("us").asi8.astype(np.int64)
     load_parsed_file(
         conn,
@@ -52,7 +51,7 @@ def test_only_sub_minute_metrics_keep_rollup_1m_rows() -> None:
 
 
 def test_catalog_flag_is_copied_into_metrics(db: psycopg.Connection) -> None:
-    stored = dict(db.execute("SELECT name, rollup_1m FROM metrics").fetchall())
+    stored: dict[str, bool] = dict(db.execute("SELECT name, rollup_1m FROM metrics").fetchall())
     assert stored == {m.name: m.rollup_1m for m in METRICS}
 
 
@@ -76,7 +75,9 @@ def test_changed_and_late_steps_recompute_hours_and_days(db: psycopg.Connection,
     late = pd.date_range(
         T0 + pd.Timedelta(days=2), T0 + pd.Timedelta(days=2, hours=3), freq="min", inclusive="left"
     )
-    _load(db, person, "steps", ts[-5:].append(late), np.full(5 + late.size, 3.0), "c.csv")  # overlaps: merge
+    _load(
+        db, person, "steps", pd.DatetimeIndex(ts[-5:].append(late)), np.full(5 + late.size, 3.0), "c.csv"
+    )  # overlaps: merge
     assert db.execute("SELECT count(*) FROM rollup_1m").fetchone() == (0,)
     check_minute_layers(db, "steps")
 
@@ -135,15 +136,13 @@ def test_migration_0008_deletes_minute_copies_and_data_1m_answers_the_same(
     name = f"fitpipe_pre8_{datetime.now(UTC):%H%M%S%f}"
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = name
-    url = make_conninfo(**params)
+    url = make_conninfo(pg_server_url, dbname=name)
     try:
         old = tmp_path / "sql"
         old.mkdir()
         for m in available_migrations():
             if m.version < 8:
-                shutil.copy(m.path, old / m.path.name)
+                (old / m.path.name).write_bytes(m.path.read_bytes())
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn, old)  # the schema as it was, catalog without the rollup_1m column
             conn.execute("INSERT INTO studies (name) VALUES ('pre8')")
@@ -188,7 +187,7 @@ def test_a_metric_crossing_one_minute_gets_its_rollup_rows_built_or_dropped(
     db.execute("UPDATE metrics SET rollup_1m = NOT rollup_1m WHERE name IN ('heart_rate', 'steps')")
     db.execute("DELETE FROM rollup_1m")
     sync_catalog(db)
-    got = dict(
+    got: dict[str, int] = dict(
         db.execute(
             "SELECT m.name, count(r.*) FROM metrics m LEFT JOIN rollup_1m r ON r.metric_id = m.id "
             "WHERE m.name IN ('heart_rate', 'steps') GROUP BY 1"

@@ -8,6 +8,7 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -153,7 +154,12 @@ def test_a_small_file_sniffed_and_parsed_is_read_from_disk_once(tmp_path: Path) 
     opened: list[str] = []
     entry = tree._entries["drop.csv"]
     real_open = entry.open
-    entry.open = lambda: (opened.append("drop.csv"), real_open())[1]  # type: ignore[method-assign]
+
+    def counted_open() -> IO[bytes]:
+        opened.append("drop.csv")
+        return real_open()
+
+    entry.open = counted_open
     assert tree.head("drop.csv").startswith(b"participant")  # a source asks whether the file is theirs
     tree.hold("drop.csv")  # the pipeline checks its hash against the manifest
     assert tree.read_bytes("drop.csv").endswith(b"70\n")  # the parser reads it

@@ -329,6 +329,7 @@ def test_the_agent_runs_one_backup_at_a_time_and_none_before_the_stanza(
     while (agent.get(str(first["id"])) or {}).get("status") == "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert agent.get(str(first["id"]))["status"] == "succeeded"  # type: ignore[index]
+    finished = agent.get(str(first["id"]))
+    assert finished is not None and finished["status"] == "succeeded"
     assert calls == [("--type=full", "backup")]
     agent.start("diff")  # free again

@@ -16,7 +16,7 @@ from tests.operator.conftest import GOOGLE
 
 NS = "trial-a"
 PVC = {"enabled": True, "repository": {"type": "pvc", "claimName": "trial-a-backups"}}
-S3 = {
+S3: dict[str, Any] = {
     "enabled": True,
     "repository": {
         "type": "s3",

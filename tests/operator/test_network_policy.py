@@ -72,9 +72,9 @@ def test_the_database_admits_only_migration_ingest_api_and_admin() -> None:
     for other in (workloads["dashboard"], STRANGER, ELSEWHERE, PROMETHEUS, INGRESS):
         assert not allowed(found, other, database, 5432), other.name
     # The database's own policy refuses them, whatever their egress policies say.
-    for other in ("dashboard", "backup-diff", "backup"):
-        if other in workloads:
-            assert not admits(found, database, workloads[other], 5432), other
+    for component in ("dashboard", "backup-diff", "backup"):
+        if component in workloads:
+            assert not admits(found, database, workloads[component], 5432), component
     assert not admits(found, database, workloads["dashboard"], 5432)
     assert not allowed(found, workloads["api"], database, 8081)  # the backup agent's port is not the API's
 
@@ -87,8 +87,8 @@ def test_the_api_admits_the_dashboard_and_prometheus_and_nobody_else() -> None:
     assert allowed(found, PROMETHEUS, api, 8000)
     for other in (STRANGER, ELSEWHERE, IMPOSTOR, INGRESS, workloads["ingest"], workloads["timescaledb"]):
         assert not allowed(found, other, api, 8000), other.name
-    for other in ("ingest", "migrate", "timescaledb", "admin"):
-        assert not admits(found, api, workloads[other], 8000), other
+    for component in ("ingest", "migrate", "timescaledb", "admin"):
+        assert not admits(found, api, workloads[component], 8000), component
     with_ingress = policies({**GOOGLE, "networkPolicy": {"apiFromIngressController": True}})
     assert allowed(with_ingress, INGRESS, api, 8000)
 

@@ -222,7 +222,7 @@ def test_migration_job_keeps_its_name_when_only_other_children_change() -> None:
 
 
 def test_monitoring_objects_carry_the_operators_labels_under_the_pipelines() -> None:
-    spec = {
+    spec: dict[str, Any] = {
         **GOOGLE,
         "monitoring": {
             "alertmanager": {"enabled": True, "to": "a@b.org", "from": "c@d.org", "smarthost": "m:25"}

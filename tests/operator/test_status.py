@@ -38,7 +38,7 @@ def test_transition_time_stays_while_the_status_does() -> None:
         same, [condition("ApiReady", True, "Available", "2/2")], now="t3", generation=1, reconciled=True
     )
 
-    def api(status: dict) -> dict:  # type: ignore[type-arg]
+    def api(status: dict) -> dict:
         return next(c for c in status["conditions"] if c["type"] == "ApiReady")
 
     assert api(first)["lastTransitionTime"] == api(same)["lastTransitionTime"] == "t1"

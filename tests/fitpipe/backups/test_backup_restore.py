@@ -64,7 +64,7 @@ def _digest(url: str, query: str, params: tuple[object, ...] = ()) -> tuple[int,
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         row = conn.execute(
-            f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM ({query}) t",  # type: ignore[arg-type]
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM ({query}) t",
             params,
         ).fetchone()
     assert row is not None
@@ -112,14 +112,17 @@ def test_a_backup_taken_during_ingest_restores_exactly_and_the_roles_come_back(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+    def files_loaded() -> int:
+        row = db.execute(
+            "SELECT count(*) FROM ingest_files WHERE participant_id <> %s", (baseline.id,)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
     try:
         deadline = time.monotonic() + 300
-        while (
-            db.execute(
-                "SELECT count(*) FROM ingest_files WHERE participant_id <> %s", (baseline.id,)
-            ).fetchone()[0]
-            < 1
-        ):  # type: ignore[index]
+        while files_loaded() < 1:
             assert job.poll() is None, (
                 f"the daily job ended before loading anything: {job.stderr.read() if job.stderr else ''}"
             )
@@ -173,7 +176,7 @@ def test_a_backup_taken_during_ingest_restores_exactly_and_the_roles_come_back(
         )
 
     # ---- the restored cluster serves: the API logs in as its own role, a token from before still works ----
-    with TestClient(create_app(Settings(_env_file=None, fitpipe_home=fresh_cluster))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None, fitpipe_home=fresh_cluster))) as client:
         ready = client.get("/readyz").json()
         listed = client.get(
             "/api/v1/participants?study=trial", headers={"Authorization": f"Bearer {admin_token}"}

@@ -38,17 +38,15 @@ def backup(fitpipe_env: Path, db: psycopg.Connection, tmp_path: Path) -> Path:
 @pytest.fixture
 def other_database(database_url: str, pg_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """DATABASE_URL points at a database that does not exist yet, on the same server (same roles)."""
-    params = conninfo_to_dict(database_url)
-    name = f"{params['dbname']}_r"
-    params["dbname"] = name
-    monkeypatch.setenv("DATABASE_URL", make_conninfo(**params))
+    name = f"{conninfo_to_dict(database_url)['dbname']}_r"
+    monkeypatch.setenv("DATABASE_URL", make_conninfo(database_url, dbname=name))
     reset_settings_cache()
     yield name
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         for (leftover,) in conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",)
         ).fetchall():
-            conn.execute(f'DROP DATABASE "{leftover}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE "{leftover}" WITH (FORCE)')
 
 
 def _databases(pg_server_url: str, prefix: str) -> list[str]:

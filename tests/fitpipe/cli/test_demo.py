@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from fitpipe.cli import cli
 from fitpipe.passwords import verify_password
+from tests.queries import one, scalar
 
 pytestmark = pytest.mark.db
 
@@ -25,8 +26,8 @@ def test_demo_loads_a_cohort_that_ends_yesterday_and_a_second_run_adds_nothing(
     password = _printed_password(first.output)
     assert _verifies(database_url, password), "the printed demo password does not sign in"
     with psycopg.connect(database_url) as conn:
-        participants = conn.execute("SELECT count(*) FROM participants").fetchone()[0]  # type: ignore[index]
-        samples, newest = conn.execute("SELECT count(*), max(ts) FROM samples WHERE metric_id = 1").fetchone()  # type: ignore[misc]
+        participants = scalar(conn, "SELECT count(*) FROM participants")
+        samples, newest = one(conn, "SELECT count(*), max(ts) FROM samples WHERE metric_id = 1")
     assert participants == 3
     assert samples > 1000
     assert datetime.now(UTC) - newest < timedelta(days=2), "the demo cohort should reach the present"
@@ -37,7 +38,7 @@ def test_demo_loads_a_cohort_that_ends_yesterday_and_a_second_run_adds_nothing(
     renewed = _printed_password(again.output)
     assert renewed != password and _verifies(database_url, renewed) and not _verifies(database_url, password)
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0] == samples  # type: ignore[index]
+        assert scalar(conn, "SELECT count(*) FROM samples WHERE metric_id = 1") == samples
 
 
 def _printed_password(output: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -9,7 +11,9 @@ from click.testing import CliRunner
 from fitpipe.cli import COMMANDS, cli
 
 
-def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _walk(
+    group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         if command is None:
@@ -31,8 +35,11 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    command = cli
+    command: click.Command = cli
     ctx = click.Context(cli)
     for part in path:
-        command = command.get_command(ctx, part)  # type: ignore[union-attr,assignment]
+        assert isinstance(command, click.Group), path
+        found = command.get_command(ctx, part)
+        assert found is not None, path
+        command = found
     assert (command.help or "").strip(), f"fitpipe {' '.join(path)} has no help text"

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from fitpipe.cli import cli
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -63,7 +64,7 @@ def test_ingest_prints_a_summary_and_a_rerun_adds_nothing(fitpipe_env: Path, dat
     code, out = run("ingest", str(FIXTURE), "--participant", "P1")
     assert code == 0, out
     with psycopg.connect(database_url) as conn:
-        stored = conn.execute("SELECT count(*) FROM samples WHERE metric_id = 1").fetchone()[0]  # type: ignore[index]
+        stored = scalar(conn, "SELECT count(*) FROM samples WHERE metric_id = 1")
     assert stored > 0
     heart_rate_line = next(line for line in out.splitlines() if "heart_rate" in line and "wearipedia" in line)
     assert f"{stored:,}" in heart_rate_line

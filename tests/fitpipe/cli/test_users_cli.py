@@ -12,6 +12,7 @@ from fitpipe.cli import cli
 from fitpipe.participants import add_participant
 from fitpipe.passwords import verify_password
 from fitpipe.settings import reset_settings_cache
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -156,7 +157,7 @@ LIST = """\
 
 def test_disable_ends_sessions_and_enable_lifts_disable_and_lock(env: psycopg.Connection) -> None:
     run("add", "alice", "-r", "coordinator", "-s", "trial")
-    user_id = env.execute("SELECT id FROM users").fetchone()[0]  # type: ignore[index]
+    user_id = scalar(env, "SELECT id FROM users")
     for token in (b"one", b"two"):
         env.execute(
             "INSERT INTO user_sessions (token_hash, user_id, via, expires_at, idle_timeout) "

@@ -17,7 +17,7 @@ from tests.api.factories import smtp_server
 
 
 def _settings(**kwargs: Any) -> Settings:
-    return Settings(_env_file=None, mail_server="127.0.0.1", **kwargs)  # type: ignore[call-arg]
+    return Settings(_env_file=None, mail_server="127.0.0.1", **kwargs)
 
 
 def test_a_server_that_never_answers_times_out() -> None:

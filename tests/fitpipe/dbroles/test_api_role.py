@@ -16,6 +16,7 @@ from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
 from fitpipe.tokens import create_token
 from tests.conftest import role_passwords
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -31,7 +32,7 @@ def api(api_database_url: str, db: psycopg.Connection) -> Iterator[psycopg.Conne
 
 def _refused(conn: psycopg.Connection, statement: str) -> str:
     with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
-        conn.execute(statement)  # type: ignore[arg-type]  # fixed test statements
+        conn.execute(statement)  # fixed test statements
     return str(refused.value)
 
 
@@ -71,12 +72,12 @@ def test_the_api_appends_to_the_audit_log_but_cannot_read_it_back(api: psycopg.C
 def test_the_api_has_no_way_back_to_a_privileged_role(
     api: psycopg.Connection, db: psycopg.Connection
 ) -> None:
-    superuser = db.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+    superuser = scalar(db, "SELECT current_user")
     for role in (superuser, "fitpipe_owner", "fitpipe_ingest", "postgres", "pg_read_all_data"):
         with pytest.raises(psycopg.Error, match="permission denied to set role|does not exist"):
-            api.execute(f'SET ROLE "{role}"')  # type: ignore[arg-type]
+            api.execute(f'SET ROLE "{role}"')
         with pytest.raises(psycopg.Error, match="permission denied|does not exist"):
-            api.execute(f'SET SESSION AUTHORIZATION "{role}"')  # type: ignore[arg-type]
+            api.execute(f'SET SESSION AUTHORIZATION "{role}"')
 
 
 def test_the_api_cannot_write_data_or_the_schema(api: psycopg.Connection) -> None:

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from fitpipe.dbroles.catalog import MANAGED_ROLES, OWNER, TABLES, UNDECLARED_FALLBACK, Access
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -55,16 +56,16 @@ def test_the_database_holds_exactly_the_declared_table_privileges(db: psycopg.Co
             )
             wanted = (access or Access()).wanted()
             for privilege in _PRIVILEGES:
-                has = db.execute(
-                    "SELECT has_table_privilege(%s, %s, %s)", (role.value, table, privilege)
-                ).fetchone()[0]  # type: ignore[index]
+                has = scalar(db, "SELECT has_table_privilege(%s, %s, %s)", (role.value, table, privilege))
                 if has != ((privilege, None) in wanted):
                     mismatches.append(f"{role} {privilege} on {table}: has={has}")
             for privilege, column in wanted:
                 if column is not None and privilege in ("SELECT", "UPDATE"):
-                    has = db.execute(
-                        "SELECT has_column_privilege(%s, %s, %s, %s)", (role.value, table, column, privilege)
-                    ).fetchone()[0]  # type: ignore[index]
+                    has = scalar(
+                        db,
+                        "SELECT has_column_privilege(%s, %s, %s, %s)",
+                        (role.value, table, column, privilege),
+                    )
                     if not has:
                         mismatches.append(f"{role} {privilege}({column}) on {table}: missing")
     assert mismatches == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -33,7 +34,7 @@ def ingest(ingest_database_url: str, db: psycopg.Connection) -> Iterator[psycopg
 
 def _refused(conn: psycopg.Connection, statement: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute(statement)  # type: ignore[arg-type]  # fixed test statements
+        conn.execute(statement)  # fixed test statements
 
 
 def test_ingest_cannot_read_tokens_people_sessions_audit_or_contacts(ingest: psycopg.Connection) -> None:
@@ -57,15 +58,15 @@ def test_ingest_cannot_change_enrolment_tokens_or_the_audit_log(ingest: psycopg.
         _refused(ingest, statement)
 
 
-def _load(conn: psycopg.Connection, path: Path, who: Participant | None, run_id: int, **kw: object) -> None:
+def _load(conn: psycopg.Connection, path: Path, who: Participant | None, run_id: int, **kw: Any) -> None:
     summary = ingest_path(
         conn,
         path,
         participant=who,
-        options_for=lambda source: LoadOptions(source=source, lag=timedelta(hours=72), run_id=run_id, **kw),  # type: ignore[arg-type]
+        options_for=lambda source: LoadOptions(source=source, lag=timedelta(hours=72), run_id=run_id, **kw),
         timezone=ZoneInfo("UTC"),
         rules=FileRules(max_rejected_share=1.0),  # the fixtures are traps: their bad rows are quarantined
-        **({"study": "s1"} if who is None else {}),  # type: ignore[arg-type]
+        study="s1" if who is None else None,
     )
     assert not summary.failed, summary.failed
 

@@ -20,6 +20,7 @@ from fitpipe.dbroles.provision import provision, scram_matches
 from fitpipe.errors import DatabaseError
 from fitpipe.migrations import available_migrations, migrate
 from tests.conftest import role_passwords
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -82,7 +83,7 @@ def test_a_role_given_more_power_is_brought_back(
 def test_an_object_owned_by_someone_else_is_handed_to_the_owner(
     db: psycopg.Connection, database_url: str, repaired: list[str]
 ) -> None:
-    superuser = db.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+    superuser = scalar(db, "SELECT current_user")
     db.execute(f'ALTER TABLE contacts OWNER TO "{superuser}"')
     db.execute(f'ALTER VIEW raw_data OWNER TO "{superuser}"')
     assert "handed to fitpipe_owner: 1 table, 1 view" in _migrate(db, database_url)
@@ -122,7 +123,7 @@ def test_passwords_are_set_and_an_unchanged_one_is_not_set_again(
 
 
 def test_the_stored_verifier_is_recognised(db: psycopg.Connection, database_url: str) -> None:
-    stored = db.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'fitpipe_ingest'").fetchone()[0]  # type: ignore[index]
+    stored = scalar(db, "SELECT rolpassword FROM pg_authid WHERE rolname = 'fitpipe_ingest'")
     assert stored.startswith("SCRAM-SHA-256$")
     assert scram_matches(stored, role_passwords(database_url)[INGEST] or "")
     assert not scram_matches(stored, "wrong")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -232,6 +233,6 @@ def test_input_may_be_unsorted_with_nans_and_second_timestamps() -> None:
         ("profile_prior_days", -1.0),
     ],
 )
-def test_bad_options_are_refused_with_the_field_named(field: str, value: float) -> None:
+def test_bad_options_are_refused_with_the_field_named(field: str, value: Any) -> None:
     with pytest.raises(InputError, match=field):
-        ImputationOptions(**{field: value})  # type: ignore[arg-type]
+        ImputationOptions(**{field: value})

@@ -70,7 +70,7 @@ def test_a_waiter_whose_wait_ran_out_is_not_counted() -> None:
 
 @pytest.mark.db
 def test_the_api_exposes_both_gates_with_their_configured_slots(database_url: str) -> None:
-    settings = Settings(_env_file=None, fitpipe_api_pool_size=3, fitpipe_api_export_slots=4)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_api_pool_size=3, fitpipe_api_export_slots=4)
     with TestClient(create_app(settings, url=role_url(database_url, API))) as client:
         text = client.get("/metrics").text
     assert 'fitpipe_api_admission_slots{gate="request",state="free"} 3.0' in text

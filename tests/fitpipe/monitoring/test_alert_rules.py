@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +17,7 @@ from fitpipe.errors import ConfigError
 from fitpipe.monitoring.alerts import THRESHOLDS, alert_names, resolve_thresholds, rule_groups
 from fitpipe.monitoring.generated import rules_yaml
 from fitpipe.monitoring.metrics import exposed_names
+from tests.prometheus_tools import Tool
 
 
 @dataclass(frozen=True)
@@ -273,8 +275,9 @@ CASES: dict[str, list[Scenario]] = {
 }
 
 
-def _rules_by_name(groups: list[dict[str, object]]) -> dict[str, dict[str, object]]:
-    return {str(r["alert"]): r for g in groups for r in g["rules"]}  # type: ignore[attr-defined]
+def _rules_by_name(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rules as plain data (rule_groups(), or YAML read back) by alert name."""
+    return {str(r["alert"]): r for g in groups for r in g["rules"]}
 
 
 def rules_test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text: str) -> Path:
@@ -286,7 +289,7 @@ def _test_file(tmp_path: Path, name: str, scenarios: list[Scenario], rules_text:
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text(rules_text)
     rule = _rules_by_name(yaml.safe_load(rules_text)["groups"])[name]
-    runbook = rule["annotations"]["runbook_url"]  # type: ignore[index]
+    runbook = rule["annotations"]["runbook_url"]
     tests = []
     for s in scenarios:
         checks: list[dict[str, object]] = [
@@ -332,7 +335,7 @@ def test_every_alert_has_a_unit_test() -> None:
 
 
 @pytest.mark.monitoring
-def test_generated_rules_pass_promtool_check(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_generated_rules_pass_promtool_check(promtool: Tool, tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
     path.write_text(rules_yaml())
     out = promtool("check", "rules", path).stdout
@@ -341,12 +344,12 @@ def test_generated_rules_pass_promtool_check(promtool, tmp_path: Path) -> None: 
 
 @pytest.mark.monitoring
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_alert_fires_when_it_should_and_not_otherwise(promtool, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_alert_fires_when_it_should_and_not_otherwise(promtool: Tool, tmp_path: Path, name: str) -> None:
     promtool("test", "rules", _test_file(tmp_path, name, CASES[name], rules_yaml()), cwd=tmp_path)
 
 
 @pytest.mark.monitoring
-def test_unit_tests_catch_a_wrong_expectation(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unit_tests_catch_a_wrong_expectation(promtool: Tool, tmp_path: Path) -> None:
     # Guards the harness itself: promtool must fail when we expect an alert that does not fire.
     wrong = Scenario(
         series={'fitpipe_ingest_last_run_status{trigger="run"}': "1x20"},
@@ -364,7 +367,7 @@ def test_unit_tests_catch_a_wrong_expectation(promtool, tmp_path: Path) -> None:
 
 
 @pytest.mark.monitoring
-def test_overridden_threshold_moves_when_ingest_stale_fires(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_overridden_threshold_moves_when_ingest_stale_fires(promtool: Tool, tmp_path: Path) -> None:
     later = Scenario(
         series={'fitpipe_ingest_last_success_timestamp_seconds{trigger="run"}': "0x2000"},
         quiet=["27h"],
@@ -384,7 +387,7 @@ def test_overridden_threshold_moves_when_ingest_stale_fires(promtool, tmp_path: 
 
 
 @pytest.mark.monitoring
-def test_selector_limits_rules_to_one_deployments_series(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_selector_limits_rules_to_one_deployments_series(promtool: Tool, tmp_path: Path) -> None:
     # The operator renders one PrometheusRule per pipeline; another namespace's failure is not ours.
     scenario = Scenario(
         series={
@@ -413,7 +416,7 @@ def in_namespace(scenario: Scenario, target: dict[str, str] = TARGET) -> Scenari
 
 @pytest.mark.monitoring
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_alert_keeps_the_namespace_label(promtool, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_alert_keeps_the_namespace_label(promtool: Tool, tmp_path: Path, name: str) -> None:
     # prometheus-operator routes an AlertmanagerConfig only alerts whose `namespace` is its own:
     # an alert that aggregates the label away would reach no one.
     text = rules_yaml(selector='namespace="alpha", service="alpha-api"')
@@ -440,14 +443,14 @@ def test_every_rule_reads_only_declared_metrics() -> None:
 def test_every_rule_has_severity_component_and_annotations() -> None:
     for rule in _rules_by_name(rule_groups()).values():
         labels, annotations = rule["labels"], rule["annotations"]
-        assert labels["severity"] in ("critical", "warning")  # type: ignore[index]
-        assert labels["component"]  # type: ignore[index]
-        assert set(annotations) == {"summary", "description", "runbook_url"}  # type: ignore[call-overload]
+        assert labels["severity"] in ("critical", "warning")
+        assert labels["component"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}
 
 
 def test_runbook_urls_use_the_given_base() -> None:
     rules = _rules_by_name(rule_groups(runbook_base="https://docs.example.org/operations"))
-    assert rules["IngestFailed"]["annotations"]["runbook_url"] == (  # type: ignore[index]
+    assert rules["IngestFailed"]["annotations"]["runbook_url"] == (
         "https://docs.example.org/operations#ingestfailed"
     )
 

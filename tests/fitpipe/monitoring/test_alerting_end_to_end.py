@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 import yaml
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from fitpipe.dbroles import API
 from fitpipe.monitoring.alertmanager import alertmanager_config
@@ -56,7 +57,8 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # aiosmtpd's hook
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # aiosmtpd's hook
+        assert isinstance(envelope.content, bytes)  # decode_data=False: the raw message
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -77,7 +79,7 @@ def api(database_url: str) -> Iterator[int]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(Settings(_env_file=None), url=role_url(database_url, API)),  # type: ignore[call-arg]
+            create_app(Settings(_env_file=None), url=role_url(database_url, API)),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -132,7 +134,7 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
         Settings(
             _env_file=None,
             mail_server="127.0.0.1",
-            mail_port=smtp_port,  # type: ignore[call-arg]
+            mail_port=smtp_port,
             mail_from="alerts@fitpipe.test",
         )
     )
@@ -150,10 +152,11 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
             }
         )
     )
+    assert PROMETHEUS is not None and ALERTMANAGER is not None  # else the module is skipped
     alertmanager = _start(
         [
             ALERTMANAGER,
-            f"--config.file={tmp_path / 'alertmanager.yml'}",  # type: ignore[list-item]
+            f"--config.file={tmp_path / 'alertmanager.yml'}",
             f"--storage.path={tmp_path / 'am'}",
             f"--web.listen-address=127.0.0.1:{am_port}",
             "--cluster.listen-address=",
@@ -163,7 +166,7 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
     prometheus = _start(
         [
             PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",  # type: ignore[list-item]
+            f"--config.file={tmp_path / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{prom_port}",
         ],
@@ -185,12 +188,10 @@ def test_failed_ingest_emails_the_critical_alert_and_inhibits_the_warning(
         )
         assert critical["Subject"] == "[fitpipe] FIRING critical: IngestFailed"
         assert critical["To"] == "admin@wearipedia.com"
-        body = (
-            critical.get_payload(decode=True)
-            if not critical.is_multipart()
-            else critical.get_payload(0).get_payload(decode=True)
-        )  # type: ignore[union-attr]
-        assert b"The daily ingest failed" in body  # type: ignore[operator]
+        part = critical.get_payload(0) if critical.is_multipart() else critical
+        assert isinstance(part, Message)
+        body = part.get_payload(decode=True)
+        assert b"The daily ingest failed" in body
 
         alerts = {
             a["labels"]["alertname"]: a for a in httpx.get(f"http://127.0.0.1:{am_port}/api/v2/alerts").json()

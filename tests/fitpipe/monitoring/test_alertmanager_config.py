@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from fitpipe.errors import ConfigError
 from fitpipe.monitoring.alertmanager import DEFAULT_RECIPIENT, alertmanager_config
 from fitpipe.monitoring.generated import alertmanager_yaml, to_yaml
 from fitpipe.settings import Settings
+from tests.prometheus_tools import Tool
 
 
 @pytest.fixture
@@ -39,14 +41,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.monitoring
-def test_default_config_passes_amtool_check(amtool, tmp_path: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_default_config_passes_amtool_check(amtool: Tool, tmp_path: Path, settings: Settings) -> None:
     out = amtool("check-config", _write(tmp_path, alertmanager_yaml(settings))).stdout
     assert "SUCCESS" in out
     assert "2 inhibit rules" in out
 
 
 @pytest.mark.monitoring
-def test_config_with_smtp_login_passes_amtool_check(amtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_config_with_smtp_login_passes_amtool_check(amtool: Tool, tmp_path: Path) -> None:
     settings = Settings(
         mail_server="smtp.example.org",
         mail_port=587,
@@ -83,8 +85,8 @@ def test_smtp_comes_from_the_mail_settings() -> None:
 def test_implicit_tls_on_a_port_alertmanager_cannot_use_is_refused() -> None:
     with pytest.raises(ConfigError, match="port 465"):
         alertmanager_config(Settings(mail_ssl_tls=True, mail_port=587))
-    smtp = alertmanager_config(Settings(mail_ssl_tls=True, mail_port=465))["global"]
-    assert smtp["smtp_require_tls"] is False  # type: ignore[index]
+    config: dict[str, Any] = alertmanager_config(Settings(mail_ssl_tls=True, mail_port=465))
+    assert config["global"]["smtp_require_tls"] is False
 
 
 def test_recipient_must_be_an_address(settings: Settings) -> None:
@@ -93,11 +95,11 @@ def test_recipient_must_be_an_address(settings: Settings) -> None:
 
 
 def test_every_receiver_mails_the_chosen_recipient(settings: Settings) -> None:
-    config = alertmanager_config(settings, to="ops@example.org")
-    addresses = {e["to"] for r in config["receivers"] for e in r["email_configs"]}  # type: ignore[attr-defined]
+    config: dict[str, Any] = alertmanager_config(settings, to="ops@example.org")
+    addresses = {e["to"] for r in config["receivers"] for e in r["email_configs"]}
     assert addresses == {"ops@example.org"}
-    default = alertmanager_config(settings)
-    assert {e["to"] for r in default["receivers"] for e in r["email_configs"]} == {DEFAULT_RECIPIENT}  # type: ignore[attr-defined]
+    default: dict[str, Any] = alertmanager_config(settings)
+    assert {e["to"] for r in default["receivers"] for e in r["email_configs"]} == {DEFAULT_RECIPIENT}
 
 
 @pytest.mark.monitoring
@@ -110,8 +112,8 @@ def test_every_receiver_mails_the_chosen_recipient(settings: Settings) -> None:
     ],
 )
 def test_routes_by_severity(
-    amtool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
-) -> None:  # type: ignore[no-untyped-def]
+    amtool: Tool, tmp_path: Path, settings: Settings, labels: dict[str, str], receiver: str
+) -> None:
     path = _write(tmp_path, alertmanager_yaml(settings))
     pairs = [f"{k}={v}" for k, v in labels.items()]
     out = amtool("config", "routes", "test", f"--config.file={path}", *pairs).stdout
@@ -120,9 +122,10 @@ def test_routes_by_severity(
 
 @pytest.mark.monitoring
 def test_email_subject_names_status_severity_alert_and_study(
-    amtool, tmp_path: Path, settings: Settings
-) -> None:  # type: ignore[no-untyped-def]
-    email = alertmanager_config(settings)["receivers"][0]["email_configs"][0]  # type: ignore[index]
+    amtool: Tool, tmp_path: Path, settings: Settings
+) -> None:
+    config: dict[str, Any] = alertmanager_config(settings)
+    email = config["receivers"][0]["email_configs"][0]
     alert = {
         "status": "firing",
         "labels": {"alertname": "ParticipantsNotSyncing", "severity": "warning", "study": "alpha"},
@@ -163,9 +166,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def alertmanager_url(alertmanager_binary: str, tmp_path: Path, settings: Settings) -> Iterator[str]:
-    config = alertmanager_config(settings)
+    config: dict[str, Any] = alertmanager_config(settings)
     # Nothing listens on port 9 (discard) here: delivery fails quietly; this test reads alert states only.
-    config["global"]["smtp_smarthost"] = "127.0.0.1:9"  # type: ignore[index]
+    config["global"]["smtp_smarthost"] = "127.0.0.1:9"
     path = _write(tmp_path, to_yaml(config, "test"))
     port = _free_port()
     log = tmp_path / "alertmanager.log"

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ import yaml
 
 from fitpipe.monitoring.dashboards import SIDECAR_LABEL, dashboard_configmaps, load_dashboards, panel_queries
 from fitpipe.monitoring.metrics import exposed_names
+from tests.prometheus_tools import Tool
 
 # Metrics of the exporters kube-prometheus-stack scrapes, as their documentation and /metrics name them.
 NODE_EXPORTER = frozenset(
@@ -92,7 +94,7 @@ def all_queries() -> list[tuple[str, str, str]]:
     return queries
 
 
-def parser():  # type: ignore[no-untyped-def]
+def parser() -> ModuleType:
     return pytest.importorskip(
         "promql_parser", reason="promql-parser is not installed (a test extra: pip install promql-parser)"
     )
@@ -122,7 +124,7 @@ def test_there_are_application_api_and_infrastructure_dashboards() -> None:
 
 
 @pytest.mark.monitoring
-def test_every_query_is_promql_that_promtool_accepts(promtool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_query_is_promql_that_promtool_accepts(promtool: Tool, tmp_path: Path) -> None:
     queries = all_queries()
     # promtool has no bare PromQL check: each query becomes a recording rule, which `check rules` parses.
     rules = [{"record": f"dashboard:query_{i}:check", "expr": expr} for i, (_, _, expr) in enumerate(queries)]

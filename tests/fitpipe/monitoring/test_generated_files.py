@@ -11,6 +11,7 @@ import pytest
 
 from fitpipe.monitoring.generated import alertmanager_yaml, rules_yaml
 from fitpipe.settings import Settings
+from tests.prometheus_tools import Tool
 
 REPO = Path(__file__).resolve().parents[3]
 FOLDER = REPO / "monitoring"
@@ -32,7 +33,7 @@ def test_committed_alertmanager_config_is_the_generated_one(monkeypatch: pytest.
 
 
 @pytest.mark.monitoring
-def test_local_prometheus_config_and_its_rules_pass_promtool(promtool) -> None:  # type: ignore[no-untyped-def]
+def test_local_prometheus_config_and_its_rules_pass_promtool(promtool: Tool) -> None:
     out = promtool("check", "config", FOLDER / "prometheus.yml").stdout
     assert "SUCCESS: 1 rule files found" in out
     assert "is valid prometheus config file syntax" in out

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, Router
@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from fitpipe.monitoring.http import UNMATCHED, HttpMetricsMiddleware
-from fitpipe_api.metrics import create_metrics
+from fitpipe.monitoring.metrics import family
 
 NAME = "fitpipe_http_request_duration_seconds"
 
@@ -28,6 +28,12 @@ def count(registry: CollectorRegistry, route: str, method: str = "GET", status: 
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()
+
+
+def histogram(registry: CollectorRegistry) -> Histogram:
+    """The catalog's family as a process measures it (the API's wiring: tests/api/test_metrics.py)."""
+    http = family(NAME)
+    return Histogram(http.name, http.help, labelnames=http.labels, buckets=http.buckets, registry=registry)
 
 
 def fastapi_app(registry: CollectorRegistry) -> FastAPI:
@@ -48,7 +54,7 @@ def fastapi_app(registry: CollectorRegistry) -> FastAPI:
         raise RuntimeError("boom")
 
     app.include_router(router)
-    app.add_middleware(HttpMetricsMiddleware, histogram=create_metrics(registry).http_request_duration)
+    app.add_middleware(HttpMetricsMiddleware, histogram=histogram(registry))
     return app
 
 
@@ -103,7 +109,7 @@ def test_mounted_routers_and_apps_get_their_prefix(registry: CollectorRegistry) 
             Mount("/static", app=static),
         ]
     )
-    app.add_middleware(HttpMetricsMiddleware, histogram=create_metrics(registry).http_request_duration)
+    app.add_middleware(HttpMetricsMiddleware, histogram=histogram(registry))
     client = TestClient(app)
     assert client.get("/v1/items/42").status_code == 200
     assert client.get("/static/css/site.css").status_code == 200

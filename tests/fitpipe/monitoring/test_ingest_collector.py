@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,15 +19,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from fitpipe.db import connect
 from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe.monitoring.metrics import INGEST_DURATION_BUCKETS
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
 NOW = datetime.now(UTC)
 
 
-def registry_for(database_url: str, **options: object) -> CollectorRegistry:
+def registry_for(database_url: str, **options: Any) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(IngestCollector(lambda: connect(database_url), **options))  # type: ignore[arg-type]
+    registry.register(IngestCollector(lambda: connect(database_url), **options))
     return registry
 
 
@@ -422,11 +424,12 @@ def test_the_collector_reads_the_typed_counts_a_recorder_wrote_not_the_json(
     here on purpose: the collector must not read it."""
     with db.transaction():
         db.execute("SELECT set_config('fitpipe.run_counts', 'typed', true)")  # as RunRecorder writes
-        run_id = db.execute(
+        run_id = scalar(
+            db,
             """INSERT INTO ingest_runs (trigger, status, started_at, finished_at, errors, files_failed, details)
                VALUES ('run', 'partial', now() - interval '1 hour', now(), 3, 2, %s) RETURNING id""",
             (json.dumps({"metrics": {"steps": {"new": 999}}, "files": {"failed": 99}}),),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         db.execute(
             """INSERT INTO ingest_run_metrics (run_id, metric, source, rows_new, rows_updated)
                VALUES (%s, 'heart_rate', 'takeout', 40, 2), (%s, 'sp02_typo', 'fitabase', 5, 0)""",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,8 @@ def anchors() -> set[str]:
 
 @pytest.mark.parametrize("name", alert_names())
 def test_every_alert_has_a_runbook_section(name: str) -> None:
-    rules = {r["alert"]: r for g in rule_groups() for r in g["rules"]}  # type: ignore[attr-defined]
+    groups: list[dict[str, Any]] = rule_groups()
+    rules = {r["alert"]: r for g in groups for r in g["rules"]}
     url = rules[name]["annotations"]["runbook_url"]
     path, _, anchor = url.partition("#")
     assert path == "docs/operations.md"

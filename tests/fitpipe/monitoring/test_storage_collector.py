@@ -75,7 +75,7 @@ def test_the_api_serves_the_storage_gauges_as_its_restricted_role(
     db: psycopg.Connection, database_url: str
 ) -> None:
     _load_day(db, "S1", "2024-02-01")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     with TestClient(create_app(settings, url=role_url(database_url, API))) as client:
         text = client.get("/metrics").text
     assert 'fitpipe_storage_bytes{state="uncompressed",table="samples"}' in text

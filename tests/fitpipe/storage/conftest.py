@@ -11,6 +11,7 @@ import pytest
 
 from fitpipe.participants import Participant, add_participant
 from fitpipe.storage import compress_old_chunks, detect_edition
+from fitpipe_ingest.counts import FileResult
 from fitpipe_ingest.load import FileIdentity, LoadOptions, load_parsed_file
 from fitpipe_ingest.records import ParsedFile, SampleBatch, SleepSession, SleepStage
 
@@ -42,7 +43,7 @@ def load(
     *,
     sleep: list[SleepSession] | None = None,
     lag: timedelta = timedelta(hours=1),
-):  # type: ignore[no-untyped-def]
+) -> FileResult:
     us = ts.as_unit("us").asi8.astype(np.int64)
     parsed = ParsedFile(
         path,

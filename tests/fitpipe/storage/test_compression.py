@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 import pytest
 from click.testing import CliRunner
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.cli import cli
 from fitpipe.dbroles.catalog import API, INGEST
@@ -121,14 +121,14 @@ def test_the_apache_edition_is_left_as_it_was(db: psycopg.Connection, fitpipe_en
 
 
 def test_a_compression_age_inside_the_lag_window_is_refused() -> None:
-    settings = Settings(_env_file=None, fitpipe_compress_after_hours=48, fitpipe_ingest_lag_hours=72)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, fitpipe_compress_after_hours=48, fitpipe_ingest_lag_hours=72)
     with pytest.raises(ConfigError, match="shorter than the ingest lag window") as err:
         compression_cutoff(settings, datetime(2024, 5, 1, tzinfo=UTC))
     assert "at least 96" in (err.value.hint or "")
-    ok = Settings(_env_file=None)  # type: ignore[call-arg]
+    ok = Settings(_env_file=None)
     assert compression_cutoff(ok, datetime(2024, 5, 8, tzinfo=UTC)) == datetime(2024, 5, 1, tzinfo=UTC)
     # a longer lag moves the default along: lag + 4 days
-    long_lag = Settings(_env_file=None, fitpipe_ingest_lag_hours=240)  # type: ignore[call-arg]
+    long_lag = Settings(_env_file=None, fitpipe_ingest_lag_hours=240)
     assert compression_cutoff(long_lag, datetime(2024, 5, 15, tzinfo=UTC)) == datetime(2024, 5, 1, tzinfo=UTC)
 
 
@@ -144,7 +144,9 @@ def loaded(db: psycopg.Connection, full_edition: None) -> dict[str, Participant]
     return {"a": a, "b": b}
 
 
-def test_compressing_changes_no_answer_and_shrinks_the_samples(db: psycopg.Connection, loaded) -> None:  # type: ignore[no-untyped-def]
+def test_compressing_changes_no_answer_and_shrinks_the_samples(
+    db: psycopg.Connection, loaded: dict[str, Participant]
+) -> None:
     before = _answers(db, loaded["a"])
     sizes_before = {t.table_name: t for t in read_sizes(db)}
     report = compress_old_chunks(db, FAR_FUTURE)
@@ -161,7 +163,9 @@ def test_compressing_changes_no_answer_and_shrinks_the_samples(db: psycopg.Conne
     assert compress_old_chunks(db, FAR_FUTURE).chunks == []  # nothing left to do
 
 
-def test_every_write_path_is_exact_on_compressed_chunks(db: psycopg.Connection, loaded) -> None:  # type: ignore[no-untyped-def]
+def test_every_write_path_is_exact_on_compressed_chunks(
+    db: psycopg.Connection, loaded: dict[str, Participant]
+) -> None:
     a, b = loaded["a"], loaded["b"]
     compress_everything(db)
     # fast path: nothing of C2 stored in this span, but the day's chunk is compressed
@@ -203,8 +207,8 @@ def test_every_write_path_is_exact_on_compressed_chunks(db: psycopg.Connection, 
     check_minute_layers(db, "heart_rate", a.id)
 
 
-def test_db_status_and_db_compress_report_the_full_edition(  # type: ignore[no-untyped-def]
-    db: psycopg.Connection, loaded, fitpipe_env: Path
+def test_db_status_and_db_compress_report_the_full_edition(
+    db: psycopg.Connection, loaded: dict[str, Participant], fitpipe_env: Path
 ) -> None:
     runner = CliRunner()
     chunks = len(_chunk_states(db, "samples")) + len(_chunk_states(db, "rollup_1m"))
@@ -222,8 +226,8 @@ def test_db_status_and_db_compress_report_the_full_edition(  # type: ignore[no-u
     assert samples_line.split()[1] == "3/3"
 
 
-def test_the_process_roles_write_compress_and_read_compressed_chunks(  # type: ignore[no-untyped-def]
-    db: psycopg.Connection, database_url: str, loaded
+def test_the_process_roles_write_compress_and_read_compressed_chunks(
+    db: psycopg.Connection, database_url: str, loaded: dict[str, Participant]
 ) -> None:
     """The ingest job and the API log in as their own roles, which own no table: the writes into compressed
     chunks, the storage step (compression, retention) and the reads must work as they do for the owner."""
@@ -354,7 +358,7 @@ def _digest(url: str) -> dict[str, tuple[int, str]]:
 
 
 @pytest.mark.slow
-def test_kill_9_while_rewriting_compressed_chunks_then_rerun_converges(  # type: ignore[no-untyped-def]
+def test_kill_9_while_rewriting_compressed_chunks_then_rerun_converges(
     pg_server_url: str, template_url: str, full_edition: None, two_exports: tuple[Path, Path], tmp_path: Path
 ) -> None:
     first, second = two_exports
@@ -366,9 +370,7 @@ def test_kill_9_while_rewriting_compressed_chunks_then_rerun_converges(  # type:
         names.append(name)
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
-        params = conninfo_to_dict(pg_server_url)
-        params["dbname"] = name
-        url = make_conninfo(**params)
+        url = make_conninfo(pg_server_url, dbname=name)
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
             with (first / STUDY / "participants.csv").open() as fh:
@@ -433,7 +435,7 @@ def test_old_day_is_compressed_but_within_the_lag_it_is_not(
     for days_ago in (10, 2):
         ts = pd.date_range(now - timedelta(days=days_ago), periods=100, freq="5s")
         load(db, p, "heart_rate", ts, np.full(100, 60.0), f"d{days_ago}.json")
-    cutoff = compression_cutoff(Settings(_env_file=None), now)  # type: ignore[call-arg]
+    cutoff = compression_cutoff(Settings(_env_file=None), now)
     done = compress_old_chunks(db, cutoff)
     assert "samples" in {c.hypertable for c in done.chunks}
     assert all(c.range_end <= cutoff for c in done.chunks)

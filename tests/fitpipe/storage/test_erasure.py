@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from fitpipe.cli import cli
 from fitpipe.errors import ConflictError, InputError
-from fitpipe.participants import get_participant, update_participant
+from fitpipe.participants import Participant, get_participant, update_participant
 from fitpipe.storage import detect_edition
 from tests.fitpipe.storage.conftest import compress_everything, digest_of, load, populate, rows_of
 
@@ -26,7 +26,7 @@ AUDIT_KEYS = {"metrics", "start", "end", "granularity", "format", "impute", "stu
 
 
 @pytest.fixture
-def two(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyped-def]
+def two(db: psycopg.Connection, fitpipe_env: Path) -> tuple[Participant, Participant, Path]:
     gone = populate(db, "P1", "s", "2024-05-01T00:00:00Z", email="p1@example.org")
     kept = populate(db, "P2", "s", "2024-05-01T12:00:00Z", email="p2@example.org")
     compressed = compress_everything(db)  # 0 on the Apache edition: everything stays uncompressed
@@ -38,7 +38,9 @@ def two(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyped-d
     return gone, kept, inbox
 
 
-def test_erase_leaves_nothing_of_the_participant_in_any_table(db: psycopg.Connection, two) -> None:  # type: ignore[no-untyped-def]
+def test_erase_leaves_nothing_of_the_participant_in_any_table(
+    db: psycopg.Connection, two: tuple[Participant, Participant, Path]
+) -> None:
     gone, kept, inbox = two
     before = rows_of(db, gone.id)
     assert all(n > 0 for n in before.values()), before
@@ -70,7 +72,9 @@ def test_erase_leaves_nothing_of_the_participant_in_any_table(db: psycopg.Connec
     assert "recorded in the audit log" in result.output
 
 
-def test_erasing_again_is_harmless_and_nothing_can_bring_the_data_back(db: psycopg.Connection, two) -> None:  # type: ignore[no-untyped-def]
+def test_erasing_again_is_harmless_and_nothing_can_bring_the_data_back(
+    db: psycopg.Connection, two: tuple[Participant, Participant, Path]
+) -> None:
     gone, _, _ = two
     runner = CliRunner()
     assert runner.invoke(cli, ["participants", "erase", "P1", "--study", "s", "--yes"]).exit_code == 0
@@ -85,7 +89,9 @@ def test_erasing_again_is_harmless_and_nothing_can_bring_the_data_back(db: psyco
     assert db.execute("SELECT count(*) FROM samples WHERE participant_id = %s", (gone.id,)).fetchone() == (0,)
 
 
-def test_without_yes_nothing_is_erased(db: psycopg.Connection, two) -> None:  # type: ignore[no-untyped-def]
+def test_without_yes_nothing_is_erased(
+    db: psycopg.Connection, two: tuple[Participant, Participant, Path]
+) -> None:
     gone, _, inbox = two
     before = rows_of(db, gone.id)
     result = CliRunner().invoke(cli, ["participants", "erase", "P1", "--study", "s"])
@@ -94,8 +100,8 @@ def test_without_yes_nothing_is_erased(db: psycopg.Connection, two) -> None:  # 
     assert rows_of(db, gone.id) == before and (inbox / "P1").exists()
 
 
-def test_the_daily_run_removes_the_inbox_of_a_participant_erased_through_the_api(  # type: ignore[no-untyped-def]
-    db: psycopg.Connection, two
+def test_the_daily_run_removes_the_inbox_of_a_participant_erased_through_the_api(
+    db: psycopg.Connection, two: tuple[Participant, Participant, Path]
 ) -> None:
     gone, _, inbox = two
     from fitpipe.storage import erase_participant

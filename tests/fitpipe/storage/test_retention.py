@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from fitpipe.cli import cli
-from fitpipe.participants import add_participant
+from fitpipe.participants import Participant, add_participant
 from fitpipe.storage import apply_retention, list_retention, set_retention
 from fitpipe.storage.edition import detect_edition
 from tests.fitpipe.storage.conftest import compress_everything, digest_of, load, rows_of
@@ -31,7 +31,7 @@ def _chunks(conn: psycopg.Connection, table: str) -> int:
 
 
 @pytest.fixture
-def studies(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyped-def]
+def studies(db: psycopg.Connection, fitpipe_env: Path) -> dict[str, Participant]:
     """Study `old` (two participants, 2024-01-01..04) and study `new` (one, 2024-01-03..06): samples chunks
     of Jan 1-2 hold only `old`, Jan 3 both, Jan 5-6 only `new`."""
     people = {}
@@ -48,15 +48,17 @@ def studies(db: psycopg.Connection, fitpipe_env: Path):  # type: ignore[no-untyp
     return people
 
 
-def test_nothing_happens_before_the_retention_ends(db: psycopg.Connection, studies) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_happens_before_the_retention_ends(
+    db: psycopg.Connection, studies: dict[str, Participant]
+) -> None:
     set_retention(db, "old", ends_on=date(2024, 1, 4), retention_days=30)
     assert [r.erase_after for r in list_retention(db) if r.study == "old"] == [date(2024, 2, 3)]
     assert apply_retention(db, date(2024, 2, 3), actor={"via": "test"}) == []
     assert rows_of(db, studies["O1"].id)["samples"] > 0
 
 
-def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(  # type: ignore[no-untyped-def]
-    db: psycopg.Connection, studies
+def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(
+    db: psycopg.Connection, studies: dict[str, Participant]
 ) -> None:
     kept = digest_of(db, studies["N1"].id)
     samples_chunks = _chunks(db, "samples")
@@ -82,7 +84,7 @@ def test_retention_erases_the_study_drops_its_own_chunks_and_spares_the_other(  
     ]
 
 
-def test_retention_commands(db: psycopg.Connection, studies) -> None:  # type: ignore[no-untyped-def]
+def test_retention_commands(db: psycopg.Connection, studies: dict[str, Participant]) -> None:
     runner = CliRunner()
     out = runner.invoke(cli, ["retention", "set", "old", "--ends-on", "2024-01-04", "--keep-days", "10"])
     assert out.exit_code == 0 and "erased after 2024-01-14" in out.output, out.output

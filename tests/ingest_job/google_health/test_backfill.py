@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,8 +21,9 @@ from fitpipe_ingest.google_health.run import SyncOptions
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import NOW, enrol, grant
 
-from .conftest import NOW, enrol, grant, rollup_count, stored
+from .conftest import rollup_count, stored
 
 pytestmark = pytest.mark.db
 
@@ -41,10 +43,12 @@ def _history(fake: FakeGoogleHealth, user: str) -> list[dict]:
 
 
 def _filter_days(fake: FakeGoogleHealth, since: int = 0) -> list[str]:
-    return [
-        re.search(r'>= "([0-9-]+)T', r.params["filter"]).group(1)  # type: ignore[union-attr]
-        for r in fake.requests(path="/steps/")[since:]
-    ]
+    days = []
+    for r in fake.requests(path="/steps/")[since:]:
+        start = re.search(r'>= "([0-9-]+)T', r.params["filter"])
+        assert start is not None, r.params["filter"]
+        days.append(start.group(1))
+    return days
 
 
 def test_an_interrupted_backfill_resumes_where_it_stopped(
@@ -55,12 +59,12 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     p = enrol(db, "P1", timezone="UTC")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     steps = _history(fake, "alice")
     options = SyncOptions(now=NOW, data_types=("steps",))
     real_get, calls = source.api.get, {"n": 0}
 
-    def interrupted_get(path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def interrupted_get(path: str, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 4:
             raise Interrupted
@@ -122,7 +126,7 @@ def test_fitpipe_backfill_pulls_history_and_records_a_run(
     source = GoogleHealthSource.create(get_google_health_settings())
     try:
         p = enrol(db, "P1", timezone="UTC")
-        grant(db, source, fake, p, "alice")
+        grant(db, source.cipher, fake, p, "alice")
     finally:
         source.close()
     steps = hp.steps(datetime(2026, 10, 20, tzinfo=UTC), 3 * 1440)

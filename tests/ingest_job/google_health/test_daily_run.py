@@ -3,6 +3,7 @@ as needs_reconsent in the Prometheus metrics the API exports, and the run carrie
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,14 +20,16 @@ from fitpipe.monitoring.ingest_collector import IngestCollector
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import enrol, grant
+from tests.queries import one
 
-from .conftest import enrol, grant, source_status, stored
+from .conftest import source_status, stored
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def live_env(fake: FakeGoogleHealth, fitpipe_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FITPIPE_TOKEN_KEY", generate_key())
@@ -46,8 +49,8 @@ def test_the_daily_run_syncs_consented_participants_and_counts_a_revoked_grant(
     try:
         synced, revoked = enrol(db, "P1"), enrol(db, "P2")
         enrol(db, "P3")  # no grant: inbox only, untouched by the live pass
-        grant(db, source, fake, synced, "alice")
-        grant(db, source, fake, revoked, "bob")
+        grant(db, source.cipher, fake, synced, "alice")
+        grant(db, source.cipher, fake, revoked, "bob")
     finally:
         source.close()
     now = datetime.now(UTC)
@@ -66,14 +69,12 @@ def test_the_daily_run_syncs_consented_participants_and_counts_a_revoked_grant(
     )
     assert len(stored(db, synced, "steps")) == 60
     assert source_status(db, revoked)[0] == "needs_reconsent"
-    status, details = db.execute(
-        "SELECT status, details FROM ingest_runs ORDER BY id DESC LIMIT 1"
-    ).fetchone()  # type: ignore[misc]
+    status, details = one(db, "SELECT status, details FROM ingest_runs ORDER BY id DESC LIMIT 1")
     assert status == "success" and details["token_refresh_failures"] == {"trial": 1}
     assert details["google_health"]["synced"] == 1 and details["metrics"]["steps|google_health"]["new"] == 60
 
     registry = CollectorRegistry()
-    registry.register(IngestCollector(lambda: connect(database_url)))  # type: ignore[arg-type]
+    registry.register(IngestCollector(lambda: connect(database_url)))
     assert registry.get_sample_value("fitpipe_token_refresh_failures_total", {"study": "trial"}) == 1
     assert (
         registry.get_sample_value("fitpipe_participants", {"study": "trial", "state": "needs_reconsent"}) == 1
@@ -88,7 +89,7 @@ def test_a_daily_run_without_the_oauth_client_reports_the_consented_participants
 ) -> None:
     source = GoogleHealthSource.create(get_google_health_settings())
     try:
-        grant(db, source, fake, enrol(db, "P1"), "alice")
+        grant(db, source.cipher, fake, enrol(db, "P1"), "alice")
     finally:
         source.close()
     monkeypatch.delenv("GOOGLE_CLIENT_SECRET")

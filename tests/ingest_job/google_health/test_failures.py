@@ -4,25 +4,30 @@ counted in the run's details, and never stops the others."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
 
+from fitpipe.participants import Participant
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from fitpipe_ingest.google_health.sync import consented_participants
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
+from tests.fakes.google_health_fixtures import NOW, enrol, grant
 
-from .conftest import NOW, enrol, grant, run_sync, source_status, stored
+from .conftest import run_sync, source_status, stored
 
 pytestmark = pytest.mark.db
 
 
-def _cohort(db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3):  # type: ignore[no-untyped-def]
+def _cohort(
+    db: psycopg.Connection, source: GoogleHealthSource, fake: FakeGoogleHealth, n: int = 3
+) -> list[Participant]:
     people = []
     for i in range(n):
         person = enrol(db, f"P{i}")
-        grant(db, source, fake, person, f"user{i}")
+        grant(db, source.cipher, fake, person, f"user{i}")
         fake.add_points(f"user{i}", "steps", hp.steps(NOW - timedelta(days=1), 120))
         people.append(person)
     return people
@@ -51,7 +56,8 @@ def test_a_participant_that_keeps_failing_is_deferred_while_the_others_sync(
         and stored(db, people[2], "steps")
         and not stored(db, people[1], "steps")
     )
-    assert summary.details()["google_health"]["deferred"] == 1  # type: ignore[index]
+    details: dict[str, Any] = summary.details()
+    assert details["google_health"]["deferred"] == 1
     assert report.failures == 1 and "P1" in report.error_lines()[0]
     # the waits between tries were exponential backoff with full jitter: each below base * 2^(try-1)
     policy = source.api.policy

@@ -14,8 +14,9 @@ from fitpipe.google_health.settings import GoogleHealthSettings
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth, VirtualClock
+from tests.fakes.google_health_fixtures import NOW, enrol, grant, max_in_window
 
-from .conftest import NOW, enrol, grant, max_in_window, run_sync, stored
+from .conftest import run_sync, stored
 
 pytestmark = pytest.mark.db
 
@@ -30,7 +31,7 @@ def test_one_participant_never_gets_more_than_300_requests_in_any_minute(
     source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1", timezone="UTC")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     fake.add_points("alice", "heart-rate", DAY_OF_HEART_RATE)
     source.api.page_size = PAGE
 
@@ -62,7 +63,7 @@ def test_budgets_are_per_participant_and_the_project_budget_binds_them_all(
     try:
         for i, study in enumerate(("roomy", "roomy", "tight", "tight")):
             person = enrol(db, f"P{i}", timezone="UTC", study=study)
-            grant(db, roomy, fake, person, f"user{i}")
+            grant(db, roomy.cipher, fake, person, f"user{i}")
             fake.add_points(f"user{i}", "heart-rate", DAY_OF_HEART_RATE[:2000])
         for src in (roomy, tight):
             src.api.page_size = 10  # 200 requests per participant
@@ -88,7 +89,7 @@ def test_a_storm_of_429s_is_ridden_out_honouring_retry_after(
     source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1", timezone="UTC")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     fake.add_points("alice", "steps", hp.steps(NOW - timedelta(hours=5), 300))
     fake.inject("alice", 429, 429, 429, retry_after="30")
     fake.inject("alice", 429)  # and one without Retry-After: backoff with jitter alone
@@ -113,8 +114,8 @@ def test_a_retry_after_beyond_the_limit_defers_the_participant_at_once(
     clock: VirtualClock,
 ) -> None:
     a, b = enrol(db, "P1"), enrol(db, "P2")
-    grant(db, source, fake, a, "alice")
-    grant(db, source, fake, b, "bob")
+    grant(db, source.cipher, fake, a, "alice")
+    grant(db, source.cipher, fake, b, "bob")
     for user in ("alice", "bob"):
         fake.add_points(user, "steps", hp.steps(NOW - timedelta(hours=5), 60))
     fake.inject("alice", 429, retry_after="3600")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,8 +14,10 @@ from fitpipe.google_health.datatypes import DATA_TYPES
 from fitpipe_ingest.google_health.source import GoogleHealthSource
 from tests.fakes import health_points as hp
 from tests.fakes.google_health import FakeGoogleHealth
+from tests.fakes.google_health_fixtures import NOW, at, enrol, grant
+from tests.queries import scalar
 
-from .conftest import NOW, at, enrol, grant, rollup_count, run_sync, source_status, stored
+from .conftest import rollup_count, run_sync, source_status, stored
 
 pytestmark = pytest.mark.db
 
@@ -48,7 +51,7 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
 ) -> None:
     p = enrol(db, "P1")
     fake.add_user("alice")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     start = NOW - timedelta(days=3)
     heart = hp.heart_rate(start, 3 * 1440, timedelta(minutes=1), offset_s=NY)
     steps = hp.steps(start, 3 * 1440, offset_s=NY)
@@ -110,9 +113,9 @@ def test_first_sync_loads_every_data_type_onto_the_catalog(
         db.execute("SELECT data_type, fetched_until FROM google_health_sync").fetchall()
     )
     assert fetched == {t.name: NOW for t in DATA_TYPES}
-    details = summary.details()
-    assert details["google_health"]["synced"] == 1  # type: ignore[index]
-    assert details["metrics"]["heart_rate|google_health"]["new"] == len(heart)  # type: ignore[index]
+    details: dict[str, Any] = summary.details()
+    assert details["google_health"]["synced"] == 1
+    assert details["metrics"]["heart_rate|google_health"]["new"] == len(heart)
 
 
 def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
@@ -122,14 +125,12 @@ def test_nightly_delta_fetches_only_from_the_cursor_minus_the_lag(
     source: GoogleHealthSource,
 ) -> None:
     p = enrol(db, "P1")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     first = hp.heart_rate(NOW - timedelta(days=6), 6 * 288, timedelta(minutes=5), offset_s=NY)
     fake.add_points("alice", "heart-rate", first)
     run_sync(database_url, source)
     before = len(fake.requests(path="/heart-rate/"))
-    cursor = db.execute(
-        "SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'"
-    ).fetchone()[0]  # type: ignore[index]
+    cursor = scalar(db, "SELECT max(last_value) FROM ingest_cursors WHERE source = 'google_health'")
 
     new = hp.heart_rate(NOW, 288, timedelta(minutes=5), offset_s=NY)
     fake.add_points("alice", "heart-rate", new)
@@ -155,8 +156,8 @@ def test_late_synced_data_inside_the_lag_is_caught_and_outside_it_is_not(
     source: GoogleHealthSource,
 ) -> None:
     p, q = enrol(db, "P1", study="lagged"), enrol(db, "P2", study="unlagged")
-    grant(db, source, fake, p, "alice")
-    grant(db, source, fake, q, "bob")
+    grant(db, source.cipher, fake, p, "alice")
+    grant(db, source.cipher, fake, q, "bob")
     hole = (NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(hours=6))
     full = hp.heart_rate(NOW - timedelta(days=4), 4 * 144, timedelta(minutes=10), offset_s=NY)
     early = [x for x in full if not hole[0] <= at(x["heartRate"]["sampleTime"]["physicalTime"]) < hole[1]]
@@ -188,14 +189,14 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     p = enrol(db, "P1")
-    grant(db, source, fake, p, "alice")
+    grant(db, source.cipher, fake, p, "alice")
     heart = hp.heart_rate(NOW - timedelta(days=4), 4 * 720, timedelta(minutes=2), offset_s=NY)
     fake.add_points("alice", "heart-rate", heart)
     source.api.page_size = 250  # ~3 pages per local day: the crash hits between pages of a window
     real_get = source.api.get
     calls = {"n": 0}
 
-    def crashing_get(path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def crashing_get(path: str, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 8:
             raise SimulatedCrash
@@ -206,7 +207,7 @@ def test_crash_mid_window_then_resume_stores_everything_exactly_once(
         run_sync(database_url, source, data_types=("heart-rate",))
     after_crash = stored(db, p, "heart_rate")
     assert 0 < len(after_crash) < len(heart)
-    cursor = db.execute("SELECT last_value FROM ingest_cursors").fetchone()[0]  # type: ignore[index]
+    cursor = scalar(db, "SELECT last_value FROM ingest_cursors")
     assert cursor == after_crash[-1][0], "the cursor covers only what was stored"
     newest_first = [at(x["heartRate"]["sampleTime"]["physicalTime"]) for x in heart]
     assert [t for t, _ in after_crash] == sorted(t for t in newest_first if t <= cursor), (
@@ -229,7 +230,7 @@ def test_participants_sync_concurrently_but_never_more_than_the_pool(
 ) -> None:
     people = [enrol(db, f"P{i}") for i in range(5)]
     for i, person in enumerate(people):
-        grant(db, source, fake, person, f"user{i}")
+        grant(db, source.cipher, fake, person, f"user{i}")
         fake.add_points(f"user{i}", "steps", hp.steps(NOW - timedelta(days=2), 600))
     fake.request_delay = 0.2  # long enough that two workers overlap even on a busy machine
     report, _ = run_sync(database_url, source, data_types=("steps",))

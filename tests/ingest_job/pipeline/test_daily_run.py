@@ -15,8 +15,11 @@ from click.testing import CliRunner
 from fitpipe.cli import cli
 from fitpipe.participants import add_participant
 from fitpipe.settings import reset_settings_cache
+from fitpipe_ingest.records import ParseContext, ParsedFile
 from fitpipe_ingest.sources.long_csv.source import LongCsvSource
+from fitpipe_ingest.tree import InputTree
 from tests.ingest_job.exports import global_export_day, long_csv, write_zip
+from tests.queries import one
 
 pytestmark = pytest.mark.db
 
@@ -84,7 +87,9 @@ def inbox(
 
     real_parse = LongCsvSource.parse_pieces
 
-    def parse_pieces(self, tree, path, ctx):  # type: ignore[no-untyped-def]
+    def parse_pieces(
+        self: LongCsvSource, tree: InputTree, path: str, ctx: ParseContext
+    ) -> Iterator[ParsedFile]:
         if path.endswith("boom.csv"):  # a parser bug, as one file might meet it
             raise RuntimeError("parser bug")
         return real_parse(self, tree, path, ctx)
@@ -144,8 +149,8 @@ def test_a_run_that_fails_outside_the_files_keeps_the_counts_that_committed(
     stored = sum(per_participant(database_url).values())
     assert stored > 0
     with psycopg.connect(database_url) as conn:
-        status, rows_new, error = conn.execute(
-            "SELECT status, rows_new, error FROM ingest_runs WHERE trigger = 'run'"
-        ).fetchone()  # type: ignore[misc]
+        status, rows_new, error = one(
+            conn, "SELECT status, rows_new, error FROM ingest_runs WHERE trigger = 'run'"
+        )
     assert (status, rows_new) == ("failed", stored)
     assert error.startswith("RuntimeError: the live pass broke")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -27,10 +29,10 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counts: Counter[str] = Counter()
     real = tree_module._file_opener
 
-    def counting(path: Path):  # type: ignore[no-untyped-def]
+    def counting(path: Path) -> Callable[[], IO[bytes]]:
         opener = real(path)
 
-        def open_counted():  # type: ignore[no-untyped-def]
+        def open_counted() -> IO[bytes]:
             fh = opener()
             raw_read = fh.read
 
@@ -39,7 +41,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
                 counts[path.name] += len(data)
                 return data
 
-            fh.read = read  # type: ignore[method-assign]
+            fh.read = read  # type: ignore[method-assign]  # count what whoever holds the file reads
             return fh
 
         return open_counted

@@ -12,21 +12,21 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
 
 from fitpipe.participants import add_participant
 from tests.ingest_job.exports import fitabase_heart_rate
+from tests.queries import one, scalar
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
-def scalar(url: str, query: str) -> object:
+def scalar_at(url: str, query: LiteralString) -> Any:
     with psycopg.connect(url) as conn:
-        row = conn.execute(query).fetchone()
-    assert row is not None
-    return row[0]
+        return scalar(conn, query)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def interrupt_mid_run(
     )
     try:
         deadline = time.monotonic() + 120
-        while scalar(url, "SELECT count(*) FROM samples") == 0:
+        while scalar_at(url, "SELECT count(*) FROM samples") == 0:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the run stored nothing in two minutes"
             time.sleep(0.05)
@@ -83,8 +83,8 @@ def test_the_database_going_away_mid_run_exits_3_with_one_line_and_marks_the_run
     assert len(error_lines) == 1 and error_lines[0].startswith(
         "error: the database went away during the run"
     ), err
-    assert scalar(database_url, "SELECT status FROM ingest_runs") == "aborted"
-    assert scalar(database_url, "SELECT rows_new FROM ingest_runs") == scalar(
+    assert scalar_at(database_url, "SELECT status FROM ingest_runs") == "aborted"
+    assert scalar_at(database_url, "SELECT rows_new FROM ingest_runs") == scalar_at(
         database_url, "SELECT count(*) FROM samples"
     ), "the record keeps the counts of what committed"
 
@@ -97,8 +97,8 @@ def test_sigterm_mid_run_records_the_run_aborted_at_once_and_a_rerun_converges(
     )
     assert code == 128 + signal.SIGTERM, err
     with psycopg.connect(database_url) as conn:
-        status, error, rows_new = conn.execute("SELECT status, error, rows_new FROM ingest_runs").fetchone()  # type: ignore[misc]
-        stored = conn.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
+        status, error, rows_new = one(conn, "SELECT status, error, rows_new FROM ingest_runs")
+        stored = scalar(conn, "SELECT count(*) FROM samples")
     assert (status, rows_new) == ("aborted", stored) and stored < 40 * 60_000
     assert error.startswith("interrupted (Ctrl-C or SIGTERM) before it finished")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "FITPIPE_"))}
@@ -107,4 +107,4 @@ def test_sigterm_mid_run_records_the_run_aborted_at_once_and_a_rerun_converges(
         [sys.executable, "-m", "fitpipe.cli", "run"], env=env, capture_output=True, check=False
     )
     assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
-    assert scalar(database_url, "SELECT count(*) FROM samples") == 40 * 60_000
+    assert scalar_at(database_url, "SELECT count(*) FROM samples") == 40 * 60_000

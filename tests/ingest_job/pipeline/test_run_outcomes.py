@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from itertools import count
@@ -14,12 +13,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.migrations import available_migrations, migrate, schema_version
 from fitpipe_ingest.counts import FileResult, IngestSummary, MetricCounts
 from fitpipe_ingest.pipeline.runs import RunRecorder
 from tests.conftest import role_passwords
+from tests.queries import scalar
 
 pytestmark = pytest.mark.db
 
@@ -108,7 +108,7 @@ def test_the_recorder_stores_what_a_run_counted_as_typed_columns_and_rows(
         "tokens": [("alpha", 1)],
     }
     # the JSON stays for the previous release's API (its collector reads it) until a contract step
-    details = db.execute("SELECT details FROM ingest_runs WHERE id = %s", (run.id,)).fetchone()[0]  # type: ignore[index]
+    details = scalar(db, "SELECT details FROM ingest_runs WHERE id = %s", (run.id,))
     assert details["files"]["failed"] == 1 and details["metrics"]["heart_rate|takeout"]["new"] == 90
 
 
@@ -131,16 +131,15 @@ def test_a_run_the_previous_release_records_as_json_only_gets_typed_counts_from_
 @pytest.fixture
 def schema_9(pg_server_url: str, tmp_path: Path) -> Iterator[str]:
     """A new database at schema 0009, the release before the typed run outcomes."""
-    params = conninfo_to_dict(pg_server_url)
-    params["dbname"] = f"fitpipe_test_outcomes_{os.getpid()}_{next(_names)}"
-    url = make_conninfo(**params)
+    name = f"fitpipe_test_outcomes_{os.getpid()}_{next(_names)}"
+    url = make_conninfo(pg_server_url, dbname=name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {params['dbname']}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE DATABASE {name}")
     older = tmp_path / "sql"
     older.mkdir()
     for m in available_migrations():
         if m.version < 10:
-            shutil.copy(m.path, older / m.path.name)
+            (older / m.path.name).write_bytes(m.path.read_bytes())
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn, older, passwords=role_passwords(pg_server_url))
@@ -148,22 +147,25 @@ def schema_9(pg_server_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {params['dbname']} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_the_migration_backfills_the_runs_recorded_before_it(schema_9: str, pg_server_url: str) -> None:
     with psycopg.connect(schema_9, autocommit=True) as conn:
-        old = conn.execute(
+        old = scalar(
+            conn,
             "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'partial', %s) RETURNING id",
             (json.dumps(OLD_DETAILS),),
-        ).fetchone()[0]  # type: ignore[index]
-        empty = conn.execute(
-            "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'failed', '{}') RETURNING id"
-        ).fetchone()[0]  # type: ignore[index]
-        malformed = conn.execute(
+        )
+        empty = scalar(
+            conn,
+            "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'failed', '{}') RETURNING id",
+        )
+        malformed = scalar(
+            conn,
             "INSERT INTO ingest_runs (trigger, status, details) VALUES ('run', 'success', %s) RETURNING id",
             (json.dumps({"metrics": 5, "quarantine_reasons": [1], "files": {"failed": 1e30}, "sleep": "x"}),),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         applied = migrate(conn, passwords=role_passwords(pg_server_url))
         assert [m.version for m in applied] == [10] and not applied[0].requires_code  # an expand step
         assert _typed(conn, old) == OLD_TYPED

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 
@@ -20,7 +22,7 @@ def _committed() -> IngestSummary:
     return summary
 
 
-def _row(url: str, run_id: int) -> tuple[object, ...]:
+def _row(url: str, run_id: int) -> tuple[Any, ...]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "SELECT status, files, rows_read, rows_new, rows_present, error, finished_at IS NOT NULL"

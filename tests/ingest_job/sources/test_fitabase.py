@@ -568,7 +568,8 @@ def test_a_big_file_read_in_chunks_gives_the_rows_of_a_whole_read(tmp_path: Path
         got = np.concatenate([b.ts for p in pieces for b in p.batches if b.participant == who])
         lines_got = np.concatenate([b.line for p in pieces for b in p.batches if b.participant == who])
         assert got.tolist() == by_participant(whole, "heart_rate")[who].ts.tolist()
-        assert lines_got.tolist() == by_participant(whole, "heart_rate")[who].line.tolist()  # type: ignore[union-attr]
+        lines_whole = by_participant(whole, "heart_rate")[who].line
+        assert lines_whole is not None and lines_got.tolist() == lines_whole.tolist()
 
 
 def test_a_line_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import zipfile
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -85,7 +86,7 @@ def rejected(pf: ParsedFile) -> dict[tuple[str, str], str]:
 # --- an independent reading of the real export -------------------------------------------------------------
 
 
-def json_records(pattern: str) -> list[dict[str, object]]:
+def json_records(pattern: str) -> list[dict[str, Any]]:
     return [rec for path in sorted(REAL_FITBIT.glob(pattern)) for rec in json.loads(path.read_text())]
 
 
@@ -122,7 +123,7 @@ def test_real_export_is_detected_and_its_unknown_files_listed() -> None:
 def test_real_export_sample_counts_per_metric(real: dict[str, ParsedFile]) -> None:
     heart_json = json_records("Global Export Data/heart_rate-*.json")
     steps_json = json_records("Global Export Data/steps-*.json")
-    rhr_json = [r for r in json_records("Global Export Data/resting_heart_rate-*.json") if r["value"]["date"]]  # type: ignore[index]
+    rhr_json = [r for r in json_records("Global Export Data/resting_heart_rate-*.json") if r["value"]["date"]]
     spo2_rows = csv_rows("Oxygen Saturation (SpO2)/Minute SpO2 - *.csv")
     google_spo2 = csv_rows("Physical Activity_GoogleData/oxygen_saturation_*.csv")
     details = csv_rows("Heart Rate Variability/Heart Rate Variability Details - *.csv")

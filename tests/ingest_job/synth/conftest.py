@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ PINNED_KINDS = ("excellent", "poor", "no_data")
 PINNED_ZONES = ("Asia/Kolkata", "America/New_York", "Europe/London")
 
 
-def write(out: Path, **options: object) -> CohortResult:
-    defaults: dict[str, object] = {"participants": 3, "days": 3, "jobs": 1}
-    return write_cohort(CohortOptions(out=out, **{**defaults, **options}))  # type: ignore[arg-type]
+def write(out: Path, **options: Any) -> CohortResult:
+    defaults: dict[str, Any] = {"participants": 3, "days": 3, "jobs": 1}
+    return write_cohort(CohortOptions(out=out, **{**defaults, **options}))
 
 
 def heart_rate_times(folder: Path) -> list[int]:

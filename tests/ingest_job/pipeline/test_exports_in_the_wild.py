@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,14 +25,14 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def scalar(url: str, query: str, *params: object) -> object:
+def scalar(url: str, query: str, *params: object) -> Any:
     with psycopg.connect(url) as conn:
         row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
 
 
-def rows(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+def rows(url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
 
@@ -187,7 +188,7 @@ def test_a_grown_file_that_once_held_a_far_future_row_loads_its_new_rows(study: 
     code, out = invoke("ingest", str(tmp_path), "--participant", "P1")
     assert code == 0, out
     assert scalar(study, "SELECT count(*) FROM samples") == 20
-    assert scalar(study, "SELECT max(ts) FROM samples").year == 2024  # type: ignore[union-attr]
+    assert scalar(study, "SELECT max(ts) FROM samples").year == 2024
 
 
 def test_a_stored_far_future_maximum_never_makes_new_rows_count_as_present(
@@ -205,7 +206,7 @@ def test_a_stored_far_future_maximum_never_makes_new_rows_count_as_present(
     code, out = invoke("ingest", str(tmp_path), "--participant", "P1")
     assert code == 0, out
     assert scalar(study, "SELECT count(*) FROM samples") == 20
-    assert scalar(study, "SELECT max(last_value) FROM ingest_cursors").year == 2024  # type: ignore[union-attr]
+    assert scalar(study, "SELECT max(last_value) FROM ingest_cursors").year == 2024
 
 
 def test_a_symlink_in_the_input_is_not_followed_and_is_reported(study: str, tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from fitpipe.migrations import migrate
 from fitpipe.participants import add_participant
@@ -73,7 +73,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fresh_db(pg_server_url: str, template_url: str) -> Iterator[callable]:  # type: ignore[valid-type]
+def fresh_db(pg_server_url: str, template_url: str) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def make() -> str:
@@ -82,9 +82,7 @@ def fresh_db(pg_server_url: str, template_url: str) -> Iterator[callable]:  # ty
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {name}")
         created.append(name)
-        params = conninfo_to_dict(pg_server_url)
-        params["dbname"] = name
-        return make_conninfo(**params)
+        return make_conninfo(pg_server_url, dbname=name)
 
     yield make
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
@@ -111,7 +109,9 @@ def _run(url: str, inbox: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(inbox: Path, fresh_db) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_after_kill_9_at_random_points_converges_to_the_same_rows(
+    inbox: Path, fresh_db: Callable[[], str]
+) -> None:
     reference = fresh_db()
     _prepare(reference, inbox)
     started = time.monotonic()

@@ -1,5 +1,8 @@
 """Fixtures running the real Prometheus tools (promtool, amtool, Alertmanager) from Debian's packages
 `prometheus` and `prometheus-alertmanager`; tests that need one skip, naming it, when it is missing.
+
+A pytest plugin (tests/conftest.py registers it): the monitoring catalog's tests and the API's /metrics tests
+both run promtool.
 """
 
 from __future__ import annotations

@@ -16,8 +16,7 @@ from fitpipe.google_health.limits import (
 )
 from fitpipe.settings import Settings
 from tests.fakes.google_health import VirtualClock
-
-from .conftest import max_in_window
+from tests.fakes.google_health_fixtures import max_in_window
 
 
 def test_no_key_gets_more_than_the_limit_in_any_window_even_from_many_threads() -> None:

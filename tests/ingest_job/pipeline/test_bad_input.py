@@ -6,6 +6,7 @@ Rerunning never adds or duplicates anything.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from tests.ingest_job.exports import write_zip
 pytestmark = pytest.mark.db
 
 ZONE = "America/New_York"
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
+"""Writes one case's input under the folder it is given (what it returns is ignored)."""
 
 
 def _wearipedia_hr(day: str, items: list[tuple[str, str]]) -> str:
@@ -118,6 +120,45 @@ def _cut(text: str, n: int) -> str:
 
 
 NUL_LINE = b"1503960366,4/12/2016 7:21:10 AM,\x00\x00\x00\r\n"
+
+
+# Writers of more than one step (the others are lambdas in the cases)
+def _one_folder_per_metric_at_depth(root: Path) -> None:
+    (root / "MyFitbitData/Jane/user-site-export/heart_rate").mkdir(parents=True)
+    (root / "MyFitbitData/Jane/user-site-export/steps").mkdir()
+    (root / "MyFitbitData/Jane/user-site-export/heart_rate/heart_rate-2016-09-28.json").write_bytes(
+        HR_JSON.replace(b"01/01/24", b"09/28/16")
+    )
+    (root / "MyFitbitData/Jane/user-site-export/steps/steps-2016-09-28.json").write_text(
+        '[{"dateTime":"09/28/16 05:00:00","value":"12"}]'
+    )
+
+
+def _takeout_csv_with_a_blank_and_a_cut_last_line(root: Path) -> None:
+    (root / "Physical Activity_GoogleData").mkdir()
+    (root / "Physical Activity_GoogleData" / "heart_rate_2024-01-01.csv").write_bytes(
+        b"timestamp,beats per minute\n2024-01-01T05:00:00Z,61.0\n\n2024-01-01T05:00:01Z,62.0\n2024-01-01T05:00:0"
+    )
+
+
+def _nested_zip_in_a_folder(root: Path) -> None:
+    (root / "uploads").mkdir()
+    write_zip(
+        root / "uploads" / "outer.zip",
+        {"inner.zip": _zip_bytes({"Takeout/Fitbit/Global Export Data/heart_rate-2024-01-01.json": HR_JSON})},
+    )
+
+
+def _symlink_in_the_input(root: Path) -> None:
+    (root / "drop.csv").write_text(f"{LONG}\nP1,heart_rate,2024-01-01T00:00:00Z,70\n")
+    (root / "link.csv").symlink_to(root / "drop.csv")
+
+
+def _not_a_regular_file(root: Path) -> None:
+    (root / "drop.csv").write_text(f"{LONG}\nP1,heart_rate,2024-01-01T00:00:00Z,70\n")
+    os.mkfifo(root / "pipe.csv")
+
+
 CASES: list[Case] = [
     # --- wearipedia: cells in Python repr, one row per day -------------------------------------------
     Case(
@@ -438,16 +479,7 @@ CASES: list[Case] = [
     ),
     Case(
         "one_folder_per_metric_at_depth",
-        lambda root: (
-            (root / "MyFitbitData/Jane/user-site-export/heart_rate").mkdir(parents=True),
-            (root / "MyFitbitData/Jane/user-site-export/steps").mkdir(),
-            (root / "MyFitbitData/Jane/user-site-export/heart_rate/heart_rate-2016-09-28.json").write_bytes(
-                HR_JSON.replace(b"01/01/24", b"09/28/16")
-            ),
-            (root / "MyFitbitData/Jane/user-site-export/steps/steps-2016-09-28.json").write_text(
-                '[{"dateTime":"09/28/16 05:00:00","value":"12"}]'
-            ),
-        ),
+        _one_folder_per_metric_at_depth,
         [
             ("heart_rate", "2016-09-28 05:00:00", 62.0),
             ("heart_rate", "2016-09-28 05:00:05", 63.0),
@@ -456,12 +488,7 @@ CASES: list[Case] = [
     ),
     Case(
         "takeout_csv_with_a_blank_and_a_cut_last_line",
-        lambda root: (
-            (root / "Physical Activity_GoogleData").mkdir(),
-            (root / "Physical Activity_GoogleData" / "heart_rate_2024-01-01.csv").write_bytes(
-                b"timestamp,beats per minute\n2024-01-01T05:00:00Z,61.0\n\n2024-01-01T05:00:01Z,62.0\n2024-01-01T05:00:0"
-            ),
-        ),
+        _takeout_csv_with_a_blank_and_a_cut_last_line,
         [("heart_rate", "2024-01-01 05:00:00", 61.0), ("heart_rate", "2024-01-01 05:00:01", 62.0)],
         [
             (
@@ -737,26 +764,13 @@ CASES: list[Case] = [
     ),
     Case(
         "nested_zip_in_a_folder",
-        lambda root: (
-            (root / "uploads").mkdir(),
-            write_zip(
-                root / "uploads" / "outer.zip",
-                {
-                    "inner.zip": _zip_bytes(
-                        {"Takeout/Fitbit/Global Export Data/heart_rate-2024-01-01.json": HR_JSON}
-                    )
-                },
-            ),
-        ),
+        _nested_zip_in_a_folder,
         [("heart_rate", "2024-01-01 05:00:00", 62.0), ("heart_rate", "2024-01-01 05:00:05", 63.0)],
         output="loaded +uploads/outer\\.zip/inner\\.zip/Takeout/Fitbit/Global Export Data/heart_rate-2024-01-01\\.json",
     ),
     Case(
         "symlink_in_the_input",
-        lambda root: (
-            (root / "drop.csv").write_text(f"{LONG}\nP1,heart_rate,2024-01-01T00:00:00Z,70\n"),
-            (root / "link.csv").symlink_to(root / "drop.csv"),
-        ),
+        _symlink_in_the_input,
         [("heart_rate", "2024-01-01 00:00:00", 70.0)],
         output="not read: link\\.csv: a symbolic link \\(to .*drop\\.csv\\): not followed",
     ),
@@ -774,10 +788,7 @@ CASES: list[Case] = [
     ),
     Case(
         "not_a_regular_file",
-        lambda root: (
-            (root / "drop.csv").write_text(f"{LONG}\nP1,heart_rate,2024-01-01T00:00:00Z,70\n"),
-            __import__("os").mkfifo(root / "pipe.csv"),
-        ),
+        _not_a_regular_file,
         [("heart_rate", "2024-01-01 00:00:00", 70.0)],
         output="not read: pipe\\.csv: not a regular file",
     ),
@@ -823,7 +834,7 @@ def _state(url: str) -> tuple[list[tuple[str, str, float]], list[tuple[str, str,
             """SELECT file, record, field, reason, raw FROM quarantine
                ORDER BY file, substring(record from '[0-9]+')::int, record, field"""
         ).fetchall()
-    return [tuple(r) for r in stored], [tuple(r) for r in quarantined]  # type: ignore[misc]
+    return [tuple(r) for r in stored], [tuple(r) for r in quarantined]
 
 
 def _ingest(case: Case, root: Path, full: bool = False) -> tuple[int, str]:
