@@ -303,7 +303,9 @@ def main() -> None:
 
                 duck = duckdb.connect()
                 src = f"read_parquet('{parquet}')"
-                exported = duck.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+                counted = duck.execute(f"SELECT count(*) FROM {src}").fetchone()
+                assert counted is not None
+                exported = counted[0]
 
                 def duck_time(sql: str, runs: int = 5) -> float:
                     times = []
