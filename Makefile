@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/bench.txt
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/parse_takeout.py
+	$(BIN)/python bench/map_google_health.py
 	$(BIN)/python bench/fitabase_stream.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py

@@ -168,17 +168,14 @@ def test_unreadable_points_are_rejected_with_their_position_and_the_rest_kept() 
     assert [r.kind for r in spo2.rejected] == ["sentinel_value"]
 
 
-def test_mapping_a_day_of_one_second_heart_rate_is_fast() -> None:
-    import time
-
+def test_a_day_of_one_second_heart_rate_maps_to_every_second_of_it() -> None:
+    # (its speed is measured by bench/map_google_health.py, not here)
     points = hp.heart_rate(datetime(2026, 11, 10, tzinfo=UTC), 86_400, timedelta(seconds=1))
-    started = time.perf_counter()
     parsed = _map("heart-rate", points)
-    seconds = time.perf_counter() - started
     (batch,) = parsed.batches
     assert batch.ts.size == 86_400 and np.all(np.diff(batch.ts) == 1_000_000)
     assert batch.ts[0] == datetime_to_us(datetime(2026, 11, 10, tzinfo=UTC))
-    assert seconds < 2.0, f"{seconds:.2f} s for 86,400 points"
+    assert batch.value.tolist() == [60 + i % 40 for i in range(86_400)]
 
 
 def test_slim_page_decoding_maps_to_exactly_what_full_decoding_does() -> None:
