@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,6 +92,26 @@ def test_only_a_few_decoded_stores_are_kept() -> None:
     newest = decode_store(ParticipantsAnswer, answers[-1], "cohort-data")
     assert oldest is not None and [p.user_id for p in oldest.participants] == ["Q00"]
     assert newest is decode_store(ParticipantsAnswer, answers[-1], "cohort-data")
+
+
+def test_many_users_at_once_each_get_the_store_they_sent() -> None:
+    answers = [dump(participants_answer(participant_json(f"T{i:02d}"))) for i in range(24)]
+    stores._decoded.clear()
+    errors: list[str] = []
+
+    def user(i: int) -> None:
+        for _ in range(50):
+            decoded = decode_store(ParticipantsAnswer, json.loads(json.dumps(answers[i])), "cohort-data")
+            if decoded is None or [p.user_id for p in decoded.participants] != [f"T{i:02d}"]:
+                errors.append(f"user {i} got {decoded}")
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(len(answers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(stores._decoded) <= 16  # 24 contents at once, the bound still holds
 
 
 # --- inside a real callback -------------------------------------------------------------------------------
